@@ -1,0 +1,201 @@
+"""Built-in task types: their property models and where their runners live.
+
+Property names are camelCase as in Kestra (``failFast``, ``errorMessage``); the snake_case
+attribute names are accepted too. The common task properties (``id``, ``type``, ``retry``,
+``timeout``...) are stripped by the caller before these models validate a task, so they
+only describe what is specific to each type.
+
+Runners are named by ``"module:function"`` strings: the executor validates flows with these
+models and never imports worker code.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, ConfigDict, Field, field_validator
+from pydantic.alias_generators import to_camel
+
+from executor.tasktypes import Properties, TaskType, register
+
+LogLevel = Literal["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]
+
+FUNCTION_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+
+
+class CamelProperties(Properties):
+    """Base of the built-in models: camelCase names, snake_case accepted, extras forbidden."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+def _env_values(value: Any) -> Any:
+    """Environment values as strings: YAML gives ``PORT: 8080`` as an int."""
+    if not isinstance(value, dict):
+        return value
+    out: dict[Any, Any] = {}
+    for k, v in value.items():
+        if isinstance(v, bool):
+            out[k] = "true" if v else "false"
+        elif isinstance(v, int | float):
+            out[k] = str(v)
+        else:
+            out[k] = v
+    return out
+
+
+#: environment variables of a script task; scalar values are turned into strings
+EnvMap = Annotated[dict[str, str], BeforeValidator(_env_values)]
+
+
+class LogProperties(CamelProperties):
+    """``io.kestra.plugin.core.log.Log``: log one message or several."""
+
+    message: str | list[str]
+    level: LogLevel = "INFO"
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.upper()
+            return "WARN" if value == "WARNING" else value
+        return value
+
+
+class ReturnProperties(CamelProperties):
+    """``io.kestra.plugin.core.debug.Return``: output a (rendered) string as ``value``."""
+
+    format: str
+
+
+class OutputValuesProperties(CamelProperties):
+    """``io.kestra.plugin.core.output.OutputValues``: output a map as ``values``."""
+
+    values: dict[str, Any]
+
+
+class FailProperties(CamelProperties):
+    """``io.kestra.plugin.core.execution.Fail``: fail the task run with a message."""
+
+    error_message: str = "Task failure"
+
+
+class SleepProperties(CamelProperties):
+    """``io.kestra.plugin.core.flow.Sleep``: wait for an ISO-8601 duration such as ``PT1S``."""
+
+    duration: timedelta
+
+    @field_validator("duration")
+    @classmethod
+    def _non_negative(cls, value: timedelta) -> timedelta:
+        if value < timedelta(0):
+            raise ValueError("duration must not be negative")
+        return value
+
+
+class CommandsProperties(CamelProperties):
+    """``io.kestra.plugin.scripts.shell.Commands``: run shell commands in a subprocess."""
+
+    commands: list[str] = Field(min_length=1)
+    env: EnvMap = Field(default_factory=dict)
+    interpreter: list[str] = Field(default_factory=lambda: ["/bin/sh", "-c"], min_length=1)
+    fail_fast: bool = True
+    before_commands: list[str] = Field(default_factory=list)
+
+
+class ScriptProperties(CamelProperties):
+    """``io.kestra.plugin.scripts.python.Script``: run inline Python code in a subprocess.
+
+    ``interpreter`` defaults to the worker's own Python (``sys.executable``), resolved when
+    the task runs.
+    """
+
+    script: str
+    env: EnvMap = Field(default_factory=dict)
+    interpreter: list[str] | None = None
+    before_commands: list[str] = Field(default_factory=list)
+
+    @field_validator("interpreter", mode="before")
+    @classmethod
+    def _interpreter_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+class FunctionProperties(CamelProperties):
+    """``io.ostra.plugin.python.Function``: call ``package.module:callable`` on the worker."""
+
+    function: str
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("function")
+    @classmethod
+    def _function_form(cls, value: str) -> str:
+        if not FUNCTION_PATTERN.match(value):
+            raise ValueError(
+                f"function must have the form 'package.module:callable', got {value!r}"
+            )
+        return value
+
+
+_RUNNERS = "workers.tasktypes"
+
+register(TaskType(
+    name="io.kestra.plugin.core.log.Log",
+    aliases=("Log",),
+    properties=LogProperties,
+    runner=f"{_RUNNERS}.core:log",
+    doc="Log a message (or each of a list of messages) at a level. No outputs.",
+))
+register(TaskType(
+    name="io.kestra.plugin.core.debug.Return",
+    aliases=("Return",),
+    properties=ReturnProperties,
+    runner=f"{_RUNNERS}.core:return_",
+    doc="Output the rendered `format` as `value`.",
+))
+register(TaskType(
+    name="io.kestra.plugin.core.output.OutputValues",
+    aliases=("OutputValues",),
+    properties=OutputValuesProperties,
+    runner=f"{_RUNNERS}.core:output_values",
+    doc="Output the map `values` as `values`.",
+))
+register(TaskType(
+    name="io.kestra.plugin.core.execution.Fail",
+    aliases=("Fail",),
+    properties=FailProperties,
+    runner=f"{_RUNNERS}.core:fail",
+    doc="Fail the task run with `errorMessage`.",
+))
+register(TaskType(
+    name="io.kestra.plugin.core.flow.Sleep",
+    aliases=("Sleep",),
+    properties=SleepProperties,
+    runner=f"{_RUNNERS}.core:sleep",
+    doc="Wait for `duration` (ISO-8601, e.g. PT1S). No outputs.",
+))
+register(TaskType(
+    name="io.kestra.plugin.scripts.shell.Commands",
+    aliases=("Commands", "Shell"),
+    properties=CommandsProperties,
+    runner=f"{_RUNNERS}.scripts:commands",
+    doc="Run shell commands in a subprocess. Outputs `exitCode` and `vars` "
+        "(from `::{\"outputs\": {...}}::` lines).",
+))
+register(TaskType(
+    name="io.kestra.plugin.scripts.python.Script",
+    aliases=("Script", "PythonScript"),
+    properties=ScriptProperties,
+    runner=f"{_RUNNERS}.scripts:script",
+    doc="Run inline Python code in a subprocess. Outputs `exitCode` and `vars`.",
+))
+register(TaskType(
+    name="io.ostra.plugin.python.Function",
+    aliases=("Python",),
+    properties=FunctionProperties,
+    runner=f"{_RUNNERS}.python:function",
+    doc="Call a Python function on the worker with `kwargs`; its returned dict is the outputs.",
+))

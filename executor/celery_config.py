@@ -1,0 +1,59 @@
+"""Celery settings shared by the executor (which publishes) and the workers.
+
+Reliability first (see ``shared/research/peers.md`` §3): JSON only, late acks, requeue
+when a worker process dies, one message reserved at a time, no result backend (Redis
+state is the store of record), task events on for Flower. The visibility timeout is the
+redelivery backstop only: leases and the reconciler recover lost work much sooner, and
+retry countdowns are capped below it (``max_countdown``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from executor.settings import Settings
+
+RUN_TASK_RUN = "ostra.run_task_run"
+
+
+def max_countdown(settings: Settings) -> float:
+    """The longest countdown a retry message may carry: half the visibility timeout."""
+    return settings.visibility_timeout / 2
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    """The Celery configuration for ``settings``."""
+    transport = {
+        "visibility_timeout": settings.visibility_timeout,
+        "socket_timeout": 10,
+        "socket_connect_timeout": 5,
+        "health_check_interval": 25,
+        "unacked_restore_interval": 5,
+        "unacked_restore_throttle": 1,
+    }
+    return {
+        "broker_url": settings.url,
+        "broker_transport_options": transport,
+        "visibility_timeout": settings.visibility_timeout,
+        "broker_connection_retry_on_startup": True,
+        "result_backend": None,
+        "task_ignore_result": True,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "result_accept_content": ["json"],
+        "event_serializer": "json",
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "task_acks_on_failure_or_timeout": True,
+        "worker_prefetch_multiplier": 1,
+        "worker_send_task_events": True,
+        "task_send_sent_event": True,
+        "task_track_started": True,
+        "task_default_queue": settings.queue,
+        "worker_hijack_root_logger": False,
+        "worker_soft_shutdown_timeout": 30.0,
+        "worker_enable_soft_shutdown_on_idle": False,
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        "broker_pool_limit": 10,
+    }

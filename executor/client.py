@@ -1,0 +1,188 @@
+"""The Python client: deploy flows, submit executions, read and follow them.
+
+::
+
+    from executor import Client, Flow
+
+    client = Client("redis://127.0.0.1:6379/0")
+    execution = client.submit(Flow.from_yaml("examples/hello.yaml"), inputs={"name": "Ada"})
+    done = client.wait(execution.id, timeout=60)
+    print(done.state.current, done.task_run("hello").outputs)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from executor.dispatch import Dispatcher, make_app
+from executor.errors import InputValidationError, Problem, StateConflict, WaitTimeout
+from executor.flow import Flow
+from executor.ids import new_id
+from executor.inputs import resolve_inputs
+from executor.models import Execution, Label, LogEntry, MetricEntry, StateEvent
+from executor.orchestrator import Orchestrator, start
+from executor.settings import Settings, get_settings
+from executor.state import StateType
+from executor.store import RedisStore
+
+FlowRef = Flow | tuple[str, str] | str | Path
+
+
+class Client:
+    """Talks to Ostra through Redis (the same Redis the workers use).
+
+    Args:
+        url: a Redis URL; defaults to ``OSTRA_REDIS_URL``.
+        prefix: the key prefix; defaults to ``OSTRA_PREFIX`` (``ostra``).
+    """
+
+    def __init__(self, url: str | None = None, *, prefix: str | None = None) -> None:
+        base = get_settings()
+        update: dict[str, Any] = {}
+        if url:
+            update["redis_url"] = url
+        if prefix:
+            update["prefix"] = prefix
+        self.settings: Settings = base.model_copy(update=update)
+        self.store = RedisStore.from_url(self.settings.url, self.settings.prefix)
+        self.orchestrator = Orchestrator(self.store, Dispatcher(make_app(self.settings)),
+                                         self.settings)
+
+    # ------------------------------------------------------------------ flows
+
+    def deploy(self, flow: Flow | str | Path) -> Flow:
+        """Validate and store ``flow`` (a Flow, YAML text or a path); returns it with its revision."""
+        if not isinstance(flow, Flow):
+            flow = Flow.from_yaml(flow)
+        return self.store.deploy_flow(flow)
+
+    def flow(self, namespace: str, flow_id: str, revision: int | None = None) -> Flow:
+        """A deployed flow (its latest revision unless one is given)."""
+        return self.store.get_flow(namespace, flow_id, revision)
+
+    # ------------------------------------------------------------------ executions
+
+    def submit(
+        self,
+        flow: FlowRef,
+        inputs: Mapping[str, Any] | None = None,
+        labels: Mapping[str, str] | list[Label] | None = None,
+    ) -> Execution:
+        """Start an execution of ``flow``: a Flow (deployed first if it changed), a
+        ``(namespace, flow_id)`` of a deployed flow, or YAML text or a path.
+
+        Inputs are checked against the flow's input definitions first: if any is wrong,
+        ``InputValidationError`` lists them all and nothing is stored.
+        """
+        if isinstance(flow, tuple):
+            resolved = self.store.get_flow(*flow)
+        else:
+            resolved = self.deploy(flow)
+        if resolved.disabled:
+            raise StateConflict(f"flow {resolved.namespace}.{resolved.id} is disabled")
+        values = resolve_inputs(resolved.inputs, inputs or {})
+        eid = new_id()
+        all_labels = _labels(resolved, labels, eid)
+        decision = start(resolved)
+        first = [(new_id(), c.task_id) for c in decision.create]
+        self.store.create_execution(eid, resolved, values, all_labels, first,
+                                    time.time() + self.settings.pending_grace)
+        for trid, task_id in first:
+            self.orchestrator.send(eid, resolved, trid, task_id)
+        if decision.end:
+            self.orchestrator.finish(eid)
+        return self.get(eid)
+
+    def get(self, execution_id: str) -> Execution:
+        """The execution with all its task runs, attempts and outputs."""
+        return self.store.get_execution(execution_id)
+
+    def state(self, execution_id: str) -> StateType:
+        """Just the current state of the execution (cheap)."""
+        state = self.store.execution_state(execution_id)
+        if state is None:
+            from executor.errors import ExecutionNotFound
+
+            raise ExecutionNotFound(execution_id)
+        return state
+
+    def wait(self, execution_id: str, timeout: float | None = None) -> Execution:
+        """Block until the execution ends, then return it. Raises ``WaitTimeout``."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        last = self.store.last_event_id(execution_id)
+        state = self.state(execution_id)
+        while not state.is_terminated():
+            block = 1000
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise WaitTimeout(execution_id, timeout or 0, state)
+                block = max(1, min(block, int(left * 1000)))
+            for last, event in self.store.read_events(execution_id, last, block):  # noqa: B007
+                if event.task_run_id is None and event.state.is_terminated():
+                    state = event.state
+            if not state.is_terminated():
+                state = self.state(execution_id)
+        return self.get(execution_id)
+
+    def follow(self, execution_id: str, timeout: float | None = None) -> Iterator[StateEvent]:
+        """Every state change of the execution, its task runs and attempts, from the
+        first one, as they happen; ends after the execution ends."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        last = "0"
+        self.state(execution_id)  # raises ExecutionNotFound
+        while True:
+            if deadline is not None and time.monotonic() > deadline:
+                raise WaitTimeout(execution_id, timeout or 0, self.state(execution_id))
+            events = self.store.read_events(execution_id, last, 1000)
+            for last, event in events:  # noqa: B007
+                yield event
+                if event.task_run_id is None and event.state.is_terminated():
+                    return
+            if not events and self.state(execution_id).is_terminated():
+                return
+
+    def search(
+        self,
+        *,
+        namespace: str | None = None,
+        flow_id: str | None = None,
+        state: StateType | str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Execution]:
+        """Executions, newest first, filtered by namespace, flow and current state."""
+        st = StateType(state) if state is not None else None
+        ids = self.store.search(namespace=namespace, flow_id=flow_id, state=st, limit=limit,
+                                offset=offset)
+        return [self.get(eid) for eid in ids]
+
+    def logs(self, execution_id: str) -> list[LogEntry]:
+        """Every log line of the execution, in order."""
+        return self.store.logs(execution_id)
+
+    def metrics(self, execution_id: str) -> list[MetricEntry]:
+        """Every metric entry emitted by the execution's task runs."""
+        return self.store.metrics(execution_id)
+
+
+def _labels(flow: Flow, given: Mapping[str, str] | list[Label] | None, eid: str) -> list[Label]:
+    merged: dict[str, str] = dict(flow.labels)
+    problems = []
+    items = given.items() if isinstance(given, Mapping) else (
+        [(lb.key, lb.value) for lb in given] if given else [])
+    for key, value in items:
+        if not isinstance(key, str) or not key:
+            problems.append(Problem("labels", f"invalid label key {key!r}"))
+        elif key.startswith("system.") and key != "system.correlationId":
+            problems.append(Problem(f"labels.{key}", "labels starting with 'system.' are "
+                                                     "reserved"))
+        else:
+            merged[key] = str(value)
+    if problems:
+        raise InputValidationError(problems)
+    merged.setdefault("system.correlationId", eid)
+    return [Label(key=k, value=v) for k, v in merged.items()]

@@ -1,0 +1,429 @@
+"""Flows: Kestra's YAML format (core subset), validated as a whole.
+
+``Flow.from_yaml(text_or_path)`` and ``Flow(...)`` build the same model. Validation
+collects every problem with its path (``tasks[1].retry.interval: ...``) and raises one
+``FlowValidationError``; nothing is stored for an invalid flow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from executor.errors import FlowValidationError, Problem
+from executor.inputs import InputDef, input_def_problems
+from executor.models import OstraModel
+from executor.tasktypes import TaskType, lookup
+from executor.templating import check_syntax, contains_template
+
+ID_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]*$")
+NAMESPACE_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+
+#: Properties every task accepts, whatever its type (Kestra's ``Task``).
+COMMON_PROPERTIES = frozenset(
+    {"id", "type", "description", "retry", "timeout", "allowFailure", "allowWarning", "runIf",
+     "disabled", "workerGroup", "logLevel"}
+)
+#: Branches of a flow, in the order they run.
+BRANCHES = ("tasks", "errors", "finally")
+
+
+# ---------------------------------------------------------------- retry policies
+
+
+class _Retry(OstraModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_attempts: int | None = Field(default=None, ge=1, validation_alias="maxAttempts")
+    max_duration: timedelta | None = None
+    warning_on_retry: bool = False
+    behavior: Literal["RETRY_FAILED_TASK"] = "RETRY_FAILED_TASK"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_name(cls, data: Any) -> Any:
+        # Kestra renamed maxAttempt -> maxAttempts; both are accepted.
+        if isinstance(data, dict) and "maxAttempt" in data and "maxAttempts" not in data:
+            data = {**data, "maxAttempts": data["maxAttempt"]}
+            del data["maxAttempt"]
+        return data
+
+    @model_validator(mode="after")
+    def _bounded(self) -> _Retry:
+        if self.max_attempts is None and self.max_duration is None:
+            raise ValueError("retry needs maxAttempts or maxDuration")
+        return self
+
+    def base_delay(self, attempts_made: int) -> timedelta:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def next_delay(self, attempts_made: int, elapsed: timedelta) -> timedelta | None:
+        """The wait before attempt ``attempts_made + 1``, or None if no retry is left.
+
+        ``maxAttempts`` counts the first run; ``maxDuration`` bounds the time from the
+        first attempt's start to the start of the next one.
+        """
+        if self.max_attempts is not None and attempts_made >= self.max_attempts:
+            return None
+        delay = self.base_delay(attempts_made)
+        if self.max_duration is not None and elapsed + delay > self.max_duration:
+            return None
+        return delay
+
+
+class ConstantRetry(_Retry):
+    """The same ``interval`` before every retry."""
+
+    type: Literal["constant"]
+    interval: timedelta
+
+    def base_delay(self, attempts_made: int) -> timedelta:
+        return self.interval
+
+
+class ExponentialRetry(_Retry):
+    """``interval × delayFactor^(n−1)`` before retry n, capped by ``maxInterval``."""
+
+    type: Literal["exponential"]
+    interval: timedelta
+    max_interval: timedelta
+    delay_factor: float = Field(default=2.0, gt=0)
+
+    def base_delay(self, attempts_made: int) -> timedelta:
+        raw = self.interval.total_seconds() * self.delay_factor ** max(0, attempts_made - 1)
+        return timedelta(seconds=min(raw, self.max_interval.total_seconds()))
+
+
+class RandomRetry(_Retry):
+    """A uniformly random delay between ``minInterval`` and ``maxInterval``."""
+
+    type: Literal["random"]
+    min_interval: timedelta
+    max_interval: timedelta
+
+    def base_delay(self, attempts_made: int) -> timedelta:
+        lo, hi = self.min_interval.total_seconds(), self.max_interval.total_seconds()
+        return timedelta(seconds=random.uniform(lo, max(lo, hi)))
+
+
+RetryPolicy = Annotated[ConstantRetry | ExponentialRetry | RandomRetry, Field(discriminator="type")]
+
+
+# ---------------------------------------------------------------- tasks and flows
+
+
+class TaskDef(OstraModel):
+    """One task of a flow: the common properties plus the type's own (in ``properties``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    type: str
+    description: str | None = None
+    retry: RetryPolicy | None = None
+    timeout: timedelta | None = None
+    allow_failure: bool = False
+    allow_warning: bool = False
+    run_if: str | None = None
+    disabled: bool = False
+    worker_group: str | None = None
+    log_level: str | None = None
+    properties: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split(cls, data: Any) -> Any:
+        # YAML puts type-specific properties beside the common ones; keep them apart.
+        if isinstance(data, dict) and "properties" not in data:
+            common = {k: v for k, v in data.items() if k in COMMON_PROPERTIES
+                      or k in {"allow_failure", "allow_warning", "run_if", "worker_group"}}
+            rest = {k: v for k, v in data.items() if k not in common}
+            return {**common, "properties": rest}
+        return data
+
+    @property
+    def task_type(self) -> TaskType:
+        tt = lookup(self.type)
+        if tt is None:  # validated at load, so only a registry change gets here
+            raise LookupError(f"unknown task type {self.type}")
+        return tt
+
+    def to_dict(self) -> dict[str, Any]:
+        """The task as Kestra's YAML shape (properties inline, camelCase)."""
+        out = self.model_dump(mode="json", by_alias=True, exclude_defaults=True,
+                              exclude={"properties"})
+        out.update(self.properties)
+        return out
+
+
+class FlowOutput(OstraModel):
+    """A flow output, rendered when the execution ends."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    type: str = "STRING"
+    value: Any = None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a task sits: the branch (``tasks``, ``errors``, ``finally``) and its index."""
+
+    branch: str
+    index: int
+    parent: str | None = None
+
+
+class Flow(OstraModel):
+    """A flow definition. Built from YAML with ``Flow.from_yaml`` or directly in Python."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    namespace: str
+    revision: int | None = None
+    description: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    inputs: list[InputDef] = Field(default_factory=list)
+    variables: dict[str, Any] = Field(default_factory=dict)
+    tasks: list[TaskDef]
+    errors: list[TaskDef] = Field(default_factory=list)
+    finally_: list[TaskDef] = Field(default_factory=list, alias="finally")
+    outputs: list[FlowOutput] = Field(default_factory=list)
+    disabled: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _validate_all(cls, data: Any) -> Any:
+        problems = flow_problems(data)
+        if problems:
+            raise FlowValidationError(problems)
+        if isinstance(data, dict) and isinstance(data.get("labels"), list):
+            data = {**data, "labels": {lb["key"]: str(lb["value"]) for lb in data["labels"]}}
+        return data
+
+    # -- construction
+
+    @classmethod
+    def from_yaml(cls, source: str | Path) -> Flow:
+        """Parse and validate a flow from YAML text or a path to a YAML file."""
+        if isinstance(source, Path) or (
+            isinstance(source, str) and "\n" not in source and source.endswith((".yaml", ".yml"))
+        ):
+            source = Path(source).read_text()
+        try:
+            data = yaml.safe_load(source)
+        except yaml.YAMLError as exc:
+            raise FlowValidationError([Problem("", f"not valid YAML: {exc}")]) from None
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Flow:
+        """Validate a flow given as plain data (as parsed from YAML or JSON)."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:  # only reachable for shapes flow_problems missed
+            raise FlowValidationError(_pydantic_problems(exc, "")) from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The flow as Kestra's YAML shape."""
+        out = self.model_dump(mode="json", by_alias=True, exclude_none=True,
+                              exclude={"tasks", "errors", "finally_", "revision"})
+        for key in ("labels", "inputs", "variables", "outputs"):
+            if not out.get(key):
+                out.pop(key, None)
+        if not self.disabled:
+            out.pop("disabled", None)
+        for branch in BRANCHES:
+            tasks = self.branch(branch)
+            if tasks:
+                out[branch] = [t.to_dict() for t in tasks]
+        return out
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def digest(self) -> str:
+        """A hash of the definition, to tell whether a deploy changes anything."""
+        raw = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+    # -- navigation
+
+    def branch(self, name: str) -> list[TaskDef]:
+        """The task list of branch ``tasks``, ``errors`` or ``finally``."""
+        return {"tasks": self.tasks, "errors": self.errors, "finally": self.finally_}[name]
+
+    def all_tasks(self) -> Iterator[tuple[Location, TaskDef]]:
+        for name in BRANCHES:
+            for i, task in enumerate(self.branch(name)):
+                yield Location(name, i), task
+
+    def locate(self, task_id: str) -> Location:
+        """Where ``task_id`` sits in the flow (raises ``KeyError`` if it is not there)."""
+        index = self.__dict__.get("_index")
+        if index is None:
+            index = {task.id: loc for loc, task in self.all_tasks()}
+            self.__dict__["_index"] = index
+        return index[task_id]  # type: ignore[no-any-return]
+
+    def task(self, task_id: str) -> TaskDef:
+        loc = self.locate(task_id)
+        return self.branch(loc.branch)[loc.index]
+
+
+# ---------------------------------------------------------------- validation
+
+_TOP_LEVEL = {"id", "namespace", "revision", "description", "labels", "inputs", "variables",
+              "tasks", "errors", "finally", "outputs", "disabled"}
+
+
+def _path(loc: tuple[Any, ...], prefix: str) -> str:
+    out = prefix
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in {"constant", "exponential", "random", "function-after", "function-before"}:
+            continue  # pydantic's union tags, not part of the user's document
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _pydantic_problems(exc: ValidationError, prefix: str, *, skip_templates: bool = False
+                       ) -> list[Problem]:
+    problems = []
+    for err in exc.errors():
+        value = err.get("input")
+        if skip_templates and isinstance(value, str) and contains_template(value):
+            continue  # a dynamic property: checked after rendering, on the worker
+        msg = err["msg"].removeprefix("Value error, ")
+        problems.append(Problem(_path(tuple(err["loc"]), prefix), msg))
+    return problems
+
+
+def _template_problems(value: Any, path: str) -> list[Problem]:
+    if isinstance(value, str):
+        if contains_template(value):
+            error = check_syntax(value)
+            if error:
+                return [Problem(path, f"template syntax error: {error}")]
+        return []
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _template_problems(v, f"{path}.{k}")]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _template_problems(v, f"{path}[{i}]")]
+    return []
+
+
+class _Common(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    retry: RetryPolicy | None = None
+    timeout: timedelta | None = None
+    allowFailure: bool = False
+    allowWarning: bool = False
+    runIf: str | None = None
+    disabled: bool = False
+    workerGroup: str | None = None
+    description: str | None = None
+    logLevel: Literal["TRACE", "DEBUG", "INFO", "WARN", "ERROR"] | None = None
+
+
+def _task_problems(task: Any, path: str, seen: dict[str, str]) -> list[Problem]:
+    if not isinstance(task, dict):
+        return [Problem(path, "a task must be a mapping with at least id and type")]
+    problems: list[Problem] = []
+    task_id = task.get("id")
+    if task_id is None:
+        problems.append(Problem(f"{path}.id", "missing required property 'id'"))
+    elif not isinstance(task_id, str) or not ID_RE.match(task_id):
+        problems.append(Problem(f"{path}.id", f"invalid id {task_id!r}: use letters, digits, "
+                                              "'_' and '-' (not starting with '_' or '-')"))
+    elif task_id in seen:
+        problems.append(Problem(f"{path}.id", f"duplicate task id {task_id!r} "
+                                              f"(also at {seen[task_id]})"))
+    else:
+        seen[task_id] = path
+    type_name = task.get("type")
+    if type_name is None:
+        problems.append(Problem(f"{path}.type", "missing required property 'type'"))
+        return problems
+    tt = lookup(type_name) if isinstance(type_name, str) else None
+    if tt is None:
+        problems.append(Problem(f"{path}.type", f"unknown task type {type_name!r}"))
+        return problems
+    try:
+        _Common.model_validate(task)
+    except ValidationError as exc:
+        problems += _pydantic_problems(exc, path)
+    props = {k: v for k, v in task.items() if k not in COMMON_PROPERTIES}
+    try:
+        tt.properties.model_validate(props)
+    except ValidationError as exc:
+        problems += _pydantic_problems(exc, path, skip_templates=True)
+    problems += _template_problems(task.get("runIf"), f"{path}.runIf")
+    problems += _template_problems(props, path)
+    return problems
+
+
+def flow_problems(data: Any) -> list[Problem]:
+    """Every problem with a raw flow document, each with its path; empty if valid."""
+    if not isinstance(data, dict):
+        return [Problem("", "a flow must be a mapping with id, namespace and tasks")]
+    problems: list[Problem] = []
+    for key in data:
+        if key not in _TOP_LEVEL and key != "finally_":
+            problems.append(Problem(str(key), f"unknown flow property {key!r}"))
+    for key, regex, what in (("id", ID_RE, "letters, digits, '_' and '-'"),
+                             ("namespace", NAMESPACE_RE, "lowercase letters, digits, '.', '_', "
+                                                         "'-'")):
+        value = data.get(key)
+        if value is None:
+            problems.append(Problem(key, f"missing required property {key!r}"))
+        elif not isinstance(value, str) or not regex.match(value):
+            problems.append(Problem(key, f"invalid {key} {value!r}: use {what}"))
+    seen: dict[str, str] = {}
+    tasks = data.get("tasks")
+    if not tasks:
+        problems.append(Problem("tasks", "a flow needs at least one task"))
+    for branch in BRANCHES:
+        items = data.get(branch if branch in data or branch != "finally" else "finally_")
+        if items is None:
+            continue
+        if not isinstance(items, list):
+            problems.append(Problem(branch, "must be a list of tasks"))
+            continue
+        for i, task in enumerate(items):
+            problems += _task_problems(task, f"{branch}[{i}]", seen)
+    if data.get("inputs") is not None:
+        problems += input_def_problems(data["inputs"], "inputs")
+    for key, kind in (("variables", dict), ("labels", (dict, list))):
+        if data.get(key) is not None and not isinstance(data[key], kind):
+            problems.append(Problem(key, f"must be a {'mapping' if kind is dict else 'mapping or list'}"))
+    if isinstance(data.get("variables"), dict):
+        problems += _template_problems(data["variables"], "variables")
+    outputs = data.get("outputs")
+    if outputs is not None:
+        if not isinstance(outputs, list):
+            problems.append(Problem("outputs", "must be a list of {id, type, value}"))
+        else:
+            for i, out in enumerate(outputs):
+                try:
+                    FlowOutput.model_validate(out)
+                except ValidationError as exc:
+                    problems += _pydantic_problems(exc, f"outputs[{i}]")
+                if isinstance(out, dict):
+                    problems += _template_problems(out.get("value"), f"outputs[{i}].value")
+    return problems

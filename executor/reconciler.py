@@ -1,0 +1,86 @@
+"""The reconciler: bounds how long a task run can stay stuck (DESIGN rule 5).
+
+Every unfinished task run has an entry in the ``active`` sorted set, scored by the time
+by which something should have happened to it: its lease deadline while RUNNING, its
+retry time while RETRYING, a grace period while CREATED, a short delay between its end
+and the orchestrator's advance. ``sweep`` looks at the entries past their deadline:
+
+* ended task runs are advanced (the worker died between ending it and advancing);
+* RUNNING task runs whose lease expired, and CREATED or RETRYING ones nobody picked
+  up, are sent again: the next worker records the lost attempt and starts a new one.
+
+Any number of processes may run it (each worker's main process does); a lock in Redis
+lets one sweep at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+
+from executor.errors import OstraError
+from executor.orchestrator import Orchestrator
+from executor.state import StateType
+
+log = logging.getLogger(__name__)
+
+
+class Reconciler:
+    """Finds stuck task runs and moves them on."""
+
+    def __init__(self, orchestrator: Orchestrator) -> None:
+        self.orchestrator = orchestrator
+        self.store = orchestrator.store
+        self.settings = orchestrator.settings
+        self._token = uuid.uuid4().hex
+
+    def sweep(self, now: float | None = None, *, lock_ms: int = 10_000) -> int:
+        """One pass over due entries; returns how many it acted on (0 without the lock)."""
+        now = time.time() if now is None else now
+        r, k = self.store.r, self.store.k
+        if not r.set(k.reconciler_lock, self._token, nx=True, px=lock_ms):
+            if (r.get(k.reconciler_lock) or b"").decode() != self._token:
+                return 0
+        acted = 0
+        try:
+            for eid, trid in self.store.due_active(now):
+                try:
+                    acted += self._one(eid, trid, now)
+                except OstraError as exc:
+                    log.warning("reconciler: %s/%s: %s", eid, trid, exc)
+            if acted == 0:
+                self.store.purge_indexes(now - self.settings.retention)
+        finally:
+            if (r.get(k.reconciler_lock) or b"").decode() == self._token:
+                r.delete(k.reconciler_lock)
+        return acted
+
+    def _one(self, eid: str, trid: str, now: float) -> int:
+        row = self.store.task_run_row(eid, trid)
+        if row is None:
+            self.store.clear_active(eid, trid)
+            return 1
+        if row.state.is_terminated():
+            self.orchestrator.advance(eid, trid)
+            return 1
+        if row.state == StateType.RUNNING and self.store.lease_alive(eid, trid):
+            self.store.set_active(eid, trid, now + self.settings.lease_seconds)
+            return 0
+        if row.state == StateType.RETRYING and self.store.retry_at(eid, trid) > now:
+            self.store.set_active(eid, trid, self.store.retry_at(eid, trid) + 1)
+            return 0
+        log.warning("reconciler: sending task run %s of execution %s again (%s)",
+                    trid, eid, row.state.value)
+        self.orchestrator.resend(eid, trid)
+        self.store.set_active(eid, trid, now + self.settings.pending_grace)
+        return 1
+
+    def run_forever(self, interval: float, stop: threading.Event) -> None:
+        """Sweep every ``interval`` seconds until ``stop`` is set."""
+        while not stop.wait(interval):
+            try:
+                self.sweep()
+            except Exception:  # never let the thread die: it is the safety net
+                log.exception("reconciler sweep failed")

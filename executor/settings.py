@@ -1,0 +1,53 @@
+"""Configuration, read from ``OSTRA_*`` environment variables.
+
+========================  ===========================  =============================================
+variable                  default                      meaning
+========================  ===========================  =============================================
+OSTRA_REDIS_URL           (none: embedded for ``run``) Redis URL for state and the Celery broker
+                                                       (``redis://``, ``rediss://``, user/password)
+OSTRA_PREFIX              ``ostra``                    prefix of every Redis key Ostra writes
+OSTRA_RETENTION           ``7d`` (604800 s)            how long a finished execution is kept
+OSTRA_LEASE_SECONDS       ``30``                       a running attempt's lease; a worker that
+                                                       stops renewing it is presumed dead
+OSTRA_PENDING_GRACE       ``300``                      seconds a created task run may wait in the
+                                                       queue before it is sent again
+OSTRA_VISIBILITY_TIMEOUT  ``3600``                     kombu visibility timeout (redelivery backstop)
+OSTRA_MAX_DELIVERIES      ``5``                        attempts lost to dead workers before a task
+                                                       run is failed (stops crash loops)
+OSTRA_QUEUE               ``ostra``                    default Celery queue for task runs
+========================  ===========================  =============================================
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+class Settings(BaseSettings):
+    """Ostra's settings; every field reads ``OSTRA_<NAME>`` from the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="OSTRA_", extra="ignore")
+
+    redis_url: str | None = None
+    prefix: str = "ostra"
+    retention: int = 7 * 24 * 3600
+    lease_seconds: float = 30.0
+    pending_grace: float = 300.0
+    visibility_timeout: int = 3600
+    max_deliveries: int = 5
+    queue: str = "ostra"
+
+    @property
+    def url(self) -> str:
+        """The Redis URL to use, falling back to a local default."""
+        return self.redis_url or DEFAULT_REDIS_URL
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once)."""
+    return Settings()

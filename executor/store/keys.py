@@ -1,0 +1,113 @@
+"""Every Redis key Ostra writes, under one prefix.
+
+Keys of one execution share the ``{execution_id}`` hash tag, so they live in one
+cluster slot and one Lua script may touch them all.
+
+==============================  ======  ==================================================
+key                             type    holds
+==============================  ======  ==================================================
+P:flow:NS:ID                    hash    ``revision`` (latest), ``digest``
+P:flow:NS:ID:REV                string  the flow revision, as JSON
+P:flows                         zset    ``NS:ID`` of every deployed flow
+P:{EID}:exec                    hash    the execution (state, inputs, labels, outputs, ...)
+P:{EID}:exec:h                  list    execution state history, JSON ``{state, date}``
+P:{EID}:trs                     list    task run ids in creation order
+P:{EID}:trkey                   hash    ``taskId|parentTaskRunId|value`` -> task run id
+P:{EID}:tr:TRID                 hash    a task run, its attempts as ``aN:*`` fields
+P:{EID}:tr:TRID:h               list    task run and attempt histories, JSON
+P:{EID}:tr:TRID:lease           string  ``worker_id`` of the live attempt, with a TTL
+P:{EID}:metrics                 list    metric entries, JSON
+P:{EID}:logs                    list    log entries, JSON
+P:{EID}:events                  stream  every state change (for ``follow``)
+P:idx:all / P:idx:flow:NS:ID    zset    execution ids by creation time
+P:idx:state:STATE               zset    execution ids by creation time, per state
+P:idx:ended                     zset    execution ids by end time (retention sweep)
+P:active                        zset    ``EID|TRID`` of unfinished task runs, by deadline
+P:reconciler:lock               string  held by the one process sweeping ``P:active``
+==============================  ======  ==================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Key names under ``prefix``."""
+
+    prefix: str = "ostra"
+
+    # flows
+    def flow(self, namespace: str, flow_id: str) -> str:
+        return f"{self.prefix}:flow:{namespace}:{flow_id}"
+
+    def flow_revision(self, namespace: str, flow_id: str, revision: int) -> str:
+        return f"{self.prefix}:flow:{namespace}:{flow_id}:{revision}"
+
+    @property
+    def flows(self) -> str:
+        return f"{self.prefix}:flows"
+
+    # one execution
+    def execution(self, eid: str) -> str:
+        return f"{self.prefix}:{{{eid}}}:exec"
+
+    def execution_history(self, eid: str) -> str:
+        return f"{self.prefix}:{{{eid}}}:exec:h"
+
+    def task_runs(self, eid: str) -> str:
+        return f"{self.prefix}:{{{eid}}}:trs"
+
+    def task_run_keys(self, eid: str) -> str:
+        return f"{self.prefix}:{{{eid}}}:trkey"
+
+    def task_run(self, eid: str, trid: str) -> str:
+        return f"{self.prefix}:{{{eid}}}:tr:{trid}"
+
+    def task_run_history(self, eid: str, trid: str) -> str:
+        return f"{self.prefix}:{{{eid}}}:tr:{trid}:h"
+
+    def lease(self, eid: str, trid: str) -> str:
+        return f"{self.prefix}:{{{eid}}}:tr:{trid}:lease"
+
+    def metrics(self, eid: str) -> str:
+        return f"{self.prefix}:{{{eid}}}:metrics"
+
+    def logs(self, eid: str) -> str:
+        return f"{self.prefix}:{{{eid}}}:logs"
+
+    def events(self, eid: str) -> str:
+        return f"{self.prefix}:{{{eid}}}:events"
+
+    # indexes
+    @property
+    def index_all(self) -> str:
+        return f"{self.prefix}:idx:all"
+
+    def index_flow(self, namespace: str, flow_id: str) -> str:
+        return f"{self.prefix}:idx:flow:{namespace}:{flow_id}"
+
+    def index_state(self, state: str) -> str:
+        return f"{self.prefix}:idx:state:{state}"
+
+    @property
+    def index_ended(self) -> str:
+        return f"{self.prefix}:idx:ended"
+
+    @property
+    def active(self) -> str:
+        return f"{self.prefix}:active"
+
+    @property
+    def reconciler_lock(self) -> str:
+        return f"{self.prefix}:reconciler:lock"
+
+
+def identity(task_id: str, parent_task_run_id: str | None = None, value: str | None = None) -> str:
+    """What makes a task run unique within an execution (Kestra's ``TaskRun.isSame``)."""
+    return f"{task_id}|{parent_task_run_id or ''}|{value if value is not None else ''}"
+
+
+def active_member(eid: str, trid: str) -> str:
+    return f"{eid}|{trid}"

@@ -1,0 +1,566 @@
+"""``RedisStore``: every read and write of Ostra's state, in Redis.
+
+Every state change goes through one Lua script that checks the move against
+``executor.state.TRANSITIONS`` (compiled into the script) and appends the dated history
+entry in the same step, so redelivered, duplicated or late messages are harmless.
+No step rewrites a whole execution: a transition touches one task run's keys, so its
+cost does not grow with the number of task runs.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+import redis
+from redis.commands.core import Script
+
+from executor.errors import ExecutionNotFound, FlowNotFound, StoreError
+from executor.flow import Flow
+from executor.models import (
+    Execution,
+    History,
+    Label,
+    LogEntry,
+    MetricEntry,
+    State,
+    StateEvent,
+    TaskRun,
+    TaskRunAttempt,
+    utcnow,
+)
+from executor.state import TERMINAL, TRANSITIONS, StateType
+from executor.store.keys import Keys, active_member, identity
+
+_HERE = Path(__file__).parent
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _lua_prelude() -> str:
+    rows = []
+    for src, targets in TRANSITIONS.items():
+        inner = ", ".join(f"{t.value}=true" for t in sorted(targets, key=lambda s: s.value))
+        rows.append(f"    {src.value}={{{inner}}}")
+    terminal = ", ".join(f"{s.value}=true" for s in sorted(TERMINAL, key=lambda s: s.value))
+    return ("local ALLOWED = {\n" + ",\n".join(rows) + "\n}\n"
+            f"local TERMINAL = {{{terminal}}}\n" + (_HERE / "_lib.lua").read_text())
+
+
+def _script_source(name: str) -> str:
+    return _lua_prelude() + "\n" + (_HERE / f"{name}.lua").read_text()
+
+
+def _translate(fn: F) -> F:
+    """Turn redis-py errors into ``StoreError`` (the only place that knows redis-py)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except redis.RedisError as exc:
+            raise StoreError(f"redis: {exc}") from exc
+
+    return cast(F, wrapper)
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def iso(dt: datetime | None = None) -> str:
+    return (dt or utcnow()).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class StartResult:
+    """What ``start_attempt`` found: see ``start.lua`` for the statuses."""
+
+    status: str
+    attempt: int = 0
+    task_id: str = ""
+    parent_task_run_id: str | None = None
+    value: str | None = None
+    namespace: str = ""
+    flow_id: str = ""
+    revision: int = 0
+    first_start: float = 0.0
+    wait_ms: int = 0
+    holder: str = ""
+    state: StateType | None = None
+
+
+@dataclass(frozen=True)
+class TaskRunRow:
+    """The few fields of a task run the orchestrator needs."""
+
+    id: str
+    task_id: str
+    state: StateType
+    parent_task_run_id: str | None
+    value: str | None
+
+
+class RedisStore:
+    """Reads and writes Ostra's state in one Redis database, under ``keys.prefix``."""
+
+    def __init__(self, client: redis.Redis, keys: Keys | None = None) -> None:
+        self.r = client
+        self.k = keys or Keys()
+        self._scripts: dict[str, Script] = {
+            name: client.register_script(_script_source(name))
+            for name in ("exec_transition", "create", "start", "finish")
+        }
+        self._flow_cache: dict[tuple[str, str, int], Flow] = {}
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str = "ostra") -> RedisStore:
+        client = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5,
+                                      health_check_interval=30)
+        return cls(client, Keys(prefix))
+
+    # ------------------------------------------------------------------ flows
+
+    @_translate
+    def deploy_flow(self, flow: Flow) -> Flow:
+        """Store ``flow`` as a new revision if it differs from the latest one."""
+        key = self.k.flow(flow.namespace, flow.id)
+        digest = flow.digest()
+        while True:
+            with self.r.pipeline() as pipe:
+                try:
+                    pipe.watch(key)
+                    latest, old_digest = pipe.hmget(key, "revision", "digest")
+                    if latest is not None and _s(old_digest) == digest:
+                        return flow.model_copy(update={"revision": int(latest)})
+                    revision = int(latest or 0) + 1
+                    stored = flow.model_copy(update={"revision": revision})
+                    pipe.multi()
+                    pipe.set(self.k.flow_revision(flow.namespace, flow.id, revision),
+                             json.dumps(stored.to_dict()))
+                    pipe.hset(key, mapping={"revision": revision, "digest": digest})
+                    pipe.zadd(self.k.flows, {f"{flow.namespace}:{flow.id}": time.time()})
+                    pipe.execute()
+                    return stored
+                except redis.WatchError:
+                    continue  # another deploy of the same flow won the race; look again
+
+    @_translate
+    def get_flow(self, namespace: str, flow_id: str, revision: int | None = None) -> Flow:
+        """A deployed flow: its latest revision, or the one asked for (cached: immutable)."""
+        if revision is None:
+            latest = self.r.hget(self.k.flow(namespace, flow_id), "revision")
+            if latest is None:
+                raise FlowNotFound(namespace, flow_id)
+            revision = int(latest)
+        cached = self._flow_cache.get((namespace, flow_id, revision))
+        if cached is not None:
+            return cached
+        raw = self.r.get(self.k.flow_revision(namespace, flow_id, revision))
+        if raw is None:
+            raise FlowNotFound(namespace, flow_id)
+        flow = Flow.from_dict(json.loads(raw)).model_copy(update={"revision": revision})
+        if len(self._flow_cache) > 256:
+            self._flow_cache.clear()
+        self._flow_cache[(namespace, flow_id, revision)] = flow
+        return flow
+
+    @_translate
+    def list_flows(self) -> list[tuple[str, str]]:
+        return [tuple(_s(m).split(":", 1)) for m in self.r.zrange(self.k.flows, 0, -1)]  # type: ignore[misc]
+
+    # ------------------------------------------------------------------ executions
+
+    @_translate
+    def create_execution(
+        self,
+        eid: str,
+        flow: Flow,
+        inputs: Mapping[str, Any],
+        labels: list[Label],
+        first: list[tuple[str, str]],
+        pending_deadline: float,
+        parent_id: str | None = None,
+        original_id: str | None = None,
+    ) -> None:
+        """Create an execution in CREATED with its first task runs, in one transaction.
+
+        ``first`` lists (task run id, task id) of the root task runs to create now.
+        """
+        now, date = time.time(), iso()
+        k = self.k
+        fields = {
+            "id": eid, "namespace": flow.namespace, "flowId": flow.id,
+            "flowRevision": flow.revision or 1, "state": StateType.CREATED.value,
+            "inputs": json.dumps(dict(inputs)), "labels": json.dumps([lb.model_dump() for lb in labels]),
+            "variables": json.dumps(flow.variables), "created": now,
+            "originalId": original_id or eid, "parentId": parent_id or "",
+        }
+        with self.r.pipeline(transaction=True) as pipe:
+            pipe.hset(k.execution(eid), mapping=fields)
+            pipe.rpush(k.execution_history(eid), json.dumps({"state": "CREATED", "date": date}))
+            pipe.xadd(k.events(eid), {"k": "x", "tr": "", "task": "", "a": "", "s": "CREATED",
+                                      "d": date})
+            pipe.zadd(k.index_all, {eid: now})
+            pipe.zadd(k.index_flow(flow.namespace, flow.id), {eid: now})
+            pipe.zadd(k.index_state("CREATED"), {eid: now})
+            self._create_task_runs(pipe, eid, [(identity(task_id), trid, task_id, "", "")
+                                               for trid, task_id in first], pending_deadline)
+            pipe.execute()
+
+    def _create_task_runs(self, client: Any, eid: str, items: list[tuple[str, str, str, str, str]],
+                          pending_deadline: float) -> Any:
+        k = self.k
+        keys = [k.execution(eid), k.task_run_keys(eid), k.task_runs(eid), k.events(eid), k.active]
+        args: list[Any] = [eid, iso(), pending_deadline]
+        for ident, trid, task_id, parent, value in items:
+            keys += [k.task_run(eid, trid), k.task_run_history(eid, trid)]
+            args += [ident, trid, task_id, parent, value]
+        return self._scripts["create"](keys=keys, args=args, client=client)
+
+    @_translate
+    def create_task_runs(
+        self, eid: str, items: list[tuple[str, str, str | None, str | None]],
+        pending_deadline: float,
+    ) -> list[tuple[str, bool]] | StateType:
+        """Create task runs given as (task run id, task id, parent id, value), once each.
+
+        Returns (id, created) pairs (the id of an existing task run of the same identity
+        when it was not created), or the execution's state if it refuses new task runs.
+        """
+        rows = [(identity(t, p, v), trid, t, p or "", v if v is not None else "")
+                for trid, t, p, v in items]
+        out = self._create_task_runs(self.r, eid, rows, pending_deadline)
+        if out and _s(out[0]) == "REFUSED":
+            return StateType.FAILED if _s(out[1]) == "MISSING" else StateType(_s(out[1]))
+        return [(_s(out[i]), bool(int(out[i + 1]))) for i in range(0, len(out), 2)]
+
+    @_translate
+    def transition_execution(self, eid: str, to: StateType, expected: StateType | None = None,
+                             **fields: Any) -> tuple[str, StateType | None]:
+        """Compare-and-set the execution's state. Returns (status, state) as in the script."""
+        k = self.k
+        args: list[Any] = [k.prefix, eid, to.value, iso(), expected.value if expected else ""]
+        for name, value in fields.items():
+            args += [name, value]
+        status, cur = self._scripts["exec_transition"](
+            keys=[k.execution(eid), k.execution_history(eid), k.events(eid)], args=args)
+        cur_s = _s(cur)
+        return _s(status), StateType(cur_s) if cur_s else None
+
+    @_translate
+    def execution_state(self, eid: str) -> StateType | None:
+        raw = self.r.hget(self.k.execution(eid), "state")
+        return StateType(_s(raw)) if raw is not None else None
+
+    @_translate
+    def flow_ref(self, eid: str) -> tuple[str, str, int] | None:
+        """(namespace, flow id, revision) of the execution, or None if it does not exist."""
+        ns, fid, rev = self.r.hmget(self.k.execution(eid), "namespace", "flowId", "flowRevision")
+        if ns is None:
+            return None
+        return _s(ns), _s(fid), int(rev or 1)
+
+    @_translate
+    def execution_field(self, eid: str, name: str) -> Any:
+        """A JSON field of the execution hash (``inputs``, ``labels``, ``variables``)."""
+        raw = self.r.hget(self.k.execution(eid), name)
+        if raw is None:
+            raise ExecutionNotFound(eid)
+        return json.loads(raw)
+
+    @_translate
+    def execution_meta(self, eid: str) -> dict[str, str]:
+        raw = self.r.hgetall(self.k.execution(eid))
+        if not raw:
+            raise ExecutionNotFound(eid)
+        return {_s(a): _s(b) for a, b in raw.items()}
+
+    # ------------------------------------------------------------------ attempts
+
+    @_translate
+    def start_attempt(self, eid: str, trid: str, worker_id: str, lease_s: float,
+                      force: bool = False, max_deliveries: int = 5) -> StartResult:
+        """Claim task run ``trid`` and start its next attempt (see ``start.lua``)."""
+        k = self.k
+        now = time.time()
+        out = self._scripts["start"](
+            keys=[k.execution(eid), k.execution_history(eid), k.task_run(eid, trid),
+                  k.task_run_history(eid, trid), k.events(eid), k.lease(eid, trid), k.active],
+            args=[k.prefix, eid, trid, iso(), f"{now:.6f}", worker_id, int(lease_s * 1000),
+                  "1" if force else "0", max_deliveries],
+        )
+        status = _s(out[0])
+        if status == "START":
+            return StartResult(
+                status, attempt=int(out[1]), task_id=_s(out[2]),
+                parent_task_run_id=_s(out[3]) or None, value=_s(out[4]) or None,
+                namespace=_s(out[5]), flow_id=_s(out[6]), revision=int(out[7]),
+                first_start=float(out[8]),
+            )
+        if status == "DONE":
+            return StartResult(status, state=StateType(_s(out[1])))
+        if status == "WAIT":
+            return StartResult(status, wait_ms=int(out[1]))
+        if status == "BUSY":
+            return StartResult(status, wait_ms=max(int(out[1]), 0), holder=_s(out[2]))
+        return StartResult(status)
+
+    @_translate
+    def finish_attempt(
+        self, eid: str, trid: str, attempt: int, attempt_state: StateType,
+        task_run_state: StateType, *, outputs: Mapping[str, Any] | None = None,
+        retry_at: float | None = None, active_deadline: float, error: str = "",
+        metrics: Iterable[MetricEntry] = (),
+    ) -> tuple[str, StateType | None]:
+        """Record how attempt ``attempt`` ended (see ``finish.lua``)."""
+        k = self.k
+        out = self._scripts["finish"](
+            keys=[k.execution(eid), k.task_run(eid, trid), k.task_run_history(eid, trid),
+                  k.events(eid), k.lease(eid, trid), k.active, k.metrics(eid)],
+            args=[eid, trid, iso(), attempt, attempt_state.value, task_run_state.value,
+                  json.dumps(dict(outputs), default=str) if outputs else "",
+                  f"{retry_at:.6f}" if retry_at else "", f"{active_deadline:.6f}", error[:4000],
+                  *[m.model_dump_json(by_alias=True) for m in metrics]],
+        )
+        st = _s(out[1])
+        return _s(out[0]), StateType(st) if st else None
+
+    @_translate
+    def renew_leases(self, leases: Mapping[tuple[str, str], float]) -> None:
+        """Extend the leases of running attempts (the heartbeat)."""
+        now = time.time()
+        with self.r.pipeline(transaction=False) as pipe:
+            for (eid, trid), lease_s in leases.items():
+                pipe.pexpire(self.k.lease(eid, trid), int(lease_s * 1000))
+                pipe.zadd(self.k.active, {active_member(eid, trid): now + lease_s})
+            pipe.execute()
+
+    @_translate
+    def append_log(self, entry: LogEntry) -> None:
+        assert entry.execution_id
+        self.r.rpush(self.k.logs(entry.execution_id), entry.model_dump_json(by_alias=True))
+
+    # ------------------------------------------------------------------ orchestration
+
+    @_translate
+    def task_run_outputs(self, eid: str, task_id: str, parent: str | None = None,
+                         value: str | None = None) -> dict[str, Any] | None:
+        """Outputs of the task run of ``task_id`` (None if it has not run)."""
+        trid = self.r.hget(self.k.task_run_keys(eid), identity(task_id, parent, value))
+        if trid is None:
+            return None
+        raw = self.r.hget(self.k.task_run(eid, _s(trid)), "outputs")
+        return json.loads(raw) if raw else {}
+
+    @_translate
+    def task_run_row(self, eid: str, trid: str) -> TaskRunRow | None:
+        vals = self.r.hmget(self.k.task_run(eid, trid), "taskId", "state", "parentTaskRunId",
+                            "value")
+        if vals[0] is None:
+            return None
+        return TaskRunRow(trid, _s(vals[0]), StateType(_s(vals[1])), _s(vals[2]) or None,
+                          _s(vals[3]) or None)
+
+    @_translate
+    def task_run_rows(self, eid: str) -> list[TaskRunRow]:
+        """Every task run of the execution (used once, when it ends)."""
+        ids = [_s(t) for t in self.r.lrange(self.k.task_runs(eid), 0, -1)]
+        with self.r.pipeline(transaction=False) as pipe:
+            for trid in ids:
+                pipe.hmget(self.k.task_run(eid, trid), "taskId", "state", "parentTaskRunId",
+                           "value")
+            rows = pipe.execute()
+        return [TaskRunRow(trid, _s(v[0]), StateType(_s(v[1])), _s(v[2]) or None,
+                           _s(v[3]) or None) for trid, v in zip(ids, rows, strict=True)
+                if v[0] is not None]
+
+    @_translate
+    def clear_active(self, eid: str, trid: str) -> None:
+        self.r.zrem(self.k.active, active_member(eid, trid))
+
+    @_translate
+    def set_active(self, eid: str, trid: str, deadline: float) -> None:
+        self.r.zadd(self.k.active, {active_member(eid, trid): deadline})
+
+    @_translate
+    def due_active(self, now: float, limit: int = 200) -> list[tuple[str, str]]:
+        """Unfinished task runs whose deadline passed (for the reconciler)."""
+        members = self.r.zrangebyscore(self.k.active, "-inf", now, start=0, num=limit)
+        return [tuple(_s(m).split("|", 1)) for m in members]  # type: ignore[misc]
+
+    @_translate
+    def lease_alive(self, eid: str, trid: str) -> bool:
+        return bool(self.r.exists(self.k.lease(eid, trid)))
+
+    @_translate
+    def retry_at(self, eid: str, trid: str) -> float:
+        return float(self.r.hget(self.k.task_run(eid, trid), "retryAt") or 0)
+
+    @_translate
+    def expire_execution(self, eid: str, seconds: int) -> None:
+        """Apply retention to every key of a finished execution."""
+        k = self.k
+        trids = [_s(t) for t in self.r.lrange(k.task_runs(eid), 0, -1)]
+        keys = [k.execution(eid), k.execution_history(eid), k.task_runs(eid),
+                k.task_run_keys(eid), k.metrics(eid), k.logs(eid), k.events(eid)]
+        for trid in trids:
+            keys += [k.task_run(eid, trid), k.task_run_history(eid, trid)]
+        with self.r.pipeline(transaction=False) as pipe:
+            if seconds > 0:
+                for key in keys:
+                    pipe.expire(key, seconds)
+            pipe.zadd(k.index_ended, {eid: time.time()})
+            pipe.execute()
+
+    @_translate
+    def purge_indexes(self, older_than: float) -> int:
+        """Drop ids of executions that ended before ``older_than`` from every index."""
+        k = self.k
+        ids = [_s(e) for e in self.r.zrangebyscore(k.index_ended, "-inf", older_than,
+                                                   start=0, num=1000)]
+        if not ids:
+            return 0
+        gone = [eid for eid, alive in zip(ids, self._exists(ids), strict=True) if not alive]
+        if gone:
+            idx_keys = [k.index_all, k.index_ended] + [k.index_state(s.value) for s in StateType]
+            with self.r.pipeline(transaction=False) as pipe:
+                for key in idx_keys:
+                    pipe.zrem(key, *gone)
+                for ns, fid in self.list_flows():
+                    pipe.zrem(k.index_flow(ns, fid), *gone)
+                pipe.execute()
+        return len(gone)
+
+    def _exists(self, ids: list[str]) -> list[bool]:
+        with self.r.pipeline(transaction=False) as pipe:
+            for eid in ids:
+                pipe.exists(self.k.execution(eid))
+            return [bool(x) for x in pipe.execute()]
+
+    # ------------------------------------------------------------------ reading
+
+    @_translate
+    def get_execution(self, eid: str) -> Execution:
+        """Assemble the whole execution (two round trips, whatever its size)."""
+        k = self.k
+        with self.r.pipeline(transaction=False) as pipe:
+            pipe.hgetall(k.execution(eid))
+            pipe.lrange(k.execution_history(eid), 0, -1)
+            pipe.lrange(k.task_runs(eid), 0, -1)
+            xh, hist, trids = pipe.execute()
+        if not xh:
+            raise ExecutionNotFound(eid)
+        x = {_s(a): _s(b) for a, b in xh.items()}
+        trids = [_s(t) for t in trids]
+        with self.r.pipeline(transaction=False) as pipe:
+            for trid in trids:
+                pipe.hgetall(k.task_run(eid, trid))
+                pipe.lrange(k.task_run_history(eid, trid), 0, -1)
+            raw = pipe.execute()
+        task_runs = [
+            self._task_run(eid, x, {_s(a): _s(b) for a, b in raw[2 * i].items()}, raw[2 * i + 1])
+            for i in range(len(trids)) if raw[2 * i]
+        ]
+        return Execution(
+            id=eid, namespace=x["namespace"], flow_id=x["flowId"],
+            flow_revision=int(x.get("flowRevision") or 1),
+            state=_state([json.loads(h) for h in hist]),
+            inputs=json.loads(x.get("inputs") or "{}"),
+            outputs=json.loads(x.get("outputs") or "{}"),
+            labels=[Label.model_validate(lb) for lb in json.loads(x.get("labels") or "[]")],
+            variables=json.loads(x.get("variables") or "{}"),
+            parent_id=x.get("parentId") or None, original_id=x.get("originalId") or eid,
+            task_run_list=task_runs,
+        )
+
+    @staticmethod
+    def _task_run(eid: str, x: dict[str, str], h: dict[str, str], raw_hist: list[Any]) -> TaskRun:
+        entries = [json.loads(e) for e in raw_hist]
+        n = int(h.get("attempts") or 0)
+        attempts = [
+            TaskRunAttempt(
+                number=i,
+                state=_state([e for e in entries if e.get("attempt") == i]),
+                worker_id=h.get(f"a{i}:worker"),
+                reason=h.get(f"a{i}:reason"),
+            )
+            for i in range(1, n + 1)
+        ]
+        return TaskRun(
+            id=h["id"], execution_id=eid, namespace=x["namespace"], flow_id=x["flowId"],
+            task_id=h["taskId"], parent_task_run_id=h.get("parentTaskRunId") or None,
+            value=h.get("value") or None, attempts=attempts,
+            outputs=json.loads(h["outputs"]) if h.get("outputs") else {},
+            state=_state([e for e in entries if "attempt" not in e]),
+        )
+
+    @_translate
+    def logs(self, eid: str) -> list[LogEntry]:
+        if not self.r.exists(self.k.execution(eid)):
+            raise ExecutionNotFound(eid)
+        return [LogEntry.model_validate_json(e) for e in self.r.lrange(self.k.logs(eid), 0, -1)]
+
+    @_translate
+    def metrics(self, eid: str) -> list[MetricEntry]:
+        if not self.r.exists(self.k.execution(eid)):
+            raise ExecutionNotFound(eid)
+        return [MetricEntry.model_validate_json(e)
+                for e in self.r.lrange(self.k.metrics(eid), 0, -1)]
+
+    @_translate
+    def last_event_id(self, eid: str) -> str:
+        """The id of the newest state change so far ("0" if none)."""
+        last = self.r.xrevrange(self.k.events(eid), count=1)
+        return _s(last[0][0]) if last else "0"
+
+    @_translate
+    def read_events(self, eid: str, last_id: str = "0", block_ms: int | None = None
+                    ) -> list[tuple[str, StateEvent]]:
+        """State changes after ``last_id`` (blocking up to ``block_ms`` for new ones)."""
+        res = self.r.xread({self.k.events(eid): last_id}, block=block_ms, count=1000)
+        out = []
+        for _stream, entries in res or []:
+            for entry_id, f in entries:
+                d = {_s(a): _s(b) for a, b in f.items()}
+                out.append((_s(entry_id), StateEvent(
+                    execution_id=eid, state=StateType(d["s"]), date=d["d"],  # type: ignore[arg-type]
+                    task_run_id=d["tr"] or None, task_id=d["task"] or None,
+                    attempt=int(d["a"]) if d["a"] else None,
+                )))
+        return out
+
+    @_translate
+    def search(self, *, namespace: str | None = None, flow_id: str | None = None,
+               state: StateType | None = None, limit: int = 50, offset: int = 0
+               ) -> list[str]:
+        """Execution ids, newest first, filtered by flow and/or current state."""
+        k = self.k
+        if namespace and flow_id:
+            base = k.index_flow(namespace, flow_id)
+        elif state:
+            base = k.index_state(state.value)
+        else:
+            base = k.index_all
+        ids = [_s(e) for e in self.r.zrevrange(base, 0, -1)]
+        if state and base != k.index_state(state.value):
+            in_state = set(_s(e) for e in self.r.zrange(k.index_state(state.value), 0, -1))
+            ids = [e for e in ids if e in in_state]
+        if namespace and not flow_id:
+            with self.r.pipeline(transaction=False) as pipe:
+                for eid in ids:
+                    pipe.hget(k.execution(eid), "namespace")
+                nss = pipe.execute()
+            ids = [e for e, ns in zip(ids, nss, strict=True) if ns is not None and _s(ns) == namespace]
+        alive = self._exists(ids[offset:offset + limit])
+        return [e for e, a in zip(ids[offset:offset + limit], alive, strict=True) if a]
+
+
+def _state(entries: list[dict[str, Any]]) -> State:
+    hist = [History(state=StateType(e["state"]), date=e["date"]) for e in entries]
+    return State(current=hist[-1].state if hist else StateType.CREATED, histories=hist)

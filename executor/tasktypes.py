@@ -1,0 +1,128 @@
+"""The registry of task types: names, aliases, property models and runners.
+
+A task type is a pydantic model of its properties plus a plain function
+``run(props, ctx) -> outputs | None`` that a worker calls. The executor validates flows
+with the property models and never imports worker code: built-in runners are named by
+``"module:function"`` strings that only workers import.
+
+Register your own with the decorator, in a module your workers import or that is listed
+under the ``ostra.task_types`` entry-point group::
+
+    from pydantic import BaseModel
+    from executor import task_type
+
+    class Hello(BaseModel):
+        name: str
+
+    @task_type("acme.greetings.Hello", aliases=["Hello"], properties=Hello)
+    def hello(props: Hello, ctx):
+        return {"greeting": f"hello {props.name}"}
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+Runner = Callable[..., Mapping[str, Any] | None]
+
+ENTRY_POINT_GROUP = "ostra.task_types"
+
+
+class Properties(BaseModel):
+    """Base for property models: unknown properties are errors."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+@dataclass
+class TaskType:
+    """A registered task type."""
+
+    name: str
+    properties: type[BaseModel]
+    runner: Runner | str | None = None
+    aliases: tuple[str, ...] = ()
+    flowable: bool = False
+    #: property names holding nested task lists (flowables)
+    children: tuple[str, ...] = ()
+    doc: str = ""
+    _resolved: Runner | None = field(default=None, repr=False)
+
+    def resolve_runner(self) -> Runner:
+        """The runner function, importing it on first use (workers only)."""
+        if self._resolved is None:
+            if self.runner is None:
+                raise LookupError(f"task type {self.name} has no runner")
+            if isinstance(self.runner, str):
+                module, _, attr = self.runner.partition(":")
+                self._resolved = getattr(importlib.import_module(module), attr)
+            else:
+                self._resolved = self.runner
+        return self._resolved
+
+
+_REGISTRY: dict[str, TaskType] = {}
+_ALIASES: dict[str, str] = {}
+_entry_points_loaded = False
+
+
+def register(tt: TaskType) -> TaskType:
+    """Add ``tt`` to the registry under its name and aliases (replacing earlier ones)."""
+    _REGISTRY[tt.name] = tt
+    _ALIASES[tt.name] = tt.name
+    for alias in tt.aliases:
+        _ALIASES[alias] = tt.name
+    return tt
+
+
+def task_type(
+    name: str,
+    *,
+    properties: type[BaseModel],
+    aliases: list[str] | tuple[str, ...] = (),
+) -> Callable[[Runner], Runner]:
+    """Decorator registering a function as the runner of task type ``name``."""
+
+    def wrap(fn: Runner) -> Runner:
+        register(TaskType(name=name, properties=properties, runner=fn, aliases=tuple(aliases),
+                          doc=(fn.__doc__ or "").strip()))
+        return fn
+
+    return wrap
+
+
+def _load_entry_points() -> None:
+    global _entry_points_loaded
+    if _entry_points_loaded:
+        return
+    _entry_points_loaded = True
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        ep.load()  # importing the module runs its @task_type decorators
+
+
+def lookup(type_name: str) -> TaskType | None:
+    """The task type for a name or alias, or None if unknown."""
+    _ensure_builtins()
+    canonical = _ALIASES.get(type_name)
+    if canonical is None:
+        _load_entry_points()
+        canonical = _ALIASES.get(type_name)
+    return _REGISTRY.get(canonical) if canonical else None
+
+
+def known_types() -> list[str]:
+    """Canonical names of every registered task type."""
+    _ensure_builtins()
+    _load_entry_points()
+    return sorted(_REGISTRY)
+
+
+def _ensure_builtins() -> None:
+    # Imported lazily: builtin_types registers itself into this module's registry.
+    import executor.builtin_types  # noqa: F401

@@ -1,0 +1,1 @@
+"""Helpers imported by tests (e.g. functions for the Python task type)."""

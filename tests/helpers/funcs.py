@@ -1,0 +1,37 @@
+"""Functions called by the Python Function task type in tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from executor.context import RunContext
+
+
+def add(a: int, b: int, ctx: RunContext) -> dict[str, Any]:
+    """Add two numbers, logging and counting through the run context."""
+    ctx.log(f"adding {a} and {b}")
+    ctx.counter("additions", 1, kind="int")
+    return {"sum": a + b, "attempt": ctx.attempt}
+
+
+def greet(name: str) -> str:
+    """Return a greeting (a non-dict result)."""
+    return f"hello {name}"
+
+
+def nothing() -> None:
+    """Return nothing."""
+
+
+def not_serializable() -> dict[str, Any]:
+    """Return an output JSON cannot encode."""
+    return {"ok": 1, "bad": object()}
+
+
+class Namespace:
+    """Holds a nested callable, for dotted attribute paths."""
+
+    @staticmethod
+    def double(x: int) -> int:
+        """Twice ``x``."""
+        return 2 * x

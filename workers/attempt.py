@@ -1,0 +1,214 @@
+"""One delivery of a task run to a worker: claim it, run one attempt, record the end.
+
+Plain Python (no Celery import): ``workers/tasks.py`` turns ``Outcome.retry_in`` into a
+Celery retry of the same job.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from executor.context import RunContext
+from executor.errors import TaskFailure, TaskKilled, TemplateError
+from executor.flow import TaskDef
+from executor.models import LogEntry
+from executor.orchestrator import Orchestrator
+from executor.render_context import build_context
+from executor.settings import Settings
+from executor.state import StateType
+from executor.store import RedisStore, StartResult
+from executor.templating import render_value
+from workers.heartbeat import Heartbeat
+from workers.timeouts import attempt_timeout
+
+log = logging.getLogger(__name__)
+S = StateType
+
+#: Largest JSON size of a task run's outputs.
+MAX_OUTPUT_BYTES = 1 << 20
+
+
+def worker_id() -> str:
+    """This process, as recorded on its attempts: ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _holder_dead(holder: str) -> bool:
+    """True if the lease holder is a process of this host that no longer exists."""
+    host, _, pid = holder.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    if int(pid) == os.getpid():
+        return True  # this very process: the attempt it held is not running any more
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the Celery job should do next: nothing, or run again in ``retry_in`` seconds."""
+
+    retry_in: float | None = None
+    attempt: int = 0
+
+
+@dataclass
+class _Result:
+    attempt_state: StateType
+    retryable: bool = True
+    outputs: dict[str, Any] | None = None
+    error: str = ""
+
+
+class AttemptRunner:
+    """Runs deliveries of task runs in one worker process."""
+
+    def __init__(self, store: RedisStore, orchestrator: Orchestrator, settings: Settings) -> None:
+        self.store = store
+        self.orchestrator = orchestrator
+        self.settings = settings
+        self.heartbeat = Heartbeat(store)
+
+    def run(self, eid: str, trid: str) -> Outcome:
+        """Handle one delivery of task run ``trid`` of execution ``eid``."""
+        me = worker_id()
+        lease = self.settings.lease_seconds
+        res = self.store.start_attempt(eid, trid, me, lease,
+                                       max_deliveries=self.settings.max_deliveries)
+        if res.status == "BUSY" and _holder_dead(res.holder):
+            res = self.store.start_attempt(eid, trid, me, lease, force=True,
+                                           max_deliveries=self.settings.max_deliveries)
+        if res.status == "BUSY":
+            # Another worker holds a live lease: a duplicate delivery. Look again once the
+            # lease could have lapsed; by then it either ended or its worker is gone.
+            return Outcome(retry_in=max(res.wait_ms / 1000, 0.2) + 0.2)
+        if res.status == "WAIT":
+            return Outcome(retry_in=max(res.wait_ms / 1000, 0.05))
+        if res.status in ("DONE", "KILLED"):
+            self.orchestrator.advance(eid, trid)
+            return Outcome()
+        if res.status != "START":
+            log.warning("task run %s of execution %s not found; message dropped", trid, eid)
+            return Outcome()
+        return self._attempt(eid, trid, res)
+
+    # ------------------------------------------------------------------ one attempt
+
+    def _attempt(self, eid: str, trid: str, res: StartResult) -> Outcome:
+        flow = self.store.get_flow(res.namespace, res.flow_id, res.revision)
+        task = flow.task(res.task_id)
+        n = res.attempt
+        timeout = task.timeout.total_seconds() if task.timeout else None
+        killed_cache: list[float] = [0.0, 0.0]  # (checked at, killed?)
+
+        def is_killed() -> bool:
+            now = time.monotonic()
+            if now - killed_cache[0] > 0.5:
+                state = self.store.execution_state(eid)
+                killed_cache[:] = [now, 1.0 if state in (S.KILLING, S.KILLED, None) else 0.0]
+            return bool(killed_cache[1])
+
+        def on_log(entry: LogEntry) -> None:
+            self.store.append_log(entry)
+
+        ctx = RunContext(
+            execution_id=eid, task_run_id=trid, task_id=task.id, namespace=flow.namespace,
+            flow_id=flow.id, attempt=n, timeout=timeout,
+            deadline=time.monotonic() + timeout if timeout else None, value=res.value,
+            on_log=on_log, is_killed=is_killed,
+        )
+        self.heartbeat.add(eid, trid, self.settings.lease_seconds)
+        try:
+            result = self._execute(eid, trid, flow_task=task, flow=flow, ctx=ctx, res=res)
+        finally:
+            self.heartbeat.remove(eid, trid)
+        return self._record(eid, trid, task, n, res, result, ctx)
+
+    def _execute(self, eid: str, trid: str, *, flow_task: TaskDef, flow: Any, ctx: RunContext,
+                 res: StartResult) -> _Result:
+        tt = flow_task.task_type
+        try:
+            with attempt_timeout(ctx.timeout):
+                context = build_context(self.store, eid, flow, flow_task, task_run_id=trid,
+                                        attempt=ctx.attempt, value=res.value,
+                                        parent_task_run_id=res.parent_task_run_id)
+                rendered = render_value(flow_task.properties, context)
+                props = tt.properties.model_validate(rendered)
+                outputs = tt.resolve_runner()(props, ctx)
+            outputs = dict(outputs or {})
+            size = len(json.dumps(outputs, default=str))
+            if size > MAX_OUTPUT_BYTES:
+                raise TaskFailure(f"outputs too large: {size} bytes (limit {MAX_OUTPUT_BYTES})",
+                                  retryable=False)
+            return _Result(S.SUCCESS, outputs=outputs)
+        except TaskKilled as exc:
+            return _Result(S.KILLED, retryable=False, error=str(exc))
+        except TaskFailure as exc:
+            return _Result(S.FAILED, retryable=exc.retryable, error=str(exc))
+        except TemplateError as exc:
+            return _Result(S.FAILED, retryable=False, error=f"template error: {exc}")
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                                 for e in exc.errors())
+            return _Result(S.FAILED, retryable=False, error=f"invalid properties: {problems}")
+        except Exception as exc:
+            ctx.log(traceback.format_exc(limit=8), "DEBUG")
+            return _Result(S.FAILED, error=f"{type(exc).__name__}: {exc}")
+
+    def _record(self, eid: str, trid: str, task: TaskDef, n: int, res: StartResult,
+                result: _Result, ctx: RunContext) -> Outcome:
+        now = time.time()
+        retry_in: float | None = None
+        state = result.attempt_state
+        if state == S.SUCCESS:
+            tr_state = S.SUCCESS
+            if n > 1 and task.retry is not None and task.retry.warning_on_retry:
+                tr_state = S.WARNING
+        elif state == S.KILLED:
+            tr_state = S.KILLED
+        else:
+            ctx.log(result.error or "attempt failed", "ERROR")
+            if task.retry is not None and result.retryable:
+                elapsed = now - res.first_start
+                delay = task.retry.next_delay(n, _seconds(elapsed))
+                retry_in = delay.total_seconds() if delay is not None else None
+            tr_state = S.RETRYING if retry_in is not None else S.FAILED
+            if tr_state == S.FAILED and task.allow_failure:
+                tr_state = S.WARNING
+        if tr_state == S.WARNING and task.allow_warning:
+            tr_state = S.SUCCESS
+        retry_at = now + retry_in if retry_in is not None else None
+        deadline = (retry_at + self.settings.pending_grace if retry_at
+                    else now + self.settings.lease_seconds)
+        status, final = self.store.finish_attempt(
+            eid, trid, n, state, tr_state, outputs=result.outputs, retry_at=retry_at,
+            active_deadline=deadline, error=result.error, metrics=ctx.metrics,
+        )
+        if status != "OK":
+            if final is not None and final.is_terminated():
+                self.orchestrator.advance(eid, trid)
+            return Outcome(attempt=n)
+        if final == S.RETRYING and retry_in is not None:
+            return Outcome(retry_in=retry_in, attempt=n)
+        self.orchestrator.advance(eid, trid)
+        return Outcome(attempt=n)
+
+
+def _seconds(value: float) -> Any:
+    from datetime import timedelta
+
+    return timedelta(seconds=max(0.0, value))
