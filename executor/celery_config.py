@@ -14,6 +14,7 @@ from typing import Any
 from executor.settings import Settings
 
 RUN_TASK_RUN = "ostra.run_task_run"
+NOOP = "ostra.noop"
 
 
 def max_countdown(settings: Settings) -> float:
@@ -36,7 +37,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "broker_transport_options": transport,
         "visibility_timeout": settings.visibility_timeout,
         "broker_connection_retry_on_startup": True,
-        "result_backend": None,
+        # Ostra's jobs never store results (Redis state is the store of record); the
+        # backend only serves ``ostra.noop``, the raw-Celery baseline of the benchmarks.
+        "result_backend": settings.url,
+        "result_expires": 3600,
         "task_ignore_result": True,
         "task_serializer": "json",
         "result_serializer": "json",
@@ -49,7 +53,6 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_prefetch_multiplier": 1,
         "worker_send_task_events": True,
         "task_send_sent_event": True,
-        "task_track_started": True,
         "task_default_queue": settings.queue,
         "worker_hijack_root_logger": False,
         "worker_soft_shutdown_timeout": 30.0,

@@ -12,7 +12,7 @@ from typing import Any
 
 from celery import Task
 
-from executor.celery_config import RUN_TASK_RUN, max_countdown
+from executor.celery_config import NOOP, RUN_TASK_RUN, max_countdown
 from executor.settings import get_settings
 from workers import runtime
 from workers.app import app
@@ -35,3 +35,8 @@ def run_task_run(self: Task, execution_id: str, task_run_id: str) -> None:  # ty
         # message twice; wait in hops instead (an early delivery just waits again).
         countdown: Any = min(outcome.retry_in, max_countdown(get_settings()))
         raise self.retry(countdown=countdown, max_retries=None)
+
+
+@app.task(name=NOOP, ignore_result=False)
+def noop() -> None:
+    """Does nothing: a plain Celery job, the baseline the benchmarks compare Ostra with."""
