@@ -80,12 +80,15 @@ class Client:
         if isinstance(flow, tuple):
             resolved = self.store.get_flow(*flow)
         else:
-            resolved = self.deploy(flow)
+            resolved = flow if isinstance(flow, Flow) else Flow.from_yaml(flow)
         if resolved.disabled:
             raise StateConflict(f"flow {resolved.namespace}.{resolved.id} is disabled")
+        # Everything is checked before anything is stored.
         values = resolve_inputs(resolved.inputs, inputs or {})
         eid = new_id()
         all_labels = _labels(resolved, labels, eid)
+        if not isinstance(flow, tuple):
+            resolved = self.store.deploy_flow(resolved)
         decision = start(resolved)
         first = [(new_id(), c.task_id) for c in decision.create]
         self.store.create_execution(eid, resolved, values, all_labels, first,

@@ -38,6 +38,25 @@ COMMON_PROPERTIES = frozenset(
 BRANCHES = ("tasks", "errors", "finally")
 
 
+class _Yaml12Loader(yaml.SafeLoader):
+    """YAML 1.2 booleans: only true/false (PyYAML's 1.1 also reads yes/no/on/off)."""
+
+
+_Yaml12Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+
+
+def load_yaml(text: str) -> Any:
+    """Parse YAML text with YAML 1.2 booleans (``off`` stays a string)."""
+    return yaml.load(text, Loader=_Yaml12Loader)  # noqa: S506 - a SafeLoader subclass
+
+
 # ---------------------------------------------------------------- retry policies
 
 
@@ -224,7 +243,7 @@ class Flow(OstraModel):
         ):
             source = Path(source).read_text()
         try:
-            data = yaml.safe_load(source)
+            data = load_yaml(source)
         except yaml.YAMLError as exc:
             raise FlowValidationError([Problem("", f"not valid YAML: {exc}")]) from None
         return cls.from_dict(data)

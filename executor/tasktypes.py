@@ -25,7 +25,8 @@ import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any
+from types import UnionType
+from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict
 
@@ -65,6 +66,35 @@ class TaskType:
             else:
                 self._resolved = self.runner
         return self._resolved
+
+
+def _wants_text(annotation: Any) -> bool:
+    if annotation is str:
+        return True
+    if get_origin(annotation) not in (Union, UnionType):
+        return False
+    args = get_args(annotation)
+    return str in args and all(a in (str, type(None)) for a in args)
+
+
+def text_fields(model: type[BaseModel], data: Any) -> Any:
+    """Rendered properties, with values of plain-string properties printed as text.
+
+    A property that is exactly ``{{ expr }}`` renders to the expression's own value (a
+    number, a list) so that typed properties get typed values; a property declared as a
+    string gets it printed as Pebble would (``3``, ``true``, JSON for collections).
+    """
+    if not isinstance(data, dict):
+        return data
+    from executor.templating import to_text
+
+    out = dict(data)
+    for name, field in model.model_fields.items():
+        for key in {name, field.alias or name}:
+            if key in out and out[key] is not None and not isinstance(out[key], str) \
+                    and _wants_text(field.annotation):
+                out[key] = to_text(out[key])
+    return out
 
 
 _REGISTRY: dict[str, TaskType] = {}

@@ -118,6 +118,11 @@ def _finalize(value: Any) -> Any:
     return value
 
 
+def to_text(value: Any) -> str:
+    """``value`` as a template prints it (JSON for collections, ``true``/``false``)."""
+    return str(_finalize(value))
+
+
 def _snippet(template: str) -> str:
     s = template.strip()
     return s if len(s) <= _SNIPPET_LEN else s[: _SNIPPET_LEN - 3] + "..."

@@ -26,6 +26,7 @@ from executor.render_context import build_context
 from executor.settings import Settings
 from executor.state import StateType
 from executor.store import RedisStore, StartResult
+from executor.tasktypes import text_fields
 from executor.templating import render_value
 from workers.heartbeat import Heartbeat
 from workers.timeouts import attempt_timeout
@@ -147,7 +148,7 @@ class AttemptRunner:
                                         attempt=ctx.attempt, value=res.value,
                                         parent_task_run_id=res.parent_task_run_id)
                 rendered = render_value(flow_task.properties, context)
-                props = tt.properties.model_validate(rendered)
+                props = tt.properties.model_validate(text_fields(tt.properties, rendered))
                 outputs = tt.resolve_runner()(props, ctx)
             outputs = dict(outputs or {})
             size = len(json.dumps(outputs, default=str))

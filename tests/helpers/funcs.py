@@ -35,3 +35,10 @@ class Namespace:
     def double(x: int) -> int:
         """Twice ``x``."""
         return 2 * x
+
+
+def flaky(ctx: RunContext, fail_times: int = 2) -> dict[str, Any]:
+    """Fail on the first ``fail_times`` attempts, then succeed."""
+    if ctx.attempt <= fail_times:
+        raise RuntimeError(f"flaky failure on attempt {ctx.attempt}")
+    return {"attempt": ctx.attempt}
