@@ -64,6 +64,7 @@ class EmbeddedRedis:
                  password: str | None = None) -> None:
         self._own_dir = directory is None
         self.dir = Path(directory or tempfile.mkdtemp(prefix="ostra-redis-"))
+        self.dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.appendonly = appendonly
         self.password = password

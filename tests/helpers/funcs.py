@@ -42,3 +42,12 @@ def flaky(ctx: RunContext, fail_times: int = 2) -> dict[str, Any]:
     if ctx.attempt <= fail_times:
         raise RuntimeError(f"flaky failure on attempt {ctx.attempt}")
     return {"attempt": ctx.attempt}
+
+
+def slow_first(ctx: RunContext, seconds: float = 60) -> dict[str, Any]:
+    """Hang on the first attempt (to be killed there); succeed at once on later ones."""
+    import time
+
+    if ctx.attempt == 1:
+        time.sleep(seconds)
+    return {"attempt": ctx.attempt}

@@ -1,0 +1,852 @@
+"""The ``ostra`` command line.
+
+::
+
+    ostra run FLOW.yaml [-i k=v ...] [--json] [--timeout S]   run one execution to its end
+    ostra worker [-c N] [--group NAME]                          a Celery worker (exec)
+    ostra executor [--interval S]                               the reconciler loop
+    ostra flow deploy FILE... | get NS ID | list
+    ostra execution submit NS FLOW_ID [-i k=v] [--wait] | get ID | list | logs ID
+                    | metrics ID | follow ID
+
+``ostra run`` without ``OSTRA_REDIS_URL`` starts a private ``redis-server`` and a local
+worker for the one execution and stops both (by PID) when it ends. Every other command
+talks to ``OSTRA_REDIS_URL`` (default ``redis://127.0.0.1:6379/0``).
+
+Exit codes: 0 when the execution ends SUCCESS or WARNING (or the command worked), 1 for
+any other end state, a timeout or an error (Redis unreachable, not found), 2 for an
+invalid flow or invalid inputs (every problem is printed with its path; nothing is
+stored). Progress goes to stderr, results to stdout.
+
+This module never imports ``workers``: workers are started as subprocesses.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, Any
+
+import redis
+import typer
+from rich.console import Console
+from rich.status import Status
+from rich.table import Table
+from rich.text import Text
+
+from executor.client import Client
+from executor.errors import (
+    FlowValidationError,
+    InputValidationError,
+    OstraError,
+    Problem,
+    StateConflict,
+    StoreError,
+    ValidationFailed,
+    WaitTimeout,
+)
+from executor.flow import Flow
+from executor.inputs import resolve_inputs
+from executor.models import Execution, StateEvent, TaskRun
+from executor.state import StateType
+
+log = logging.getLogger("ostra.cli")
+
+#: stdout (results) and stderr (progress, errors); no markup, so user text prints as is
+out = Console(markup=False, highlight=False, emoji=False)
+err = Console(stderr=True, markup=False, highlight=False, emoji=False)
+
+OK_STATES = frozenset({StateType.SUCCESS, StateType.WARNING})
+STATE_STYLES = {
+    StateType.SUCCESS: "green", StateType.WARNING: "yellow", StateType.FAILED: "red",
+    StateType.KILLED: "red", StateType.KILLING: "red", StateType.RUNNING: "cyan",
+    StateType.RETRYING: "yellow", StateType.CREATED: "dim",
+}
+#: seconds without any state change before ``run`` hints that no worker may be listening
+IDLE_HINT_AFTER = 15.0
+
+app = typer.Typer(
+    name="ostra", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    help="Ostra: Kestra-style workflow executions on Celery workers, state in Redis.",
+)
+flow_app = typer.Typer(no_args_is_help=True, help="Deploy and read flows.")
+execution_app = typer.Typer(no_args_is_help=True, help="Submit, read and follow executions.")
+app.add_typer(flow_app, name="flow")
+app.add_typer(execution_app, name="execution")
+
+
+class LocalWorkerDied(OstraError):
+    """The worker started by ``ostra run`` exited before the execution ended."""
+
+
+# ---------------------------------------------------------------- helpers
+
+_URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:@/\s]*):[^@/\s]+@",
+                           re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """``text`` with the password of every URL in it replaced by ``***``."""
+    return _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
+
+
+def error(message: str) -> None:
+    """Print ``error: message`` on stderr (passwords of URLs redacted)."""
+    text = Text("error: ", style="bold red")
+    text.append(redact(message))
+    err.print(text, soft_wrap=True)
+
+
+def parse_inputs(pairs: Sequence[str] | None) -> dict[str, str]:
+    """``["k=v", ...]`` as a dict; InputValidationError for malformed or repeated keys."""
+    values: dict[str, str] = {}
+    problems: list[Problem] = []
+    for raw in pairs or ():
+        key, sep, value = raw.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            problems.append(Problem("inputs", f"expected KEY=VALUE, got {raw!r}"))
+        elif key in values:
+            problems.append(Problem(f"inputs.{key}", "given more than once"))
+        else:
+            values[key] = value
+    if problems:
+        raise InputValidationError(problems)
+    return values
+
+
+def load_flow(path: Path) -> Flow:
+    """The flow in file ``path``; FlowValidationError (with every problem) if invalid."""
+    if not path.is_file():
+        raise FlowValidationError([Problem("", f"no such file: {path}")])
+    try:
+        return Flow.from_yaml(path)
+    except OSError as exc:
+        raise FlowValidationError([Problem("", f"cannot read {path}: {exc.strerror}")]
+                                  ) from None
+    except UnicodeDecodeError:
+        raise FlowValidationError([Problem("", f"{path} is not UTF-8 text")]) from None
+
+
+def _ping(client: Client) -> None:
+    """Fail fast (StoreError) when Redis cannot be reached."""
+    try:
+        client.store.r.ping()
+    except redis.RedisError as exc:
+        raise StoreError(f"cannot reach redis at {redact(client.settings.url)}: {exc}"
+                         ) from None
+
+
+@contextlib.contextmanager
+def connect(url: str | None = None, *, ping: bool = True) -> Iterator[Client]:
+    """A Client of ``url`` (default: the settings), closed afterwards."""
+    client = Client(url)
+    try:
+        if ping:
+            _ping(client)
+        yield client
+    finally:
+        with contextlib.suppress(Exception):
+            client.orchestrator.dispatcher.app.close()
+        with contextlib.suppress(Exception):
+            client.store.r.close()
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.2f}s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s"
+
+
+def fmt_date(date: datetime | None) -> str:
+    return date.astimezone().strftime("%Y-%m-%d %H:%M:%S") if date else "-"
+
+
+def styled_state(state: StateType) -> Text:
+    return Text(state.value, style=STATE_STYLES.get(state, ""))
+
+
+def execution_json(execution: Execution) -> str:
+    return json.dumps(execution.model_dump(mode="json", by_alias=True), indent=2)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    sys.stdout.flush()
+
+
+def exit_code(state: StateType) -> int:
+    return 0 if state in OK_STATES else 1
+
+
+def task_label(tr: TaskRun) -> str:
+    return f"{tr.task_id}[{tr.value}]" if tr.value is not None else tr.task_id
+
+
+def task_runs_table(execution: Execution) -> Table:
+    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    table.add_column("task", no_wrap=True)
+    table.add_column("state", no_wrap=True)
+    table.add_column("attempts", justify="right")
+    table.add_column("duration", justify="right")
+    for tr in execution.task_run_list:
+        table.add_row(task_label(tr), styled_state(tr.state.current), str(tr.attempt_count),
+                      fmt_duration(tr.state.duration))
+    return table
+
+
+def print_summary(execution: Execution) -> None:
+    """The task runs table, failure reasons, outputs, then the id and final state."""
+    out.print(task_runs_table(execution))
+    for tr in execution.task_run_list:
+        if tr.state.current.is_failed() and tr.attempts:
+            for attempt in tr.attempts:
+                if attempt.reason:
+                    out.print(f"  {task_label(tr)} attempt {attempt.number}: {attempt.reason}",
+                              soft_wrap=True)
+    if execution.outputs:
+        out.print(f"outputs: {json.dumps(execution.outputs)}", soft_wrap=True)
+    line = Text(f"execution {execution.id} ({execution.namespace}.{execution.flow_id}) ")
+    line.append_text(styled_state(execution.state.current))
+    line.append(f" in {fmt_duration(execution.state.duration)}")
+    out.print(line, soft_wrap=True)
+
+
+# ---------------------------------------------------------------- progress
+
+
+class Progress:
+    """One line per state change of a task run or attempt (no repeats), on ``console``.
+
+    On a terminal a status line also shows how many task runs ended; elsewhere there is
+    no spinner, only the lines.
+    """
+
+    def __init__(self, console: Console, flow: Flow | None = None, *,
+                 enabled: bool = True) -> None:
+        self.console = console
+        self.enabled = enabled
+        ids = [task.id for _, task in flow.all_tasks()] if flow is not None else []
+        self.width = max([len(i) for i in ids] + [len("execution")])
+        self.start = time.monotonic()
+        self.last: dict[str, StateType] = {}
+        self.ended: set[str] = set()
+        self.status: Status | None = None
+        self.title = f"{flow.namespace}.{flow.id}" if flow is not None else "execution"
+
+    @contextlib.contextmanager
+    def live(self, message: str) -> Iterator[Progress]:
+        if self.enabled and self.console.is_terminal:
+            with self.console.status(message) as status:
+                self.status = status
+                try:
+                    yield self
+                finally:
+                    self.status = None
+        else:
+            yield self
+
+    def note(self, message: str) -> None:
+        if self.enabled:
+            self.console.print(Text(message, style="dim"), soft_wrap=True)
+
+    def event(self, ev: StateEvent) -> None:
+        if ev.task_run_id is None:
+            label, suffix = "execution", ""
+            key = ""
+        else:
+            label = ev.task_id or ev.task_run_id
+            key = ev.task_run_id
+            if ev.attempt is not None:
+                suffix = f" (attempt {ev.attempt})"
+            else:
+                suffix = ""
+                if ev.state.is_terminated():
+                    self.ended.add(key)
+        if ev.attempt is None and self.last.get(key) == ev.state:
+            return  # the task run entered the state its attempt just showed
+        self.last[key] = ev.state
+        if self.enabled:
+            line = Text(f"{time.monotonic() - self.start:6.1f}s  {label:<{self.width}}  ",
+                        style="" if key else "bold")
+            line.append_text(styled_state(ev.state))
+            line.append(suffix)
+            self.console.print(line, soft_wrap=True)
+        if self.status is not None:
+            self.status.update(f"{self.title}: {len(self.ended)} task run(s) ended, "
+                               f"execution {ev.state.value if not key else 'running'}")
+
+
+def watch(client: Client, eid: str, progress: Progress, *, timeout: float | None = None,
+          check: Callable[[], None] | None = None, hint: str | None = None) -> Execution:
+    """Report every state change of execution ``eid`` until it ends; return it.
+
+    ``check`` is called about every half second (it raises to give up, e.g. when the
+    local worker died). Raises WaitTimeout after ``timeout`` seconds.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    last_id = "0"
+    last_change = time.monotonic()
+    hinted = False
+    state = client.state(eid)
+    while True:
+        events = client.store.read_events(eid, last_id, 500)
+        done = False
+        for last_id, ev in events:  # noqa: B007
+            progress.event(ev)
+            last_change = time.monotonic()
+            if ev.task_run_id is None:
+                state = ev.state
+                done = done or ev.state.is_terminated()
+        if done or (not events and client.state(eid).is_terminated()):
+            return client.get(eid)
+        if check is not None:
+            check()
+        now = time.monotonic()
+        if deadline is not None and now > deadline:
+            raise WaitTimeout(eid, timeout or 0, client.state(eid) if events else state)
+        if hint and not hinted and now - last_change > IDLE_HINT_AFTER:
+            progress.note(hint)
+            hinted = True
+
+
+# ---------------------------------------------------------------- ostra run
+
+
+@contextlib.contextmanager
+def _interruptible() -> Iterator[None]:
+    """SIGTERM behaves as Ctrl-C (KeyboardInterrupt) so that cleanups run."""
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def _shielded() -> Iterator[None]:
+    """Ignore SIGINT and SIGTERM while servers are being stopped."""
+    saved = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in saved.items():
+            signal.signal(s, handler)
+
+
+def _queues(flow: Flow, default: str) -> list[str]:
+    queues = [default]
+    for _, task in flow.all_tasks():
+        if task.worker_group and task.worker_group not in queues:
+            queues.append(task.worker_group)
+    return queues
+
+
+def _finish(execution: Execution, as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(execution_json(execution) + "\n")
+        sys.stdout.flush()
+    else:
+        print_summary(execution)
+    raise typer.Exit(exit_code(execution.state.current))
+
+
+def _run_embedded(flow: Flow, inputs: dict[str, str], *, as_json: bool,
+                  timeout: float | None, progress: Progress) -> None:
+    from executor.embedded import EmbeddedRedis, LocalWorker
+
+    workdir = Path(tempfile.mkdtemp(prefix="ostra-run-"))
+    keep_workdir = False
+    server = EmbeddedRedis(appendonly=False)
+    worker: LocalWorker | None = None
+    try:
+        with progress.live("starting redis and a local worker..."):
+            server.start()
+            from executor.settings import get_settings
+
+            env = {"PYTHONPATH": os.pathsep.join(filter(None, [os.getcwd(),
+                                                               os.environ.get("PYTHONPATH")]))}
+            worker = LocalWorker(server.url, concurrency=2, log_file=workdir / "worker.log",
+                                 queues=",".join(_queues(flow, get_settings().queue)), env=env)
+            worker.start(wait=False)  # it picks up the first task run once it is ready
+            progress.note(f"embedded redis (pid {server.pid}) and local worker "
+                          f"(pid {worker.pid}) started")
+            local = worker
+
+            def alive() -> None:
+                proc = local.proc
+                if proc is not None and proc.poll() is not None:
+                    raise LocalWorkerDied(f"the local worker exited with code {proc.returncode}"
+                                          f" (log: {workdir / 'worker.log'})")
+
+            with connect(server.url) as client:
+                execution = client.submit(flow, inputs=inputs)
+                progress.note(f"execution {execution.id} created")
+                if progress.status is not None:
+                    progress.status.update(f"{progress.title}: running")
+                try:
+                    done = watch(client, execution.id, progress, timeout=timeout, check=alive)
+                except WaitTimeout:
+                    if as_json:
+                        sys.stdout.write(execution_json(client.get(execution.id)) + "\n")
+                    raise
+        _finish(done, as_json)
+    except LocalWorkerDied:
+        keep_workdir = True
+        _print_tail(workdir / "worker.log")
+        raise
+    finally:
+        with _shielded():
+            if worker is not None:
+                worker.stop(grace=10)
+            server.close()
+            if not keep_workdir:
+                shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _print_tail(path: Path, lines: int = 20) -> None:
+    try:
+        tail = path.read_text(errors="replace").splitlines()[-lines:]
+    except OSError:
+        return
+    for line in tail:
+        err.print(Text(f"  | {redact(line)}", style="dim"), soft_wrap=True)
+
+
+def _run_remote(flow: Flow, inputs: dict[str, str], *, as_json: bool,
+                timeout: float | None, progress: Progress) -> None:
+    with connect() as client:
+        execution = client.submit(flow, inputs=inputs)
+        progress.note(f"execution {execution.id} submitted to "
+                      f"{redact(client.settings.url)}")
+        queues = ", ".join(repr(q) for q in _queues(flow, client.settings.queue))
+        hint = (f"no state change for {IDLE_HINT_AFTER:g}s: is a worker consuming "
+                f"{queues}? (ostra worker)")
+        try:
+            with progress.live(f"{progress.title}: waiting for workers"):
+                done = watch(client, execution.id, progress, timeout=timeout, hint=hint)
+        except WaitTimeout:
+            if as_json:
+                sys.stdout.write(execution_json(client.get(execution.id)) + "\n")
+            error(f"timed out; execution {execution.id} goes on "
+                  f"(ostra execution follow {execution.id})")
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            error(f"interrupted; execution {execution.id} goes on "
+                  f"(ostra execution follow {execution.id})")
+            raise typer.Exit(130) from None
+    _finish(done, as_json)
+
+
+InputsOption = Annotated[
+    list[str] | None,
+    typer.Option("--input", "-i", metavar="KEY=VALUE",
+                 help="An input value (repeatable); the flow's input types coerce it."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the execution as JSON only.")]
+TimeoutOption = Annotated[
+    float | None, typer.Option("--timeout", min=0, help="Give up after SECONDS (exit 1).")
+]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")]
+
+
+@app.command()
+def run(
+    flow_file: Annotated[Path, typer.Argument(metavar="FLOW.yaml", help="The flow to run.")],
+    input_: InputsOption = None,
+    as_json: JsonOption = False,
+    timeout: TimeoutOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Run one execution of a flow to its end.
+
+    Without OSTRA_REDIS_URL, starts a private redis-server and a local worker for it.
+    Exit code 0 on SUCCESS or WARNING, 1 otherwise, 2 for an invalid flow or inputs.
+    """
+    from executor.settings import get_settings
+
+    flow = load_flow(flow_file)
+    given = parse_inputs(input_)
+    resolve_inputs(flow.inputs, given)  # every input problem, before anything starts
+    if flow.disabled:
+        raise StateConflict(f"flow {flow.namespace}.{flow.id} is disabled")
+    progress = Progress(err, flow, enabled=not quiet)
+    with _interruptible():
+        try:
+            if get_settings().redis_url:
+                _run_remote(flow, given, as_json=as_json, timeout=timeout, progress=progress)
+            else:
+                _run_embedded(flow, given, as_json=as_json, timeout=timeout,
+                              progress=progress)
+        except WaitTimeout as exc:
+            error(str(exc))
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            error("interrupted")
+            raise typer.Exit(130) from None
+
+
+# ---------------------------------------------------------------- worker, executor
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def worker(
+    ctx: typer.Context,
+    concurrency: Annotated[int | None, typer.Option(
+        "--concurrency", "-c", min=1, help="Pool processes (default: CPU count).")] = None,
+    group: Annotated[str | None, typer.Option(
+        "--group", help="Serve the worker group NAME (tasks with workerGroup: NAME) "
+                        "instead of the default queue.")] = None,
+    loglevel: Annotated[str, typer.Option("--loglevel", "-l")] = "INFO",
+    pool: Annotated[str, typer.Option("--pool", "-P")] = "prefork",
+    name: Annotated[str | None, typer.Option(
+        "--name", "-n", help="Celery node name (default: ostra-<queue>-<pid>@%h).")] = None,
+) -> None:
+    """Run a Celery worker for Ostra's task runs (replaces this process).
+
+    Extra arguments are passed to `celery worker` as they are.
+    """
+    from executor.settings import get_settings
+
+    settings = get_settings()
+    queue = group or settings.queue
+    argv = [sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", queue,
+            "-P", pool, "--loglevel", loglevel, "-E",
+            "-n", name or f"ostra-{queue}-{os.getpid()}@%h"]
+    if concurrency is not None:
+        argv += ["-c", str(concurrency)]
+    argv += list(ctx.args)
+    err.print(f"ostra worker: queue {queue!r}, redis {redact(settings.url)}, "
+              f"prefix {settings.prefix!r}, pool {pool}"
+              + (f", concurrency {concurrency}" if concurrency else ""), soft_wrap=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execvp(argv[0], argv)
+
+
+@app.command()
+def executor(
+    interval: Annotated[float | None, typer.Option(
+        "--interval", min=0.1, help="Seconds between sweeps (default: half the lease, "
+                                    "between 0.5 and 10).")] = None,
+    loglevel: Annotated[str, typer.Option("--loglevel", "-l")] = "INFO",
+) -> None:
+    """Run the reconciler: re-send lost task runs, advance stuck executions.
+
+    Runs until SIGTERM or Ctrl-C. Workers run it too; any number may run at once.
+    """
+    from executor.dispatch import Dispatcher, make_app
+    from executor.orchestrator import Orchestrator
+    from executor.reconciler import Reconciler
+    from executor.settings import get_settings
+    from executor.store import RedisStore
+
+    logging.basicConfig(level=loglevel.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = get_settings()
+    every = interval if interval is not None else max(0.5, min(settings.lease_seconds / 2, 10.0))
+    store = RedisStore.from_url(settings.url, settings.prefix)
+    celery_app = make_app(settings)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("executor: %s received, stopping", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        try:
+            store.r.ping()
+        except redis.RedisError as exc:
+            raise StoreError(f"cannot reach redis at {redact(settings.url)}: {exc}") from None
+        reconciler = Reconciler(Orchestrator(store, Dispatcher(celery_app), settings))
+        log.info("executor: reconciling every %.1fs, redis %s, prefix %r", every,
+                 redact(settings.url), settings.prefix)
+        while not stop.is_set():
+            try:
+                acted = reconciler.sweep()
+                if acted:
+                    log.info("executor: sweep moved %d task run(s) on", acted)
+            except OstraError as exc:
+                log.warning("executor: sweep failed: %s", redact(str(exc)))
+            except Exception:  # keep going: this loop is the safety net
+                log.exception("executor: sweep failed")
+            stop.wait(every)
+        log.info("executor: stopped")
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        celery_app.close()
+        store.r.close()
+
+
+# ---------------------------------------------------------------- flows
+
+
+@flow_app.command("deploy")
+def flow_deploy(
+    files: Annotated[list[Path], typer.Argument(metavar="FILE...", help="Flow YAML files.")],
+) -> None:
+    """Validate and store flows (all or none); print namespace.id and revision."""
+    flows: list[Flow] = []
+    bad = False
+    for path in files:
+        try:
+            flows.append(load_flow(path))
+        except ValidationFailed as exc:
+            error(f"{path}: {exc}")
+            bad = True
+    if bad:
+        raise typer.Exit(2)
+    with connect() as client:
+        for path, flow in zip(files, flows, strict=True):
+            deployed = client.deploy(flow)
+            out.print(f"{deployed.namespace}.{deployed.id} revision {deployed.revision} "
+                      f"({path})", soft_wrap=True)
+
+
+@flow_app.command("get")
+def flow_get(
+    namespace: str,
+    flow_id: Annotated[str, typer.Argument(metavar="ID")],
+    revision: Annotated[int | None, typer.Option("--revision", "-r", min=1)] = None,
+) -> None:
+    """Print a deployed flow (its latest revision unless --revision) as YAML."""
+    with connect() as client:
+        flow = client.flow(namespace, flow_id, revision)
+    sys.stdout.write(flow.to_yaml())
+
+
+@flow_app.command("list")
+def flow_list() -> None:
+    """The deployed flows, one namespace.id a line."""
+    with connect() as client:
+        flows = client.store.list_flows()
+    for namespace, flow_id in sorted(flows):
+        out.print(f"{namespace}.{flow_id}", soft_wrap=True)
+
+
+# ---------------------------------------------------------------- executions
+
+
+@execution_app.command("submit")
+def execution_submit(
+    namespace: str,
+    flow_id: Annotated[str, typer.Argument(metavar="FLOW_ID")],
+    input_: InputsOption = None,
+    label: Annotated[list[str] | None, typer.Option(
+        "--label", "-l", metavar="KEY=VALUE", help="A label (repeatable).")] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Follow it to its end.")] = False,
+    as_json: JsonOption = False,
+    timeout: TimeoutOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Start an execution of a deployed flow; print its id (or follow it with --wait)."""
+    given = parse_inputs(input_)
+    labels = parse_inputs(label) if label else None
+    with connect() as client:
+        flow = client.flow(namespace, flow_id)
+        execution = client.submit((namespace, flow_id), inputs=given, labels=labels)
+        if not wait:
+            if as_json:
+                sys.stdout.write(execution_json(execution) + "\n")
+            else:
+                out.print(execution.id)
+            return
+        progress = Progress(err, flow, enabled=not quiet)
+        progress.note(f"execution {execution.id} submitted")
+        try:
+            with _interruptible(), progress.live(f"{progress.title}: running"):
+                done = watch(client, execution.id, progress, timeout=timeout)
+        except WaitTimeout as exc:
+            error(f"{exc} (it goes on)")
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            error(f"interrupted; execution {execution.id} goes on")
+            raise typer.Exit(130) from None
+    _finish(done, as_json)
+
+
+@execution_app.command("get")
+def execution_get(
+    execution_id: Annotated[str, typer.Argument(metavar="ID")],
+    as_json: JsonOption = False,
+) -> None:
+    """Print an execution: its task runs as a table, or its JSON."""
+    with connect() as client:
+        execution = client.get(execution_id)
+    if as_json:
+        sys.stdout.write(execution_json(execution) + "\n")
+        return
+    state = execution.state
+    out.print(f"id:        {execution.id}", soft_wrap=True)
+    out.print(f"flow:      {execution.namespace}.{execution.flow_id} "
+              f"(revision {execution.flow_revision})", soft_wrap=True)
+    line = Text("state:     ")
+    line.append_text(styled_state(state.current))
+    out.print(line)
+    out.print(f"started:   {fmt_date(state.start_date)}")
+    out.print(f"duration:  {fmt_duration(state.duration)}")
+    if execution.inputs:
+        out.print(f"inputs:    {json.dumps(execution.inputs)}", soft_wrap=True)
+    labels = {lb.key: lb.value for lb in execution.labels if not lb.key.startswith("system.")}
+    if labels:
+        out.print(f"labels:    {json.dumps(labels)}", soft_wrap=True)
+    if execution.outputs:
+        out.print(f"outputs:   {json.dumps(execution.outputs)}", soft_wrap=True)
+    out.print()
+    out.print(task_runs_table(execution))
+
+
+@execution_app.command("list")
+def execution_list(
+    namespace: Annotated[str | None, typer.Option("--namespace", "-n")] = None,
+    flow_id: Annotated[str | None, typer.Option("--flow", "-f", metavar="FLOW_ID")] = None,
+    state: Annotated[StateType | None, typer.Option(
+        "--state", "-s", case_sensitive=False, help="Only executions in this state.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1)] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """Executions, newest first."""
+    with connect() as client:
+        if flow_id and not namespace:
+            found = [x for x in client.search(state=state, limit=10_000)
+                     if x.flow_id == flow_id][:limit]
+        else:
+            found = client.search(namespace=namespace, flow_id=flow_id, state=state,
+                                  limit=limit)
+    if as_json:
+        print_json([x.model_dump(mode="json", by_alias=True) for x in found])
+        return
+    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    for column in ("id", "flow", "state", "started", "duration"):
+        table.add_column(column, no_wrap=True)
+    for x in found:
+        table.add_row(x.id, f"{x.namespace}.{x.flow_id}", styled_state(x.state.current),
+                      fmt_date(x.state.start_date), fmt_duration(x.state.duration))
+    out.print(table)
+
+
+@execution_app.command("logs")
+def execution_logs(
+    execution_id: Annotated[str, typer.Argument(metavar="ID")],
+    as_json: JsonOption = False,
+) -> None:
+    """Every log line of an execution, in order."""
+    with connect() as client:
+        entries = client.logs(execution_id)
+    if as_json:
+        print_json([e.model_dump(mode="json", by_alias=True) for e in entries])
+        return
+    for e in entries:
+        where = e.task_id or "execution"
+        if e.attempt is not None:
+            where += f"#{e.attempt}"
+        ts = e.timestamp.astimezone().strftime("%H:%M:%S.%f")[:-3]
+        sys.stdout.write(f"{ts} {e.level:<5} {where}: {e.message}\n")
+    sys.stdout.flush()
+
+
+@execution_app.command("metrics")
+def execution_metrics(
+    execution_id: Annotated[str, typer.Argument(metavar="ID")],
+    as_json: JsonOption = False,
+) -> None:
+    """Every metric entry emitted by an execution's task runs."""
+    with connect() as client:
+        entries = client.metrics(execution_id)
+    if as_json:
+        print_json([e.model_dump(mode="json", by_alias=True) for e in entries])
+        return
+    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    for column in ("task", "type", "name", "value", "tags"):
+        table.add_column(column, no_wrap=column != "tags")
+    for e in entries:
+        value = fmt_duration(e.value / 1000) if e.type == "timer" else f"{e.value:g}"
+        tags = ", ".join(f"{k}={v}" for k, v in e.tags.items())
+        table.add_row(e.task_id or "-", e.type, e.name, value, tags)
+    out.print(table)
+
+
+@execution_app.command("follow")
+def execution_follow(
+    execution_id: Annotated[str, typer.Argument(metavar="ID")],
+    timeout: TimeoutOption = None,
+) -> None:
+    """Print every state change of an execution until it ends (exit code as `run`)."""
+    with connect() as client:
+        execution = client.get(execution_id)
+        try:
+            flow: Flow | None = client.flow(execution.namespace, execution.flow_id,
+                                            execution.flow_revision)
+        except OstraError:
+            flow = None
+        progress = Progress(out, flow)
+        try:
+            with _interruptible():
+                done = watch(client, execution_id, progress, timeout=timeout)
+        except WaitTimeout as exc:
+            error(str(exc))
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            raise typer.Exit(130) from None
+    line = Text(f"execution {done.id} ")
+    line.append_text(styled_state(done.state.current))
+    line.append(f" in {fmt_duration(done.state.duration)}")
+    out.print(line, soft_wrap=True)
+    raise typer.Exit(exit_code(done.state.current))
+
+
+# ---------------------------------------------------------------- entry point
+
+
+@app.callback()
+def _options(
+    redis_url: Annotated[str | None, typer.Option(
+        "--redis-url", metavar="URL", show_default=False,
+        help="Redis to use (sets OSTRA_REDIS_URL; `ostra run` then uses real workers).")
+    ] = None,
+) -> None:
+    if redis_url:
+        from executor.settings import get_settings
+
+        os.environ["OSTRA_REDIS_URL"] = redis_url
+        get_settings.cache_clear()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """The ``ostra`` entry point: expected errors become one line and an exit code."""
+    try:
+        app(args=list(argv) if argv is not None else None, prog_name="ostra")
+    except ValidationFailed as exc:
+        error(str(exc))
+        sys.exit(2)
+    except OstraError as exc:
+        error(str(exc))
+        sys.exit(1)
+    except KeyboardInterrupt:
+        error("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""Kill the worker that runs a task run; the task run finishes as a new attempt.
+
+Each test has its own Redis and workers, so the killing cannot disturb other tests.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from executor import Client, Flow, StateType
+from executor.embedded import EmbeddedRedis, LocalWorker
+from tests.conftest import WORKER_ENV
+
+pytestmark = pytest.mark.faults
+S = StateType
+
+FLOW = Flow.from_yaml("""
+id: killme
+namespace: tests.faults
+tasks:
+  - id: before
+    type: Return
+    format: before
+  - id: victim
+    type: Python
+    function: tests.helpers.funcs:slow_first
+  - id: after
+    type: Return
+    format: "after {{ outputs.victim.attempt }}"
+""")
+
+
+@pytest.fixture
+def redis_server(tmp_path) -> Iterator[EmbeddedRedis]:  # type: ignore[no-untyped-def]
+    with EmbeddedRedis(tmp_path / "redis") as server:
+        yield server
+
+
+def _worker(url: str, tmp_path, name: str) -> LocalWorker:  # type: ignore[no-untyped-def]
+    return LocalWorker(url, concurrency=1, env=WORKER_ENV, name=f"{name}-{os.getpid()}@%h",
+                       log_file=tmp_path / f"{name}.log", loglevel="INFO")
+
+
+def _wait_running(client: Client, eid: str, task_id: str, timeout: float = 30) -> str:
+    """Wait until the first attempt of ``task_id`` runs; return its worker id."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        execution = client.get(eid)
+        runs = execution.task_runs(task_id)
+        if runs and runs[0].attempts and runs[0].attempts[0].state.current == S.RUNNING:
+            return runs[0].attempts[0].worker_id or ""
+        time.sleep(0.1)
+    raise AssertionError(f"{task_id} never started")
+
+
+def _check_recovered(client: Client, eid: str, killed_pid: int) -> None:
+    done = client.wait(eid, timeout=60)
+    assert done.state.current == S.SUCCESS
+    victim = done.task_run("victim")
+    assert [a.state.current for a in victim.attempts] == [S.RESUBMITTED, S.SUCCESS]
+    assert victim.attempts[0].worker_id.endswith(f":{killed_pid}")
+    assert victim.attempts[0].reason == "worker lost"
+    assert victim.attempts[1].worker_id != victim.attempts[0].worker_id
+    assert [h.state for h in victim.state.histories] == [S.CREATED, S.RUNNING, S.SUCCESS]
+    assert done.task_run("after").outputs == {"value": "after 2"}
+    assert len(done.task_run("before").attempts) == 1
+
+
+def test_sigkill_of_the_pool_process_is_retried_as_a_new_attempt(redis_server, tmp_path) -> None:
+    worker = _worker(redis_server.url, tmp_path, "a").start()
+    client = Client(redis_server.url)
+    try:
+        eid = client.submit(FLOW).id
+        holder = _wait_running(client, eid, "victim")
+        pid = int(holder.rsplit(":", 1)[1])
+        assert pid in worker.children()
+        os.kill(pid, signal.SIGKILL)
+        _check_recovered(client, eid, pid)
+    finally:
+        worker.stop()
+
+
+def test_sigkill_of_the_whole_worker_is_recovered_by_another(redis_server, tmp_path) -> None:
+    first = _worker(redis_server.url, tmp_path, "first").start()
+    client = Client(redis_server.url)
+    second = None
+    try:
+        eid = client.submit(FLOW).id
+        holder = _wait_running(client, eid, "victim")
+        pid = int(holder.rsplit(":", 1)[1])
+        first.kill()  # SIGKILL to the main process and its pool: the message stays unacked
+        started = time.monotonic()
+        second = _worker(redis_server.url, tmp_path, "second").start()
+        _check_recovered(client, eid, pid)
+        # Recovered by lease expiry + reconciler, not by the 1 h visibility timeout.
+        assert time.monotonic() - started < 45
+    finally:
+        first.kill()
+        if second:
+            second.stop()
