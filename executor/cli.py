@@ -245,7 +245,10 @@ class Progress:
                  enabled: bool = True) -> None:
         self.console = console
         self.enabled = enabled
-        ids = [task.id for _, task in flow.all_tasks()] if flow is not None else []
+        tasks = [task for _, task in flow.all_tasks()] if flow is not None else []
+        ids = [task.id for task in tasks]
+        #: task ids whose task runs have attempts (their RUNNING shows on the attempt line)
+        self.attempted = {t.id for t in tasks if not t.task_type.flowable}
         self.width = max([len(i) for i in ids] + [len("execution")])
         self.start = time.monotonic()
         self.last: dict[str, StateType] = {}
@@ -282,8 +285,11 @@ class Progress:
                 suffix = ""
                 if ev.state.is_terminated():
                     self.ended.add(key)
-        if ev.attempt is None and self.last.get(key) == ev.state:
-            return  # the task run entered the state its attempt just showed
+        if ev.attempt is None and key:
+            if self.last.get(key) == ev.state:
+                return  # the task run entered the state its attempt just showed
+            if ev.state == StateType.RUNNING and ev.task_id in self.attempted:
+                return  # "RUNNING (attempt n)" follows
         self.last[key] = ev.state
         if self.enabled:
             line = Text(f"{time.monotonic() - self.start:6.1f}s  {label:<{self.width}}  ",

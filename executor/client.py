@@ -54,7 +54,10 @@ class Client:
     # ------------------------------------------------------------------ flows
 
     def deploy(self, flow: Flow | str | Path) -> Flow:
-        """Validate and store ``flow`` (a Flow, YAML text or a path); returns it with its revision."""
+        """Validate and store ``flow`` (a Flow, YAML text or a path).
+
+        Returns the flow with its revision (unchanged if the definition did not change).
+        """
         if not isinstance(flow, Flow):
             flow = Flow.from_yaml(flow)
         return self.store.deploy_flow(flow)
@@ -124,9 +127,12 @@ class Client:
                 if left <= 0:
                     raise WaitTimeout(execution_id, timeout or 0, state)
                 block = max(1, min(block, int(left * 1000)))
-            for last, event in self.store.read_events(execution_id, last, block):  # noqa: B007
+            events = self.store.read_events(execution_id, last, block)
+            for _, event in events:
                 if event.task_run_id is None and event.state.is_terminated():
                     state = event.state
+            if events:
+                last = events[-1][0]
             if not state.is_terminated():
                 state = self.state(execution_id)
         return self.get(execution_id)

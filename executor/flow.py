@@ -54,7 +54,7 @@ _Yaml12Loader.add_implicit_resolver(
 
 def load_yaml(text: str) -> Any:
     """Parse YAML text with YAML 1.2 booleans (``off`` stays a string)."""
-    return yaml.load(text, Loader=_Yaml12Loader)  # noqa: S506 - a SafeLoader subclass
+    return yaml.load(text, Loader=_Yaml12Loader)  # a SafeLoader subclass
 
 
 # ---------------------------------------------------------------- retry policies
@@ -430,7 +430,8 @@ def flow_problems(data: Any) -> list[Problem]:
         problems += input_def_problems(data["inputs"], "inputs")
     for key, kind in (("variables", dict), ("labels", (dict, list))):
         if data.get(key) is not None and not isinstance(data[key], kind):
-            problems.append(Problem(key, f"must be a {'mapping' if kind is dict else 'mapping or list'}"))
+            what = "mapping" if kind is dict else "mapping or list"
+            problems.append(Problem(key, f"must be a {what}"))
     if isinstance(data.get("variables"), dict):
         problems += _template_problems(data["variables"], "variables")
     outputs = data.get("outputs")

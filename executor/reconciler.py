@@ -19,6 +19,7 @@ import logging
 import threading
 import time
 import uuid
+from typing import Any
 
 from executor.errors import OstraError
 from executor.orchestrator import Orchestrator
@@ -40,9 +41,9 @@ class Reconciler:
         """One pass over due entries; returns how many it acted on (0 without the lock)."""
         now = time.time() if now is None else now
         r, k = self.store.r, self.store.k
-        if not r.set(k.reconciler_lock, self._token, nx=True, px=lock_ms):
-            if (r.get(k.reconciler_lock) or b"").decode() != self._token:
-                return 0
+        if not r.set(k.reconciler_lock, self._token, nx=True, px=lock_ms) \
+                and not self._holds_lock():
+            return 0
         acted = 0
         try:
             for eid, trid in self.store.due_active(now):
@@ -53,9 +54,13 @@ class Reconciler:
             if acted == 0:
                 self.store.purge_indexes(now - self.settings.retention)
         finally:
-            if (r.get(k.reconciler_lock) or b"").decode() == self._token:
+            if self._holds_lock():
                 r.delete(k.reconciler_lock)
         return acted
+
+    def _holds_lock(self) -> bool:
+        holder: Any = self.store.r.get(self.store.k.reconciler_lock)
+        return holder is not None and bytes(holder).decode() == self._token
 
     def _one(self, eid: str, trid: str, now: float) -> int:
         row = self.store.task_run_row(eid, trid)

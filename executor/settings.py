@@ -3,15 +3,15 @@
 ========================  ===========================  =============================================
 variable                  default                      meaning
 ========================  ===========================  =============================================
-OSTRA_REDIS_URL           (none: embedded for ``run``) Redis URL for state and the Celery broker
+OSTRA_REDIS_URL           (embedded for ``run``)       Redis URL for state and the Celery broker
                                                        (``redis://``, ``rediss://``, user/password)
 OSTRA_PREFIX              ``ostra``                    prefix of every Redis key Ostra writes
-OSTRA_RETENTION           ``7d`` (604800 s)            how long a finished execution is kept
+OSTRA_RETENTION           ``604800`` (7 days)          seconds a finished execution is kept
 OSTRA_LEASE_SECONDS       ``30``                       a running attempt's lease; a worker that
                                                        stops renewing it is presumed dead
 OSTRA_PENDING_GRACE       ``300``                      seconds a created task run may wait in the
                                                        queue before it is sent again
-OSTRA_VISIBILITY_TIMEOUT  ``3600``                     kombu visibility timeout (redelivery backstop)
+OSTRA_VISIBILITY_TIMEOUT  ``3600``                     kombu visibility timeout (a backstop only)
 OSTRA_MAX_DELIVERIES      ``5``                        attempts lost to dead workers before a task
                                                        run is failed (stops crash loops)
 OSTRA_QUEUE               ``ostra``                    default Celery queue for task runs

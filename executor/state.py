@@ -8,10 +8,10 @@ and the README's state table is generated from it (``markdown_table``).
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class StateType(str, Enum):
+class StateType(StrEnum):
     """A state of an execution, a task run or an attempt."""
 
     CREATED = "CREATED"
@@ -31,9 +31,6 @@ class StateType(str, Enum):
     RETRIED = "RETRIED"
     SKIPPED = "SKIPPED"
     RESUBMITTED = "RESUBMITTED"
-
-    def __str__(self) -> str:
-        return self.value
 
     # Kestra's predicates (State.Type.isTerminated() and friends).
     def is_terminated(self) -> bool:

@@ -89,10 +89,10 @@ def text_fields(model: type[BaseModel], data: Any) -> Any:
     from executor.templating import to_text
 
     out = dict(data)
-    for name, field in model.model_fields.items():
-        for key in {name, field.alias or name}:
+    for name, info in model.model_fields.items():
+        for key in {name, info.alias or name}:
             if key in out and out[key] is not None and not isinstance(out[key], str) \
-                    and _wants_text(field.annotation):
+                    and _wants_text(info.annotation):
                 out[key] = to_text(out[key])
     return out
 

@@ -134,7 +134,7 @@ class RedisStore:
         while True:
             with self.r.pipeline() as pipe:
                 try:
-                    pipe.watch(key)
+                    pipe.watch(key)  # type: ignore[no-untyped-call]
                     latest, old_digest = pipe.hmget(key, "revision", "digest")
                     if latest is not None and _s(old_digest) == digest:
                         return flow.model_copy(update={"revision": int(latest)})
@@ -194,10 +194,11 @@ class RedisStore:
         """
         now, date = time.time(), iso()
         k = self.k
-        fields = {
+        fields: dict[Any, Any] = {
             "id": eid, "namespace": flow.namespace, "flowId": flow.id,
             "flowRevision": flow.revision or 1, "state": StateType.CREATED.value,
-            "inputs": json.dumps(dict(inputs)), "labels": json.dumps([lb.model_dump() for lb in labels]),
+            "inputs": json.dumps(dict(inputs)),
+            "labels": json.dumps([lb.model_dump() for lb in labels]),
             "variables": json.dumps(flow.variables), "created": now,
             "originalId": original_id or eid, "parentId": parent_id or "",
         }
@@ -523,7 +524,7 @@ class RedisStore:
     def read_events(self, eid: str, last_id: str = "0", block_ms: int | None = None
                     ) -> list[tuple[str, StateEvent]]:
         """State changes after ``last_id`` (blocking up to ``block_ms`` for new ones)."""
-        res = self.r.xread({self.k.events(eid): last_id}, block=block_ms, count=1000)
+        res: Any = self.r.xread({self.k.events(eid): last_id}, block=block_ms, count=1000)
         out = []
         for _stream, entries in res or []:
             for entry_id, f in entries:
@@ -556,7 +557,8 @@ class RedisStore:
                 for eid in ids:
                     pipe.hget(k.execution(eid), "namespace")
                 nss = pipe.execute()
-            ids = [e for e, ns in zip(ids, nss, strict=True) if ns is not None and _s(ns) == namespace]
+            ids = [e for e, ns in zip(ids, nss, strict=True)
+                   if ns is not None and _s(ns) == namespace]
         alive = self._exists(ids[offset:offset + limit])
         return [e for e, a in zip(ids[offset:offset + limit], alive, strict=True) if a]
 

@@ -77,7 +77,9 @@ tasks:
   - id: sh
     type: Commands
     commands:
-      - 'echo ''::{"metrics":[{"name":"rows","type":"counter","value":42,"tags":{"t":"x"}},{"name":"load","type":"timer","value":1.5}]}::'''
+      - >-
+        echo '::{"metrics":[{"name":"rows","type":"counter","value":42,"tags":{"t":"x"}},
+        {"name":"load","type":"timer","value":1.5}]}::'
   - id: fn
     type: Python
     function: tests.helpers.funcs:add

@@ -83,7 +83,8 @@ tasks:
 def test_unknown_property_and_missing_tasks() -> None:
     found = problems("id: x\nnamespace: y\ntasks: []\n")
     assert "tasks" in found
-    found = problems("id: x\nnamespace: y\ntasks:\n  - {id: a, type: Log, message: m, colour: red}\n")
+    found = problems("id: x\nnamespace: y\ntasks:\n"
+                     "  - {id: a, type: Log, message: m, colour: red}\n")
     assert any("colour" in path or "colour" in msg for path, msg in found.items())
 
 
