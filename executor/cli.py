@@ -49,7 +49,6 @@ from rich.text import Text
 
 from executor.client import Client
 from executor.errors import (
-    FlowValidationError,
     InputValidationError,
     OstraError,
     Problem,
@@ -110,35 +109,61 @@ def error(message: str) -> None:
     err.print(text, soft_wrap=True)
 
 
-def parse_inputs(pairs: Sequence[str] | None) -> dict[str, str]:
-    """``["k=v", ...]`` as a dict; InputValidationError for malformed or repeated keys."""
+class FlowFileError(ValidationFailed):
+    """The flow file cannot be read (exit code 2, as for an invalid flow)."""
+
+    what = "flow"
+
+    def __init__(self, message: str) -> None:
+        super().__init__([Problem("", message)])
+        self.args = (message,)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def parse_pairs(pairs: Sequence[str] | None, section: str = "inputs"
+                ) -> tuple[dict[str, str], list[Problem]]:
+    """``["k=v", ...]`` as a dict, and the problems of malformed or repeated pairs."""
     values: dict[str, str] = {}
     problems: list[Problem] = []
     for raw in pairs or ():
         key, sep, value = raw.partition("=")
         key = key.strip()
         if not sep or not key:
-            problems.append(Problem("inputs", f"expected KEY=VALUE, got {raw!r}"))
+            problems.append(Problem(section, f"expected KEY=VALUE, got {raw!r}"))
         elif key in values:
-            problems.append(Problem(f"inputs.{key}", "given more than once"))
+            problems.append(Problem(f"{section}.{key}", "given more than once"))
         else:
             values[key] = value
+    return values, problems
+
+
+def parse_inputs(pairs: Sequence[str] | None, flow: Flow | None = None) -> dict[str, str]:
+    """``-i k=v`` values; with ``flow``, also checked against its inputs. Raises
+    InputValidationError listing every problem of both kinds."""
+    values, problems = parse_pairs(pairs)
+    if flow is not None:
+        try:
+            resolve_inputs(flow.inputs, values)
+        except InputValidationError as exc:
+            problems += exc.problems
     if problems:
         raise InputValidationError(problems)
     return values
 
 
 def load_flow(path: Path) -> Flow:
-    """The flow in file ``path``; FlowValidationError (with every problem) if invalid."""
+    """The flow in file ``path``; FlowValidationError (with every problem) if invalid,
+    FlowFileError if it cannot be read."""
     if not path.is_file():
-        raise FlowValidationError([Problem("", f"no such file: {path}")])
+        raise FlowFileError(f"cannot read {path}: no such file")
     try:
         return Flow.from_yaml(path)
     except OSError as exc:
-        raise FlowValidationError([Problem("", f"cannot read {path}: {exc.strerror}")]
-                                  ) from None
+        raise FlowFileError(f"cannot read {path}: {exc.strerror}") from None
     except UnicodeDecodeError:
-        raise FlowValidationError([Problem("", f"{path} is not UTF-8 text")]) from None
+        raise FlowFileError(f"cannot read {path}: not UTF-8 text") from None
 
 
 def _ping(client: Client) -> None:
@@ -491,8 +516,7 @@ def run(
     from executor.settings import get_settings
 
     flow = load_flow(flow_file)
-    given = parse_inputs(input_)
-    resolve_inputs(flow.inputs, given)  # every input problem, before anything starts
+    given = parse_inputs(input_, flow)  # every input problem, before anything starts
     if flow.disabled:
         raise StateConflict(f"flow {flow.namespace}.{flow.id} is disabled")
     progress = Progress(err, flow, enabled=not quiet)
@@ -667,10 +691,12 @@ def execution_submit(
     quiet: QuietOption = False,
 ) -> None:
     """Start an execution of a deployed flow; print its id (or follow it with --wait)."""
-    given = parse_inputs(input_)
-    labels = parse_inputs(label) if label else None
+    labels, problems = parse_pairs(label, "labels")
+    if problems:
+        raise InputValidationError(problems)
     with connect() as client:
         flow = client.flow(namespace, flow_id)
+        given = parse_inputs(input_, flow)
         execution = client.submit((namespace, flow_id), inputs=given, labels=labels)
         if not wait:
             if as_json:

@@ -5,8 +5,9 @@ A task type is a pydantic model of its properties plus a plain function
 with the property models and never imports worker code: built-in runners are named by
 ``"module:function"`` strings that only workers import.
 
-Register your own with the decorator, in a module your workers import or that is listed
-under the ``ostra.task_types`` entry-point group::
+Register your own with the decorator, in a module listed in ``OSTRA_TASK_MODULES``
+(comma-separated, imported by clients and workers alike) or under the
+``ostra.task_types`` entry-point group of an installed package::
 
     from pydantic import BaseModel
     from executor import task_type
@@ -22,6 +23,7 @@ under the ``ostra.task_types`` entry-point group::
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -33,6 +35,7 @@ from pydantic import BaseModel, ConfigDict
 Runner = Callable[..., Mapping[str, Any] | None]
 
 ENTRY_POINT_GROUP = "ostra.task_types"
+MODULES_ENV = "OSTRA_TASK_MODULES"
 
 
 class Properties(BaseModel):
@@ -132,8 +135,11 @@ def _load_entry_points() -> None:
     if _entry_points_loaded:
         return
     _entry_points_loaded = True
+    # Importing a module runs its @task_type decorators.
     for ep in entry_points(group=ENTRY_POINT_GROUP):
-        ep.load()  # importing the module runs its @task_type decorators
+        ep.load()
+    for module in filter(None, (m.strip() for m in os.environ.get(MODULES_ENV, "").split(","))):
+        importlib.import_module(module)
 
 
 def lookup(type_name: str) -> TaskType | None:

@@ -19,8 +19,13 @@ ROOT = Path(__file__).resolve().parent.parent
 #: Short leases so that lost workers are detected within seconds in tests.
 WORKER_ENV = {
     "OSTRA_LEASE_SECONDS": "3",
+    "OSTRA_TASK_MODULES": "tests.helpers.custom_types",
     "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
 }
+
+
+# The client side validates flows with the same user task types as the workers.
+os.environ.setdefault("OSTRA_TASK_MODULES", WORKER_ENV["OSTRA_TASK_MODULES"])
 
 
 @pytest.fixture(scope="session")
