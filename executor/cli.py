@@ -30,6 +30,7 @@ import os
 import re
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -38,7 +39,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import redis
 import typer
@@ -61,6 +62,9 @@ from executor.flow import Flow
 from executor.inputs import resolve_inputs
 from executor.models import Execution, StateEvent, TaskRun
 from executor.state import StateType
+
+if TYPE_CHECKING:
+    from executor.embedded import LocalWorker
 
 log = logging.getLogger("ostra.cli")
 
@@ -275,9 +279,11 @@ class Progress:
         #: task ids whose task runs have attempts (their RUNNING shows on the attempt line)
         self.attempted = {t.id for t in tasks if not t.task_type.flowable}
         self.width = max([len(i) for i in ids] + [len("execution")])
-        self.start = time.monotonic()
+        self.start: datetime | None = None
         self.last: dict[str, StateType] = {}
         self.ended: set[str] = set()
+        self.task_runs: set[str] = set()
+        self.execution_state = StateType.CREATED
         self.status: Status | None = None
         self.title = f"{flow.namespace}.{flow.id}" if flow is not None else "execution"
 
@@ -298,33 +304,33 @@ class Progress:
             self.console.print(Text(message, style="dim"), soft_wrap=True)
 
     def event(self, ev: StateEvent) -> None:
-        if ev.task_run_id is None:
-            label, suffix = "execution", ""
-            key = ""
-        else:
-            label = ev.task_id or ev.task_run_id
-            key = ev.task_run_id
-            if ev.attempt is not None:
-                suffix = f" (attempt {ev.attempt})"
-            else:
-                suffix = ""
-                if ev.state.is_terminated():
-                    self.ended.add(key)
-        if ev.attempt is None and key:
+        if self.start is None:
+            self.start = ev.date
+        key = ev.task_run_id or ""
+        if not key:
+            self.execution_state = ev.state
+        elif ev.attempt is None:
+            self.task_runs.add(key)
+            if ev.state.is_terminated():
+                self.ended.add(key)
+        if self.status is not None:
+            self.status.update(f"{self.title}: {self.execution_state.value}, "
+                               f"{len(self.ended)}/{len(self.task_runs)} task runs ended")
+        if key and ev.attempt is None:
             if self.last.get(key) == ev.state:
                 return  # the task run entered the state its attempt just showed
             if ev.state == StateType.RUNNING and ev.task_id in self.attempted:
                 return  # "RUNNING (attempt n)" follows
         self.last[key] = ev.state
-        if self.enabled:
-            line = Text(f"{time.monotonic() - self.start:6.1f}s  {label:<{self.width}}  ",
-                        style="" if key else "bold")
-            line.append_text(styled_state(ev.state))
-            line.append(suffix)
-            self.console.print(line, soft_wrap=True)
-        if self.status is not None:
-            self.status.update(f"{self.title}: {len(self.ended)} task run(s) ended, "
-                               f"execution {ev.state.value if not key else 'running'}")
+        if not self.enabled:
+            return
+        label = (ev.task_id or ev.task_run_id or "") if key else "execution"
+        elapsed = (ev.date - self.start).total_seconds()
+        line = Text(f"{elapsed:6.1f}s  {label:<{self.width}}  ", style="" if key else "bold")
+        line.append_text(styled_state(ev.state))
+        if ev.attempt is not None:
+            line.append(f" (attempt {ev.attempt})")
+        self.console.print(line, soft_wrap=True)
 
 
 def watch(client: Client, eid: str, progress: Progress, *, timeout: float | None = None,
@@ -395,9 +401,9 @@ def _queues(flow: Flow, default: str) -> list[str]:
 def _finish(execution: Execution, as_json: bool) -> None:
     if as_json:
         sys.stdout.write(execution_json(execution) + "\n")
-        sys.stdout.flush()
     else:
         print_summary(execution)
+    sys.stdout.flush()
     raise typer.Exit(exit_code(execution.state.current))
 
 
@@ -407,6 +413,7 @@ def _run_embedded(flow: Flow, inputs: dict[str, str], *, as_json: bool,
 
     workdir = Path(tempfile.mkdtemp(prefix="ostra-run-"))
     keep_workdir = False
+    ended = False
     server = EmbeddedRedis(appendonly=False)
     worker: LocalWorker | None = None
     try:
@@ -433,14 +440,15 @@ def _run_embedded(flow: Flow, inputs: dict[str, str], *, as_json: bool,
                 execution = client.submit(flow, inputs=inputs)
                 progress.note(f"execution {execution.id} created")
                 if progress.status is not None:
-                    progress.status.update(f"{progress.title}: running")
+                    progress.status.update(f"{progress.title}: waiting for the worker")
                 try:
                     done = watch(client, execution.id, progress, timeout=timeout, check=alive)
                 except WaitTimeout:
                     if as_json:
                         sys.stdout.write(execution_json(client.get(execution.id)) + "\n")
                     raise
-        _finish(done, as_json)
+                ended = True
+        _finish(done, as_json)  # prints, then the servers stop (in finally)
     except LocalWorkerDied:
         keep_workdir = True
         _print_tail(workdir / "worker.log")
@@ -448,10 +456,43 @@ def _run_embedded(flow: Flow, inputs: dict[str, str], *, as_json: bool,
     finally:
         with _shielded():
             if worker is not None:
-                worker.stop(grace=10)
+                if ended:
+                    worker.stop(grace=10)  # idle: a warm shutdown is quick
+                else:  # interrupted or failed: its work goes with the redis
+                    _kill_tree(worker)
             server.close()
             if not keep_workdir:
                 shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _descendants(pid: int) -> list[int]:
+    """PIDs of every process below ``pid`` (scripts run in sessions of their own)."""
+    try:
+        listing = subprocess.run(["ps", "-e", "-o", "pid=,ppid="], capture_output=True,
+                                 text=True, check=False, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    children: dict[int, list[int]] = {}
+    for line in listing.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0].isdigit() and parts[1].isdigit():
+            children.setdefault(int(parts[1]), []).append(int(parts[0]))
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _kill_tree(worker: LocalWorker) -> None:
+    """SIGKILL the local worker, its pool processes and whatever they started."""
+    below = _descendants(worker.pid) if worker.pid is not None else []
+    worker.kill()
+    for pid in below:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def _print_tail(path: Path, lines: int = 20) -> None:

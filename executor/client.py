@@ -118,7 +118,8 @@ class Client:
     def wait(self, execution_id: str, timeout: float | None = None) -> Execution:
         """Block until the execution ends, then return it. Raises ``WaitTimeout``."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        last = self.store.last_event_id(execution_id)
+        # Read the position first, then the state: an end after this read is in the stream.
+        last = self.store.last_execution_event_id(execution_id)
         state = self.state(execution_id)
         while not state.is_terminated():
             block = 1000
@@ -127,13 +128,10 @@ class Client:
                 if left <= 0:
                     raise WaitTimeout(execution_id, timeout or 0, state)
                 block = max(1, min(block, int(left * 1000)))
-            events = self.store.read_events(execution_id, last, block)
-            for _, event in events:
-                if event.task_run_id is None and event.state.is_terminated():
-                    state = event.state
+            events = self.store.read_execution_events(execution_id, last, block)
             if events:
-                last = events[-1][0]
-            if not state.is_terminated():
+                last, state = events[-1]
+            else:
                 state = self.state(execution_id)
         return self.get(execution_id)
 

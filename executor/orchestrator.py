@@ -112,38 +112,47 @@ class Orchestrator:
         """Send the task runs created with the execution (see ``Client.submit``)."""
         self.apply(eid, flow, decision)
 
-    def advance(self, eid: str, trid: str) -> None:
-        """Move execution ``eid`` on after task run ``trid`` ended (idempotent)."""
-        row = self.store.task_run_row(eid, trid)
-        if row is None:
-            self.store.clear_active(eid, trid)
+    def advance(self, eid: str, trid: str, *, ended: Ended | None = None,
+                flow: Flow | None = None) -> None:
+        """Move execution ``eid`` on after task run ``trid`` ended (idempotent).
+
+        A worker that just ended the task run passes what it knows (``ended``, ``flow``)
+        to save the round trips that read them back.
+        """
+        if ended is None:
+            row = self.store.task_run_row(eid, trid)
+            if row is None:
+                self.store.clear_active(eid, trid)
+                return
+            ended = Ended(row.task_id, row.state, row.parent_task_run_id, row.value)
+        if not ended.state.is_terminated():
             return
-        if not row.state.is_terminated():
-            return
-        flow = self.flow_of(eid)
+        flow = flow or self.flow_of(eid)
         if flow is None:
             self.store.clear_active(eid, trid)
             return
-        ended = Ended(row.task_id, row.state, row.parent_task_run_id, row.value)
-        self.apply(eid, flow, decide(flow, ended))
-        self.store.clear_active(eid, trid)
+        self.apply(eid, flow, decide(flow, ended), ended=trid)
 
-    def apply(self, eid: str, flow: Flow, decision: Decision) -> None:
-        """Carry out ``decision`` for execution ``eid``."""
+    def apply(self, eid: str, flow: Flow, decision: Decision, *, ended: str = "") -> None:
+        """Carry out ``decision`` for execution ``eid`` (after task run ``ended``, if any)."""
         if decision.create:
             items = [(new_id(), c.task_id, c.parent_task_run_id, c.value) for c in decision.create]
             deadline = time.time() + self.settings.pending_grace
-            result = self.store.create_task_runs(eid, items, deadline)
+            result = self.store.create_task_runs(eid, items, deadline, ended)
             if isinstance(result, StateType):
                 # The execution is being killed (or already ended): nothing new starts.
                 if result == StateType.KILLING:
                     self.finish(eid)
+                if ended:
+                    self.store.clear_active(eid, ended)
                 return
             for (trid, created), new in zip(result, decision.create, strict=True):
                 if created:
                     self.send(eid, flow, trid, new.task_id)
         if decision.end:
             self.finish(eid)
+            if ended:
+                self.store.clear_active(eid, ended)
 
     def send(self, eid: str, flow: Flow, trid: str, task_id: str) -> None:
         """Publish one task run to its queue (the task's ``workerGroup``, if any)."""

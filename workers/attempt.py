@@ -19,9 +19,9 @@ from pydantic import ValidationError
 
 from executor.context import RunContext
 from executor.errors import TaskFailure, TaskKilled, TemplateError
-from executor.flow import TaskDef
+from executor.flow import Flow, TaskDef
 from executor.models import LogEntry
-from executor.orchestrator import Orchestrator
+from executor.orchestrator import Ended, Orchestrator
 from executor.render_context import build_context
 from executor.settings import Settings
 from executor.state import StateType
@@ -137,9 +137,9 @@ class AttemptRunner:
             result = self._execute(eid, trid, flow_task=task, flow=flow, ctx=ctx, res=res)
         finally:
             self.heartbeat.remove(eid, trid)
-        return self._record(eid, trid, task, n, res, result, ctx)
+        return self._record(eid, trid, flow, task, n, res, result, ctx)
 
-    def _execute(self, eid: str, trid: str, *, flow_task: TaskDef, flow: Any, ctx: RunContext,
+    def _execute(self, eid: str, trid: str, *, flow_task: TaskDef, flow: Flow, ctx: RunContext,
                  res: StartResult) -> _Result:
         tt = flow_task.task_type
         try:
@@ -170,8 +170,8 @@ class AttemptRunner:
             ctx.log(traceback.format_exc(limit=8), "DEBUG")
             return _Result(S.FAILED, error=f"{type(exc).__name__}: {exc}")
 
-    def _record(self, eid: str, trid: str, task: TaskDef, n: int, res: StartResult,
-                result: _Result, ctx: RunContext) -> Outcome:
+    def _record(self, eid: str, trid: str, flow: Flow, task: TaskDef, n: int,
+                res: StartResult, result: _Result, ctx: RunContext) -> Outcome:
         now = time.time()
         retry_in: float | None = None
         state = result.attempt_state
@@ -205,7 +205,9 @@ class AttemptRunner:
             return Outcome(attempt=n)
         if final == S.RETRYING and retry_in is not None:
             return Outcome(retry_in=retry_in, attempt=n)
-        self.orchestrator.advance(eid, trid)
+        assert final is not None
+        self.orchestrator.advance(eid, trid, flow=flow,
+                                  ended=Ended(task.id, final, res.parent_task_run_id, res.value))
         return Outcome(attempt=n)
 
 

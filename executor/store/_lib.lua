@@ -31,5 +31,7 @@ local function exec_move(xkey, xhist, stream, prefix, eid, to, date)
     redis.call('ZREM', prefix .. ':idx:state:' .. cur, eid)
     redis.call('ZADD', prefix .. ':idx:state:' .. to, created, eid)
     event(stream, 'x', '', '', '', to, date)
+    -- Execution changes only, for waiters (P:{EID}:exec:ev, same hash tag).
+    redis.call('XADD', xkey .. ':ev', 'MAXLEN', '~', 1000, '*', 's', to, 'd', date)
     return 'OK'
 end

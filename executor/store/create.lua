@@ -9,17 +9,19 @@
 -- KEYS[5] = active zset          P:active
 -- KEYS[6 + 2i], KEYS[7 + 2i] = task run hash and history of the i-th new task run
 -- ARGV[1] = execution id, ARGV[2] = date, ARGV[3] = pending deadline (epoch seconds)
--- ARGV[4 + 5i .. 8 + 5i] = identity, task run id, task id, parent task run id, value
+-- ARGV[4] = member of the active zset to remove (the task run that just ended), or ""
+-- ARGV[5 + 5i .. 9 + 5i] = identity, task run id, task id, parent task run id, value
 --
 -- Returns {'REFUSED', state} if the execution is ending (KILLING or ended), else a flat
 -- list {id1, created1, id2, created2, ...} where createdN is 1 for a new task run.
 local xstate = redis.call('HGET', KEYS[1], 'state')
 if not xstate then return {'REFUSED', 'MISSING'} end
 if xstate == 'KILLING' or TERMINAL[xstate] then return {'REFUSED', xstate} end
+if ARGV[4] ~= '' then redis.call('ZREM', KEYS[5], ARGV[4]) end
 local out = {}
-local n = (#ARGV - 3) / 5
+local n = (#ARGV - 4) / 5
 for i = 0, n - 1 do
-    local a = 4 + 5 * i
+    local a = 5 + 5 * i
     local ident, trid, task, parent, value = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
     if redis.call('HSETNX', KEYS[2], ident, trid) == 1 then
         redis.call('HSET', KEYS[6 + 2 * i], 'id', trid, 'taskId', task, 'parentTaskRunId', parent,

@@ -11,6 +11,7 @@ P:flow:NS:ID:REV                string  the flow revision, as JSON
 P:flows                         zset    ``NS:ID`` of every deployed flow
 P:{EID}:exec                    hash    the execution (state, inputs, labels, outputs, ...)
 P:{EID}:exec:h                  list    execution state history, JSON ``{state, date}``
+P:{EID}:exec:ev                 stream  execution state changes only (for ``wait``)
 P:{EID}:trs                     list    task run ids in creation order
 P:{EID}:trkey                   hash    ``taskId|parentTaskRunId|value`` -> task run id
 P:{EID}:tr:TRID                 hash    a task run, its attempts as ``aN:*`` fields
@@ -55,6 +56,9 @@ class Keys:
 
     def execution_history(self, eid: str) -> str:
         return f"{self.prefix}:{{{eid}}}:exec:h"
+
+    def execution_events(self, eid: str) -> str:
+        return f"{self.prefix}:{{{eid}}}:exec:ev"
 
     def task_runs(self, eid: str) -> str:
         return f"{self.prefix}:{{{eid}}}:trs"

@@ -215,10 +215,10 @@ class RedisStore:
             pipe.execute()
 
     def _create_task_runs(self, client: Any, eid: str, items: list[tuple[str, str, str, str, str]],
-                          pending_deadline: float) -> Any:
+                          pending_deadline: float, ended: str = "") -> Any:
         k = self.k
         keys = [k.execution(eid), k.task_run_keys(eid), k.task_runs(eid), k.events(eid), k.active]
-        args: list[Any] = [eid, iso(), pending_deadline]
+        args: list[Any] = [eid, iso(), pending_deadline, active_member(eid, ended) if ended else ""]
         for ident, trid, task_id, parent, value in items:
             keys += [k.task_run(eid, trid), k.task_run_history(eid, trid)]
             args += [ident, trid, task_id, parent, value]
@@ -227,16 +227,18 @@ class RedisStore:
     @_translate
     def create_task_runs(
         self, eid: str, items: list[tuple[str, str, str | None, str | None]],
-        pending_deadline: float,
+        pending_deadline: float, ended: str = "",
     ) -> list[tuple[str, bool]] | StateType:
         """Create task runs given as (task run id, task id, parent id, value), once each.
 
-        Returns (id, created) pairs (the id of an existing task run of the same identity
-        when it was not created), or the execution's state if it refuses new task runs.
+        ``ended`` is the task run whose end led here: it leaves the active set in the same
+        step. Returns (id, created) pairs (the id of an existing task run of the same
+        identity when it was not created), or the execution's state if it refuses new
+        task runs.
         """
         rows = [(identity(t, p, v), trid, t, p or "", v if v is not None else "")
                 for trid, t, p, v in items]
-        out = self._create_task_runs(self.r, eid, rows, pending_deadline)
+        out = self._create_task_runs(self.r, eid, rows, pending_deadline, ended)
         if out and _s(out[0]) == "REFUSED":
             return StateType.FAILED if _s(out[1]) == "MISSING" else StateType(_s(out[1]))
         return [(_s(out[i]), bool(int(out[i + 1]))) for i in range(0, len(out), 2)]
@@ -408,7 +410,8 @@ class RedisStore:
         """Apply retention to every key of a finished execution."""
         k = self.k
         trids = [_s(t) for t in self.r.lrange(k.task_runs(eid), 0, -1)]
-        keys = [k.execution(eid), k.execution_history(eid), k.task_runs(eid),
+        keys = [k.execution(eid), k.execution_history(eid), k.execution_events(eid),
+                k.task_runs(eid),
                 k.task_run_keys(eid), k.metrics(eid), k.logs(eid), k.events(eid)]
         for trid in trids:
             keys += [k.task_run(eid, trid), k.task_run_history(eid, trid)]
@@ -513,6 +516,18 @@ class RedisStore:
             raise ExecutionNotFound(eid)
         return [MetricEntry.model_validate_json(e)
                 for e in self.r.lrange(self.k.metrics(eid), 0, -1)]
+
+    @_translate
+    def last_execution_event_id(self, eid: str) -> str:
+        last = self.r.xrevrange(self.k.execution_events(eid), count=1)
+        return _s(last[0][0]) if last else "0"
+
+    @_translate
+    def read_execution_events(self, eid: str, last_id: str, block_ms: int
+                              ) -> list[tuple[str, StateType]]:
+        """Execution state changes after ``last_id`` (blocking up to ``block_ms``)."""
+        res: Any = self.r.xread({self.k.execution_events(eid): last_id}, block=block_ms)
+        return [(_s(i), StateType(_s(f[b"s"]))) for _, entries in res or [] for i, f in entries]
 
     @_translate
     def last_event_id(self, eid: str) -> str:
