@@ -61,6 +61,7 @@ from executor.errors import (
 from executor.flow import Flow
 from executor.inputs import resolve_inputs
 from executor.models import Execution, StateEvent, TaskRun
+from executor.settings import get_settings
 from executor.state import StateType
 
 if TYPE_CHECKING:
@@ -418,9 +419,10 @@ def _run_embedded(flow: Flow, inputs: dict[str, str], *, as_json: bool,
     worker: LocalWorker | None = None
     try:
         with progress.live("starting redis and a local worker..."):
-            server.start()
-            from executor.settings import get_settings
-
+            try:
+                server.start()
+            except RuntimeError as exc:  # no redis-server binary, or it would not start
+                raise OstraError(f"cannot start an embedded redis: {exc}") from None
             env = {"PYTHONPATH": os.pathsep.join(filter(None, [os.getcwd(),
                                                                os.environ.get("PYTHONPATH")]))}
             worker = LocalWorker(server.url, concurrency=2, log_file=workdir / "worker.log",
@@ -536,7 +538,8 @@ InputsOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the execution as JSON only.")]
 TimeoutOption = Annotated[
-    float | None, typer.Option("--timeout", min=0, help="Give up after SECONDS (exit 1).")
+    float | None,
+    typer.Option("--timeout", min=0, metavar="SECONDS", help="Give up after SECONDS (exit 1)."),
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")]
 
@@ -554,8 +557,6 @@ def run(
     Without OSTRA_REDIS_URL, starts a private redis-server and a local worker for it.
     Exit code 0 on SUCCESS or WARNING, 1 otherwise, 2 for an invalid flow or inputs.
     """
-    from executor.settings import get_settings
-
     flow = load_flow(flow_file)
     given = parse_inputs(input_, flow)  # every input problem, before anything starts
     if flow.disabled:
@@ -596,8 +597,6 @@ def worker(
 
     Extra arguments are passed to `celery worker` as they are.
     """
-    from executor.settings import get_settings
-
     settings = get_settings()
     queue = group or settings.queue
     argv = [sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", queue,
@@ -628,7 +627,6 @@ def executor(
     from executor.dispatch import Dispatcher, make_app
     from executor.orchestrator import Orchestrator
     from executor.reconciler import Reconciler
-    from executor.settings import get_settings
     from executor.store import RedisStore
 
     logging.basicConfig(level=loglevel.upper(), stream=sys.stderr,
@@ -900,8 +898,6 @@ def _options(
     ] = None,
 ) -> None:
     if redis_url:
-        from executor.settings import get_settings
-
         os.environ["OSTRA_REDIS_URL"] = redis_url
         get_settings.cache_clear()
 
@@ -919,6 +915,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     except KeyboardInterrupt:
         error("interrupted")
         sys.exit(130)
+    except BrokenPipeError:  # stdout closed early (``ostra ... | head``)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(1)
 
 
 if __name__ == "__main__":
