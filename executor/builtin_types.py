@@ -96,6 +96,19 @@ class SleepProperties(CamelProperties):
         return value
 
 
+class PauseProperties(CamelProperties):
+    """``io.kestra.plugin.core.flow.Pause``: pause the execution until it is resumed, or
+    for ``pauseDuration``, after which ``behavior`` says how the Pause task run ends."""
+
+    pause_duration: timedelta | None = None
+    behavior: Literal["RESUME", "WARN", "FAIL", "CANCEL"] = "RESUME"
+
+    @field_validator("behavior", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
 class CommandsProperties(CamelProperties):
     """``io.kestra.plugin.scripts.shell.Commands``: run shell commands in a subprocess."""
 
@@ -198,4 +211,12 @@ register(TaskType(
     properties=FunctionProperties,
     runner=f"{_RUNNERS}.python:function",
     doc="Call a Python function on the worker with `kwargs`; its returned dict is the outputs.",
+))
+register(TaskType(
+    name="io.kestra.plugin.core.flow.Pause",
+    aliases=("Pause",),
+    properties=PauseProperties,
+    flowable=True,  # run by the orchestrator, never sent to a worker
+    doc="Pause the execution; resume by hand, or after `pauseDuration` with `behavior` "
+        "(RESUME, WARN, FAIL, CANCEL).",
 ))

@@ -152,6 +152,47 @@ class Client:
             if not events and self.state(execution_id).is_terminated():
                 return
 
+    # ------------------------------------------------------------------ control
+
+    def kill(self, execution_id: str) -> Execution:
+        """Kill a running (or paused, or queued) execution.
+
+        It moves to KILLING at once: task runs not yet started end KILLED and never
+        start, a task run waiting for its retry ends KILLED, running ones are stopped by
+        their workers (cooperatively, then interrupted after a short grace; commands get
+        their whole process group terminated). The execution is KILLED as soon as
+        nothing runs: within a few seconds, or a lease period if the worker died.
+        Killing twice is harmless; killing an execution that ended otherwise raises
+        ``StateConflict``.
+        """
+        self.orchestrator.kill(execution_id)
+        return self.get(execution_id)
+
+    def restart(self, execution_id: str) -> Execution:
+        """Restart a FAILED or KILLED execution in place: failed and killed task runs make a
+        new attempt, successful ones keep their outputs (``StateConflict`` otherwise)."""
+        self.orchestrator.restart(execution_id)
+        return self.get(execution_id)
+
+    def replay(self, execution_id: str, task_run_id: str | None = None,
+               inputs: Mapping[str, Any] | None = None) -> Execution:
+        """A new execution (``parentId`` = this one) of the same flow revision, from the
+        start or from ``task_run_id``: task runs before it keep their outputs, it and
+        everything after it run again; optionally with new ``inputs``."""
+        new = self.orchestrator.replay(execution_id, task_run_id,
+                                       dict(inputs) if inputs is not None else None)
+        return self.get(new)
+
+    def pause(self, execution_id: str) -> Execution:
+        """Pause a RUNNING execution: running task runs finish, nothing new starts."""
+        self.orchestrator.pause(execution_id)
+        return self.get(execution_id)
+
+    def resume(self, execution_id: str) -> Execution:
+        """Resume a PAUSED execution (paused by hand or by a ``Pause`` task)."""
+        self.orchestrator.resume(execution_id)
+        return self.get(execution_id)
+
     def search(
         self,
         *,

@@ -8,7 +8,8 @@
     │   └── InputValidationError
     ├── NotFoundError
     │   ├── FlowNotFound
-    │   └── ExecutionNotFound
+    │   ├── ExecutionNotFound
+    │   └── TaskRunNotFound
     ├── StateConflict             (the request does not fit the current state: HTTP 409)
     │   └── InvalidTransition     (the table forbids current -> proposed)
     ├── TemplateError             (a template failed to render)
@@ -83,6 +84,12 @@ class ExecutionNotFound(NotFoundError):
     def __init__(self, execution_id: str) -> None:
         self.execution_id = execution_id
         super().__init__(f"execution {execution_id} not found")
+
+
+class TaskRunNotFound(NotFoundError):
+    def __init__(self, execution_id: str, task_run_id: str) -> None:
+        self.execution_id, self.task_run_id = execution_id, task_run_id
+        super().__init__(f"task run {task_run_id} not found in execution {execution_id}")
 
 
 class StateConflict(OstraError):

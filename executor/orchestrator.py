@@ -15,15 +15,27 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from pydantic import TypeAdapter
 
 from executor.dispatch import Dispatcher
+from executor.errors import ExecutionNotFound, StateConflict, TaskRunNotFound
 from executor.flow import Flow, TaskDef
 from executor.ids import new_id
+from executor.inputs import resolve_inputs
 from executor.settings import Settings, get_settings
 from executor.state import StateType, worst
 from executor.store import RedisStore
+from executor.store.redis import TaskRunRow
 
 log = logging.getLogger(__name__)
+
+PAUSE = "io.kestra.plugin.core.flow.Pause"
+#: What an expired ``pauseDuration`` does to the Pause task run, by ``behavior``.
+PAUSE_BEHAVIOR = {"RESUME": StateType.SUCCESS, "WARN": StateType.WARNING,
+                  "FAIL": StateType.FAILED, "CANCEL": StateType.CANCELLED}
 
 
 @dataclass(frozen=True)
@@ -138,25 +150,30 @@ class Orchestrator:
         if decision.create:
             items = [(new_id(), c.task_id, c.parent_task_run_id, c.value) for c in decision.create]
             deadline = time.time() + self.settings.pending_grace
-            result = self.store.create_task_runs(eid, items, deadline, ended)
-            if isinstance(result, StateType):
+            state, result = self.store.create_task_runs(eid, items, deadline, ended)
+            if not result:
                 # The execution is being killed (or already ended): nothing new starts.
-                if result == StateType.KILLING:
+                if state == StateType.KILLING:
                     self.finish(eid)
                 if ended:
                     self.store.clear_active(eid, ended)
                 return
-            for (trid, created), new in zip(result, decision.create, strict=True):
-                if created:
-                    self.send(eid, flow, trid, new.task_id)
+            if state != StateType.PAUSED:  # a paused execution holds them until resumed
+                for (trid, created), new in zip(result, decision.create, strict=True):
+                    if created:
+                        self.send(eid, flow, trid, new.task_id)
         if decision.end:
             self.finish(eid)
             if ended:
                 self.store.clear_active(eid, ended)
 
     def send(self, eid: str, flow: Flow, trid: str, task_id: str) -> None:
-        """Publish one task run to its queue (the task's ``workerGroup``, if any)."""
+        """Publish one task run to its queue (the task's ``workerGroup``, if any); a task
+        the executor runs itself (``Pause``) is started here instead."""
         task = flow.task(task_id)
+        if task.task_type.name == PAUSE:
+            self._pause_task(eid, trid, task)
+            return
         self.dispatcher.send(
             eid, trid, queue=task.worker_group,
             label=f"{flow.namespace}.{flow.id} {task_id} execution={eid}",
@@ -180,8 +197,8 @@ class Orchestrator:
         if any(not r.state.is_terminated() for r in rows):
             return None
         current = self.store.execution_state(eid)
-        if current is None or current.is_terminated():
-            return current
+        if current is None or current.is_terminated() or current == StateType.PAUSED:
+            return current  # a paused execution ends after it is resumed
         final = final_state([r.state for r in rows], current)
         if current in (StateType.CREATED, StateType.QUEUED, StateType.RESTARTED):
             self.store.transition_execution(eid, StateType.RUNNING)
@@ -190,3 +207,143 @@ class Orchestrator:
             self.store.expire_execution(eid, self.settings.retention)
             log.info("execution %s ended %s", eid, final.value)
         return state
+
+    # ------------------------------------------------------------------ control
+
+    def _pause_task(self, eid: str, trid: str, task: TaskDef) -> None:
+        props = task.properties
+        duration = props.get("pauseDuration")
+        resume_at = ""
+        if duration is not None:
+            seconds = TypeAdapter(timedelta).validate_python(duration).total_seconds()
+            resume_at = f"{time.time() + seconds:.6f}"
+        status, _ = self.store.transition_task_run(
+            eid, trid, StateType.PAUSED, active=float(resume_at) if resume_at else "-",
+            resumeAt=resume_at, behavior=str(props.get("behavior", "RESUME")).upper())
+        if status == "OK":
+            self.store.transition_execution(eid, StateType.PAUSED)
+
+    def kill(self, eid: str) -> StateType:
+        """Kill execution ``eid``: KILLING, then KILLED once nothing runs (fire and forget).
+
+        Raises ``StateConflict`` if it already ended (other than KILLED: killing twice
+        is harmless).
+        """
+        status, state, running = self.store.kill_execution(eid)
+        if status == "MISSING":
+            raise ExecutionNotFound(eid)
+        if status == "ENDED":
+            if state == StateType.KILLED:
+                return state
+            raise StateConflict(f"execution {eid} already ended ({state}): nothing to kill")
+        if status == "KILLED":
+            self.store.expire_execution(eid, self.settings.retention)
+            return StateType.KILLED
+        log.info("execution %s KILLING: %d task run(s) being stopped", eid, len(running))
+        return StateType.KILLING
+
+    def pause(self, eid: str) -> None:
+        """Pause a RUNNING execution: running task runs finish, nothing new starts."""
+        status, state = self.store.transition_execution(eid, StateType.PAUSED,
+                                                        expected=StateType.RUNNING)
+        if status == "MISSING":
+            raise ExecutionNotFound(eid)
+        if status != "OK":
+            raise StateConflict(f"execution {eid} is {state}: only a RUNNING execution can "
+                                "be paused")
+
+    def resume(self, eid: str, *, pause_state: StateType = StateType.SUCCESS,
+               only: str | None = None) -> None:
+        """Resume a PAUSED execution: paused task runs end ``pause_state``, held task runs
+        are sent, and the execution goes on (or ends, if nothing is left to run)."""
+        flow = self.flow_of(eid)
+        if flow is None:
+            raise ExecutionNotFound(eid)
+        status, state = self.store.transition_execution(eid, StateType.RUNNING,
+                                                        expected=StateType.PAUSED)
+        if status != "OK":
+            raise StateConflict(f"execution {eid} is {state}: only a PAUSED execution can "
+                                "be resumed")
+        rows = self.store.task_run_rows(eid)
+        resumed = []
+        for row in rows:
+            if row.state == StateType.PAUSED and (only is None or row.id == only):
+                ok, _ = self.store.transition_task_run(eid, row.id, pause_state,
+                                                       StateType.PAUSED, active="-")
+                if ok == "OK":
+                    resumed.append(row)
+        held = [r for r in rows if r.state in (StateType.CREATED, StateType.RETRYING,
+                                               StateType.RESTARTED)]
+        for row in held:
+            self.send(eid, flow, row.id, row.task_id)
+        for row in resumed:
+            self.advance(eid, row.id, flow=flow,
+                         ended=Ended(row.task_id, pause_state, row.parent_task_run_id,
+                                     row.value))
+        if not resumed and not held and not any(r.state == StateType.RUNNING for r in rows):
+            self._reconsider(eid, flow, rows)
+
+    def _reconsider(self, eid: str, flow: Flow, rows: list[TaskRunRow]) -> None:
+        """Advance again after the last ended task run (or start), when nothing is active."""
+        ended = [r for r in rows if r.state.is_terminated()]
+        if not ended:
+            self.apply(eid, flow, start(flow))
+            return
+        last = ended[-1]
+        self.advance(eid, last.id, flow=flow,
+                     ended=Ended(last.task_id, last.state, last.parent_task_run_id, last.value))
+
+    def restart(self, eid: str) -> None:
+        """Restart a FAILED or KILLED execution in place (Kestra's restart)."""
+        flow = self.flow_of(eid)
+        if flow is None:
+            raise ExecutionNotFound(eid)
+        dropped = [t.id for t in [*flow.errors, *flow.finally_]]
+        status, state, restarted = self.store.restart_execution(
+            eid, dropped, time.time() + self.settings.pending_grace)
+        if status == "MISSING":
+            raise ExecutionNotFound(eid)
+        if status == "REFUSED":
+            raise StateConflict(f"execution {eid} is {state}: only FAILED or KILLED "
+                                "executions can be restarted")
+        rows = {r.id: r for r in self.store.task_run_rows(eid)}
+        for trid in restarted:
+            self.send(eid, flow, trid, rows[trid].task_id)
+        if not restarted:
+            self._reconsider(eid, flow, list(rows.values()))
+
+    def replay(self, eid: str, task_run_id: str | None = None,
+               inputs: dict[str, Any] | None = None) -> str:
+        """A new execution of the same flow revision, from the start or from a task run:
+        task runs before it are copied with their outputs, it and what follows run again.
+        Returns the new execution's id."""
+        source = self.store.get_execution(eid)
+        flow = self.store.get_flow(source.namespace, source.flow_id, source.flow_revision)
+        values = resolve_inputs(flow.inputs, inputs) if inputs is not None else source.inputs
+        new = new_id()
+        copies: list[tuple[dict[str, str], list[str]]] = []
+        if task_run_id is None:
+            first = [(new_id(), c.task_id) for c in start(flow).create]
+        else:
+            target = next((tr for tr in source.task_run_list if tr.id == task_run_id), None)
+            if target is None:
+                raise TaskRunNotFound(eid, task_run_id)
+            loc = flow.locate(target.task_id)
+            if loc.branch != "tasks":
+                raise StateConflict(f"task run {task_run_id} is in the {loc.branch} branch: "
+                                    "replay from a task of the tasks branch")
+            before = [tr.id for tr in source.task_run_list
+                      if flow.locate(tr.task_id).branch == "tasks"
+                      and flow.locate(tr.task_id).index < loc.index
+                      and tr.state.current in (StateType.SUCCESS, StateType.WARNING,
+                                               StateType.SKIPPED)]
+            for fields, history in self.store.read_task_runs_raw(eid, before):
+                kept = {k: v for k, v in fields.items() if k not in {"lost", "retryAt"}}
+                copies.append(({**kept, "id": new_id()}, history))
+            first = [(new_id(), target.task_id)]
+        self.store.create_execution(
+            new, flow, values, source.labels, first, time.time() + self.settings.pending_grace,
+            parent_id=eid, original_id=source.original_id or eid, copies=copies)
+        for trid, task_id in first:
+            self.send(new, flow, trid, task_id)
+        return new

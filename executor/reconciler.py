@@ -7,7 +7,9 @@ and the orchestrator's advance. ``sweep`` looks at the entries past their deadli
 
 * ended task runs are advanced (the worker died between ending it and advancing);
 * RUNNING task runs whose lease expired, and CREATED or RETRYING ones nobody picked
-  up, are sent again: the next worker records the lost attempt and starts a new one.
+  up, are sent again: the next worker records the lost attempt and starts a new one;
+* Pause task runs whose ``pauseDuration`` is over are resumed (so a pause ends within
+  one sweep interval of its duration).
 
 Any number of processes may run it (each worker's main process does); a lock in Redis
 lets one sweep at a time.
@@ -21,8 +23,8 @@ import time
 import uuid
 from typing import Any
 
-from executor.errors import OstraError
-from executor.orchestrator import Orchestrator
+from executor.errors import OstraError, StateConflict
+from executor.orchestrator import PAUSE_BEHAVIOR, Orchestrator
 from executor.state import StateType
 
 log = logging.getLogger(__name__)
@@ -70,6 +72,8 @@ class Reconciler:
         if row.state.is_terminated():
             self.orchestrator.advance(eid, trid)
             return 1
+        if row.state == StateType.PAUSED:
+            return self._pause_due(eid, trid, now)
         if row.state == StateType.RUNNING and self.store.lease_alive(eid, trid):
             self.store.set_active(eid, trid, now + self.settings.lease_seconds)
             return 0
@@ -80,6 +84,22 @@ class Reconciler:
                     trid, eid, row.state.value)
         self.orchestrator.resend(eid, trid)
         self.store.set_active(eid, trid, now + self.settings.pending_grace)
+        return 1
+
+    def _pause_due(self, eid: str, trid: str, now: float) -> int:
+        """Resume a Pause task run whose ``pauseDuration`` is over, as its ``behavior`` says."""
+        at = float(self.store.task_run_field(eid, trid, "resumeAt") or 0)
+        if not at:
+            self.store.clear_active(eid, trid)  # waits for a resume call
+            return 0
+        if at > now:
+            self.store.set_active(eid, trid, at)
+            return 0
+        behavior = self.store.task_run_field(eid, trid, "behavior") or "RESUME"
+        try:
+            self.orchestrator.resume(eid, pause_state=PAUSE_BEHAVIOR[behavior], only=trid)
+        except StateConflict:
+            self.store.clear_active(eid, trid)  # resumed or killed meanwhile
         return 1
 
     def run_forever(self, interval: float, stop: threading.Event) -> None:

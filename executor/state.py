@@ -76,7 +76,7 @@ TRANSITIONS: dict[StateType, frozenset[StateType]] = {
          S.CANCELLED}
     ),
     S.RETRYING: frozenset({S.RUNNING, S.CREATED, S.KILLING, S.KILLED, S.SUCCESS, S.FAILED}),
-    S.RESTARTED: frozenset({S.RUNNING, S.CREATED, S.KILLING, S.KILLED}),
+    S.RESTARTED: frozenset({S.RUNNING, S.CREATED, S.PAUSED, S.KILLING, S.KILLED}),
     S.KILLING: frozenset({S.KILLED}),
     S.BREAKPOINT: frozenset({S.RUNNING, S.KILLING, S.KILLED}),
     S.SUCCESS: frozenset(),

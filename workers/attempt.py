@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from executor.context import RunContext
-from executor.errors import TaskFailure, TaskKilled, TemplateError
+from executor.errors import AttemptTimeout, TaskFailure, TaskKilled, TemplateError
 from executor.flow import Flow, TaskDef
 from executor.models import LogEntry
 from executor.orchestrator import Ended, Orchestrator
@@ -29,7 +29,7 @@ from executor.store import RedisStore, StartResult
 from executor.tasktypes import text_fields
 from executor.templating import render_value
 from workers.heartbeat import Heartbeat
-from workers.timeouts import attempt_timeout
+from workers.interrupts import attempt_guard
 
 log = logging.getLogger(__name__)
 S = StateType
@@ -99,6 +99,8 @@ class AttemptRunner:
             return Outcome(retry_in=max(res.wait_ms / 1000, 0.2) + 0.2)
         if res.status == "WAIT":
             return Outcome(retry_in=max(res.wait_ms / 1000, 0.05))
+        if res.status == "PAUSED":
+            return Outcome()  # resuming the execution sends it again
         if res.status in ("DONE", "KILLED"):
             self.orchestrator.advance(eid, trid)
             return Outcome()
@@ -132,9 +134,13 @@ class AttemptRunner:
             deadline=time.monotonic() + timeout if timeout else None, value=res.value,
             on_log=on_log, is_killed=is_killed,
         )
-        self.heartbeat.add(eid, trid, self.settings.lease_seconds)
         try:
-            result = self._execute(eid, trid, flow_task=task, flow=flow, ctx=ctx, res=res)
+            with attempt_guard(timeout) as interrupt:
+                self.heartbeat.add(eid, trid, self.settings.lease_seconds, interrupt)
+                result = self._execute(eid, trid, flow_task=task, flow=flow, ctx=ctx, res=res)
+        except (AttemptTimeout, TaskKilled) as exc:  # raised between two checks, by a signal
+            result = _Result(S.KILLED if isinstance(exc, TaskKilled) else S.FAILED,
+                             retryable=not isinstance(exc, TaskKilled), error=str(exc))
         finally:
             self.heartbeat.remove(eid, trid)
         return self._record(eid, trid, flow, task, n, res, result, ctx)
@@ -143,13 +149,12 @@ class AttemptRunner:
                  res: StartResult) -> _Result:
         tt = flow_task.task_type
         try:
-            with attempt_timeout(ctx.timeout):
-                context = build_context(self.store, eid, flow, flow_task, task_run_id=trid,
-                                        attempt=ctx.attempt, value=res.value,
-                                        parent_task_run_id=res.parent_task_run_id)
-                rendered = render_value(flow_task.properties, context)
-                props = tt.properties.model_validate(text_fields(tt.properties, rendered))
-                outputs = tt.resolve_runner()(props, ctx)
+            context = build_context(self.store, eid, flow, flow_task, task_run_id=trid,
+                                    attempt=ctx.attempt, value=res.value,
+                                    parent_task_run_id=res.parent_task_run_id)
+            rendered = render_value(flow_task.properties, context)
+            props = tt.properties.model_validate(text_fields(tt.properties, rendered))
+            outputs = tt.resolve_runner()(props, ctx)
             outputs = dict(outputs or {})
             size = len(json.dumps(outputs, default=str))
             if size > MAX_OUTPUT_BYTES:

@@ -13,12 +13,13 @@
 -- ARGV[5 + 5i .. 9 + 5i] = identity, task run id, task id, parent task run id, value
 --
 -- Returns {'REFUSED', state} if the execution is ending (KILLING or ended), else a flat
--- list {id1, created1, id2, created2, ...} where createdN is 1 for a new task run.
+-- list {state, id1, created1, id2, created2, ...}: the execution's state (a PAUSED one
+-- holds its new task runs until resumed) and createdN = 1 for a new task run.
 local xstate = redis.call('HGET', KEYS[1], 'state')
 if not xstate then return {'REFUSED', 'MISSING'} end
 if xstate == 'KILLING' or TERMINAL[xstate] then return {'REFUSED', xstate} end
 if ARGV[4] ~= '' then redis.call('ZREM', KEYS[5], ARGV[4]) end
-local out = {}
+local out = {xstate}
 local n = (#ARGV - 4) / 5
 for i = 0, n - 1 do
     local a = 5 + 5 * i

@@ -114,7 +114,8 @@ class RedisStore:
         self.k = keys or Keys()
         self._scripts: dict[str, Script] = {
             name: client.register_script(_script_source(name))
-            for name in ("exec_transition", "create", "start", "finish")
+            for name in ("exec_transition", "create", "start", "finish", "kill", "restart",
+                         "tr_transition")
         }
         self._flow_cache: dict[tuple[str, str, int], Flow] = {}
 
@@ -187,10 +188,13 @@ class RedisStore:
         pending_deadline: float,
         parent_id: str | None = None,
         original_id: str | None = None,
+        copies: list[tuple[dict[str, str], list[str]]] = (),  # type: ignore[assignment]
     ) -> None:
         """Create an execution in CREATED with its first task runs, in one transaction.
 
-        ``first`` lists (task run id, task id) of the root task runs to create now.
+        ``first`` lists (task run id, task id) of the root task runs to create now;
+        ``copies`` ended task runs (hash fields, history entries) carried over by a replay,
+        already given their new ids.
         """
         now, date = time.time(), iso()
         k = self.k
@@ -210,6 +214,15 @@ class RedisStore:
             pipe.zadd(k.index_all, {eid: now})
             pipe.zadd(k.index_flow(flow.namespace, flow.id), {eid: now})
             pipe.zadd(k.index_state("CREATED"), {eid: now})
+            for fields, history in copies:
+                trid = fields["id"]
+                pipe.hset(k.task_run(eid, trid), mapping=dict[Any, Any](fields))
+                if history:
+                    pipe.rpush(k.task_run_history(eid, trid), *history)
+                pipe.hset(k.task_run_keys(eid), identity(
+                    fields["taskId"], fields.get("parentTaskRunId") or None,
+                    fields.get("value") or None), trid)
+                pipe.rpush(k.task_runs(eid), trid)
             self._create_task_runs(pipe, eid, [(identity(task_id), trid, task_id, "", "")
                                                for trid, task_id in first], pending_deadline)
             pipe.execute()
@@ -228,20 +241,21 @@ class RedisStore:
     def create_task_runs(
         self, eid: str, items: list[tuple[str, str, str | None, str | None]],
         pending_deadline: float, ended: str = "",
-    ) -> list[tuple[str, bool]] | StateType:
+    ) -> tuple[StateType, list[tuple[str, bool]]]:
         """Create task runs given as (task run id, task id, parent id, value), once each.
 
         ``ended`` is the task run whose end led here: it leaves the active set in the same
-        step. Returns (id, created) pairs (the id of an existing task run of the same
-        identity when it was not created), or the execution's state if it refuses new
-        task runs.
+        step. Returns the execution's state and (id, created) pairs (the id of an existing
+        task run of the same identity when it was not created); no pairs when the
+        execution refuses new task runs (KILLING or ended).
         """
         rows = [(identity(t, p, v), trid, t, p or "", v if v is not None else "")
                 for trid, t, p, v in items]
         out = self._create_task_runs(self.r, eid, rows, pending_deadline, ended)
-        if out and _s(out[0]) == "REFUSED":
-            return StateType.FAILED if _s(out[1]) == "MISSING" else StateType(_s(out[1]))
-        return [(_s(out[i]), bool(int(out[i + 1]))) for i in range(0, len(out), 2)]
+        if _s(out[0]) == "REFUSED":
+            return (StateType.FAILED if _s(out[1]) == "MISSING" else StateType(_s(out[1]))), []
+        return StateType(_s(out[0])), [(_s(out[i]), bool(int(out[i + 1])))
+                                       for i in range(1, len(out), 2)]
 
     @_translate
     def transition_execution(self, eid: str, to: StateType, expected: StateType | None = None,
@@ -257,6 +271,73 @@ class RedisStore:
         return _s(status), StateType(cur_s) if cur_s else None
 
     @_translate
+    def transition_task_run(self, eid: str, trid: str, to: StateType,
+                            expected: StateType | None = None, *, active: float | str = "",
+                            **fields: Any) -> tuple[str, StateType | None]:
+        """Compare-and-set one task run's state (see ``tr_transition.lua``)."""
+        k = self.k
+        args: list[Any] = [eid, trid, to.value, iso(), expected.value if expected else "",
+                           f"{active:.6f}" if isinstance(active, float) else active]
+        for name, value in fields.items():
+            args += [name, value]
+        status, cur = self._scripts["tr_transition"](
+            keys=[k.task_run(eid, trid), k.task_run_history(eid, trid), k.events(eid), k.active],
+            args=args)
+        cur_s = _s(cur)
+        return _s(status), StateType(cur_s) if cur_s else None
+
+    @_translate
+    def kill_execution(self, eid: str) -> tuple[str, StateType | None, list[str]]:
+        """Kill an execution (see ``kill.lua``): (status, state, task runs still running)."""
+        k = self.k
+        out = self._scripts["kill"](
+            keys=[k.execution(eid), k.execution_history(eid), k.events(eid), k.task_runs(eid),
+                  k.active],
+            args=[k.prefix, eid, iso(), k.task_run(eid, "")])
+        status = _s(out[0])
+        if status == "MISSING":
+            return status, None, []
+        if status == "ENDED":
+            return status, StateType(_s(out[1])), []
+        return status, StateType(status), [_s(t) for t in out[2:]]
+
+    @_translate
+    def restart_execution(self, eid: str, dropped_tasks: list[str], pending_deadline: float
+                          ) -> tuple[str, StateType | None, list[str]]:
+        """Restart an ended execution in place (see ``restart.lua``)."""
+        k = self.k
+        keys = [k.execution(eid), k.execution_history(eid), k.events(eid), k.task_runs(eid),
+                k.task_run_keys(eid), k.active, k.execution_events(eid), k.metrics(eid),
+                k.logs(eid)]
+        out = self._scripts["restart"](
+            keys=keys, args=[k.prefix, eid, iso(), k.task_run(eid, ""), pending_deadline,
+                             *dropped_tasks])
+        status = _s(out[0])
+        if status == "MISSING":
+            return status, None, []
+        if status == "REFUSED":
+            return status, StateType(_s(out[1])), []
+        self.r.zrem(k.index_ended, eid)
+        return status, StateType.RESTARTED, [_s(t) for t in out[1:]]
+
+    @_translate
+    def task_run_field(self, eid: str, trid: str, name: str) -> str | None:
+        raw = self.r.hget(self.k.task_run(eid, trid), name)
+        return _s(raw) if raw is not None else None
+
+    @_translate
+    def read_task_runs_raw(self, eid: str, trids: list[str]) -> list[tuple[dict[str, str],
+                                                                         list[str]]]:
+        """Hash fields and history entries of task runs, as stored (for replay)."""
+        with self.r.pipeline(transaction=False) as pipe:
+            for trid in trids:
+                pipe.hgetall(self.k.task_run(eid, trid))
+                pipe.lrange(self.k.task_run_history(eid, trid), 0, -1)
+            raw = pipe.execute()
+        return [({_s(a): _s(b) for a, b in raw[2 * i].items()}, [_s(h) for h in raw[2 * i + 1]])
+                for i in range(len(trids))]
+
+    @_translate
     def execution_state(self, eid: str) -> StateType | None:
         raw = self.r.hget(self.k.execution(eid), "state")
         return StateType(_s(raw)) if raw is not None else None
@@ -268,6 +349,13 @@ class RedisStore:
         if ns is None:
             return None
         return _s(ns), _s(fid), int(rev or 1)
+
+    @_translate
+    def execution_states(self, eids: list[str]) -> list[StateType | None]:
+        with self.r.pipeline(transaction=False) as pipe:
+            for eid in eids:
+                pipe.hget(self.k.execution(eid), "state")
+            return [StateType(_s(s)) if s is not None else None for s in pipe.execute()]
 
     @_translate
     def execution_field(self, eid: str, name: str) -> Any:

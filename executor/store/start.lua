@@ -17,6 +17,7 @@
 --   {'DONE', state}                  the task run already ended (advance again, idempotent)
 --   {'KILLED'}                       the execution is being killed: the task run ended KILLED
 --   {'WAIT', ms}                     not due yet (a retry delay), try again later
+--   {'PAUSED'}                       the execution is paused: resume sends it again
 --   {'BUSY', ms, holder}             another worker holds a live lease on it
 --   {'START', n, taskId, parent, value, namespace, flowId, revision, firstStart}
 local xstate = redis.call('HGET', KEYS[1], 'state')
@@ -31,7 +32,7 @@ local n = tonumber(redis.call('HGET', KEYS[3], 'attempts') or '0')
 
 if xstate == 'KILLING' or TERMINAL[xstate] then
     -- A task run of a killed execution never starts (and a lost one is not resumed).
-    if st == 'RUNNING' and n > 0 and not redis.call('GET', KEYS[6]) then
+    if st == 'RUNNING' and n > 0 and (ARGV[8] == '1' or not redis.call('GET', KEYS[6])) then
         redis.call('HSET', KEYS[3], 'a' .. n .. ':state', 'KILLED')
         redis.call('RPUSH', KEYS[4], ahist(n, 'KILLED', date))
     elseif st == 'RUNNING' then
@@ -42,13 +43,14 @@ if xstate == 'KILLING' or TERMINAL[xstate] then
     event(KEYS[5], 't', trid, task, '', 'KILLED', date)
     return {'KILLED'}
 end
-if xstate == 'PAUSED' and st ~= 'RUNNING' then return {'WAIT', 1000} end
+if xstate == 'PAUSED' and st ~= 'RUNNING' then return {'PAUSED'} end
 
 if st == 'RETRYING' then
     local at = tonumber(redis.call('HGET', KEYS[3], 'retryAt') or '0')
     if at > now then return {'WAIT', math.ceil((at - now) * 1000)} end
 end
 
+if st == 'PAUSED' then return {'PAUSED'} end
 if st == 'RUNNING' then
     local holder = redis.call('GET', KEYS[6])
     if holder and ARGV[8] ~= '1' then

@@ -103,3 +103,28 @@ def test_sigkill_of_the_whole_worker_is_recovered_by_another(redis_server, tmp_p
         first.kill()
         if second:
             second.stop()
+
+
+def test_kill_after_the_worker_died_ends_killed_without_a_new_attempt(redis_server,
+                                                                     tmp_path) -> None:
+    first = _worker(redis_server.url, tmp_path, "doomed").start()
+    client = Client(redis_server.url)
+    second = None
+    try:
+        eid = client.submit(FLOW).id
+        _wait_running(client, eid, "victim")
+        first.kill()
+        assert client.kill(eid).state.current == S.KILLING  # its lease is still alive
+        started = time.monotonic()
+        second = _worker(redis_server.url, tmp_path, "survivor").start()
+        done = client.wait(eid, timeout=30)
+        # bound: the lease (3 s here) plus one reconciler sweep
+        assert time.monotonic() - started < 20
+        assert done.state.current == S.KILLED
+        victim = done.task_run("victim")
+        assert [a.state.current for a in victim.attempts] == [S.KILLED]  # never resumed
+        assert done.task_runs("after") == []
+    finally:
+        first.kill()
+        if second:
+            second.stop()

@@ -51,3 +51,14 @@ def slow_first(ctx: RunContext, seconds: float = 60) -> dict[str, Any]:
     if ctx.attempt == 1:
         time.sleep(seconds)
     return {"attempt": ctx.attempt}
+
+
+def busy(seconds: float = 60) -> dict[str, Any]:
+    """Spin without ever checking for a kill (it must be interrupted)."""
+    import time
+
+    end = time.monotonic() + seconds
+    n = 0
+    while time.monotonic() < end:
+        n += 1
+    return {"spins": n}

@@ -1,0 +1,47 @@
+-- Kill an execution: KILLING at once; task runs that are not running end KILLED and never
+-- start; running ones are left to their worker, which sees KILLING and stops them (or, if
+-- its lease is gone, they end KILLED here). If nothing is left running, the execution
+-- ends KILLED in the same step (Kestra's kill is fire-and-forget, it never waits).
+--
+-- KEYS[1] = execution hash     P:{EID}:exec
+-- KEYS[2] = execution history  P:{EID}:exec:h
+-- KEYS[3] = events stream      P:{EID}:events
+-- KEYS[4] = task run id list   P:{EID}:trs
+-- KEYS[5] = active zset        P:active
+-- ARGV[1] = prefix, ARGV[2] = execution id, ARGV[3] = date
+-- ARGV[4] = task run key prefix P:{EID}:tr:   (task run keys share the execution's hash tag)
+--
+-- Returns {'MISSING'}, {'ENDED', state}, or {'KILLING'|'KILLED', n running, trid...} with
+-- the ids of the task runs still running (their workers will stop them).
+local cur = redis.call('HGET', KEYS[1], 'state')
+if not cur then return {'MISSING'} end
+if TERMINAL[cur] then return {'ENDED', cur} end
+local date = ARGV[3]
+exec_move(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], 'KILLING', date)
+local running = {}
+for _, trid in ipairs(redis.call('LRANGE', KEYS[4], 0, -1)) do
+    local trkey = ARGV[4] .. trid
+    local st = redis.call('HGET', trkey, 'state')
+    if st and not TERMINAL[st] then
+        local alive = st == 'RUNNING' and redis.call('EXISTS', trkey .. ':lease') == 1
+        if alive then
+            running[#running + 1] = trid
+        else
+            local task = redis.call('HGET', trkey, 'taskId')
+            local n = redis.call('HGET', trkey, 'attempts') or '0'
+            if st == 'RUNNING' and n ~= '0' then
+                redis.call('HSET', trkey, 'a' .. n .. ':state', 'KILLED')
+                redis.call('RPUSH', trkey .. ':h', ahist(n, 'KILLED', date))
+            end
+            redis.call('HSET', trkey, 'state', 'KILLED')
+            redis.call('RPUSH', trkey .. ':h', hist('KILLED', date))
+            redis.call('ZREM', KEYS[5], ARGV[2] .. '|' .. trid)
+            event(KEYS[3], 't', trid, task, '', 'KILLED', date)
+        end
+    end
+end
+if #running == 0 then
+    exec_move(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], 'KILLED', date)
+    return {'KILLED', 0}
+end
+return {'KILLING', #running, unpack(running)}
