@@ -127,3 +127,4 @@ def markdown_table() -> str:
         targets = ", ".join(t.value for t in StateType if t in TRANSITIONS[state]) or "—"
         lines.append(f"| `{state.value}` | {targets} | {'yes' if state in TERMINAL else 'no'} |")
     return "\n".join(lines)
+
