@@ -21,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from executor.errors import FlowValidationError, Problem
+from executor.flowables import DAG, child_lists, dag_problems
 from executor.inputs import InputDef, input_def_problems
 from executor.models import OstraModel
 from executor.tasktypes import TaskType, lookup
@@ -198,7 +199,8 @@ class FlowOutput(OstraModel):
 
 @dataclass(frozen=True)
 class Location:
-    """Where a task sits: the branch (``tasks``, ``errors``, ``finally``) and its index."""
+    """Where a task sits: its flowable parent (None at the top level), the branch of it
+    (``tasks``, ``errors``, ``finally``, ``then``, ``cases.<key>``...) and its index."""
 
     branch: str
     index: int
@@ -286,21 +288,34 @@ class Flow(OstraModel):
         return {"tasks": self.tasks, "errors": self.errors, "finally": self.finally_}[name]
 
     def all_tasks(self) -> Iterator[tuple[Location, TaskDef]]:
+        """Every task, nested ones included, with where it sits."""
+
+        def walk(tasks: list[TaskDef], branch: str, parent: str | None
+                 ) -> Iterator[tuple[Location, TaskDef]]:
+            for i, task in enumerate(tasks):
+                yield Location(branch, i, parent), task
+                tt = task.task_type
+                if tt.flowable:
+                    for name, raw in child_lists(tt.name, task.properties):
+                        yield from walk([TaskDef.model_validate(r) for r in raw], name, task.id)
+
         for name in BRANCHES:
-            for i, task in enumerate(self.branch(name)):
-                yield Location(name, i), task
+            yield from walk(self.branch(name), name, None)
+
+    def _index(self) -> dict[str, tuple[Location, TaskDef]]:
+        index = self.__dict__.get("_task_index")
+        if index is None:
+            index = {task.id: (loc, task) for loc, task in self.all_tasks()}
+            self.__dict__["_task_index"] = index
+        return index  # type: ignore[no-any-return]
 
     def locate(self, task_id: str) -> Location:
         """Where ``task_id`` sits in the flow (raises ``KeyError`` if it is not there)."""
-        index = self.__dict__.get("_index")
-        if index is None:
-            index = {task.id: loc for loc, task in self.all_tasks()}
-            self.__dict__["_index"] = index
-        return index[task_id]  # type: ignore[no-any-return]
+        return self._index()[task_id][0]
 
     def task(self, task_id: str) -> TaskDef:
-        loc = self.locate(task_id)
-        return self.branch(loc.branch)[loc.index]
+        """The task ``task_id``, at any depth (raises ``KeyError`` if it is not there)."""
+        return self._index()[task_id][1]
 
 
 # ---------------------------------------------------------------- validation
@@ -393,7 +408,19 @@ def _task_problems(task: Any, path: str, seen: dict[str, str]) -> list[Problem]:
     except ValidationError as exc:
         problems += _pydantic_problems(exc, path, skip_templates=True)
     problems += _template_problems(task.get("runIf"), f"{path}.runIf")
-    problems += _template_problems(props, path)
+    if tt.flowable:
+        lists = child_lists(tt.name, props)
+        nested = {k for k, _ in lists} | {"cases"}
+        problems += _template_problems({k: v for k, v in props.items() if k not in nested}, path)
+        for branch, items in lists:
+            for i, child in enumerate(items):
+                child_path = (f"{path}.tasks[{i}].task" if tt.name == DAG and branch == "tasks"
+                              else f"{path}.{branch}[{i}]")
+                problems += _task_problems(child, child_path, seen)
+        if tt.name == DAG:
+            problems += [Problem(f"{path}.{p}", m) for p, m in dag_problems(props)]
+    else:
+        problems += _template_problems(props, path)
     return problems
 
 

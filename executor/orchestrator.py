@@ -12,6 +12,7 @@ then, always, ``finally``. The execution then ends in the worst state of its tas
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -21,14 +22,37 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from executor.dispatch import Dispatcher
-from executor.errors import ExecutionNotFound, StateConflict, TaskRunNotFound
+from executor.errors import (
+    ExecutionNotFound,
+    OstraError,
+    StateConflict,
+    TaskRunNotFound,
+    TemplateError,
+)
 from executor.flow import Flow, TaskDef
+from executor.flowables import (
+    ChildDecision,
+    Ended,
+    NewTaskRun,
+    StoredPlan,
+    after_child,
+    after_errors_child,
+    child_lists,
+    dag_next,
+    ids,
+    make_plan,
+    plan_to_json,
+    truthy,
+)
 from executor.ids import new_id
 from executor.inputs import resolve_inputs
+from executor.models import LogEntry
+from executor.render_context import build_context
 from executor.settings import Settings, get_settings
 from executor.state import StateType, worst
 from executor.store import RedisStore
 from executor.store.redis import TaskRunRow
+from executor.templating import render_value
 
 log = logging.getLogger(__name__)
 
@@ -36,25 +60,6 @@ PAUSE = "io.kestra.plugin.core.flow.Pause"
 #: What an expired ``pauseDuration`` does to the Pause task run, by ``behavior``.
 PAUSE_BEHAVIOR = {"RESUME": StateType.SUCCESS, "WARN": StateType.WARNING,
                   "FAIL": StateType.FAILED, "CANCEL": StateType.CANCELLED}
-
-
-@dataclass(frozen=True)
-class Ended:
-    """A task run that just ended."""
-
-    task_id: str
-    state: StateType
-    parent_task_run_id: str | None = None
-    value: str | None = None
-
-
-@dataclass(frozen=True)
-class NewTaskRun:
-    """A task run to create."""
-
-    task_id: str
-    parent_task_run_id: str | None = None
-    value: str | None = None
 
 
 @dataclass(frozen=True)
@@ -136,43 +141,188 @@ class Orchestrator:
             if row is None:
                 self.store.clear_active(eid, trid)
                 return
-            ended = Ended(row.task_id, row.state, row.parent_task_run_id, row.value)
+            ended = Ended(row.task_id, row.state, row.parent_task_run_id, row.value,
+                          row.iteration)
         if not ended.state.is_terminated():
             return
         flow = flow or self.flow_of(eid)
         if flow is None:
             self.store.clear_active(eid, trid)
             return
-        self.apply(eid, flow, decide(flow, ended), ended=trid)
+        if ended.parent_task_run_id is None:
+            self.apply(eid, flow, decide(flow, ended), ended=trid)
+        else:
+            self._child_ended(eid, flow, trid, ended)
 
     def apply(self, eid: str, flow: Flow, decision: Decision, *, ended: str = "") -> None:
         """Carry out ``decision`` for execution ``eid`` (after task run ``ended``, if any)."""
         if decision.create:
-            items = [(new_id(), c.task_id, c.parent_task_run_id, c.value) for c in decision.create]
-            deadline = time.time() + self.settings.pending_grace
-            state, result = self.store.create_task_runs(eid, items, deadline, ended)
-            if not result:
-                # The execution is being killed (or already ended): nothing new starts.
-                if state == StateType.KILLING:
-                    self.finish(eid)
-                if ended:
-                    self.store.clear_active(eid, ended)
-                return
-            if state != StateType.PAUSED:  # a paused execution holds them until resumed
-                for (trid, created), new in zip(result, decision.create, strict=True):
-                    if created:
-                        self.send(eid, flow, trid, new.task_id)
+            self.create(eid, flow, decision.create, ended=ended)
         if decision.end:
-            self.finish(eid)
+            self.finish(eid, flow)
             if ended:
                 self.store.clear_active(eid, ended)
+
+    def create(self, eid: str, flow: Flow, new: tuple[NewTaskRun, ...], *,
+               ended: str = "") -> None:
+        """Create task runs once each and start them (a paused execution holds them)."""
+        items = [(new_id(), c.task_id, c.parent_task_run_id, c.value, c.iteration) for c in new]
+        deadline = time.time() + self.settings.pending_grace
+        state, result = self.store.create_task_runs(eid, items, deadline, ended)
+        if not result:
+            # The execution is being killed (or already ended): nothing new starts.
+            if state == StateType.KILLING:
+                self.finish(eid, flow)
+            if ended:
+                self.store.clear_active(eid, ended)
+            return
+        if state == StateType.PAUSED:
+            return  # resume sends them
+        for (trid, created), c in zip(result, new, strict=True):
+            if created:
+                if self._skipped(eid, flow, trid, c):
+                    continue
+                self.send(eid, flow, trid, c.task_id)
+
+    def _skipped(self, eid: str, flow: Flow, trid: str, new: NewTaskRun) -> bool:
+        """Apply ``runIf``: a false condition ends the task run SKIPPED without running."""
+        task = flow.task(new.task_id)
+        if task.run_if is None:
+            return False
+        try:
+            ctx = build_context(self.store, eid, flow, task, task_run_id=trid, value=new.value,
+                                parent_task_run_id=new.parent_task_run_id)
+            run = truthy(render_value(task.run_if, ctx))
+        except TemplateError as exc:
+            self._fail_unstarted(eid, trid, new, f"runIf: {exc}")
+            return True
+        if run:
+            return False
+        status, _ = self.store.transition_task_run(eid, trid, StateType.SKIPPED,
+                                                   StateType.CREATED, active="-")
+        if status == "OK":
+            self.advance(eid, trid, flow=flow,
+                         ended=Ended(new.task_id, StateType.SKIPPED, new.parent_task_run_id,
+                                     new.value, new.iteration))
+        return True
+
+    def _fail_unstarted(self, eid: str, trid: str, new: NewTaskRun, error: str) -> None:
+        """End a task run the orchestrator could not start (a render error) FAILED."""
+        self.store.append_log(LogEntry(level="ERROR", message=error, execution_id=eid,
+                                       task_run_id=trid, task_id=new.task_id))
+        status, _ = self.store.transition_task_run(
+            eid, trid, StateType.FAILED, active=time.time() + self.settings.lease_seconds,
+            error=error)
+        if status == "OK":
+            self.advance(eid, trid, ended=Ended(new.task_id, StateType.FAILED,
+                                                new.parent_task_run_id, new.value,
+                                                new.iteration))
+
+    # ------------------------------------------------------------------ flowables
+
+    def _start_flowable(self, eid: str, flow: Flow, trid: str, task: TaskDef) -> None:
+        """Plan a flowable task run and start its first children."""
+        row = self.store.task_run_row(eid, trid)
+        if row is None:
+            return
+        tt = task.task_type
+        nested = {k for k, _ in child_lists(tt.name, task.properties)} | {"cases"}
+        own = {k: v for k, v in task.properties.items() if k not in nested}
+        new = NewTaskRun(task.id, row.parent_task_run_id, row.value, row.iteration)
+        try:
+            ctx = build_context(self.store, eid, flow, task, task_run_id=trid, value=row.value,
+                                parent_task_run_id=row.parent_task_run_id)
+            plan = make_plan(tt.name, {**task.properties, **render_value(own, ctx)})
+        except (OstraError, ValueError, KeyError) as exc:
+            self._fail_unstarted(eid, trid, new, f"cannot start {task.id}: {exc}")
+            return
+        initial = plan.initial()
+        claimed = len(initial) if plan.mode in ("par", "each") else 0
+        status = self.store.start_flowable(
+            eid, trid, plan.mode, len(plan.tasks) or 1, plan.total, len(initial), claimed,
+            plan_to_json(plan), list(plan.values or []))
+        if status != "OK":
+            return
+        if not initial:
+            self._end_flowable(eid, flow, trid, new, ChildDecision(end=StateType.SUCCESS))
+            return
+        self.create(eid, flow, tuple(NewTaskRun(t, trid, v if v is not None else row.value, i)
+                                     for t, v, i in (plan.slot(s) for s in initial)))
+
+    def _child_ended(self, eid: str, flow: Flow, trid: str, ended: Ended) -> None:
+        parent_id = ended.parent_task_run_id
+        assert parent_id is not None
+        parent = self.store.task_run_row(eid, parent_id)
+        if parent is None or parent.state.is_terminated():
+            # Its flowable ended already (killed): nothing follows, but the execution may end.
+            self.store.clear_active(eid, trid)
+            self.finish(eid, flow)
+            return
+        ptask = flow.task(parent.task_id)
+        type_name = ptask.task_type.name
+        errors = ids(ptask.properties.get("errors") or [])
+        in_errors = flow.locate(ended.task_id).branch == "errors"
+        klass = ("bad" if ended.state.is_failed() else
+                 "warn" if ended.state == StateType.WARNING else "ok")
+        if in_errors:
+            self.store.child_ended(eid, parent_id, trid, klass, 0, True)
+            decision = after_errors_child(errors, parent_id, ended, type_name)
+        else:
+            plan = StoredPlan.from_json(self.store.task_run_field(eid, parent_id, "plan") or "")
+            slot = plan.slot_of(ended.task_id, ended.iteration)
+            _, counters, _, successors = self.store.child_ended(
+                eid, parent_id, trid, klass, slot, False)
+            if plan.mode == "dag":
+                children = [(r.task_id, r.state) for r in self.store.children_rows(eid, parent_id)
+                            if flow.locate(r.task_id).branch != "errors"]
+                decision = dag_next(plan, parent_id, children, type_name=type_name,
+                                    has_errors=bool(errors), inherited=parent.value)
+            else:
+                decision = after_child(plan, parent_id, counters, successors,
+                                       type_name=type_name, has_errors=bool(errors),
+                                       inherited=parent.value)
+        pnew = NewTaskRun(parent.task_id, parent.parent_task_run_id, parent.value,
+                          parent.iteration)
+        if decision.errors:
+            self.create(eid, flow, (NewTaskRun(errors[0], parent_id, parent.value),), ended=trid)
+        elif decision.create:
+            self.create(eid, flow, decision.create, ended=trid)
+        elif decision.end is not None:
+            self._end_flowable(eid, flow, parent_id, pnew, decision)
+            self.store.clear_active(eid, trid)
+        else:
+            self.store.clear_active(eid, trid)
+
+    def _end_flowable(self, eid: str, flow: Flow, trid: str, task_run: NewTaskRun,
+                      decision: ChildDecision) -> None:
+        """End a flowable task run, then advance its own parent scope."""
+        assert decision.end is not None
+        task = flow.task(task_run.task_id)
+        state = decision.end
+        if state == StateType.FAILED and task.allow_failure:
+            state = StateType.WARNING
+        if state == StateType.WARNING and task.allow_warning:
+            state = StateType.SUCCESS
+        # Kept in the active set until advanced, so a crash in between is recovered.
+        self.store.transition_task_run(eid, trid, state, StateType.RUNNING,
+                                       active=time.time() + self.settings.lease_seconds)
+        current = self.store.task_run_row(eid, trid)
+        if current is not None and current.state.is_terminated():
+            self.advance(eid, trid, flow=flow,
+                         ended=Ended(task_run.task_id, current.state,
+                                     task_run.parent_task_run_id, task_run.value,
+                                     task_run.iteration))
 
     def send(self, eid: str, flow: Flow, trid: str, task_id: str) -> None:
         """Publish one task run to its queue (the task's ``workerGroup``, if any); a task
         the executor runs itself (``Pause``) is started here instead."""
         task = flow.task(task_id)
-        if task.task_type.name == PAUSE:
+        tt = task.task_type
+        if tt.name == PAUSE:
             self._pause_task(eid, trid, task)
+            return
+        if tt.flowable:
+            self._start_flowable(eid, flow, trid, task)
             return
         self.dispatcher.send(
             eid, trid, queue=task.worker_group,
@@ -191,18 +341,33 @@ class Orchestrator:
         ref = self.store.flow_ref(eid)
         return self.store.get_flow(*ref) if ref else None
 
-    def finish(self, eid: str) -> StateType | None:
-        """End the execution if every task run has ended; returns its end state."""
+    def finish(self, eid: str, flow: Flow | None = None) -> StateType | None:
+        """End the execution if every task run has ended; returns its end state.
+
+        The flow's ``outputs`` are rendered now; a render error fails the execution.
+        """
         rows = self.store.task_run_rows(eid)
         if any(not r.state.is_terminated() for r in rows):
             return None
         current = self.store.execution_state(eid)
         if current is None or current.is_terminated() or current == StateType.PAUSED:
             return current  # a paused execution ends after it is resumed
-        final = final_state([r.state for r in rows], current)
+        # Top-level task runs decide (a failure inside AllowFailure shows as its WARNING).
+        final = final_state([r.state for r in rows if r.parent_task_run_id is None], current)
+        fields: dict[str, Any] = {}
+        flow = flow or self.flow_of(eid)
+        if flow is not None and flow.outputs and final != StateType.KILLED:
+            try:
+                ctx = build_context(self.store, eid, flow, None, task_run_id="")
+                fields["outputs"] = json.dumps(
+                    {o.id: render_value(o.value, ctx) for o in flow.outputs}, default=str)
+            except TemplateError as exc:
+                final = StateType.FAILED
+                self.store.append_log(LogEntry(level="ERROR", execution_id=eid,
+                                               message=f"flow outputs: {exc}"))
         if current in (StateType.CREATED, StateType.QUEUED, StateType.RESTARTED):
             self.store.transition_execution(eid, StateType.RUNNING)
-        status, state = self.store.transition_execution(eid, final)
+        status, state = self.store.transition_execution(eid, final, **fields)
         if status == "OK":
             self.store.expire_execution(eid, self.settings.retention)
             log.info("execution %s ended %s", eid, final.value)

@@ -161,4 +161,5 @@ def known_types() -> list[str]:
 
 def _ensure_builtins() -> None:
     # Imported lazily: builtin_types registers itself into this module's registry.
-    import executor.builtin_types  # noqa: F401
+    import executor.builtin_types
+    import executor.flowables  # noqa: F401

@@ -20,8 +20,9 @@ from pydantic import ValidationError
 from executor.context import RunContext
 from executor.errors import AttemptTimeout, TaskFailure, TaskKilled, TemplateError
 from executor.flow import Flow, TaskDef
+from executor.flowables import Ended
 from executor.models import LogEntry
-from executor.orchestrator import Ended, Orchestrator
+from executor.orchestrator import Orchestrator
 from executor.render_context import build_context
 from executor.settings import Settings
 from executor.state import StateType
@@ -212,7 +213,8 @@ class AttemptRunner:
             return Outcome(retry_in=retry_in, attempt=n)
         assert final is not None
         self.orchestrator.advance(eid, trid, flow=flow,
-                                  ended=Ended(task.id, final, res.parent_task_run_id, res.value))
+                                  ended=Ended(task.id, final, res.parent_task_run_id, res.value,
+                                              res.iteration))
         return Outcome(attempt=n)
 
 

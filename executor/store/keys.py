@@ -13,7 +13,10 @@ P:{EID}:exec                    hash    the execution (state, inputs, labels, ou
 P:{EID}:exec:h                  list    execution state history, JSON ``{state, date}``
 P:{EID}:exec:ev                 stream  execution state changes only (for ``wait``)
 P:{EID}:trs                     list    task run ids in creation order
-P:{EID}:trkey                   hash    ``taskId|parentTaskRunId|value`` -> task run id
+P:{EID}:trkey                   hash    ``taskId|parentTaskRunId|value[#iteration]`` -> id
+P:{EID}:tv                      hash    ``taskId|value`` -> task run id (for ``outputs``)
+P:{EID}:tr:TRID:ended           set     ended children of a flowable task run
+P:{EID}:tr:TRID:values          list    loop values of a ForEach (or Each*) task run
 P:{EID}:tr:TRID                 hash    a task run, its attempts as ``aN:*`` fields
 P:{EID}:tr:TRID:h               list    task run and attempt histories, JSON
 P:{EID}:tr:TRID:lease           string  ``worker_id`` of the live attempt, with a TTL
@@ -66,6 +69,15 @@ class Keys:
     def task_run_keys(self, eid: str) -> str:
         return f"{self.prefix}:{{{eid}}}:trkey"
 
+    def value_index(self, eid: str) -> str:
+        return f"{self.prefix}:{{{eid}}}:tv"
+
+    def children_ended(self, eid: str, trid: str) -> str:
+        return f"{self.prefix}:{{{eid}}}:tr:{trid}:ended"
+
+    def loop_values(self, eid: str, trid: str) -> str:
+        return f"{self.prefix}:{{{eid}}}:tr:{trid}:values"
+
     def task_run(self, eid: str, trid: str) -> str:
         return f"{self.prefix}:{{{eid}}}:tr:{trid}"
 
@@ -108,9 +120,11 @@ class Keys:
         return f"{self.prefix}:reconciler:lock"
 
 
-def identity(task_id: str, parent_task_run_id: str | None = None, value: str | None = None) -> str:
+def identity(task_id: str, parent_task_run_id: str | None = None, value: str | None = None,
+             iteration: int | None = None) -> str:
     """What makes a task run unique within an execution (Kestra's ``TaskRun.isSame``)."""
-    return f"{task_id}|{parent_task_run_id or ''}|{value if value is not None else ''}"
+    base = f"{task_id}|{parent_task_run_id or ''}|{value if value is not None else ''}"
+    return base if iteration is None else f"{base}#{iteration}"
 
 
 def active_member(eid: str, trid: str) -> str:

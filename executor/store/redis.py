@@ -90,6 +90,7 @@ class StartResult:
     flow_id: str = ""
     revision: int = 0
     first_start: float = 0.0
+    iteration: int | None = None
     wait_ms: int = 0
     holder: str = ""
     state: StateType | None = None
@@ -104,6 +105,7 @@ class TaskRunRow:
     state: StateType
     parent_task_run_id: str | None
     value: str | None
+    iteration: int | None = None
 
 
 class RedisStore:
@@ -115,7 +117,7 @@ class RedisStore:
         self._scripts: dict[str, Script] = {
             name: client.register_script(_script_source(name))
             for name in ("exec_transition", "create", "start", "finish", "kill", "restart",
-                         "tr_transition")
+                         "tr_transition", "child_ended", "flowable_start")
         }
         self._flow_cache: dict[tuple[str, str, int], Flow] = {}
 
@@ -221,36 +223,41 @@ class RedisStore:
                     pipe.rpush(k.task_run_history(eid, trid), *history)
                 pipe.hset(k.task_run_keys(eid), identity(
                     fields["taskId"], fields.get("parentTaskRunId") or None,
-                    fields.get("value") or None), trid)
+                    fields.get("value") or None,
+                    int(fields["iteration"]) if fields.get("iteration") else None), trid)
+                pipe.hset(k.value_index(eid), f"{fields['taskId']}|{fields.get('value') or ''}",
+                          trid)
                 pipe.rpush(k.task_runs(eid), trid)
-            self._create_task_runs(pipe, eid, [(identity(task_id), trid, task_id, "", "")
+            self._create_task_runs(pipe, eid, [(identity(task_id), trid, task_id, "", "", "")
                                                for trid, task_id in first], pending_deadline)
             pipe.execute()
 
-    def _create_task_runs(self, client: Any, eid: str, items: list[tuple[str, str, str, str, str]],
+    def _create_task_runs(self, client: Any, eid: str,
+                          items: list[tuple[str, str, str, str, str, str]],
                           pending_deadline: float, ended: str = "") -> Any:
         k = self.k
-        keys = [k.execution(eid), k.task_run_keys(eid), k.task_runs(eid), k.events(eid), k.active]
+        keys = [k.execution(eid), k.task_run_keys(eid), k.task_runs(eid), k.events(eid), k.active,
+                k.value_index(eid)]
         args: list[Any] = [eid, iso(), pending_deadline, active_member(eid, ended) if ended else ""]
-        for ident, trid, task_id, parent, value in items:
+        for ident, trid, task_id, parent, value, iteration in items:
             keys += [k.task_run(eid, trid), k.task_run_history(eid, trid)]
-            args += [ident, trid, task_id, parent, value]
+            args += [ident, trid, task_id, parent, value, iteration]
         return self._scripts["create"](keys=keys, args=args, client=client)
 
     @_translate
     def create_task_runs(
-        self, eid: str, items: list[tuple[str, str, str | None, str | None]],
+        self, eid: str, items: list[tuple[str, str, str | None, str | None, int | None]],
         pending_deadline: float, ended: str = "",
     ) -> tuple[StateType, list[tuple[str, bool]]]:
-        """Create task runs given as (task run id, task id, parent id, value), once each.
+        """Create task runs given as (id, task id, parent id, value, iteration), once each.
 
         ``ended`` is the task run whose end led here: it leaves the active set in the same
         step. Returns the execution's state and (id, created) pairs (the id of an existing
         task run of the same identity when it was not created); no pairs when the
         execution refuses new task runs (KILLING or ended).
         """
-        rows = [(identity(t, p, v), trid, t, p or "", v if v is not None else "")
-                for trid, t, p, v in items]
+        rows = [(identity(t, p, v, i), trid, t, p or "", v if v is not None else "",
+                 "" if i is None else str(i)) for trid, t, p, v, i in items]
         out = self._create_task_runs(self.r, eid, rows, pending_deadline, ended)
         if _s(out[0]) == "REFUSED":
             return (StateType.FAILED if _s(out[1]) == "MISSING" else StateType(_s(out[1]))), []
@@ -393,6 +400,7 @@ class RedisStore:
                 parent_task_run_id=_s(out[3]) or None, value=_s(out[4]) or None,
                 namespace=_s(out[5]), flow_id=_s(out[6]), revision=int(out[7]),
                 first_start=float(out[8]),
+                iteration=int(out[9]) if out[9] else None,
             )
         if status == "DONE":
             return StartResult(status, state=StateType(_s(out[1])))
@@ -440,23 +448,59 @@ class RedisStore:
     # ------------------------------------------------------------------ orchestration
 
     @_translate
-    def task_run_outputs(self, eid: str, task_id: str, parent: str | None = None,
-                         value: str | None = None) -> dict[str, Any] | None:
-        """Outputs of the task run of ``task_id`` (None if it has not run)."""
-        trid = self.r.hget(self.k.task_run_keys(eid), identity(task_id, parent, value))
+    def task_run_outputs(self, eid: str, task_id: str, value: str | None = None
+                         ) -> dict[str, Any] | None:
+        """Outputs of the (latest) task run of ``task_id`` (for loop value ``value``
+        inside loops); None if it has not run."""
+        trid = self.r.hget(self.k.value_index(eid), f"{task_id}|{value or ''}")
         if trid is None:
             return None
         raw = self.r.hget(self.k.task_run(eid, _s(trid)), "outputs")
         return json.loads(raw) if raw else {}
 
     @_translate
+    def start_flowable(self, eid: str, trid: str, mode: str, width: int, total: int,
+                       expected: int, claimed: int, plan: str, values: list[str]) -> str:
+        """Start a flowable task run with its plan (see ``flowable_start.lua``)."""
+        k = self.k
+        out = self._scripts["flowable_start"](
+            keys=[k.execution(eid), k.execution_history(eid), k.task_run(eid, trid),
+                  k.task_run_history(eid, trid), k.events(eid), k.children_ended(eid, trid),
+                  k.loop_values(eid, trid)],
+            args=[k.prefix, eid, trid, iso(), mode, width, total, expected, claimed, plan,
+                  *values])
+        return _s(out[0])
+
+    @_translate
+    def child_ended(self, eid: str, parent: str, child: str, klass: str, slot: int,
+                    errors_branch: bool
+                    ) -> tuple[str, dict[str, int], str, list[tuple[int, str]]]:
+        """Count a child's end on its flowable (see ``child_ended.lua``): (status,
+        counters, the stored plan, claimed successor slots with their loop values)."""
+        k = self.k
+        out = self._scripts["child_ended"](
+            keys=[k.task_run(eid, parent), k.children_ended(eid, parent),
+                  k.loop_values(eid, parent)],
+            args=[child, klass, slot, "1" if errors_branch else "0"])
+        status = _s(out[0])
+        if status == "ERR":
+            return status, {}, "", []
+        counters = dict(zip(("done", "bad", "warn", "expected"),
+                            (int(_s(x)) for x in out[1:5]), strict=True))
+        n = int(out[6])
+        slots = [int(x) for x in out[7:7 + n]]
+        values = [_s(x) for x in out[7 + n:7 + 2 * n]]
+        return status, counters, _s(out[5]), list(zip(slots, values, strict=True))
+
+    @_translate
+    def children_rows(self, eid: str, parent: str) -> list[TaskRunRow]:
+        """The task runs whose parent is ``parent`` (for small flowables such as Dag)."""
+        return [r for r in self.task_run_rows(eid) if r.parent_task_run_id == parent]
+
+    @_translate
     def task_run_row(self, eid: str, trid: str) -> TaskRunRow | None:
-        vals = self.r.hmget(self.k.task_run(eid, trid), "taskId", "state", "parentTaskRunId",
-                            "value")
-        if vals[0] is None:
-            return None
-        return TaskRunRow(trid, _s(vals[0]), StateType(_s(vals[1])), _s(vals[2]) or None,
-                          _s(vals[3]) or None)
+        vals = self.r.hmget(self.k.task_run(eid, trid), *_ROW_FIELDS)
+        return _row(trid, vals)
 
     @_translate
     def task_run_rows(self, eid: str) -> list[TaskRunRow]:
@@ -464,12 +508,9 @@ class RedisStore:
         ids = [_s(t) for t in self.r.lrange(self.k.task_runs(eid), 0, -1)]
         with self.r.pipeline(transaction=False) as pipe:
             for trid in ids:
-                pipe.hmget(self.k.task_run(eid, trid), "taskId", "state", "parentTaskRunId",
-                           "value")
+                pipe.hmget(self.k.task_run(eid, trid), *_ROW_FIELDS)
             rows = pipe.execute()
-        return [TaskRunRow(trid, _s(v[0]), StateType(_s(v[1])), _s(v[2]) or None,
-                           _s(v[3]) or None) for trid, v in zip(ids, rows, strict=True)
-                if v[0] is not None]
+        return [row for trid, v in zip(ids, rows, strict=True) if (row := _row(trid, v))]
 
     @_translate
     def clear_active(self, eid: str, trid: str) -> None:
@@ -499,10 +540,11 @@ class RedisStore:
         k = self.k
         trids = [_s(t) for t in self.r.lrange(k.task_runs(eid), 0, -1)]
         keys = [k.execution(eid), k.execution_history(eid), k.execution_events(eid),
-                k.task_runs(eid),
+                k.task_runs(eid), k.value_index(eid),
                 k.task_run_keys(eid), k.metrics(eid), k.logs(eid), k.events(eid)]
         for trid in trids:
-            keys += [k.task_run(eid, trid), k.task_run_history(eid, trid)]
+            keys += [k.task_run(eid, trid), k.task_run_history(eid, trid),
+                     k.children_ended(eid, trid), k.loop_values(eid, trid)]
         with self.r.pipeline(transaction=False) as pipe:
             if seconds > 0:
                 for key in keys:
@@ -588,6 +630,7 @@ class RedisStore:
             id=h["id"], execution_id=eid, namespace=x["namespace"], flow_id=x["flowId"],
             task_id=h["taskId"], parent_task_run_id=h.get("parentTaskRunId") or None,
             value=h.get("value") or None, attempts=attempts,
+            iteration=int(h["iteration"]) if h.get("iteration") else None,
             outputs=json.loads(h["outputs"]) if h.get("outputs") else {},
             state=_state([e for e in entries if "attempt" not in e]),
         )
@@ -664,6 +707,16 @@ class RedisStore:
                    if ns is not None and _s(ns) == namespace]
         alive = self._exists(ids[offset:offset + limit])
         return [e for e, a in zip(ids[offset:offset + limit], alive, strict=True) if a]
+
+
+_ROW_FIELDS = ("taskId", "state", "parentTaskRunId", "value", "iteration")
+
+
+def _row(trid: str, vals: list[Any]) -> TaskRunRow | None:
+    if vals[0] is None:
+        return None
+    return TaskRunRow(trid, _s(vals[0]), StateType(_s(vals[1])), _s(vals[2]) or None,
+                      _s(vals[3]) or None, int(vals[4]) if vals[4] is not None else None)
 
 
 def _state(entries: list[dict[str, Any]]) -> State:

@@ -19,7 +19,7 @@
 --   {'WAIT', ms}                     not due yet (a retry delay), try again later
 --   {'PAUSED'}                       the execution is paused: resume sends it again
 --   {'BUSY', ms, holder}             another worker holds a live lease on it
---   {'START', n, taskId, parent, value, namespace, flowId, revision, firstStart}
+--   {'START', n, taskId, parent, value, namespace, flowId, revision, firstStart, iteration}
 local xstate = redis.call('HGET', KEYS[1], 'state')
 local st = redis.call('HGET', KEYS[3], 'state')
 if not xstate or not st then return {'MISSING'} end
@@ -95,5 +95,5 @@ if xstate == 'CREATED' or xstate == 'RESTARTED' or xstate == 'QUEUED' then
 end
 
 local x = redis.call('HMGET', KEYS[1], 'namespace', 'flowId', 'flowRevision')
-local t = redis.call('HMGET', KEYS[3], 'parentTaskRunId', 'value', 'firstStart')
-return {'START', n, task, t[1] or '', t[2] or '', x[1], x[2], x[3], t[3] or ARGV[5]}
+local t = redis.call('HMGET', KEYS[3], 'parentTaskRunId', 'value', 'firstStart', 'iteration')
+return {'START', n, task, t[1] or '', t[2] or '', x[1], x[2], x[3], t[3] or ARGV[5], t[4] or ''}
