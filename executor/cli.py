@@ -7,7 +7,11 @@
     ostra executor [--interval S]                               the reconciler loop
     ostra flow deploy FILE... | get NS ID | list
     ostra execution submit NS FLOW_ID [-i k=v] [--wait] | get ID | list | logs ID
-                    | metrics ID | follow ID
+                    | metrics ID | follow ID | kill ID | restart ID
+                    | replay ID [--task-run TRID] [-i k=v] | pause ID | resume ID
+    ostra server api [--host H] [--port P]                      the REST API (uvicorn)
+    ostra server standalone [--host H] [--port P] [--data-dir D]
+                                  embedded Redis + a worker + the reconciler + the API
 
 ``ostra run`` without ``OSTRA_REDIS_URL`` starts a private ``redis-server`` and a local
 worker for the one execution and stops both (by PID) when it ends. Every other command
@@ -65,7 +69,10 @@ from executor.settings import get_settings
 from executor.state import StateType
 
 if TYPE_CHECKING:
+    import socket
+
     from executor.embedded import LocalWorker
+    from executor.reconciler import Reconciler
 
 log = logging.getLogger("ostra.cli")
 
@@ -88,8 +95,10 @@ app = typer.Typer(
 )
 flow_app = typer.Typer(no_args_is_help=True, help="Deploy and read flows.")
 execution_app = typer.Typer(no_args_is_help=True, help="Submit, read and follow executions.")
+server_app = typer.Typer(no_args_is_help=True, help="Run Ostra as a service (REST API).")
 app.add_typer(flow_app, name="flow")
 app.add_typer(execution_app, name="execution")
+app.add_typer(server_app, name="server")
 
 
 class LocalWorkerDied(OstraError):
@@ -613,6 +622,24 @@ def worker(
     os.execvp(argv[0], argv)
 
 
+def reconcile_until(reconciler: Reconciler, stop: threading.Event, every: float) -> None:
+    """Sweep every ``every`` seconds until ``stop`` is set (errors are logged, not fatal)."""
+    while not stop.is_set():
+        try:
+            acted = reconciler.sweep()
+            if acted:
+                log.info("executor: sweep moved %d task run(s) on", acted)
+        except OstraError as exc:
+            log.warning("executor: sweep failed: %s", redact(str(exc)))
+        except Exception:  # keep going: this loop is the safety net
+            log.exception("executor: sweep failed")
+        stop.wait(every)
+
+
+def _sweep_interval(lease_seconds: float) -> float:
+    return max(0.5, min(lease_seconds / 2, 10.0))
+
+
 @app.command()
 def executor(
     interval: Annotated[float | None, typer.Option(
@@ -632,7 +659,7 @@ def executor(
     logging.basicConfig(level=loglevel.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = get_settings()
-    every = interval if interval is not None else max(0.5, min(settings.lease_seconds / 2, 10.0))
+    every = interval if interval is not None else _sweep_interval(settings.lease_seconds)
     store = RedisStore.from_url(settings.url, settings.prefix)
     celery_app = make_app(settings)
     stop = threading.Event()
@@ -650,22 +677,213 @@ def executor(
         reconciler = Reconciler(Orchestrator(store, Dispatcher(celery_app), settings))
         log.info("executor: reconciling every %.1fs, redis %s, prefix %r", every,
                  redact(settings.url), settings.prefix)
-        while not stop.is_set():
-            try:
-                acted = reconciler.sweep()
-                if acted:
-                    log.info("executor: sweep moved %d task run(s) on", acted)
-            except OstraError as exc:
-                log.warning("executor: sweep failed: %s", redact(str(exc)))
-            except Exception:  # keep going: this loop is the safety net
-                log.exception("executor: sweep failed")
-            stop.wait(every)
+        reconcile_until(reconciler, stop, every)
         log.info("executor: stopped")
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
         celery_app.close()
         store.r.close()
+
+
+# ---------------------------------------------------------------- server
+
+HostOption = Annotated[str, typer.Option("--host", help="Address to listen on.")]
+PortOption = Annotated[int, typer.Option(
+    "--port", "-p", min=0, max=65535, help="Port to listen on (0: any free port).")]
+LogLevelOption = Annotated[str, typer.Option("--loglevel", "-l")]
+AccessLogOption = Annotated[bool, typer.Option(
+    "--access-log/--no-access-log", help="Log one line per request.")]
+
+
+def _setup_logging(loglevel: str) -> None:
+    logging.basicConfig(level=loglevel.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to host:port (OstraError if it cannot be had)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                   flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise OstraError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise OstraError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    return sock
+
+
+def _serve(client: Client, sock: socket.socket, *, loglevel: str, access_log: bool) -> None:
+    """Serve the REST API on ``sock`` until SIGINT or SIGTERM (graceful: open requests
+    get a few seconds, follow streams are then closed)."""
+    import uvicorn
+
+    from executor.api.app import configured_tokens, create_app
+
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    tokens = len(configured_tokens(None))
+    config = uvicorn.Config(create_app(client), host=host, port=port, log_config=None,
+                            log_level=loglevel.lower(), access_log=access_log,
+                            timeout_graceful_shutdown=5, server_header=False)
+    log.info("ostra api: listening on http://%s:%d (redis %s, %s)", shown, port,
+             redact(client.settings.url),
+             f"bearer tokens required ({tokens} accepted)" if tokens else "no authentication")
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+@server_app.command("api")
+def server_api(
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8080,
+    loglevel: LogLevelOption = "INFO",
+    access_log: AccessLogOption = True,
+) -> None:
+    """Serve the REST API on OSTRA_REDIS_URL (run workers with `ostra worker`).
+
+    OSTRA_API_TOKEN (comma-separated) turns bearer authentication on;
+    OSTRA_API_MAX_BODY limits request bodies (bytes, default 1 MiB).
+    """
+    _setup_logging(loglevel)
+    sock = _listen(host, port)
+    try:
+        with connect() as client:  # fails fast when Redis cannot be reached
+            # uvicorn stops gracefully on SIGINT/SIGTERM, then raises the signal again
+            with _interruptible(), contextlib.suppress(KeyboardInterrupt):
+                _serve(client, sock, loglevel=loglevel, access_log=access_log)
+    finally:
+        sock.close()
+    log.info("ostra api: stopped")
+
+
+@server_app.command("standalone")
+def server_standalone(
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8080,
+    data_dir: Annotated[Path | None, typer.Option(
+        "--data-dir", metavar="DIR", show_default=False,
+        help="Where Redis keeps its data (append-only file) and the worker its log "
+             "(default: ~/.ostra).")] = None,
+    concurrency: Annotated[int, typer.Option(
+        "--concurrency", "-c", min=1, help="Worker pool processes.")] = 2,
+    group: Annotated[list[str] | None, typer.Option(
+        "--group", metavar="NAME", help="Also serve this worker group (repeatable).")] = None,
+    loglevel: LogLevelOption = "INFO",
+    access_log: AccessLogOption = True,
+) -> None:
+    """Everything in one command, like Kestra's `server local`: an embedded Redis
+    (append-only, in --data-dir), a local worker, the reconciler and the REST API.
+
+    SIGTERM or Ctrl-C stops the API, then the worker (warm shutdown: running task runs
+    finish), then Redis; executions are kept for the next start.
+    """
+    import fcntl
+
+    from executor.embedded import EmbeddedRedis, LocalWorker
+    from executor.reconciler import Reconciler
+
+    _setup_logging(loglevel)
+    directory = (data_dir or Path.home() / ".ostra").expanduser().resolve()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        lock = open(directory / "standalone.lock", "a+")  # held until the end
+    except OSError as exc:
+        raise OstraError(f"cannot use {directory}: {exc.strerror}") from None
+    try:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock.close()
+        raise OstraError(f"another `ostra server standalone` is using {directory}") from None
+    server = EmbeddedRedis(directory / "redis", appendonly=True)
+    worker: LocalWorker | None = None
+    stop = threading.Event()
+    sweeper: threading.Thread | None = None
+    clients: list[Client] = []
+    sock: socket.socket | None = None
+    try:
+        with _interruptible():
+            try:
+                sock = _listen(host, port)
+                try:
+                    server.start()
+                except RuntimeError as exc:
+                    raise OstraError(f"cannot start the embedded redis: {exc}") from None
+                log.info("standalone: redis pid %d on %s, data in %s", server.pid, server.url,
+                         server.dir)
+                os.environ["OSTRA_REDIS_URL"] = server.url
+                get_settings.cache_clear()
+                settings = get_settings()
+                queues = [settings.queue, *[g for g in group or [] if g != settings.queue]]
+                pythonpath = os.pathsep.join(filter(None, [os.getcwd(),
+                                                           os.environ.get("PYTHONPATH")]))
+                worker = LocalWorker(server.url, concurrency=concurrency,
+                                     queues=",".join(queues), log_file=directory / "worker.log",
+                                     env={"PYTHONPATH": pythonpath}, loglevel="INFO",
+                                     name=f"ostra-standalone-{os.getpid()}@%h")
+                worker.start(wait=False)
+                log.info("standalone: worker pid %d (queues %s, log %s)", worker.pid,
+                         ",".join(queues), worker.log_file)
+                try:
+                    worker.wait_ready(60)
+                except RuntimeError as exc:
+                    _print_tail(directory / "worker.log")
+                    raise OstraError(f"the worker did not start: {exc}") from None
+                clients.append(Client(server.url))
+                sweeper = threading.Thread(
+                    target=reconcile_until, name="ostra-reconciler", daemon=True,
+                    args=(Reconciler(clients[-1].orchestrator), stop,
+                          _sweep_interval(settings.lease_seconds)))
+                sweeper.start()
+                log.info("standalone: reconciler running")
+                clients.append(Client(server.url))
+                _serve(clients[-1], sock, loglevel=loglevel, access_log=access_log)
+            except KeyboardInterrupt:  # SIGTERM or Ctrl-C, during startup or re-raised
+                pass
+    finally:
+        with _shielded():
+            log.info("standalone: stopping")
+            if sock is not None:
+                sock.close()
+            stop.set()
+            if sweeper is not None:
+                sweeper.join(15)
+            if worker is not None:
+                log.info("standalone: stopping worker pid %s (warm shutdown)", worker.pid)
+                _stop_worker(worker)
+            for c in clients:
+                with contextlib.suppress(Exception):
+                    c.orchestrator.dispatcher.app.close()
+                with contextlib.suppress(Exception):
+                    c.store.r.close()
+            if server.pid is not None:
+                log.info("standalone: stopping redis pid %d", server.pid)
+            server.stop()
+            lock.close()
+            log.info("standalone: stopped")
+
+
+def _stop_worker(worker: LocalWorker, grace: float = 30.0) -> None:
+    """Warm shutdown; past ``grace`` seconds, SIGKILL the worker and all below it."""
+    proc = worker.proc
+    if proc is None:
+        return
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            log.warning("standalone: worker pid %d still busy after %.0fs: killing it",
+                        proc.pid, grace)
+            _kill_tree(worker)
+    worker.proc = None
 
 
 # ---------------------------------------------------------------- flows
@@ -885,6 +1103,72 @@ def execution_follow(
     line.append(f" in {fmt_duration(done.state.duration)}")
     out.print(line, soft_wrap=True)
     raise typer.Exit(exit_code(done.state.current))
+
+
+def _report(execution: Execution, as_json: bool, note: str = "") -> None:
+    if as_json:
+        sys.stdout.write(execution_json(execution) + "\n")
+        sys.stdout.flush()
+        return
+    line = Text(f"execution {execution.id} ")
+    line.append_text(styled_state(execution.state.current))
+    if note:
+        line.append(f" {note}")
+    out.print(line, soft_wrap=True)
+
+
+IdArgument = Annotated[str, typer.Argument(metavar="ID")]
+
+
+@execution_app.command("kill")
+def execution_kill(execution_id: IdArgument, as_json: JsonOption = False) -> None:
+    """Kill an execution: its task runs stop and it ends KILLED (exit 1 if it ended)."""
+    with connect() as client:
+        execution = client.kill(execution_id)
+    _report(execution, as_json)
+
+
+@execution_app.command("restart")
+def execution_restart(execution_id: IdArgument, as_json: JsonOption = False) -> None:
+    """Restart a FAILED or KILLED execution: same id, failed task runs run again."""
+    with connect() as client:
+        execution = client.restart(execution_id)
+    _report(execution, as_json)
+
+
+@execution_app.command("replay")
+def execution_replay(
+    execution_id: IdArgument,
+    task_run: Annotated[str | None, typer.Option(
+        "--task-run", metavar="ID", help="Replay from this task run (default: from the "
+                                         "start).")] = None,
+    input_: InputsOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Start a new execution of the same flow, from the start or from a task run."""
+    values, problems = parse_pairs(input_)
+    if problems:
+        raise InputValidationError(problems)
+    with connect() as client:
+        execution = client.replay(execution_id, task_run_id=task_run,
+                                            inputs=dict(values) or None)
+    _report(execution, as_json, f"(replay of {execution_id})")
+
+
+@execution_app.command("pause")
+def execution_pause(execution_id: IdArgument, as_json: JsonOption = False) -> None:
+    """Pause a RUNNING execution (running task runs finish; nothing new starts)."""
+    with connect() as client:
+        execution = client.pause(execution_id)
+    _report(execution, as_json)
+
+
+@execution_app.command("resume")
+def execution_resume(execution_id: IdArgument, as_json: JsonOption = False) -> None:
+    """Resume a PAUSED execution."""
+    with connect() as client:
+        execution = client.resume(execution_id)
+    _report(execution, as_json)
 
 
 # ---------------------------------------------------------------- entry point

@@ -96,10 +96,7 @@ class Client:
         first = [(new_id(), c.task_id) for c in decision.create]
         self.store.create_execution(eid, resolved, values, all_labels, first,
                                     time.time() + self.settings.pending_grace)
-        for trid, task_id in first:
-            self.orchestrator.send(eid, resolved, trid, task_id)
-        if decision.end:
-            self.orchestrator.finish(eid)
+        self.orchestrator.begin_execution(eid, resolved, first)
         return self.get(eid)
 
     def get(self, execution_id: str) -> Execution:

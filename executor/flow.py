@@ -197,6 +197,16 @@ class FlowOutput(OstraModel):
     description: str | None = None
 
 
+class Concurrency(OstraModel):
+    """At most ``limit`` executions of the flow run at once; the others are QUEUED (and
+    start in order), CANCELLED or FAILED, as ``behavior`` says."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(ge=1)
+    behavior: Literal["QUEUE", "CANCEL", "FAIL"] = "QUEUE"
+
+
 @dataclass(frozen=True)
 class Location:
     """Where a task sits: its flowable parent (None at the top level), the branch of it
@@ -223,6 +233,7 @@ class Flow(OstraModel):
     errors: list[TaskDef] = Field(default_factory=list)
     finally_: list[TaskDef] = Field(default_factory=list, alias="finally")
     outputs: list[FlowOutput] = Field(default_factory=list)
+    concurrency: Concurrency | None = None
     disabled: bool = False
 
     @model_validator(mode="before")
@@ -262,7 +273,7 @@ class Flow(OstraModel):
         """The flow as Kestra's YAML shape."""
         out = self.model_dump(mode="json", by_alias=True, exclude_none=True,
                               exclude={"tasks", "errors", "finally_", "revision"})
-        for key in ("labels", "inputs", "variables", "outputs"):
+        for key in ("labels", "inputs", "variables", "outputs", "concurrency"):
             if not out.get(key):
                 out.pop(key, None)
         if not self.disabled:
@@ -321,6 +332,7 @@ class Flow(OstraModel):
 # ---------------------------------------------------------------- validation
 
 _TOP_LEVEL = {"id", "namespace", "revision", "description", "labels", "inputs", "variables",
+              "concurrency",
               "tasks", "errors", "finally", "outputs", "disabled"}
 
 
@@ -461,6 +473,11 @@ def flow_problems(data: Any) -> list[Problem]:
             problems.append(Problem(key, f"must be a {what}"))
     if isinstance(data.get("variables"), dict):
         problems += _template_problems(data["variables"], "variables")
+    if data.get("concurrency") is not None:
+        try:
+            Concurrency.model_validate(data["concurrency"])
+        except ValidationError as exc:
+            problems += _pydantic_problems(exc, "concurrency")
     outputs = data.get("outputs")
     if outputs is not None:
         if not isinstance(outputs, list):

@@ -97,11 +97,22 @@ class DagProperties(_Flowable):
     concurrent: int = Field(default=0, ge=0)
 
 
+class SubflowProperties(CamelProperties):
+    namespace: str
+    flow_id: str
+    revision: int | None = None
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    labels: dict[str, Any] = Field(default_factory=dict)
+    wait: bool = True
+    transmit_failed: bool = True
+
+
 CORE = "io.kestra.plugin.core.flow"
 SEQUENTIAL, PARALLEL, FOREACH = f"{CORE}.Sequential", f"{CORE}.Parallel", f"{CORE}.ForEach"
 EACH_SEQUENTIAL, EACH_PARALLEL = f"{CORE}.EachSequential", f"{CORE}.EachParallel"
 SWITCH, IF, ALLOW_FAILURE, DAG = (f"{CORE}.Switch", f"{CORE}.If", f"{CORE}.AllowFailure",
                                   f"{CORE}.Dag")
+SUBFLOW = f"{CORE}.Subflow"
 
 for _name, _props, _children, _doc in (
     (SEQUENTIAL, SequentialProperties, ("tasks",), "Run `tasks` one after the other."),
@@ -123,6 +134,13 @@ for _name, _props, _children, _doc in (
 ):
     register(TaskType(name=_name, aliases=(_name.rsplit(".", 1)[1],), properties=_props,
                       flowable=True, children=(*_children, "errors"), doc=_doc))
+
+
+register(TaskType(
+    name=SUBFLOW, aliases=("Subflow",), properties=SubflowProperties, flowable=True,
+    doc="Start an execution of another flow (`namespace`, `flowId`, `inputs`); with `wait`, "
+        "end as it ends (FAILED if it failed and `transmitFailed`). Outputs `executionId`, "
+        "`state` and the subflow's `outputs`."))
 
 
 def child_lists(type_name: str, props: dict[str, Any]) -> list[tuple[str, list[Any]]]:

@@ -31,6 +31,7 @@ from executor.errors import (
 )
 from executor.flow import Flow, TaskDef
 from executor.flowables import (
+    SUBFLOW,
     ChildDecision,
     Ended,
     NewTaskRun,
@@ -44,9 +45,9 @@ from executor.flowables import (
     plan_to_json,
     truthy,
 )
-from executor.ids import new_id
+from executor.ids import derived_id, new_id
 from executor.inputs import resolve_inputs
-from executor.models import LogEntry
+from executor.models import Label, LogEntry
 from executor.render_context import build_context
 from executor.settings import Settings, get_settings
 from executor.state import StateType, worst
@@ -321,6 +322,9 @@ class Orchestrator:
         if tt.name == PAUSE:
             self._pause_task(eid, trid, task)
             return
+        if tt.name == SUBFLOW:
+            self._start_subflow(eid, flow, trid, task)
+            return
         if tt.flowable:
             self._start_flowable(eid, flow, trid, task)
             return
@@ -369,9 +373,112 @@ class Orchestrator:
             self.store.transition_execution(eid, StateType.RUNNING)
         status, state = self.store.transition_execution(eid, final, **fields)
         if status == "OK":
-            self.store.expire_execution(eid, self.settings.retention)
-            log.info("execution %s ended %s", eid, final.value)
+            self._ended(eid, final)
         return state
+
+    def _ended(self, eid: str, final: StateType) -> None:
+        """After an execution ended: retention, queued executions, a waiting parent."""
+        self.store.expire_execution(eid, self.settings.retention)
+        log.info("execution %s ended %s", eid, final.value)
+        self.promote()
+        meta = self.store.execution_meta(eid)
+        if meta.get("triggerExecutionId"):
+            self._subflow_ended(meta["triggerExecutionId"], meta["triggerTaskRunId"], eid, final,
+                                json.loads(meta.get("outputs") or "{}"))
+
+    # ------------------------------------------------------------------ starting executions
+
+    def begin_execution(self, eid: str, flow: Flow, first: list[tuple[str, str]]) -> StateType:
+        """Start a created execution: take a concurrency slot if the flow has a limit
+        (or queue, cancel or fail it), then send its first task runs."""
+        if flow.concurrency is not None:
+            admitted = self.store.admit(eid, flow)
+            if admitted != "RUN":
+                state = StateType(admitted)
+                if state.is_terminated():
+                    self.store.expire_execution(eid, self.settings.retention)
+                return state
+        for trid, task_id in first:
+            self.send(eid, flow, trid, task_id)
+        if not first:
+            self.finish(eid, flow)
+        return StateType.CREATED
+
+    def promote(self) -> None:
+        """Start executions that just left a concurrency queue."""
+        for eid in self.store.pop_promoted():
+            flow = self.flow_of(eid)
+            if flow is None:
+                continue
+            for row in self.store.task_run_rows(eid):
+                if row.parent_task_run_id is None and row.state == StateType.CREATED:
+                    self.send(eid, flow, row.id, row.task_id)
+
+    # ------------------------------------------------------------------ subflows
+
+    def _start_subflow(self, eid: str, flow: Flow, trid: str, task: TaskDef) -> None:
+        """Start the child execution of a Subflow task run (once, whoever calls)."""
+        row = self.store.task_run_row(eid, trid)
+        if row is None or row.state.is_terminated():
+            return
+        new = NewTaskRun(task.id, row.parent_task_run_id, row.value, row.iteration)
+        try:
+            ctx = build_context(self.store, eid, flow, task, task_run_id=trid, value=row.value,
+                                parent_task_run_id=row.parent_task_run_id)
+            props = render_value(task.properties, ctx)
+            child_flow = self.store.get_flow(props["namespace"], props["flowId"],
+                                             props.get("revision"))
+            values = resolve_inputs(child_flow.inputs, props.get("inputs") or {})
+        except (OstraError, ValueError, KeyError) as exc:
+            self._fail_unstarted(eid, trid, new, f"cannot start subflow: {exc}")
+            return
+        # The child's id derives from this task run, so starting twice creates it once.
+        child = derived_id(eid, trid)
+        self.store.transition_task_run(
+            eid, trid, StateType.RUNNING, active=time.time() + self.settings.pending_grace,
+            wait="1" if props.get("wait", True) else "0",
+            transmitFailed="1" if props.get("transmitFailed", True) else "0",
+            outputs=json.dumps({"executionId": child}))
+        if self.store.execution_state(eid) == StateType.CREATED:
+            self.store.transition_execution(eid, StateType.RUNNING, expected=StateType.CREATED)
+        labels = [Label(key=str(k), value=str(v)) for k, v in
+                  (props.get("labels") or {}).items()]
+        labels.append(Label(key="system.correlationId", value=eid))
+        decision = start(child_flow)
+        first = [(derived_id(child, c.task_id), c.task_id) for c in decision.create]
+        created = self.store.create_execution(
+            child, child_flow, values, labels, first, time.time() + self.settings.pending_grace,
+            trigger=(eid, trid), only_if_absent=True)
+        if created:
+            self.begin_execution(child, child_flow, first)
+        if not props.get("wait", True):
+            self._end_subflow_task(eid, trid, new, StateType.SUCCESS, {"executionId": child})
+        else:
+            self.store.clear_active(eid, trid)
+
+    def _subflow_ended(self, eid: str, trid: str, child: str, state: StateType,
+                       outputs: dict[str, Any]) -> None:
+        row = self.store.task_run_row(eid, trid)
+        if row is None or row.state != StateType.RUNNING:
+            return
+        if self.store.task_run_field(eid, trid, "wait") != "1":
+            return
+        transmit = self.store.task_run_field(eid, trid, "transmitFailed") == "1"
+        result = state
+        if state.is_failed():
+            result = StateType.FAILED if transmit else StateType.SUCCESS
+        new = NewTaskRun(row.task_id, row.parent_task_run_id, row.value, row.iteration)
+        self._end_subflow_task(eid, trid, new, result,
+                               {"executionId": child, "state": state.value, "outputs": outputs})
+
+    def _end_subflow_task(self, eid: str, trid: str, new: NewTaskRun, state: StateType,
+                          outputs: dict[str, Any]) -> None:
+        status, _ = self.store.transition_task_run(
+            eid, trid, state, StateType.RUNNING, active=time.time() + self.settings.lease_seconds,
+            outputs=json.dumps(outputs, default=str))
+        if status == "OK":
+            self.advance(eid, trid, ended=Ended(new.task_id, state, new.parent_task_run_id,
+                                                new.value, new.iteration))
 
     # ------------------------------------------------------------------ control
 
@@ -401,8 +508,13 @@ class Orchestrator:
             if state == StateType.KILLED:
                 return state
             raise StateConflict(f"execution {eid} already ended ({state}): nothing to kill")
+        for child in self.store.subflow_executions(eid):
+            try:
+                self.kill(child)  # killing the parent kills its subflows
+            except (StateConflict, ExecutionNotFound):
+                pass
         if status == "KILLED":
-            self.store.expire_execution(eid, self.settings.retention)
+            self._ended(eid, StateType.KILLED)
             return StateType.KILLED
         log.info("execution %s KILLING: %d task run(s) being stopped", eid, len(running))
         return StateType.KILLING
@@ -509,6 +621,5 @@ class Orchestrator:
         self.store.create_execution(
             new, flow, values, source.labels, first, time.time() + self.settings.pending_grace,
             parent_id=eid, original_id=source.original_id or eid, copies=copies)
-        for trid, task_id in first:
-            self.send(new, flow, trid, task_id)
+        self.begin_execution(new, flow, first)
         return new

@@ -53,6 +53,8 @@ class Reconciler:
                     acted += self._one(eid, trid, now)
                 except OstraError as exc:
                     log.warning("reconciler: %s/%s: %s", eid, trid, exc)
+            acted += self._slots()
+            self.orchestrator.promote()
             if acted == 0:
                 self.store.purge_indexes(now - self.settings.retention)
         finally:
@@ -85,6 +87,26 @@ class Reconciler:
         self.orchestrator.resend(eid, trid)
         self.store.set_active(eid, trid, now + self.settings.pending_grace)
         return 1
+
+    def _slots(self) -> int:
+        """Free concurrency slots still held by executions that ended (or vanished)."""
+        freed = 0
+        for namespace, flow_id, holders in self.store.slot_holders():
+            if not holders:
+                continue
+            states = self.store.execution_states(holders)
+            ended = [e for e, s in zip(holders, states, strict=True)
+                     if s is None or s.is_terminated()]
+            if not ended:
+                continue
+            try:
+                limit = self.store.get_flow(namespace, flow_id).concurrency
+            except OstraError:
+                limit = None
+            for eid in ended:
+                self.store.release_slot(eid, namespace, flow_id, limit.limit if limit else 0)
+                freed += 1
+        return freed
 
     def _pause_due(self, eid: str, trid: str, now: float) -> int:
         """Resume a Pause task run whose ``pauseDuration`` is over, as its ``behavior`` says."""

@@ -46,7 +46,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Annotated, Any, Protocol, cast
+from typing import Annotated, Any
 
 import yaml
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
@@ -87,19 +87,10 @@ MASK = "******"
 MAX_YAML_NODES = 100_000
 MAX_PAGE_SIZE = 10_000
 YAML_TYPES = ("application/x-yaml", "application/yaml", "text/yaml", "text/plain")
+#: reads ``Authorization: Bearer ...`` (module level: FastAPI resolves annotations here)
+_BEARER = HTTPBearer(auto_error=False, description="One of the tokens of OSTRA_API_TOKEN")
 _STREAM_ID = re.compile(r"^\d+-\d+$")
 _LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
-
-
-class _Control(Protocol):
-    """Client methods the lead adds (typed here so that this module checks before)."""
-
-    def kill(self, execution_id: str) -> Execution: ...
-    def restart(self, execution_id: str) -> Execution: ...
-    def replay(self, execution_id: str, task_run_id: str | None = None,
-               inputs: dict[str, Any] | None = None) -> Execution: ...
-    def pause(self, execution_id: str) -> Execution: ...
-    def resume(self, execution_id: str) -> Execution: ...
 
 
 # ---------------------------------------------------------------- response models
@@ -307,7 +298,7 @@ class BodyLimit:
 # ---------------------------------------------------------------- helpers
 
 
-def _tokens(token: str | Sequence[str] | None) -> list[bytes]:
+def configured_tokens(token: str | Sequence[str] | None) -> list[bytes]:
     if token is None:
         token = os.environ.get("OSTRA_API_TOKEN", "")
     items = token.split(",") if isinstance(token, str) else list(token)
@@ -399,7 +390,12 @@ async def _read_inputs(request: Request) -> dict[str, Any]:
     """Inputs from a JSON object body, or form fields (multipart or urlencoded)."""
     media = _media_type(request)
     if media in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        form = await request.form()
+        try:
+            form = await request.form()
+        except StarletteHTTPException as exc:  # malformed form data (not BodyTooLarge)
+            if exc.status_code != 400:
+                raise
+            raise BadRequest([Problem("body", f"invalid form data: {exc.detail}")]) from None
         try:
             values: dict[str, Any] = {}
             problems = []
@@ -502,7 +498,6 @@ class Api:
 
     def __init__(self, client: Client, ping_interval: float = PING_INTERVAL) -> None:
         self.client = client
-        self.control = cast(_Control, client)
         self.ping_interval = ping_interval
 
     # -- presenting
@@ -558,15 +553,19 @@ class Api:
         try:
             while True:
                 batch = await run_in_threadpool(store.read_events, execution_id, last_id, 1000)
-                ended = False
+                terminal_event = False
                 for last_id, event in batch:
                     yield _sse(event.model_dump(mode="json", by_alias=True), event_id=last_id)
                     if event.task_run_id is None and event.state.is_terminated():
-                        ended = True
+                        terminal_event = True
                 if batch:
                     silent_since = time.monotonic()
-                elif (await run_in_threadpool(self.client.state, execution_id)).is_terminated():
-                    ended = True
+                # An end seen in the stream may be an earlier one (since restarted): the
+                # stream ends when the execution's current state is an end state.
+                ended = False
+                if terminal_event or not batch:
+                    state = await run_in_threadpool(self.client.state, execution_id)
+                    ended = state.is_terminated()
                 if ended:
                     execution = await run_in_threadpool(self.client.get, execution_id)
                     yield _sse(self.present(execution), event="end")
@@ -589,7 +588,7 @@ def create_app(client: Client | None = None, token: str | Sequence[str] | None =
         max_body: the largest request body in bytes (None: ``OSTRA_API_MAX_BODY``, 1 MiB).
         ping_interval: seconds of silence after which a follow stream sends a comment.
     """
-    tokens = _tokens(token)
+    tokens = configured_tokens(token)
     limit = _max_body(max_body)
     own = client is None
     the_client = client if client is not None else Client()
@@ -614,10 +613,8 @@ def create_app(client: Client | None = None, token: str | Sequence[str] | None =
     dependencies = []
     auth_errors: tuple[int, ...] = ()
     if tokens:
-        bearer = HTTPBearer(auto_error=False, description="One of OSTRA_API_TOKEN's tokens")
-
         def authenticate(
-            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
         ) -> None:
             if credentials is None or not _token_ok(credentials.credentials, tokens):
                 raise Unauthorized()
@@ -683,6 +680,56 @@ def create_app(client: Client | None = None, token: str | Sequence[str] | None =
     ) -> Response:
         return JSONResponse(api.search(namespace, flow_id, state, page, size))
 
+    @router.get("/executions/{executionId}", response_model=Execution, tags=["executions"],
+                summary="An execution", responses=_error_responses(404))
+    def get_execution(execution_id: Annotated[str, PathParam(alias="executionId")]) -> Response:
+        return api.respond(the_client.get(execution_id))
+
+    @router.delete("/executions/{executionId}/kill", response_model=Execution,
+                   status_code=202, tags=["executions"], summary="Kill an execution",
+                   responses=_error_responses(404, 409))
+    def kill_execution(execution_id: Annotated[str, PathParam(alias="executionId")]) -> Response:
+        return api.respond(the_client.kill(execution_id), 202)
+
+    @router.post("/executions/{executionId}/restart", response_model=Execution,
+                 tags=["executions"], summary="Restart a FAILED or KILLED execution",
+                 responses=_error_responses(404, 409))
+    def restart_execution(
+        execution_id: Annotated[str, PathParam(alias="executionId")],
+    ) -> Response:
+        return api.respond(the_client.restart(execution_id))
+
+    @router.post("/executions/{executionId}/replay", response_model=Execution,
+                 tags=["executions"], summary="Replay an execution (a new execution)",
+                 openapi_extra=_INPUTS_BODY,
+                 responses=_error_responses(404, 409, 413, 415, 422))
+    async def replay_execution(
+        request: Request,
+        execution_id: Annotated[str, PathParam(alias="executionId")],
+        task_run_id: Annotated[str | None, Query(
+            alias="taskRunId", description="Replay from this task run")] = None,
+    ) -> Response:
+        inputs = await _read_inputs(request)
+        execution = await run_in_threadpool(the_client.replay, execution_id, task_run_id,
+                                            inputs or None)
+        return api.respond(execution)
+
+    @router.post("/executions/{executionId}/pause", response_model=Execution,
+                 tags=["executions"], summary="Pause a RUNNING execution",
+                 responses=_error_responses(404, 409))
+    def pause_execution(execution_id: Annotated[str, PathParam(alias="executionId")]) -> Response:
+        return api.respond(the_client.pause(execution_id))
+
+    @router.post("/executions/{executionId}/resume", response_model=Execution,
+                 tags=["executions"], summary="Resume a PAUSED execution",
+                 responses=_error_responses(404, 409))
+    def resume_execution(
+        execution_id: Annotated[str, PathParam(alias="executionId")],
+    ) -> Response:
+        return api.respond(the_client.resume(execution_id))
+
+    # After the routes of /executions/{executionId}/restart|replay|pause|resume, which
+    # take precedence: a flow with one of these ids cannot be started over the API.
     @router.post("/executions/{namespace}/{flowId}", response_model=Execution,
                  tags=["executions"], summary="Start an execution of a deployed flow",
                  openapi_extra=_INPUTS_BODY, responses=_error_responses(404, 409, 413, 415, 422))
@@ -704,54 +751,6 @@ def create_app(client: Client | None = None, token: str | Sequence[str] | None =
                 return Response(status_code=204)
             execution = done
         return api.respond(execution)
-
-    @router.get("/executions/{executionId}", response_model=Execution, tags=["executions"],
-                summary="An execution", responses=_error_responses(404))
-    def get_execution(execution_id: Annotated[str, PathParam(alias="executionId")]) -> Response:
-        return api.respond(the_client.get(execution_id))
-
-    @router.delete("/executions/{executionId}/kill", response_model=Execution,
-                   status_code=202, tags=["executions"], summary="Kill an execution",
-                   responses=_error_responses(404, 409))
-    def kill_execution(execution_id: Annotated[str, PathParam(alias="executionId")]) -> Response:
-        return api.respond(api.control.kill(execution_id), 202)
-
-    @router.post("/executions/{executionId}/restart", response_model=Execution,
-                 tags=["executions"], summary="Restart a FAILED or KILLED execution",
-                 responses=_error_responses(404, 409))
-    def restart_execution(
-        execution_id: Annotated[str, PathParam(alias="executionId")],
-    ) -> Response:
-        return api.respond(api.control.restart(execution_id))
-
-    @router.post("/executions/{executionId}/replay", response_model=Execution,
-                 tags=["executions"], summary="Replay an execution (a new execution)",
-                 openapi_extra=_INPUTS_BODY,
-                 responses=_error_responses(404, 409, 413, 415, 422))
-    async def replay_execution(
-        request: Request,
-        execution_id: Annotated[str, PathParam(alias="executionId")],
-        task_run_id: Annotated[str | None, Query(
-            alias="taskRunId", description="Replay from this task run")] = None,
-    ) -> Response:
-        inputs = await _read_inputs(request)
-        execution = await run_in_threadpool(api.control.replay, execution_id, task_run_id,
-                                            inputs or None)
-        return api.respond(execution)
-
-    @router.post("/executions/{executionId}/pause", response_model=Execution,
-                 tags=["executions"], summary="Pause a RUNNING execution",
-                 responses=_error_responses(404, 409))
-    def pause_execution(execution_id: Annotated[str, PathParam(alias="executionId")]) -> Response:
-        return api.respond(api.control.pause(execution_id))
-
-    @router.post("/executions/{executionId}/resume", response_model=Execution,
-                 tags=["executions"], summary="Resume a PAUSED execution",
-                 responses=_error_responses(404, 409))
-    def resume_execution(
-        execution_id: Annotated[str, PathParam(alias="executionId")],
-    ) -> Response:
-        return api.respond(api.control.resume(execution_id))
 
     @router.get("/executions/{executionId}/follow", tags=["executions"],
                 summary="Follow an execution's state changes (server-sent events)",
@@ -815,5 +814,5 @@ def create_app(client: Client | None = None, token: str | Sequence[str] | None =
     return app
 
 
-__all__ = ["API_PREFIX", "Api", "BodyLimit", "FlowOut", "PagedExecutions", "create_app",
-           "yaml_nodes"]
+__all__ = ["API_PREFIX", "Api", "BodyLimit", "FlowOut", "PagedExecutions", "configured_tokens",
+           "create_app", "yaml_nodes"]

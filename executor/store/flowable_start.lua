@@ -23,7 +23,7 @@ redis.call('HSET', KEYS[3], 'state', 'RUNNING', 'mode', ARGV[5], 'T', ARGV[6], '
 if #ARGV > 10 then redis.call('RPUSH', KEYS[7], unpack(ARGV, 11)) end
 redis.call('RPUSH', KEYS[4], hist('RUNNING', ARGV[4]))
 event(KEYS[5], 't', ARGV[3], redis.call('HGET', KEYS[3], 'taskId'), '', 'RUNNING', ARGV[4])
-if xstate == 'CREATED' or xstate == 'RESTARTED' or xstate == 'QUEUED' then
+if xstate == 'CREATED' or xstate == 'RESTARTED' then
     exec_move(KEYS[1], KEYS[2], KEYS[5], ARGV[1], ARGV[2], 'RUNNING', ARGV[4])
 end
 return {'OK'}

@@ -26,6 +26,9 @@ P:{EID}:events                  stream  every state change (for ``follow``)
 P:idx:all / P:idx:flow:NS:ID    zset    execution ids by creation time
 P:idx:state:STATE               zset    execution ids by creation time, per state
 P:idx:ended                     zset    execution ids by end time (retention sweep)
+P:{EID}:subflows                set     executions started by this one's Subflow tasks
+P:conc:NS:ID / P:concq:NS:ID    set/list executions holding a concurrency slot / queued
+P:concflows / P:promoted        set/list flows with a limit / executions just dequeued
 P:active                        zset    ``EID|TRID`` of unfinished task runs, by deadline
 P:reconciler:lock               string  held by the one process sweeping ``P:active``
 ==============================  ======  ==================================================
@@ -110,6 +113,23 @@ class Keys:
     @property
     def index_ended(self) -> str:
         return f"{self.prefix}:idx:ended"
+
+    def concurrency_running(self, namespace: str, flow_id: str) -> str:
+        return f"{self.prefix}:conc:{namespace}:{flow_id}"
+
+    def concurrency_queue(self, namespace: str, flow_id: str) -> str:
+        return f"{self.prefix}:concq:{namespace}:{flow_id}"
+
+    @property
+    def concurrency_flows(self) -> str:
+        return f"{self.prefix}:concflows"
+
+    @property
+    def promoted(self) -> str:
+        return f"{self.prefix}:promoted"
+
+    def subflows(self, eid: str) -> str:
+        return f"{self.prefix}:{{{eid}}}:subflows"
 
     @property
     def active(self) -> str:

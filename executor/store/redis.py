@@ -117,7 +117,7 @@ class RedisStore:
         self._scripts: dict[str, Script] = {
             name: client.register_script(_script_source(name))
             for name in ("exec_transition", "create", "start", "finish", "kill", "restart",
-                         "tr_transition", "child_ended", "flowable_start")
+                         "tr_transition", "child_ended", "flowable_start", "admit", "release")
         }
         self._flow_cache: dict[tuple[str, str, int], Flow] = {}
 
@@ -191,12 +191,16 @@ class RedisStore:
         parent_id: str | None = None,
         original_id: str | None = None,
         copies: list[tuple[dict[str, str], list[str]]] = (),  # type: ignore[assignment]
-    ) -> None:
+        trigger: tuple[str, str] | None = None,
+        only_if_absent: bool = False,
+    ) -> bool:
         """Create an execution in CREATED with its first task runs, in one transaction.
 
         ``first`` lists (task run id, task id) of the root task runs to create now;
         ``copies`` ended task runs (hash fields, history entries) carried over by a replay,
-        already given their new ids.
+        already given their new ids; ``trigger`` the (execution, task run) of a Subflow
+        task that started it. With ``only_if_absent``, nothing is written if the execution
+        exists already (returns False).
         """
         now, date = time.time(), iso()
         k = self.k
@@ -208,7 +212,16 @@ class RedisStore:
             "variables": json.dumps(flow.variables), "created": now,
             "originalId": original_id or eid, "parentId": parent_id or "",
         }
+        if flow.concurrency is not None:
+            fields["concLimit"] = flow.concurrency.limit
+        if trigger is not None:
+            fields["triggerExecutionId"], fields["triggerTaskRunId"] = trigger
         with self.r.pipeline(transaction=True) as pipe:
+            if only_if_absent:
+                pipe.watch(k.execution(eid))  # type: ignore[no-untyped-call]
+                if pipe.exists(k.execution(eid)):
+                    return False
+                pipe.multi()
             pipe.hset(k.execution(eid), mapping=fields)
             pipe.rpush(k.execution_history(eid), json.dumps({"state": "CREATED", "date": date}))
             pipe.xadd(k.events(eid), {"k": "x", "tr": "", "task": "", "a": "", "s": "CREATED",
@@ -230,7 +243,55 @@ class RedisStore:
                 pipe.rpush(k.task_runs(eid), trid)
             self._create_task_runs(pipe, eid, [(identity(task_id), trid, task_id, "", "", "")
                                                for trid, task_id in first], pending_deadline)
-            pipe.execute()
+            if trigger is not None:
+                pipe.sadd(k.subflows(trigger[0]), eid)
+            try:
+                pipe.execute()
+            except redis.WatchError:
+                return False
+        return True
+
+    @_translate
+    def admit(self, eid: str, flow: Flow) -> str:
+        """Take a concurrency slot for a new execution, or queue, cancel or fail it
+        (see ``admit.lua``)."""
+        assert flow.concurrency is not None
+        k = self.k
+        ns, fid = flow.namespace, flow.id
+        return _s(self._scripts["admit"](
+            keys=[k.execution(eid), k.execution_history(eid), k.events(eid),
+                  k.concurrency_running(ns, fid), k.concurrency_queue(ns, fid),
+                  k.concurrency_flows],
+            args=[k.prefix, eid, flow.concurrency.limit, flow.concurrency.behavior, iso(),
+                  f"{ns}:{fid}"]))
+
+    @_translate
+    def release_slot(self, eid: str, namespace: str, flow_id: str, limit: int) -> None:
+        """Free a slot held by an execution that ended without freeing it (recovery)."""
+        k = self.k
+        self._scripts["release"](keys=[k.execution(eid)],
+                                 args=[k.prefix, eid, namespace, flow_id, limit, iso()])
+
+    @_translate
+    def slot_holders(self) -> list[tuple[str, str, list[str]]]:
+        """(namespace, flow id, execution ids holding a slot) of flows with a limit."""
+        out = []
+        for raw in self.r.smembers(self.k.concurrency_flows):  # type: ignore[union-attr]
+            ns, _, fid = _s(raw).partition(":")
+            members = [_s(m) for m in self.r.smembers(  # type: ignore[union-attr]
+                self.k.concurrency_running(ns, fid))]
+            out.append((ns, fid, members))
+        return out
+
+    @_translate
+    def pop_promoted(self) -> list[str]:
+        """Executions that just left a concurrency queue, to be started."""
+        out: Any = self.r.lpop(self.k.promoted, 100)
+        return [_s(e) for e in out or []]
+
+    @_translate
+    def subflow_executions(self, eid: str) -> list[str]:
+        return [_s(m) for m in self.r.smembers(self.k.subflows(eid))]  # type: ignore[union-attr]
 
     def _create_task_runs(self, client: Any, eid: str,
                           items: list[tuple[str, str, str, str, str, str]],

@@ -17,7 +17,8 @@
 --   {'DONE', state}                  the task run already ended (advance again, idempotent)
 --   {'KILLED'}                       the execution is being killed: the task run ended KILLED
 --   {'WAIT', ms}                     not due yet (a retry delay), try again later
---   {'PAUSED'}                       the execution is paused: resume sends it again
+--   {'PAUSED'}                       the execution is paused (resume sends it again) or
+--                                    queued behind a concurrency limit (so is its start)
 --   {'BUSY', ms, holder}             another worker holds a live lease on it
 --   {'START', n, taskId, parent, value, namespace, flowId, revision, firstStart, iteration}
 local xstate = redis.call('HGET', KEYS[1], 'state')
@@ -43,7 +44,7 @@ if xstate == 'KILLING' or TERMINAL[xstate] then
     event(KEYS[5], 't', trid, task, '', 'KILLED', date)
     return {'KILLED'}
 end
-if xstate == 'PAUSED' and st ~= 'RUNNING' then return {'PAUSED'} end
+if (xstate == 'PAUSED' or xstate == 'QUEUED') and st ~= 'RUNNING' then return {'PAUSED'} end
 
 if st == 'RETRYING' then
     local at = tonumber(redis.call('HGET', KEYS[3], 'retryAt') or '0')
@@ -90,7 +91,7 @@ event(KEYS[5], 'a', trid, task, n, 'RUNNING', date)
 redis.call('SET', KEYS[6], ARGV[6], 'PX', ARGV[7])
 redis.call('ZADD', KEYS[7], now + tonumber(ARGV[7]) / 1000, member)
 
-if xstate == 'CREATED' or xstate == 'RESTARTED' or xstate == 'QUEUED' then
+if xstate == 'CREATED' or xstate == 'RESTARTED' then
     exec_move(KEYS[1], KEYS[2], KEYS[5], ARGV[1], ARGV[2], 'RUNNING', date)
 end
 

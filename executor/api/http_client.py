@@ -1,0 +1,428 @@
+"""``HttpClient``: the Python client over Ostra's REST API instead of Redis.
+
+Same methods and return types as ``executor.Client``, and the same errors: the API's
+problem+json answers are mapped back (422 to ``FlowValidationError`` or
+``InputValidationError`` with every problem, 404 to ``ExecutionNotFound`` or
+``FlowNotFound``, 409 to ``StateConflict``, 503 or an unreachable server to
+``ApiUnavailable``, a ``StoreError``)::
+
+    from executor.api.http_client import HttpClient
+
+    with HttpClient("http://127.0.0.1:8080", token="...") as client:
+        execution = client.submit(("demo", "hello"), inputs={"name": "Ada"})
+        for event in client.follow(execution.id):
+            print(event.task_id or "execution", event.state)
+        done = client.wait(execution.id, timeout=60)
+
+``token`` defaults to the first token of ``OSTRA_API_TOKEN``. SECRET inputs come back
+masked (``******``), as the API shows them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from pydantic_core import to_jsonable_python
+
+from executor.api import problems as P
+from executor.errors import (
+    ExecutionNotFound,
+    FlowNotFound,
+    FlowValidationError,
+    InputValidationError,
+    NotFoundError,
+    OstraError,
+    Problem,
+    StateConflict,
+    StoreError,
+    WaitTimeout,
+)
+from executor.flow import Flow
+from executor.inputs import resolve_inputs
+from executor.models import Execution, Label, LogEntry, MetricEntry, StateEvent
+from executor.state import StateType
+
+FlowRef = Flow | tuple[str, str] | str | Path
+#: the largest page the API serves
+MAX_PAGE_SIZE = 10_000
+#: consecutive failed connections after which ``follow``/``wait`` give up
+MAX_RECONNECTS = 5
+
+
+class ApiError(OstraError):
+    """The API refused a request with a status no other Ostra error stands for."""
+
+    def __init__(self, status: int, problem: Mapping[str, Any] | None = None,
+                 message: str | None = None) -> None:
+        self.status = status
+        self.problem = dict(problem or {})
+        text = message or self.problem.get("detail") or self.problem.get("title") or ""
+        super().__init__(f"HTTP {status}: {text}" if text else f"HTTP {status}")
+
+
+class Unauthorized(ApiError):
+    """401: no token, or one the server does not accept (set ``token`` or
+    ``OSTRA_API_TOKEN``)."""
+
+
+class PayloadTooLarge(ApiError):
+    """413: the request body is over the server's limit (``OSTRA_API_MAX_BODY``)."""
+
+
+class ApiUnavailable(StoreError):
+    """The API cannot be reached, or it cannot reach Redis (503)."""
+
+
+def error_from_problem(status: int, body: Mapping[str, Any] | None,
+                       reason: str = "") -> OstraError:
+    """The Ostra error a problem+json answer stands for."""
+    body = body or {}
+    kind = P.kind_of(str(body.get("type", "")))
+    detail = str(body.get("detail") or body.get("title") or reason or f"HTTP {status}")
+    raw = body.get("errors") or []
+    problems = [Problem(str(e.get("path", "")), str(e.get("message", "")))
+                for e in raw if isinstance(e, Mapping)] if isinstance(raw, list) else []
+    if status == 422:
+        problems = problems or [Problem("", detail)]
+        if kind == P.INVALID_FLOW:
+            return FlowValidationError(problems)
+        return InputValidationError(problems)
+    if status == 404:
+        if kind == P.EXECUTION_NOT_FOUND and body.get("executionId"):
+            return ExecutionNotFound(str(body["executionId"]))
+        if kind == P.FLOW_NOT_FOUND and body.get("namespace") and body.get("flowId"):
+            return FlowNotFound(str(body["namespace"]), str(body["flowId"]))
+        return NotFoundError(detail)
+    if status == 409:
+        return StateConflict(detail)
+    if status == 401:
+        return Unauthorized(status, body, detail)
+    if status == 413:
+        return PayloadTooLarge(status, body, detail)
+    if status == 503:
+        return ApiUnavailable(detail)
+    return ApiError(status, body, detail)
+
+
+def _q(segment: str) -> str:
+    return quote(segment, safe="")
+
+
+def _flow_text(flow: Flow | str | Path) -> str:
+    if isinstance(flow, Flow):
+        return flow.to_yaml()
+    if isinstance(flow, Path) or ("\n" not in flow and flow.endswith((".yaml", ".yml"))):
+        return Path(flow).read_text()
+    return flow
+
+
+def _flow_from(data: Mapping[str, Any]) -> Flow:
+    fields = {k: v for k, v in data.items() if k not in ("revision", "source")}
+    return Flow.from_dict(fields).model_copy(update={"revision": data.get("revision")})
+
+
+class HttpClient:
+    """Talks to Ostra through its REST API.
+
+    Args:
+        url: the server, ``http(s)://host:port`` (``/api/v1`` is added unless given).
+        token: a bearer token; defaults to the first token of ``OSTRA_API_TOKEN``.
+        timeout: seconds for a request (``wait`` and ``follow`` stream as long as needed).
+        transport: an httpx transport (tests: ``httpx.ASGITransport``).
+    """
+
+    def __init__(self, url: str, token: str | None = None, *, timeout: float = 30.0,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        base = url.rstrip("/")
+        if base.endswith("/api/v1"):
+            base = base[: -len("/api/v1")]
+        self.url = base
+        self.timeout = timeout
+        if token is None:
+            token = next((t.strip() for t in os.environ.get("OSTRA_API_TOKEN", "").split(",")
+                          if t.strip()), None)
+        headers = {"Accept": "application/json", "User-Agent": "ostra-http-client"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self._http = httpx.Client(base_url=base + "/api/v1", headers=headers, timeout=timeout,
+                                  transport=transport)
+        self._root = httpx.Client(base_url=base, timeout=timeout, transport=transport)
+
+    def __repr__(self) -> str:  # never the token
+        return f"HttpClient({self.url!r})"
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise ApiUnavailable(f"cannot reach the Ostra API at {self.url}: "
+                                 f"{type(exc).__name__}: {exc}") from None
+        if response.status_code >= 400:
+            raise self._error(response)
+        return response
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self._request(method, path, **kwargs).json()
+
+    @staticmethod
+    def _error(response: httpx.Response) -> OstraError:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        return error_from_problem(response.status_code, body if isinstance(body, dict) else None,
+                                  response.reason_phrase)
+
+    def close(self) -> None:
+        self._http.close()
+        self._root.close()
+
+    def __enter__(self) -> HttpClient:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def health(self) -> dict[str, Any]:
+        """``/health``: ``{"status": "UP", "redis": "UP"}`` (raises ApiUnavailable if down)."""
+        try:
+            response = self._root.get("/health")
+        except httpx.TransportError as exc:
+            raise ApiUnavailable(f"cannot reach the Ostra API at {self.url}: {exc}") from None
+        if response.status_code >= 400:
+            raise ApiUnavailable(f"the Ostra API at {self.url} is {response.json()}")
+        result: dict[str, Any] = response.json()
+        return result
+
+    # ------------------------------------------------------------------ flows
+
+    def deploy(self, flow: Flow | str | Path) -> Flow:
+        """Validate and store ``flow`` on the server (a Flow, YAML text or a path).
+
+        Returns the flow with its revision (unchanged if the definition did not change).
+        """
+        data = self._json("POST", "/flows", content=_flow_text(flow).encode(),
+                          headers={"Content-Type": "application/x-yaml"})
+        return _flow_from(data)
+
+    def flow(self, namespace: str, flow_id: str, revision: int | None = None) -> Flow:
+        """A deployed flow (its latest revision unless one is given)."""
+        params = {"revision": revision} if revision is not None else None
+        return _flow_from(self._json("GET", f"/flows/{_q(namespace)}/{_q(flow_id)}",
+                                     params=params))
+
+    # ------------------------------------------------------------------ executions
+
+    def submit(
+        self,
+        flow: FlowRef,
+        inputs: Mapping[str, Any] | None = None,
+        labels: Mapping[str, str] | list[Label] | None = None,
+    ) -> Execution:
+        """Start an execution of ``flow``: a ``(namespace, flow_id)`` of a deployed flow, or
+        a Flow, YAML text or a path (deployed first).
+
+        A Flow's inputs are checked here before it is deployed; for YAML the server checks
+        them after deploying it (the deploy is harmless: same definition, same revision).
+        """
+        if isinstance(flow, tuple):
+            namespace, flow_id = flow
+        else:
+            if isinstance(flow, Flow):
+                if flow.disabled:
+                    raise StateConflict(f"flow {flow.namespace}.{flow.id} is disabled")
+                resolve_inputs(flow.inputs, inputs or {})
+            deployed = self.deploy(flow)
+            namespace, flow_id = deployed.namespace, deployed.id
+        items = labels.items() if isinstance(labels, Mapping) else (
+            [(lb.key, lb.value) for lb in labels] if labels else [])
+        params: list[tuple[str, str]] = []
+        problems = []
+        for key, value in items:
+            if ":" in str(key):
+                problems.append(Problem(f"labels.{key}", "a label key cannot contain ':' "
+                                                         "over the API"))
+            params.append(("labels", f"{key}:{value}"))
+        if problems:
+            raise InputValidationError(problems)
+        data = self._json("POST", f"/executions/{_q(namespace)}/{_q(flow_id)}",
+                          params=params, json=to_jsonable_python(dict(inputs or {})))
+        return Execution.model_validate(data)
+
+    def get(self, execution_id: str) -> Execution:
+        """The execution with all its task runs, attempts and outputs."""
+        return Execution.model_validate(self._json("GET", f"/executions/{_q(execution_id)}"))
+
+    def state(self, execution_id: str) -> StateType:
+        """The current state of the execution."""
+        return self.get(execution_id).state.current
+
+    def wait(self, execution_id: str, timeout: float | None = None) -> Execution:
+        """Block until the execution ends, then return it. Raises ``WaitTimeout``."""
+        for event, data in self._stream(execution_id, timeout):
+            if event == "end":
+                return Execution.model_validate(data)
+        return self.get(execution_id)  # pragma: no cover - the stream ends with "end"
+
+    def follow(self, execution_id: str, timeout: float | None = None) -> Iterator[StateEvent]:
+        """Every state change of the execution, its task runs and attempts, from the
+        first one, as they happen; ends after the execution ends."""
+        for event, data in self._stream(execution_id, timeout):
+            if event == "message":
+                yield StateEvent.model_validate(data)
+
+    def _stream(self, execution_id: str, timeout: float | None
+                ) -> Iterator[tuple[str, Any]]:
+        """(event, data) of ``/follow`` until ``end``; reconnects after ``Last-Event-ID``."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        last_id: str | None = None
+        failures = 0
+        path = f"/executions/{_q(execution_id)}/follow"
+
+        def timed_out() -> WaitTimeout:
+            return WaitTimeout(execution_id, timeout or 0, self.state(execution_id))
+
+        while True:
+            headers = {"Accept": "text/event-stream"}
+            if last_id:
+                headers["Last-Event-ID"] = last_id
+            read = 60.0  # the server sends a comment every few seconds of silence
+            if deadline is not None:
+                read = min(read, max(0.05, deadline - time.monotonic()))
+            try:
+                with self._http.stream("GET", path, headers=headers,
+                                       timeout=httpx.Timeout(self.timeout, read=read)
+                                       ) as response:
+                    if response.status_code >= 400:
+                        response.read()
+                        raise self._error(response)
+                    failures = 0
+                    event, event_id = "message", None
+                    data: list[str] = []
+                    for line in response.iter_lines():
+                        if deadline is not None and time.monotonic() > deadline:
+                            raise timed_out()
+                        if line == "":
+                            if data:
+                                payload = json.loads("\n".join(data))
+                                if event == "error":
+                                    raise error_from_problem(int(payload.get("status", 500)),
+                                                             payload)
+                                if event_id:
+                                    last_id = event_id
+                                yield event, payload
+                                if event == "end":
+                                    return
+                            event, data, event_id = "message", [], None
+                        elif line.startswith(":"):
+                            continue
+                        else:
+                            name, _, value = line.partition(":")
+                            value = value[1:] if value.startswith(" ") else value
+                            if name == "data":
+                                data.append(value)
+                            elif name == "event":
+                                event = value
+                            elif name == "id":
+                                event_id = value
+            except httpx.ReadTimeout:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise timed_out() from None
+            except httpx.TransportError as exc:
+                failures += 1
+                if failures > MAX_RECONNECTS:
+                    raise ApiUnavailable(f"lost the Ostra API at {self.url}: {exc}") from None
+                time.sleep(min(0.2 * 2 ** failures, 5.0))
+            if deadline is not None and time.monotonic() >= deadline:
+                raise timed_out()
+
+    def search(
+        self,
+        *,
+        namespace: str | None = None,
+        flow_id: str | None = None,
+        state: StateType | str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Execution]:
+        """Executions, newest first, filtered by namespace, flow and current state."""
+        base: dict[str, Any] = {}
+        if namespace is not None:
+            base["namespace"] = namespace
+        if flow_id is not None:
+            base["flowId"] = flow_id
+        if state is not None:
+            base["state"] = StateType(state).value
+        if limit <= 0:
+            return []
+        if limit <= MAX_PAGE_SIZE and offset % limit == 0:
+            pages = [(offset // limit + 1, limit)]
+            skip = 0
+        else:  # pages of the largest size from the start, sliced
+            size = min(MAX_PAGE_SIZE, offset + limit)
+            pages = [(n + 1, size) for n in range(-(-(offset + limit) // size))]
+            skip = offset
+        found: list[Execution] = []
+        for page, size in pages:
+            data = self._json("GET", "/executions/search",
+                              params={**base, "page": page, "size": size})
+            found += [Execution.model_validate(x) for x in data["results"]]
+            if len(data["results"]) < size:
+                break
+        return found[skip:skip + limit]
+
+    def logs(self, execution_id: str) -> list[LogEntry]:
+        """Every log line of the execution, in order."""
+        return [LogEntry.model_validate(x)
+                for x in self._json("GET", f"/logs/{_q(execution_id)}")]
+
+    def metrics(self, execution_id: str) -> list[MetricEntry]:
+        """Every metric entry emitted by the execution's task runs."""
+        return [MetricEntry.model_validate(x)
+                for x in self._json("GET", f"/metrics/{_q(execution_id)}")]
+
+    # ------------------------------------------------------------------ control
+
+    def kill(self, execution_id: str) -> Execution:
+        """Kill the execution (``StateConflict`` if it already ended)."""
+        return Execution.model_validate(
+            self._json("DELETE", f"/executions/{_q(execution_id)}/kill"))
+
+    def restart(self, execution_id: str) -> Execution:
+        """Restart a FAILED or KILLED execution (same id)."""
+        return Execution.model_validate(
+            self._json("POST", f"/executions/{_q(execution_id)}/restart"))
+
+    def replay(self, execution_id: str, task_run_id: str | None = None,
+               inputs: Mapping[str, Any] | None = None) -> Execution:
+        """A new execution of the same flow, from ``task_run_id`` if given."""
+        params = {"taskRunId": task_run_id} if task_run_id else None
+        body = to_jsonable_python(dict(inputs)) if inputs else None
+        return Execution.model_validate(
+            self._json("POST", f"/executions/{_q(execution_id)}/replay", params=params,
+                       json=body))
+
+    def pause(self, execution_id: str) -> Execution:
+        """Pause a RUNNING execution."""
+        return Execution.model_validate(
+            self._json("POST", f"/executions/{_q(execution_id)}/pause"))
+
+    def resume(self, execution_id: str) -> Execution:
+        """Resume a PAUSED execution."""
+        return Execution.model_validate(
+            self._json("POST", f"/executions/{_q(execution_id)}/resume"))
+
+
+__all__ = ["ApiError", "ApiUnavailable", "HttpClient", "PayloadTooLarge", "Unauthorized",
+           "error_from_problem"]
