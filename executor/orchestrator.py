@@ -165,8 +165,13 @@ class Orchestrator:
                 self.store.clear_active(eid, ended)
 
     def create(self, eid: str, flow: Flow, new: tuple[NewTaskRun, ...], *,
-               ended: str = "") -> None:
-        """Create task runs once each and start them (a paused execution holds them)."""
+               ended: str = "", revisit: bool = False) -> None:
+        """Create task runs once each and start them (a paused execution holds them).
+
+        With ``revisit`` (a restarted flowable walking its children again), a child that
+        exists already is not created again: an ended one counts as ended now (successes
+        keep their outputs), a restarted one is sent for its next attempt.
+        """
         items = [(new_id(), c.task_id, c.parent_task_run_id, c.value, c.iteration) for c in new]
         deadline = time.time() + self.settings.pending_grace
         state, result = self.store.create_task_runs(eid, items, deadline, ended)
@@ -184,6 +189,16 @@ class Orchestrator:
                 if self._skipped(eid, flow, trid, c):
                     continue
                 self.send(eid, flow, trid, c.task_id)
+            elif revisit:
+                row = self.store.task_run_row(eid, trid)
+                if row is None:
+                    continue
+                if row.state == StateType.RESTARTED:
+                    self.send(eid, flow, trid, c.task_id)
+                elif row.state.is_terminated():
+                    self._child_ended(eid, flow, trid, Ended(
+                        row.task_id, row.state, row.parent_task_run_id, row.value,
+                        row.iteration), revisit=True)
 
     def _skipped(self, eid: str, flow: Flow, trid: str, new: NewTaskRun) -> bool:
         """Apply ``runIf``: a false condition ends the task run SKIPPED without running."""
@@ -238,6 +253,7 @@ class Orchestrator:
             self._fail_unstarted(eid, trid, new, f"cannot start {task.id}: {exc}")
             return
         initial = plan.initial()
+        revisit = row.state == StateType.RESTARTED
         claimed = len(initial) if plan.mode in ("par", "each") else 0
         status = self.store.start_flowable(
             eid, trid, plan.mode, len(plan.tasks) or 1, plan.total, len(initial), claimed,
@@ -248,9 +264,11 @@ class Orchestrator:
             self._end_flowable(eid, flow, trid, new, ChildDecision(end=StateType.SUCCESS))
             return
         self.create(eid, flow, tuple(NewTaskRun(t, trid, v if v is not None else row.value, i)
-                                     for t, v, i in (plan.slot(s) for s in initial)))
+                                     for t, v, i in (plan.slot(s) for s in initial)),
+                    revisit=revisit)
 
-    def _child_ended(self, eid: str, flow: Flow, trid: str, ended: Ended) -> None:
+    def _child_ended(self, eid: str, flow: Flow, trid: str, ended: Ended, *,
+                     revisit: bool = False) -> None:
         parent_id = ended.parent_task_run_id
         assert parent_id is not None
         parent = self.store.task_run_row(eid, parent_id)
@@ -287,7 +305,7 @@ class Orchestrator:
         if decision.errors:
             self.create(eid, flow, (NewTaskRun(errors[0], parent_id, parent.value),), ended=trid)
         elif decision.create:
-            self.create(eid, flow, decision.create, ended=trid)
+            self.create(eid, flow, decision.create, ended=trid, revisit=revisit)
         elif decision.end is not None:
             self._end_flowable(eid, flow, parent_id, pnew, decision)
             self.store.clear_active(eid, trid)
@@ -451,6 +469,16 @@ class Orchestrator:
             trigger=(eid, trid), only_if_absent=True)
         if created:
             self.begin_execution(child, child_flow, first)
+        else:
+            # Started before (a restart of this task run, or a duplicate start).
+            child_state = self.store.execution_state(child)
+            if child_state in (StateType.FAILED, StateType.KILLED):
+                self.restart(child)  # Kestra's RETRY_FAILED: restart the same child
+            elif child_state is not None and child_state.is_terminated():
+                meta = self.store.execution_meta(child)
+                self._subflow_ended(eid, trid, child, child_state,
+                                    json.loads(meta.get("outputs") or "{}"))
+                return
         if not props.get("wait", True):
             self._end_subflow_task(eid, trid, new, StateType.SUCCESS, {"executionId": child})
         else:
@@ -575,7 +603,8 @@ class Orchestrator:
         flow = self.flow_of(eid)
         if flow is None:
             raise ExecutionNotFound(eid)
-        dropped = [t.id for t in [*flow.errors, *flow.finally_]]
+        # Task runs of errors branches (global and local) and of finally run again if needed.
+        dropped = [t.id for loc, t in flow.all_tasks() if loc.branch in ("errors", "finally")]
         status, state, restarted = self.store.restart_execution(
             eid, dropped, time.time() + self.settings.pending_grace)
         if status == "MISSING":
@@ -584,8 +613,12 @@ class Orchestrator:
             raise StateConflict(f"execution {eid} is {state}: only FAILED or KILLED "
                                 "executions can be restarted")
         rows = {r.id: r for r in self.store.task_run_rows(eid)}
+        # A restarted flowable walks its children again (see ``create(revisit=True)``):
+        # only the top-most restarted task runs are sent from here.
+        again = set(restarted)
         for trid in restarted:
-            self.send(eid, flow, trid, rows[trid].task_id)
+            if rows[trid].parent_task_run_id not in again:
+                self.send(eid, flow, trid, rows[trid].task_id)
         if not restarted:
             self._reconsider(eid, flow, list(rows.values()))
 

@@ -325,3 +325,29 @@ tasks:
     assert done.task_run("wait").state.current == task_state
     assert S.PAUSED in history(done)
     assert bool(done.task_runs("after")) == (task_state != S.FAILED)
+
+
+def test_restart_of_a_failed_flowable_runs_it_again(client: Client, worker) -> None:
+    flow = Flow.from_yaml("""
+id: restartflowable
+namespace: tests.control
+tasks:
+  - {id: before, type: Return, format: b}
+  - id: par
+    type: Parallel
+    tasks:
+      - {id: steady, type: Return, format: s}
+      - {id: shaky, type: Python, function: "tests.helpers.funcs:flaky", kwargs: {fail_times: 1}}
+  - {id: after, type: Return, format: "{{ outputs.shaky.attempt }}"}
+""")
+    failed = client.wait(client.submit(flow).id, timeout=30)
+    assert failed.state.current == S.FAILED
+    assert failed.task_run("par").state.current == S.FAILED
+    client.restart(failed.id)
+    done = client.wait(failed.id, timeout=30)
+    assert done.state.current == S.SUCCESS
+    assert len(done.task_run("before").attempts) == 1
+    assert [h.state for h in done.task_run("par").state.histories][-3:] == [
+        S.RESTARTED, S.RUNNING, S.SUCCESS]
+    assert len(done.task_runs("shaky")) == 1 and len(done.task_runs("steady")) == 1
+    assert done.task_run("after").outputs == {"value": "2"}
