@@ -361,3 +361,36 @@ def test_dag_cycle_check_is_linear() -> None:
     Flow.from_yaml(f"id: big\nnamespace: t\ntasks:\n  - id: dag\n    type: Dag\n"
                    f"    tasks:\n{entries}\n")
     assert time.monotonic() - started < 30
+
+
+def test_worker_group_waits_for_a_worker_of_its_group(client: Client, worker, redis_server,
+                                                      tmp_path) -> None:
+    import os
+    import time
+
+    from executor.embedded import LocalWorker
+    from tests.conftest import WORKER_ENV
+
+    group = f"gpu-{os.getpid()}"
+    eid = client.submit(f"""
+id: grouped
+namespace: tests.flowables
+tasks:
+  - {{id: plain, type: Return, format: anywhere}}
+  - {{id: special, type: Return, format: "on {group}", workerGroup: {group}}}
+""").id
+    time.sleep(2)
+    waiting = client.get(eid)
+    assert waiting.state.current == S.RUNNING
+    assert waiting.task_run("plain").state.current == S.SUCCESS
+    special = waiting.task_run("special")
+    assert special.state.current == S.CREATED and special.attempts == []  # visibly waiting
+    gpu = LocalWorker(redis_server.url, concurrency=1, queues=group, env=WORKER_ENV,
+                      name=f"{group}@%h", log_file=tmp_path / "gpu.log").start()
+    try:
+        done = client.wait(eid, timeout=30)
+    finally:
+        gpu.stop()
+    assert done.state.current == S.SUCCESS
+    pid = int((done.task_run("special").attempts[0].worker_id or "").rpartition(":")[2])
+    assert pid not in worker.children()
