@@ -7,6 +7,7 @@ publication. ``argsrepr`` gives Flower a readable line (flow, task, execution).
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from celery import Celery
 
@@ -49,13 +50,22 @@ class Dispatcher:
         return self._app or get_app()
 
     def send(self, eid: str, trid: str, *, label: str = "", queue: str | None = None,
-             countdown: float | None = None) -> str:
+             countdown: float | None = None, producer: Any = None) -> str:
         """Publish one task run; returns the Celery task id."""
         task_id = str(uuid.uuid4())
         self.app.send_task(
             RUN_TASK_RUN, args=[eid, trid], task_id=task_id,
             queue=queue or self.default_queue or self.app.conf.task_default_queue,
             countdown=countdown, argsrepr=label or f"execution={eid} taskrun={trid}",
-            kwargsrepr="{}",
+            kwargsrepr="{}", producer=producer,
+            # no result to wait for: without this, Celery subscribes to its result channel
+            ignore_result=True,
         )
         return task_id
+
+    def send_many(self, messages: list[tuple[str, str, str | None, str]]) -> None:
+        """Publish (execution id, task run id, queue, label) messages through one producer
+        (a fan-out of thousands of children: one connection, not one per message)."""
+        with self.app.producer_or_acquire() as producer:
+            for eid, trid, queue, label in messages:
+                self.send(eid, trid, queue=queue, label=label, producer=producer)

@@ -327,9 +327,6 @@ class StoredPlan:
         return cls(d["mode"], tuple(d["tasks"]), d["looped"], d["limit"], d["branch"],
                    {k: tuple(v) for k, v in d["depends"].items()})
 
-    def slot_of(self, task_id: str, iteration: int | None) -> int:
-        return self.tasks.index(task_id) + (iteration or 0) * len(self.tasks)
-
 
 @dataclass(frozen=True)
 class Ended:

@@ -184,11 +184,12 @@ class Orchestrator:
             return
         if state == StateType.PAUSED:
             return  # resume sends them
+        to_send = []
         for (trid, created), c in zip(result, new, strict=True):
             if created:
                 if self._skipped(eid, flow, trid, c):
                     continue
-                self.send(eid, flow, trid, c.task_id)
+                to_send.append((trid, c.task_id))
             elif revisit:
                 row = self.store.task_run_row(eid, trid)
                 if row is None:
@@ -199,6 +200,26 @@ class Orchestrator:
                     self._child_ended(eid, flow, trid, Ended(
                         row.task_id, row.state, row.parent_task_run_id, row.value,
                         row.iteration), revisit=True)
+        self.send_all(eid, flow, to_send)
+
+    def send_all(self, eid: str, flow: Flow, task_runs: list[tuple[str, str]]) -> None:
+        """Start (task run id, task id) pairs: runnable ones published in one batch."""
+        batch = []
+        for trid, task_id in task_runs:
+            task = flow.task(task_id)
+            if task.task_type.flowable:
+                self.send(eid, flow, trid, task_id)
+            else:
+                batch.append((eid, trid, task.worker_group, self._label(eid, flow, task_id)))
+        if len(batch) == 1:
+            eid_, trid_, queue, label = batch[0]
+            self.dispatcher.send(eid_, trid_, queue=queue, label=label)
+        elif batch:
+            self.dispatcher.send_many(batch)
+
+    @staticmethod
+    def _label(eid: str, flow: Flow, task_id: str) -> str:
+        return f"{flow.namespace}.{flow.id} {task_id} execution={eid}"
 
     def _skipped(self, eid: str, flow: Flow, trid: str, new: NewTaskRun) -> bool:
         """Apply ``runIf``: a false condition ends the task run SKIPPED without running."""
@@ -271,35 +292,32 @@ class Orchestrator:
                      revisit: bool = False) -> None:
         parent_id = ended.parent_task_run_id
         assert parent_id is not None
-        parent = self.store.task_run_row(eid, parent_id)
-        if parent is None or parent.state.is_terminated():
+        in_errors = flow.locate(ended.task_id).branch == "errors"
+        klass = ("bad" if ended.state.is_failed() else
+                 "warn" if ended.state == StateType.WARNING else "ok")
+        end = self.store.child_ended(eid, parent_id, trid, klass, ended.task_id,
+                                     ended.iteration, in_errors)
+        if end.status == "PARENT" or end.parent is None:
             # Its flowable ended already (killed): nothing follows, but the execution may end.
             self.store.clear_active(eid, trid)
             self.finish(eid, flow)
             return
+        parent = end.parent
         ptask = flow.task(parent.task_id)
         type_name = ptask.task_type.name
         errors = ids(ptask.properties.get("errors") or [])
-        in_errors = flow.locate(ended.task_id).branch == "errors"
-        klass = ("bad" if ended.state.is_failed() else
-                 "warn" if ended.state == StateType.WARNING else "ok")
+        plan = StoredPlan.from_json(end.plan)
         if in_errors:
-            self.store.child_ended(eid, parent_id, trid, klass, 0, True)
             decision = after_errors_child(errors, parent_id, ended, type_name)
+        elif plan.mode == "dag":
+            children = [(r.task_id, r.state) for r in self.store.children_rows(eid, parent_id)
+                        if flow.locate(r.task_id).branch != "errors"]
+            decision = dag_next(plan, parent_id, children, type_name=type_name,
+                                has_errors=bool(errors), inherited=parent.value)
         else:
-            plan = StoredPlan.from_json(self.store.task_run_field(eid, parent_id, "plan") or "")
-            slot = plan.slot_of(ended.task_id, ended.iteration)
-            _, counters, _, successors = self.store.child_ended(
-                eid, parent_id, trid, klass, slot, False)
-            if plan.mode == "dag":
-                children = [(r.task_id, r.state) for r in self.store.children_rows(eid, parent_id)
-                            if flow.locate(r.task_id).branch != "errors"]
-                decision = dag_next(plan, parent_id, children, type_name=type_name,
-                                    has_errors=bool(errors), inherited=parent.value)
-            else:
-                decision = after_child(plan, parent_id, counters, successors,
-                                       type_name=type_name, has_errors=bool(errors),
-                                       inherited=parent.value)
+            decision = after_child(plan, parent_id, end.counters, end.successors,
+                                   type_name=type_name, has_errors=bool(errors),
+                                   inherited=parent.value)
         pnew = NewTaskRun(parent.task_id, parent.parent_task_run_id, parent.value,
                           parent.iteration)
         if decision.errors:
@@ -309,8 +327,9 @@ class Orchestrator:
         elif decision.end is not None:
             self._end_flowable(eid, flow, parent_id, pnew, decision)
             self.store.clear_active(eid, trid)
-        else:
+        elif in_errors or plan.mode == "dag":
             self.store.clear_active(eid, trid)
+        # otherwise child_ended.lua took it out of the active set already
 
     def _end_flowable(self, eid: str, flow: Flow, trid: str, task_run: NewTaskRun,
                       decision: ChildDecision) -> None:
@@ -346,10 +365,8 @@ class Orchestrator:
         if tt.flowable:
             self._start_flowable(eid, flow, trid, task)
             return
-        self.dispatcher.send(
-            eid, trid, queue=task.worker_group,
-            label=f"{flow.namespace}.{flow.id} {task_id} execution={eid}",
-        )
+        self.dispatcher.send(eid, trid, queue=task.worker_group,
+                             label=self._label(eid, flow, task_id))
 
     def resend(self, eid: str, trid: str) -> None:
         """Publish task run ``trid`` again (the reconciler, for lost deliveries)."""
@@ -398,8 +415,9 @@ class Orchestrator:
         """After an execution ended: retention, queued executions, a waiting parent."""
         self.store.expire_execution(eid, self.settings.retention)
         log.info("execution %s ended %s", eid, final.value)
-        self.promote()
         meta = self.store.execution_meta(eid)
+        if meta.get("concLimit"):
+            self.promote()
         if meta.get("triggerExecutionId"):
             self._subflow_ended(meta["triggerExecutionId"], meta["triggerTaskRunId"], eid, final,
                                 json.loads(meta.get("outputs") or "{}"))

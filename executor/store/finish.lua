@@ -40,7 +40,9 @@ redis.call('RPUSH', KEYS[3], ahist(n, aend, ARGV[3]), hist(trend, ARGV[3]))
 if ARGV[7] ~= '' and trend ~= 'KILLED' then redis.call('HSET', KEYS[2], 'outputs', ARGV[7]) end
 if ARGV[10] ~= '' then redis.call('HSET', KEYS[2], 'a' .. n .. ':reason', ARGV[10]) end
 if trend == 'RETRYING' then redis.call('HSET', KEYS[2], 'retryAt', ARGV[8]) end
-if #ARGV > 10 then redis.call('RPUSH', KEYS[7], unpack(ARGV, 11)) end
+for i = 11, #ARGV, 1000 do  -- in chunks: unpack() fails past ~8000 values
+    redis.call('RPUSH', KEYS[7], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
 redis.call('DEL', KEYS[5])
 redis.call('ZADD', KEYS[6], ARGV[9], ARGV[1] .. '|' .. ARGV[2])
 event(KEYS[4], 'a', ARGV[2], task, n, aend, ARGV[3])

@@ -20,7 +20,10 @@ if st ~= 'CREATED' and st ~= 'RESTARTED' then return {'NOOP', st} end
 redis.call('DEL', KEYS[6], KEYS[7])
 redis.call('HSET', KEYS[3], 'state', 'RUNNING', 'mode', ARGV[5], 'T', ARGV[6], 'total', ARGV[7],
     'expected', ARGV[8], 'cn', ARGV[9], 'done', 0, 'bad', 0, 'warn', 0, 'plan', ARGV[10])
-if #ARGV > 10 then redis.call('RPUSH', KEYS[7], unpack(ARGV, 11)) end
+-- In chunks: Lua's unpack() fails past ~8000 values.
+for i = 11, #ARGV, 1000 do
+    redis.call('RPUSH', KEYS[7], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
 redis.call('RPUSH', KEYS[4], hist('RUNNING', ARGV[4]))
 event(KEYS[5], 't', ARGV[3], redis.call('HGET', KEYS[3], 'taskId'), '', 'RUNNING', ARGV[4])
 if xstate == 'CREATED' or xstate == 'RESTARTED' then

@@ -44,4 +44,6 @@ if #running == 0 then
     exec_move(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], 'KILLED', date)
     return {'KILLED', 0}
 end
-return {'KILLING', #running, unpack(running)}
+local out = {'KILLING', #running}
+for _, trid in ipairs(running) do out[#out + 1] = trid end
+return out

@@ -13,7 +13,7 @@ import functools
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -94,6 +94,18 @@ class StartResult:
     wait_ms: int = 0
     holder: str = ""
     state: StateType | None = None
+
+
+@dataclass(frozen=True)
+class ChildEnd:
+    """What ``child_ended.lua`` says: status (OK, DUP, ERR, or PARENT when the flowable
+    already ended), its counters and plan, the flowable's own row, claimed successors."""
+
+    status: str
+    counters: dict[str, int] = field(default_factory=dict)
+    plan: str = ""
+    parent: TaskRunRow | None = None
+    successors: list[tuple[int, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -551,25 +563,28 @@ class RedisStore:
         return _s(out[0])
 
     @_translate
-    def child_ended(self, eid: str, parent: str, child: str, klass: str, slot: int,
-                    errors_branch: bool
-                    ) -> tuple[str, dict[str, int], str, list[tuple[int, str]]]:
-        """Count a child's end on its flowable (see ``child_ended.lua``): (status,
-        counters, the stored plan, claimed successor slots with their loop values)."""
+    def child_ended(self, eid: str, parent: str, child: str, klass: str, task_id: str,
+                    iteration: int | None, errors_branch: bool) -> ChildEnd:
+        """Count a child's end on its flowable, once (see ``child_ended.lua``)."""
         k = self.k
         out = self._scripts["child_ended"](
             keys=[k.task_run(eid, parent), k.children_ended(eid, parent),
-                  k.loop_values(eid, parent)],
-            args=[child, klass, slot, "1" if errors_branch else "0"])
+                  k.loop_values(eid, parent), k.active],
+            args=[child, klass, task_id, "" if iteration is None else iteration,
+                  "1" if errors_branch else "0", eid])
         status = _s(out[0])
-        if status == "ERR":
-            return status, {}, "", []
-        counters = dict(zip(("done", "bad", "warn", "expected"),
-                            (int(_s(x)) for x in out[1:5]), strict=True))
-        n = int(out[6])
-        slots = [int(x) for x in out[7:7 + n]]
-        values = [_s(x) for x in out[7 + n:7 + 2 * n]]
-        return status, counters, _s(out[5]), list(zip(slots, values, strict=True))
+        if status == "PARENT":
+            return ChildEnd(status)
+        n = int(out[11])
+        slots = [int(x) for x in out[12:12 + n]]
+        values = [_s(x) for x in out[12 + n:12 + 2 * n]]
+        parent_row = TaskRunRow(parent, _s(out[7]), StateType.RUNNING, _s(out[8]) or None,
+                                _s(out[9]) or None, int(out[10]) if _s(out[10]) else None)
+        return ChildEnd(
+            status, counters=dict(zip(("done", "bad", "warn", "expected"),
+                                      (int(_s(x)) for x in out[1:5]), strict=True)),
+            plan=_s(out[6]), parent=parent_row,
+            successors=list(zip(slots, values, strict=True)))
 
     @_translate
     def children_rows(self, eid: str, parent: str) -> list[TaskRunRow]:

@@ -47,4 +47,6 @@ for _, trid in ipairs(redis.call('LRANGE', KEYS[4], 0, -1)) do
         end
     end
 end
-return {'OK', unpack(restarted)}
+local out = {'OK'}
+for _, trid in ipairs(restarted) do out[#out + 1] = trid end
+return out

@@ -15,7 +15,7 @@ def test_reliability_settings() -> None:
     assert conf["task_serializer"] == conf["result_serializer"] == "json"
     assert conf["accept_content"] == conf["result_accept_content"] == ["json"]
     assert conf["task_ignore_result"] is True  # Redis state, not results, is the record
-    assert conf["worker_send_task_events"] and conf["task_send_sent_event"]
+    assert conf["worker_send_task_events"]
     vt = conf["broker_transport_options"]["visibility_timeout"]
     assert vt == conf["visibility_timeout"] == settings.visibility_timeout
     # a retry countdown always lands well inside the visibility timeout
