@@ -731,7 +731,11 @@ def _serve(client: Client, sock: socket.socket, *, loglevel: str, access_log: bo
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     tokens = len(configured_tokens(None))
-    config = uvicorn.Config(create_app(client), host=host, port=port, log_config=None,
+    try:
+        api = create_app(client)
+    except ValueError as exc:  # a bad OSTRA_API_* setting
+        raise OstraError(str(exc)) from None
+    config = uvicorn.Config(api, host=host, port=port, log_config=None,
                             log_level=loglevel.lower(), access_log=access_log,
                             timeout_graceful_shutdown=5, server_header=False)
     log.info("ostra api: listening on http://%s:%d (redis %s, %s)", shown, port,
@@ -779,11 +783,11 @@ def server_standalone(
     loglevel: LogLevelOption = "INFO",
     access_log: AccessLogOption = True,
 ) -> None:
-    """Everything in one command, like Kestra's `server local`: an embedded Redis
-    (append-only, in --data-dir), a local worker, the reconciler and the REST API.
+    """Embedded Redis, a local worker, the reconciler and the REST API, in one command.
 
-    SIGTERM or Ctrl-C stops the API, then the worker (warm shutdown: running task runs
-    finish), then Redis; executions are kept for the next start.
+    Like Kestra's `server local`. Redis keeps its data (append-only) in --data-dir.
+
+    SIGTERM or Ctrl-C stops the API, then the worker (warm: running tasks finish), then Redis.
     """
     import fcntl
 

@@ -32,14 +32,27 @@ FlowRef = Flow | tuple[str, str] | str | Path
 
 
 class Client:
-    """Talks to Ostra through Redis (the same Redis the workers use).
+    """Talks to Ostra through Redis (the same Redis the workers use), or through the REST
+    API: one interface, two transports.
 
     Args:
-        url: a Redis URL; defaults to ``OSTRA_REDIS_URL``.
+        url: a Redis URL (``redis://``, ``rediss://``), or an API URL (``http(s)://``,
+            which returns an ``executor.api.http_client.HttpClient`` with the same
+            methods); defaults to ``OSTRA_REDIS_URL``.
         prefix: the key prefix; defaults to ``OSTRA_PREFIX`` (``ostra``).
+        token: the API's bearer token (HTTP only; defaults to ``OSTRA_API_TOKEN``).
     """
 
-    def __init__(self, url: str | None = None, *, prefix: str | None = None) -> None:
+    def __new__(cls, url: str | None = None, *, prefix: str | None = None,
+                token: str | None = None) -> Client:
+        if url and url.startswith(("http://", "https://")):
+            from executor.api.http_client import HttpClient
+
+            return HttpClient(url, token=token)  # type: ignore[return-value]
+        return super().__new__(cls)
+
+    def __init__(self, url: str | None = None, *, prefix: str | None = None,
+                 token: str | None = None) -> None:
         base = get_settings()
         update: dict[str, Any] = {}
         if url:
@@ -144,8 +157,9 @@ class Client:
             events = self.store.read_events(execution_id, last, 1000)
             for last, event in events:  # noqa: B007
                 yield event
-                if event.task_run_id is None and event.state.is_terminated():
-                    return
+                if (event.task_run_id is None and event.state.is_terminated()
+                        and self.state(execution_id).is_terminated()):
+                    return  # (an end followed by a restart is not the end)
             if not events and self.state(execution_id).is_terminated():
                 return
 

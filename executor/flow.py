@@ -39,8 +39,21 @@ COMMON_PROPERTIES = frozenset(
 BRANCHES = ("tasks", "errors", "finally")
 
 
+MAX_YAML_ALIASES = 100
+
+
 class _Yaml12Loader(yaml.SafeLoader):
-    """YAML 1.2 booleans: only true/false (PyYAML's 1.1 also reads yes/no/on/off)."""
+    """YAML 1.2 booleans: only true/false (PyYAML's 1.1 also reads yes/no/on/off); a
+    bounded number of aliases (nested aliases expand exponentially: "billion laughs")."""
+
+    _aliases = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_YAML_ALIASES:
+                raise yaml.YAMLError(f"more than {MAX_YAML_ALIASES} aliases")
+        return super().compose_node(parent, index)
 
 
 _Yaml12Loader.yaml_implicit_resolvers = {
