@@ -1,0 +1,46 @@
+"""The B3 benchmark runs end to end and reports figures (it does not judge them)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.timeout(90)
+def test_fanout_benchmark_reports_figures() -> None:
+    proc = subprocess.run(
+        [sys.executable, "bench/fanout.py", "--tasks", "50", "--reps", "1", "--big", "200",
+         "--small", "30", "--json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=85, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    result = json.loads(proc.stdout)
+    assert result["tasks"] == 50
+    assert result["ostra_task_runs_per_s"] > 0
+    assert result["raw_tasks_per_s"] > 0
+    assert result["raw_results_tasks_per_s"] > 0
+    assert result["ratio"] > 0  # reported, not judged: speed is the benchmark's business
+    assert len(result["ostra"]["wall_s"]) == 1
+    assert len(result["raw"]["tasks_per_s"]) == 1
+
+    big = result["big"]
+    assert "error" not in big, big
+    assert big["tasks"] == 200 and big["children"] == 200
+    assert big["history_s"] > 0 and big["task_runs_per_s"] > 0
+    for edge in ("first_100", "last_100"):
+        assert big[edge]["cycle_ms"] > 0 and big[edge]["run_ms"] > 0
+    assert big["cycle_growth"] > 0
+
+    memory = result["memory"]
+    for reading in ("start", "after_small", "after_big", "after_small_2"):
+        assert memory[reading]["pool_total_kib"] > 0
+    assert memory["small_run"]["failed"] == 0
+    assert result["env"]["cpu_count"]
