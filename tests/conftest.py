@@ -66,3 +66,12 @@ def run(client: Client, worker: LocalWorker):  # type: ignore[no-untyped-def]
         return client.wait(execution.id, timeout=timeout)
 
     return _run
+
+
+def stored(client: Client) -> tuple[int, frozenset[bytes]]:
+    """What a refused request must not change: the executions and the deployed flows.
+
+    (Not DBSIZE: on the shared Redis, executions of earlier tests may still be ending.)
+    """
+    r, k = client.store.r, client.store.k
+    return int(r.zcard(k.index_all)), frozenset(r.scan_iter(match=f"{k.prefix}:flow*"))

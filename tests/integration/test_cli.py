@@ -20,6 +20,7 @@ import pytest
 
 from executor import Client, StateType
 from executor.embedded import EmbeddedRedis, LocalWorker, free_port
+from tests.conftest import stored
 
 pytestmark = pytest.mark.integration
 
@@ -201,15 +202,15 @@ def test_run_with_redis_url_uses_real_workers(redis_server: EmbeddedRedis, worke
     assert "embedded redis" not in proc.stderr
     eid = _json(proc)["id"]
 
-    stored = client.get(eid)  # in the fixture's redis, run by the fixture's worker
-    assert stored.state.current == StateType.SUCCESS
-    assert stored.task_run("greet").outputs == {"value": "Hello, Ada!"}
-    pid = int(stored.task_run("greet").attempts[0].worker_id.rpartition(":")[2])
+    recorded = client.get(eid)  # in the fixture's redis, run by the fixture's worker
+    assert recorded.state.current == StateType.SUCCESS
+    assert recorded.task_run("greet").outputs == {"value": "Hello, Ada!"}
+    pid = int(recorded.task_run("greet").attempts[0].worker_id.rpartition(":")[2])
     assert pid in worker.children()
 
     got = ostra("execution", "get", eid, "--json", redis_url=url)
     assert got.returncode == 0, got.stderr
-    assert _json(got) == stored.model_dump(mode="json", by_alias=True)
+    assert _json(got) == recorded.model_dump(mode="json", by_alias=True)
 
     table = ostra("execution", "get", eid, redis_url=url)
     assert table.returncode == 0, table.stderr
@@ -254,13 +255,13 @@ def test_bad_flow_and_bad_input_store_nothing(redis_server: EmbeddedRedis, clien
     bad.write_text(BAD_FLOW)
     counted = tmp_path / "count.yaml"
     counted.write_text(COUNT_FLOW.replace("id: counted", "id: counted_cli_nothing"))
-    before = client.store.r.dbsize()
+    before = stored(client)
     assert ostra("run", str(bad), redis_url=redis_server.url).returncode == 2
     assert ostra("run", str(counted), "-i", "count=x", redis_url=redis_server.url
                  ).returncode == 2
     assert ostra("flow", "deploy", str(bad), "examples/hello.yaml",
                  redis_url=redis_server.url).returncode == 2
-    assert client.store.r.dbsize() == before
+    assert stored(client) == before
     assert ("tests.cli", "counted_cli_nothing") not in client.store.list_flows()
 
 

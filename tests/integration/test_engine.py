@@ -7,6 +7,7 @@ import pytest
 
 from executor import Client, Flow, InputValidationError, StateType
 from executor.models import Execution
+from tests.conftest import stored
 
 pytestmark = pytest.mark.integration
 S = StateType
@@ -310,15 +311,15 @@ inputs:
 tasks:
   - {id: a, type: Log, message: m}
 """)
-    before = client.store.r.dbsize()
+    before = stored(client)
     with pytest.raises(InputValidationError) as info:
         client.submit(flow, inputs={"n": "abc", "choice": "z", "extra": 1})
     paths = {p.path for p in info.value.problems}
     assert paths == {"inputs.n", "inputs.choice", "inputs.extra"}
-    assert client.store.r.dbsize() == before
+    assert stored(client) == before
     with pytest.raises(InputValidationError):
         client.submit(flow, inputs={})  # n and choice are required
-    assert client.store.r.dbsize() == before
+    assert stored(client) == before
 
 
 def test_submit_by_reference_and_search(client: Client, worker) -> None:

@@ -7,6 +7,7 @@ import pytest
 
 from executor import Client, Flow, FlowValidationError, StateType
 from executor.models import Execution, TaskRun
+from tests.conftest import stored
 
 pytestmark = pytest.mark.integration
 S = StateType
@@ -339,7 +340,7 @@ BAD = {
 
 @pytest.mark.parametrize("case", list(BAD))
 def test_bad_flowables_are_refused_and_nothing_stored(client: Client, case: str) -> None:
-    before = client.store.r.dbsize()
+    before = stored(client)
     with pytest.raises(FlowValidationError) as info:
         client.submit(f"id: bad\nnamespace: tests.flowables\ntasks:{BAD[case]}")
     text = str(info.value)
@@ -347,7 +348,7 @@ def test_bad_flowables_are_refused_and_nothing_stored(client: Client, case: str)
                 "unknown task 'ghost'", "empty cases": "tasks[0].cases",
                 "duplicate nested ids": "duplicate task id 'same'"}[case]
     assert expected in text
-    assert client.store.r.dbsize() == before
+    assert stored(client) == before
 
 
 def test_dag_cycle_check_is_linear() -> None:

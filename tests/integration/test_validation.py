@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from executor import Client, FlowValidationError, InputValidationError, StateType
+from tests.conftest import stored
 
 pytestmark = pytest.mark.integration
 
@@ -63,7 +64,7 @@ tasks:
 def test_bad_flow_is_refused_with_every_problem_and_nothing_stored(client: Client,
                                                                      case: str) -> None:
     text, expected = BAD_FLOWS[case]
-    before = client.store.r.dbsize()
+    before = stored(client)
     for action in (client.deploy, client.submit):
         with pytest.raises(FlowValidationError) as info:
             action(text)
@@ -73,7 +74,7 @@ def test_bad_flow_is_refused_with_every_problem_and_nothing_stored(client: Clien
             assert matching, f"no problem at {path}: {found}"
             assert any(fragment in m for m in matching), found
         assert str(info.value).startswith("invalid flow")
-    assert client.store.r.dbsize() == before
+    assert stored(client) == before
 
 
 def test_secret_input_is_not_echoed(client: Client) -> None:
