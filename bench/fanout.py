@@ -38,12 +38,8 @@ Usage: ``python bench/fanout.py [--tasks 1000] [--reps 3] [--big 10000] [--small
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -58,13 +54,12 @@ if str(ROOT) not in sys.path:
 import redis  # noqa: E402
 from celery.result import ResultSet  # noqa: E402
 
-from bench.linear import _hist, _ms, versions  # noqa: E402
+from bench import harness  # noqa: E402
+from bench.harness import _hist, _med, _ms, _r, proc_cpu_s  # noqa: E402
 from executor import Client, Flow, StateType  # noqa: E402
 from executor.celery_config import NOOP  # noqa: E402
-from executor.dispatch import make_app  # noqa: E402
 from executor.embedded import EmbeddedRedis, LocalWorker  # noqa: E402
 from executor.models import Execution, TaskRun  # noqa: E402
-from executor.settings import Settings  # noqa: E402
 
 TARGET_RATIO = 0.75  # ostra rate / raw no-result rate, at least
 TARGET_1000_S = 3.0  # seconds for N=1000 on 2 cores
@@ -86,26 +81,6 @@ def small_flow() -> Flow:
     """A flow of 3 sequential no-op tasks (the memory check's executions)."""
     tasks = "".join(f'  - id: t{i}\n    type: Return\n    format: "x"\n' for i in range(3))
     return Flow.from_yaml(f"id: small3\nnamespace: {NAMESPACE}\ntasks:\n{tasks}")
-
-
-def _med(xs: list[float]) -> float:
-    return round(statistics.median(xs), 3) if xs else float("nan")
-
-
-def _r(x: float) -> float:
-    return round(x, 3)
-
-
-_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-
-def proc_cpu_s(pid: int | None) -> float:
-    """User + system CPU seconds of process ``pid`` so far (0 if it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime
 
 
 class CpuMeter:
@@ -429,19 +404,16 @@ def print_table(res: dict[str, Any]) -> None:
     n, env = res["tasks"], res["env"]
     print(f"B3 fan-out: ForEach over {n} values (concurrencyLimit 0) of one no-op task, "
           f"{res['reps']} reps, interleaved")
-    print(f"python {env['python']}  celery {env['celery']}  kombu {env['kombu']}  "
-          f"redis-py {env['redis_py']}  redis-server {env['redis_server']}  "
-          f"cpus {env['cpu_count']}  load {env['loadavg_start']}")
-
-    def row(label: str, median: float, reps: list[float], fmt: str = "8.1f") -> None:
-        print(f"{label:<34}{median:{fmt}}   " + "  ".join(f"{x:{fmt}}" for x in reps))
+    harness.print_env(env)
 
     print(f"{'task runs (tasks) per second':<34}{'median':>8}   reps")
-    row("ostra (submit -> wait)", res["ostra_task_runs_per_s"], res["ostra"]["task_runs_per_s"])
-    row("raw send_task, no results", res["raw_tasks_per_s"], res["raw"]["tasks_per_s"])
-    row("raw send_task + join results", res["raw_results_tasks_per_s"],
-        res["raw_results"]["tasks_per_s"])
-    row("ratio ostra/raw (no results)", res["ratio"], res["ratios"], "8.3f")
+    harness.print_row("ostra (submit -> wait)", res["ostra_task_runs_per_s"],
+                      res["ostra"]["task_runs_per_s"])
+    harness.print_row("raw send_task, no results", res["raw_tasks_per_s"],
+                      res["raw"]["tasks_per_s"])
+    harness.print_row("raw send_task + join results", res["raw_results_tasks_per_s"],
+                      res["raw_results"]["tasks_per_s"])
+    harness.print_row("ratio ostra/raw (no results)", res["ratio"], res["ratios"], "8.3f")
     print(f"ratio vs raw+results {res['ratio_vs_results']:.3f}; from the state history "
           f"{res['history_ratio']:.3f}")
     verdict = "within" if res["within_target"] else "BELOW"
@@ -515,59 +487,41 @@ def print_table(res: dict[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tasks", type=int, default=1000, help="ForEach values (N)")
-    parser.add_argument("--reps", type=int, default=3, help="interleaved repetitions")
-    parser.add_argument("--big", type=int, default=10000,
-                        help="ForEach values of the scale run (0 to skip)")
-    parser.add_argument("--small", type=int, default=300,
-                        help="3-task executions between RSS readings")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    args = parser.parse_args(argv)
+    p = harness.parser(__doc__)
+    p.add_argument("--tasks", type=int, default=1000, help="ForEach values (N)")
+    p.add_argument("--reps", type=int, default=3, help="interleaved repetitions")
+    p.add_argument("--big", type=int, default=10000,
+                   help="ForEach values of the scale run (0 to skip)")
+    p.add_argument("--small", type=int, default=300,
+                   help="3-task executions between RSS readings")
+    args = harness.parse(p, argv)
     args.tasks, args.reps = max(1, args.tasks), max(1, args.reps)
     args.big, args.small = max(0, args.big), max(1, args.small)
     n = args.tasks
 
     began = time.monotonic()
-    env = versions()
-    log_dir = Path(tempfile.mkdtemp(prefix="ostra-bench-"))
-    server = EmbeddedRedis(appendonly=False)
-    worker: LocalWorker | None = None
-    client: Client | None = None
-    app: Any = None
-    r: redis.Redis | None = None
-    ok = False
-    try:
-        server.start()
-        worker = LocalWorker(
-            server.url, concurrency=2, pool="prefork", log_file=log_dir / "worker.log",
-            env={"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT),
-                                                             os.environ.get("PYTHONPATH")]))},
-        )
-        worker.start()
-        settings = Settings(redis_url=server.url)
-        client = Client(server.url)
-        app = make_app(settings)
-        r = redis.Redis.from_url(server.url)
+    env = harness.environment()
+    with harness.serve() as bench:
+        client, app, r, worker = bench.client, bench.app, bench.r, bench.worker
+        queue = bench.settings.queue
         flow = client.deploy(fanout_flow(n))
         small = client.deploy(small_flow())
         timeout = max(60.0, n * 0.2)
 
         # Warm-up: pool processes, imports, caches, connections.
         run_ostra(client, flow, n, timeout)
-        run_raw(app, r, settings.queue, n, timeout)
+        run_raw(app, r, queue, n, timeout)
         run_group(app, n, timeout)
         run_small(client, small, min(50, args.small))
 
         ostra: list[dict[str, Any]] = []
         raw: list[dict[str, Any]] = []
         group: list[dict[str, Any]] = []
-        meter = CpuMeter(worker, server)
+        meter = CpuMeter(worker, bench.server)
         sides: list[Callable[[], None]] = [
             lambda: ostra.append(meter.measure(n, lambda: run_ostra(client, flow, n,
                                                                     timeout))[0]),
-            lambda: raw.append(meter.measure(n, lambda: run_raw(app, r, settings.queue, n,
-                                                                timeout))),
+            lambda: raw.append(meter.measure(n, lambda: run_raw(app, r, queue, n, timeout))),
             lambda: group.append(meter.measure(n, lambda: run_group(app, n, timeout))),
         ]
         for rep in range(args.reps):
@@ -592,27 +546,8 @@ def main(argv: list[str] | None = None) -> int:
             memory["after_small_2"] = worker_rss(worker)
             memory["growth_small_2"] = _growth(memory["after_big"], memory["after_small_2"])
         res = summarise(args, ostra, raw, group, memory, big, env, time.monotonic() - began)
-        ok = True
-    finally:
-        if r is not None:
-            r.close()
-        if app is not None:
-            app.close()
-        if client is not None:
-            client.orchestrator.dispatcher.app.close()
-            client.store.r.close()
-        if worker is not None:
-            worker.stop()
-        server.close()
-        if ok:
-            shutil.rmtree(log_dir, ignore_errors=True)
-        else:
-            print(f"worker log kept in {log_dir}", file=sys.stderr)
 
-    if args.json:
-        print(json.dumps(res, indent=2, default=str))
-    else:
-        print_table(res)
+    harness.report(res, args.json, print_table, default=str)
     return 0
 
 

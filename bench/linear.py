@@ -19,15 +19,8 @@ Usage: ``python bench/linear.py [--tasks 200] [--reps 3] [--json]``
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
@@ -37,16 +30,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import celery  # noqa: E402
-import kombu  # noqa: E402
-import redis  # noqa: E402
-
+from bench import harness  # noqa: E402
+from bench.harness import _hist, _med, _ms, _r  # noqa: E402
 from executor import Client, Flow, StateType  # noqa: E402
 from executor.celery_config import NOOP  # noqa: E402
-from executor.dispatch import make_app  # noqa: E402
-from executor.embedded import EmbeddedRedis, LocalWorker, redis_server_binary  # noqa: E402
 from executor.models import Execution  # noqa: E402
-from executor.settings import Settings  # noqa: E402
 
 TARGET = 1.25
 NAMESPACE = "bench"
@@ -56,17 +44,6 @@ def linear_flow(n: int) -> Flow:
     """A flow of ``n`` sequential no-op ``Return`` tasks."""
     tasks = "".join(f'  - id: t{i:05d}\n    type: Return\n    format: "x"\n' for i in range(n))
     return Flow.from_yaml(f"id: linear{n}\nnamespace: {NAMESPACE}\ntasks:\n{tasks}")
-
-
-def _ms(a: datetime, b: datetime) -> float:
-    return (b - a).total_seconds() * 1000
-
-
-def _hist(state: Any, wanted: StateType) -> datetime | None:
-    for h in state.histories:
-        if h.state == wanted:
-            return h.date  # type: ignore[no-any-return]
-    return None
 
 
 def breakdown(done: Execution) -> dict[str, float]:
@@ -93,10 +70,7 @@ def breakdown(done: Execution) -> dict[str, float]:
             advance.append(_ms(prev_end, created))
         prev_end = ended
 
-    def med(xs: list[float]) -> float:
-        return round(statistics.median(xs), 3) if xs else float("nan")
-
-    out = {"queue_ms": med(queue), "run_ms": med(run), "advance_ms": med(advance)}
+    out = {"queue_ms": _med(queue), "run_ms": _med(run), "advance_ms": _med(advance)}
     x_start, x_end = done.state.start_date, done.state.end_date
     first = _hist(runs[0].state, StateType.CREATED) if runs else None
     last = runs[-1].state.end_date if runs else None
@@ -130,31 +104,6 @@ def run_raw(app: Any, n: int) -> dict[str, Any]:
         app.send_task(NOOP).get(timeout=30)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     return {"ms_per_task": wall * 1000 / n, "client_cpu_ms_per_task": cpu * 1000 / n}
-
-
-def versions() -> dict[str, Any]:
-    try:
-        out = subprocess.run([redis_server_binary(), "--version"], capture_output=True,
-                             text=True, check=False, timeout=10).stdout
-        server = next((w.split("=", 1)[1] for w in out.split() if w.startswith("v=")),
-                      out.strip())
-    except (OSError, subprocess.SubprocessError) as exc:  # pragma: no cover
-        server = f"unknown ({exc})"
-    try:
-        load = [round(x, 2) for x in os.getloadavg()]
-    except OSError:  # pragma: no cover
-        load = []
-    return {
-        "python": platform.python_version(), "celery": celery.__version__,
-        "kombu": kombu.__version__, "redis_py": redis.__version__, "redis_server": server,
-        "cpu_count": os.cpu_count(), "platform": platform.platform(), "loadavg_start": load,
-        "worker": "prefork -c 2, acks_late, prefetch 1, task events on",
-        "redis": "appendonly no, save ''",
-    }
-
-
-def _r(x: float) -> float:
-    return round(x, 3)
 
 
 def summarise(n: int, reps: int, ostra: list[dict[str, Any]], raw: list[dict[str, Any]],
@@ -194,9 +143,7 @@ def summarise(n: int, reps: int, ostra: list[dict[str, Any]], raw: list[dict[str
 def print_table(res: dict[str, Any]) -> None:
     n, env = res["tasks"], res["env"]
     print(f"B1 linear flow: {n} no-op tasks, {res['reps']} reps, interleaved")
-    print(f"python {env['python']}  celery {env['celery']}  kombu {env['kombu']}  "
-          f"redis-py {env['redis_py']}  redis-server {env['redis_server']}  "
-          f"cpus {env['cpu_count']}  load {env['loadavg_start']}")
+    harness.print_env(env)
     reps = "  ".join(f"{x:7.3f}" for x in res["ostra"]["wall_ms_per_task"])
     hist = "  ".join(f"{x:7.3f}" for x in res["ostra"]["history_ms_per_task"])
     raw = "  ".join(f"{x:7.3f}" for x in res["raw"]["ms_per_task"])
@@ -221,31 +168,16 @@ def print_table(res: dict[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tasks", type=int, default=200, help="tasks in the flow (N)")
-    parser.add_argument("--reps", type=int, default=3, help="interleaved repetitions")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    args = parser.parse_args(argv)
+    p = harness.parser(__doc__)
+    p.add_argument("--tasks", type=int, default=200, help="tasks in the flow (N)")
+    p.add_argument("--reps", type=int, default=3, help="interleaved repetitions")
+    args = harness.parse(p, argv)
     n, reps = max(1, args.tasks), max(1, args.reps)
 
     began = time.monotonic()
-    env = versions()
-    log_dir = Path(tempfile.mkdtemp(prefix="ostra-bench-"))
-    server = EmbeddedRedis(appendonly=False)
-    worker: LocalWorker | None = None
-    client: Client | None = None
-    app: Any = None
-    ok = False
-    try:
-        server.start()
-        worker = LocalWorker(
-            server.url, concurrency=2, pool="prefork", log_file=log_dir / "worker.log",
-            env={"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT),
-                                                             os.environ.get("PYTHONPATH")]))},
-        )
-        worker.start()
-        client = Client(server.url)
-        app = make_app(Settings(redis_url=server.url))
+    env = harness.environment()
+    with harness.serve() as bench:
+        client, app = bench.client, bench.app
         flow = client.deploy(linear_flow(n))
 
         run_ostra(client, flow, n)  # warm-up: pool processes, imports, caches
@@ -260,25 +192,8 @@ def main(argv: list[str] | None = None) -> int:
                 raw.append(run_raw(app, n))
                 ostra.append(run_ostra(client, flow, n))
         res = summarise(n, reps, ostra, raw, env, time.monotonic() - began)
-        ok = True
-    finally:
-        if app is not None:
-            app.close()
-        if client is not None:
-            client.orchestrator.dispatcher.app.close()
-            client.store.r.close()
-        if worker is not None:
-            worker.stop()
-        server.close()
-        if ok:
-            shutil.rmtree(log_dir, ignore_errors=True)
-        else:
-            print(f"worker log kept in {log_dir}", file=sys.stderr)
 
-    if args.json:
-        print(json.dumps(res, indent=2))
-    else:
-        print_table(res)
+    harness.report(res, args.json, print_table)
     return 0
 
 

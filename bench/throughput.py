@@ -39,14 +39,11 @@ Usage: ``python bench/throughput.py [--executions 1000] [--tasks 5] [--raw 5000]
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
-import shutil
 import socket
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -60,12 +57,12 @@ if str(ROOT) not in sys.path:
 
 import redis  # noqa: E402
 
-from bench.linear import linear_flow, versions  # noqa: E402
+from bench import harness  # noqa: E402
+from bench.harness import _r, proc_cpu_s  # noqa: E402
+from bench.linear import linear_flow  # noqa: E402
 from executor import Client, Flow  # noqa: E402
 from executor.celery_config import NOOP  # noqa: E402
-from executor.dispatch import make_app  # noqa: E402
 from executor.embedded import EmbeddedRedis, LocalWorker  # noqa: E402
-from executor.settings import Settings  # noqa: E402
 
 TARGET_RATIO = 0.7  # ostra task runs/s over raw tasks/s, at least
 TARGET_COMMANDS = 25  # Redis commands per task run, at most
@@ -75,10 +72,6 @@ END_STATES = ("SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED")
 OWN_COMMANDS = {"config", "info", "monitor"}
 NODES = 2
 CONCURRENCY = 1
-
-
-def _r(x: float) -> float:
-    return round(x, 3)
 
 
 def percentile(xs: list[float], p: float) -> float:
@@ -168,15 +161,6 @@ def top(stats: Counter[str], per: int, k: int = 12) -> dict[str, float]:
 # ---------------------------------------------------------------------- CPU per process
 
 
-def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds of ``pid`` (Linux /proc; 0 elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return 0.0
-
-
 class Procs:
     """The processes whose CPU time is read before and after each side."""
 
@@ -187,9 +171,9 @@ class Procs:
     def cpu(self) -> dict[str, float]:
         return {
             "bench client": time.process_time(),
-            "redis": _cpu_s(self.server.pid or 0),
-            "worker main": sum(_cpu_s(w.pid or 0) for w in self.workers),
-            "worker pool": sum(_cpu_s(c) for w in self.workers for c in w.children()),
+            "redis": proc_cpu_s(self.server.pid or 0),
+            "worker main": sum(proc_cpu_s(w.pid or 0) for w in self.workers),
+            "worker pool": sum(proc_cpu_s(c) for w in self.workers for c in w.children()),
         }
 
     def per(self, before: dict[str, float], n: int) -> dict[str, float]:
@@ -525,18 +509,13 @@ def print_table(res: dict[str, Any]) -> None:
     print(f"B2 throughput: {res['executions']} executions of a {res['tasks']}-task linear flow "
           f"({res['task_runs']} task runs) vs {res['raw']} raw no-result jobs; "
           f"{res['workers']}; {res['reps']} rep(s), interleaved")
-    print(f"python {env['python']}  celery {env['celery']}  kombu {env['kombu']}  "
-          f"redis-py {env['redis_py']}  redis-server {env['redis_server']}  "
-          f"cpus {env['cpu_count']}  load {env['loadavg_start']}")
+    harness.print_env(env)
     o, w = res["ostra"], res["raw_side"]
 
-    def row(label: str, median: float, reps: list[float], fmt: str = "8.1f") -> None:
-        print(f"{label:<34}{median:{fmt}}   " + "  ".join(f"{x:{fmt}}" for x in reps))
-
     print(f"{'':<34}{'median':>8}   reps")
-    row("ostra task runs/s", res["task_runs_per_s"], o["task_runs_per_s"])
-    row("raw tasks/s (no results)", res["raw_tasks_per_s"], w["tasks_per_s"])
-    row("ratio ostra/raw", res["ratio"], res["ratios"], "8.3f")
+    harness.print_row("ostra task runs/s", res["task_runs_per_s"], o["task_runs_per_s"])
+    harness.print_row("raw tasks/s (no results)", res["raw_tasks_per_s"], w["tasks_per_s"])
+    harness.print_row("ratio ostra/raw", res["ratio"], res["ratios"], "8.3f")
     verdict = "within" if res["ratio_within_target"] else "BELOW"
     print(f"target >= {res['target_ratio']}: {verdict} target")
     print(f"ostra: {res['executions_per_s']} executions/s; latency (CREATED -> end) "
@@ -578,89 +557,50 @@ def print_table(res: dict[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--executions", type=int, default=1000, help="executions (E)")
-    parser.add_argument("--tasks", type=int, default=5, help="tasks in the flow (T)")
-    parser.add_argument("--raw", type=int, default=5000, help="raw no-op jobs (R)")
-    parser.add_argument("--reps", type=int, default=1, help="interleaved repetitions")
-    parser.add_argument("--monitor", type=int, default=0, metavar="N",
-                        help="also run N executions under MONITOR (0: skip)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    args = parser.parse_args(argv)
+    p = harness.parser(__doc__)
+    p.add_argument("--executions", type=int, default=1000, help="executions (E)")
+    p.add_argument("--tasks", type=int, default=5, help="tasks in the flow (T)")
+    p.add_argument("--raw", type=int, default=5000, help="raw no-op jobs (R)")
+    p.add_argument("--reps", type=int, default=1, help="interleaved repetitions")
+    p.add_argument("--monitor", type=int, default=0, metavar="N",
+                   help="also run N executions under MONITOR (0: skip)")
+    args = harness.parse(p, argv)
     args.executions, args.tasks = max(1, args.executions), max(1, args.tasks)
     args.raw, args.reps, args.monitor = max(1, args.raw), max(1, args.reps), max(0, args.monitor)
     e, t = args.executions, args.tasks
 
     began = time.monotonic()
-    env = versions()
-    env["worker"] = (f"{NODES} nodes, prefork -c {CONCURRENCY} each, acks_late, prefetch 1, "
-                     "task events on")
-    log_dir = Path(tempfile.mkdtemp(prefix="ostra-bench-"))
-    server = EmbeddedRedis(appendonly=False)
-    workers: list[LocalWorker] = []
-    client: Client | None = None
-    app: Any = None
-    r: redis.Redis | None = None
-    ok = False
-    try:
-        server.start()
-        pythonpath = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-        for i in range(NODES):
-            workers.append(LocalWorker(
-                server.url, concurrency=CONCURRENCY, pool="prefork",
-                name=f"bench{i}-{os.getpid()}@%h", log_file=log_dir / f"worker{i}.log",
-                env={"PYTHONPATH": pythonpath}).start(wait=False))
-        for w in workers:
-            w.wait_ready()
-        settings = Settings(redis_url=server.url)
-        client = Client(server.url)
-        app = make_app(settings)
-        r = redis.Redis.from_url(server.url)
+    env = harness.environment(worker=f"{NODES} nodes, prefork -c {CONCURRENCY} each, "
+                                     "acks_late, prefetch 1, task events on")
+    with harness.serve(nodes=NODES, concurrency=CONCURRENCY, named=True) as bench:
+        client, app, r, workers = bench.client, bench.app, bench.r, bench.workers
+        queue = bench.settings.queue
         flow = client.deploy(linear_flow(t))
-        procs = Procs(server, workers)
+        procs = Procs(bench.server, workers)
         timeout = max(120.0, e * t * 0.05)
         raw_timeout = max(60.0, args.raw * 0.02)
 
         # Warm-up: pool processes, imports, caches, connections.
         run_ostra(client, r, flow, min(e, 50), t, timeout, procs)
-        run_raw(app, r, settings.queue, min(args.raw, 200), raw_timeout, procs)
+        run_raw(app, r, queue, min(args.raw, 200), raw_timeout, procs)
         ostra: list[dict[str, Any]] = []
         raw: list[dict[str, Any]] = []
         for rep in range(args.reps):
             sides: list[Callable[[], None]] = [
                 lambda: ostra.append(run_ostra(client, r, flow, e, t, timeout, procs)),
-                lambda: raw.append(run_raw(app, r, settings.queue, args.raw, raw_timeout, procs)),
+                lambda: raw.append(run_raw(app, r, queue, args.raw, raw_timeout, procs)),
             ]
             for side in sides if rep % 2 == 0 else sides[::-1]:
                 side()
         nodes = [w.name.replace("%h", socket.gethostname()) for w in workers]
-        queued = run_raw_queued(app, r, settings.queue, args.raw, nodes, raw_timeout, procs)
+        queued = run_raw_queued(app, r, queue, args.raw, nodes, raw_timeout, procs)
         monitor = None
         if args.monitor:
-            monitor = run_monitor(client, r, app, settings.queue, flow, args.monitor, t,
-                                  workers, server.url)
+            monitor = run_monitor(client, r, app, queue, flow, args.monitor, t,
+                                  workers, bench.url)
         res = summarise(args, ostra, raw, queued, monitor, env, time.monotonic() - began)
-        ok = True
-    finally:
-        if r is not None:
-            r.close()
-        if app is not None:
-            app.close()
-        if client is not None:
-            client.orchestrator.dispatcher.app.close()
-            client.store.r.close()
-        for w in workers:
-            w.stop()
-        server.close()
-        if ok:
-            shutil.rmtree(log_dir, ignore_errors=True)
-        else:
-            print(f"worker logs kept in {log_dir}", file=sys.stderr)
 
-    if args.json:
-        print(json.dumps(res, indent=2))
-    else:
-        print_table(res)
+    harness.report(res, args.json, print_table)
     return 0
 
 

@@ -6,15 +6,12 @@ The test has its own Redis and workers, so stopping them cannot disturb other te
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from executor import Client, Flow, StateType
-from executor.embedded import EmbeddedRedis, LocalWorker
-from tests.conftest import WORKER_ENV
+from tests.helpers.faults import make_worker, wait_running
 
 pytestmark = pytest.mark.faults
 S = StateType
@@ -33,39 +30,15 @@ tasks:
 """)
 
 
-@pytest.fixture
-def redis_server(tmp_path) -> Iterator[EmbeddedRedis]:  # type: ignore[no-untyped-def]
-    with EmbeddedRedis(tmp_path / "redis") as server:
-        yield server
-
-
-def _worker(url: str, tmp_path, name: str) -> LocalWorker:  # type: ignore[no-untyped-def]
-    # concurrency 1 and prefetch 1 (celery_config): nothing is reserved behind the
-    # running task run, the next message stays in the queue.
-    return LocalWorker(url, concurrency=1, env=WORKER_ENV, name=f"{name}-{os.getpid()}@%h",
-                       log_file=tmp_path / f"{name}.log", loglevel="INFO")
-
-
-def _wait_running(client: Client, eid: str, task_id: str, timeout: float = 30) -> str:
-    """Wait until the first attempt of ``task_id`` runs; return its worker id."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        runs = client.get(eid).task_runs(task_id)
-        if runs and runs[0].attempts and runs[0].attempts[0].state.current == S.RUNNING:
-            return runs[0].attempts[0].worker_id or ""
-        time.sleep(0.05)
-    raise AssertionError(f"{task_id} never started")
-
-
 @pytest.mark.timeout(120)
 def test_warm_shutdown_finishes_the_running_attempt_and_loses_nothing(redis_server,
                                                                       tmp_path) -> None:
-    leaving = _worker(redis_server.url, tmp_path, "leaving").start()
+    leaving = make_worker(redis_server.url, tmp_path, "leaving").start()
     client = Client(redis_server.url)
     arriving = None
     try:
         running = client.submit(FLOW).id
-        holder = _wait_running(client, running, "slow")
+        holder = wait_running(client, running, "slow")
         pid = int(holder.rsplit(":", 1)[1])
         assert pid in leaving.children()
         queued = client.submit(FLOW).id  # its first task run waits behind the running one
@@ -90,7 +63,7 @@ def test_warm_shutdown_finishes_the_running_attempt_and_loses_nothing(redis_serv
         waiting = client.get(queued).task_run("slow")
         assert waiting.state.current == S.CREATED and waiting.attempts == []
 
-        arriving = _worker(redis_server.url, tmp_path, "arriving").start()
+        arriving = make_worker(redis_server.url, tmp_path, "arriving").start()
         resumed = time.monotonic()
         done = {eid: client.wait(eid, timeout=60) for eid in (running, queued)}
         # Picked up from the queue, not resent by the reconciler (that takes

@@ -8,13 +8,11 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from executor import Client, Flow, StateType
-from executor.embedded import EmbeddedRedis, LocalWorker
-from tests.conftest import WORKER_ENV
+from tests.helpers.faults import make_worker, wait_running
 
 pytestmark = pytest.mark.faults
 S = StateType
@@ -35,29 +33,6 @@ tasks:
 """)
 
 
-@pytest.fixture
-def redis_server(tmp_path) -> Iterator[EmbeddedRedis]:  # type: ignore[no-untyped-def]
-    with EmbeddedRedis(tmp_path / "redis") as server:
-        yield server
-
-
-def _worker(url: str, tmp_path, name: str) -> LocalWorker:  # type: ignore[no-untyped-def]
-    return LocalWorker(url, concurrency=1, env=WORKER_ENV, name=f"{name}-{os.getpid()}@%h",
-                       log_file=tmp_path / f"{name}.log", loglevel="INFO")
-
-
-def _wait_running(client: Client, eid: str, task_id: str, timeout: float = 30) -> str:
-    """Wait until the first attempt of ``task_id`` runs; return its worker id."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        execution = client.get(eid)
-        runs = execution.task_runs(task_id)
-        if runs and runs[0].attempts and runs[0].attempts[0].state.current == S.RUNNING:
-            return runs[0].attempts[0].worker_id or ""
-        time.sleep(0.1)
-    raise AssertionError(f"{task_id} never started")
-
-
 def _check_recovered(client: Client, eid: str, killed_pid: int) -> None:
     done = client.wait(eid, timeout=60)
     assert done.state.current == S.SUCCESS
@@ -72,11 +47,11 @@ def _check_recovered(client: Client, eid: str, killed_pid: int) -> None:
 
 
 def test_sigkill_of_the_pool_process_is_retried_as_a_new_attempt(redis_server, tmp_path) -> None:
-    worker = _worker(redis_server.url, tmp_path, "a").start()
+    worker = make_worker(redis_server.url, tmp_path, "a").start()
     client = Client(redis_server.url)
     try:
         eid = client.submit(FLOW).id
-        holder = _wait_running(client, eid, "victim")
+        holder = wait_running(client, eid, "victim", interval=0.1)
         pid = int(holder.rsplit(":", 1)[1])
         assert pid in worker.children()
         os.kill(pid, signal.SIGKILL)
@@ -86,16 +61,16 @@ def test_sigkill_of_the_pool_process_is_retried_as_a_new_attempt(redis_server, t
 
 
 def test_sigkill_of_the_whole_worker_is_recovered_by_another(redis_server, tmp_path) -> None:
-    first = _worker(redis_server.url, tmp_path, "first").start()
+    first = make_worker(redis_server.url, tmp_path, "first").start()
     client = Client(redis_server.url)
     second = None
     try:
         eid = client.submit(FLOW).id
-        holder = _wait_running(client, eid, "victim")
+        holder = wait_running(client, eid, "victim", interval=0.1)
         pid = int(holder.rsplit(":", 1)[1])
         first.kill()  # SIGKILL to the main process and its pool: the message stays unacked
         started = time.monotonic()
-        second = _worker(redis_server.url, tmp_path, "second").start()
+        second = make_worker(redis_server.url, tmp_path, "second").start()
         _check_recovered(client, eid, pid)
         # Recovered by lease expiry + reconciler, not by the 1 h visibility timeout.
         assert time.monotonic() - started < 45
@@ -107,16 +82,16 @@ def test_sigkill_of_the_whole_worker_is_recovered_by_another(redis_server, tmp_p
 
 def test_kill_after_the_worker_died_ends_killed_without_a_new_attempt(redis_server,
                                                                      tmp_path) -> None:
-    first = _worker(redis_server.url, tmp_path, "doomed").start()
+    first = make_worker(redis_server.url, tmp_path, "doomed").start()
     client = Client(redis_server.url)
     second = None
     try:
         eid = client.submit(FLOW).id
-        _wait_running(client, eid, "victim")
+        wait_running(client, eid, "victim", interval=0.1)
         first.kill()
         assert client.kill(eid).state.current == S.KILLING  # its lease is still alive
         started = time.monotonic()
-        second = _worker(redis_server.url, tmp_path, "survivor").start()
+        second = make_worker(redis_server.url, tmp_path, "survivor").start()
         done = client.wait(eid, timeout=30)
         # bound: the lease (3 s here) plus one reconciler sweep
         assert time.monotonic() - started < 20

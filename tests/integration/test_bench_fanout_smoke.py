@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers.bench import run_bench
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.mark.timeout(90)
 def test_fanout_benchmark_reports_figures() -> None:
-    proc = subprocess.run(
-        [sys.executable, "bench/fanout.py", "--tasks", "50", "--reps", "1", "--big", "200",
-         "--small", "30", "--json"],
-        cwd=ROOT, capture_output=True, text=True, timeout=85, check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    result = json.loads(proc.stdout)
+    result = run_bench("fanout.py", "--tasks", "50", "--reps", "1", "--big", "200",
+                       "--small", "30", timeout=85)
     assert result["tasks"] == 50
     assert result["ostra_task_runs_per_s"] > 0
     assert result["raw_tasks_per_s"] > 0

@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers.bench import run_bench
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.mark.timeout(90)
 def test_linear_benchmark_reports_figures() -> None:
-    proc = subprocess.run(
-        [sys.executable, "bench/linear.py", "--tasks", "20", "--reps", "1", "--json"],
-        cwd=ROOT, capture_output=True, text=True, timeout=80, check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    result = json.loads(proc.stdout)
+    result = run_bench("linear.py", "--tasks", "20", "--reps", "1", timeout=80)
     assert result["tasks"] == 20
     assert result["ostra_ms_per_task"] > 0
     assert result["raw_ms_per_task"] > 0

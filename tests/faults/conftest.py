@@ -1,0 +1,17 @@
+"""Fault tests kill workers and stop servers: each test gets a Redis server of its own
+(this ``redis_server`` overrides the session-wide one of ``tests/conftest.py``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from executor.embedded import EmbeddedRedis
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[EmbeddedRedis]:
+    with EmbeddedRedis(tmp_path / "redis") as server:
+        yield server
