@@ -18,12 +18,11 @@
 -- superseded attempt, or any result after the execution was killed, changes nothing but
 -- that attempt's own record.
 -- Returns {status, task run state}: status OK or STALE.
-local st = redis.call('HGET', KEYS[2], 'state')
-if not st then return {'STALE', ''} end
 local n = ARGV[4]
-local task = redis.call('HGET', KEYS[2], 'taskId')
-local astate = redis.call('HGET', KEYS[2], 'a' .. n .. ':state')
-if st ~= 'RUNNING' or redis.call('HGET', KEYS[2], 'attempts') ~= n then
+local t = redis.call('HMGET', KEYS[2], 'state', 'taskId', 'attempts', 'a' .. n .. ':state')
+local st, task, astate = t[1], t[2], t[4]
+if not st then return {'STALE', ''} end
+if st ~= 'RUNNING' or t[3] ~= n then
     if astate == 'RUNNING' then
         redis.call('HSET', KEYS[2], 'a' .. n .. ':state', 'KILLED')
         redis.call('RPUSH', KEYS[3], ahist(n, 'KILLED', ARGV[3]))
@@ -35,11 +34,21 @@ local aend, trend = ARGV[5], ARGV[6]
 if xstate == 'KILLING' or xstate == 'KILLED' then
     aend, trend = 'KILLED', 'KILLED'
 end
-redis.call('HSET', KEYS[2], 'a' .. n .. ':state', aend, 'state', trend)
+local fields = {'a' .. n .. ':state', aend, 'state', trend}
+if ARGV[7] ~= '' and trend ~= 'KILLED' then
+    fields[#fields + 1] = 'outputs'
+    fields[#fields + 1] = ARGV[7]
+end
+if ARGV[10] ~= '' then
+    fields[#fields + 1] = 'a' .. n .. ':reason'
+    fields[#fields + 1] = ARGV[10]
+end
+if trend == 'RETRYING' then
+    fields[#fields + 1] = 'retryAt'
+    fields[#fields + 1] = ARGV[8]
+end
+redis.call('HSET', KEYS[2], unpack(fields))
 redis.call('RPUSH', KEYS[3], ahist(n, aend, ARGV[3]), hist(trend, ARGV[3]))
-if ARGV[7] ~= '' and trend ~= 'KILLED' then redis.call('HSET', KEYS[2], 'outputs', ARGV[7]) end
-if ARGV[10] ~= '' then redis.call('HSET', KEYS[2], 'a' .. n .. ':reason', ARGV[10]) end
-if trend == 'RETRYING' then redis.call('HSET', KEYS[2], 'retryAt', ARGV[8]) end
 for i = 11, #ARGV, 1000 do  -- in chunks: unpack() fails past ~8000 values
     redis.call('RPUSH', KEYS[7], unpack(ARGV, i, math.min(i + 999, #ARGV)))
 end

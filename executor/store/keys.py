@@ -15,6 +15,7 @@ P:{EID}:exec:ev                 stream  execution state changes only (for ``wait
 P:{EID}:trs                     list    task run ids in creation order
 P:{EID}:trkey                   hash    ``taskId|parentTaskRunId|value[#iteration]`` -> id
 P:{EID}:tv                      hash    ``taskId|value`` -> task run id (for ``outputs``)
+P:{EID}:flowables               set     ids of its flowable task runs
 P:{EID}:tr:TRID:ended           set     ended children of a flowable task run
 P:{EID}:tr:TRID:values          list    loop values of a ForEach (or Each*) task run
 P:{EID}:tr:TRID                 hash    a task run, its attempts as ``aN:*`` fields
@@ -74,6 +75,9 @@ class Keys:
 
     def value_index(self, eid: str) -> str:
         return f"{self.prefix}:{{{eid}}}:tv"
+
+    def flowables(self, eid: str) -> str:
+        return f"{self.prefix}:{{{eid}}}:flowables"
 
     def children_ended(self, eid: str, trid: str) -> str:
         return f"{self.prefix}:{{{eid}}}:tr:{trid}:ended"

@@ -388,7 +388,7 @@ class RedisStore:
         k = self.k
         keys = [k.execution(eid), k.execution_history(eid), k.events(eid), k.task_runs(eid),
                 k.task_run_keys(eid), k.active, k.execution_events(eid), k.metrics(eid),
-                k.logs(eid)]
+                k.logs(eid), k.value_index(eid), k.flowables(eid), k.subflows(eid)]
         out = self._scripts["restart"](
             keys=keys, args=[k.prefix, eid, iso(), k.task_run(eid, ""), pending_deadline,
                              *dropped_tasks])
@@ -557,7 +557,7 @@ class RedisStore:
         out = self._scripts["flowable_start"](
             keys=[k.execution(eid), k.execution_history(eid), k.task_run(eid, trid),
                   k.task_run_history(eid, trid), k.events(eid), k.children_ended(eid, trid),
-                  k.loop_values(eid, trid)],
+                  k.loop_values(eid, trid), k.flowables(eid)],
             args=[k.prefix, eid, trid, iso(), mode, width, total, expected, claimed, plan,
                   *values])
         return _s(out[0])
@@ -632,13 +632,17 @@ class RedisStore:
     def expire_execution(self, eid: str, seconds: int) -> None:
         """Apply retention to every key of a finished execution."""
         k = self.k
-        trids = [_s(t) for t in self.r.lrange(k.task_runs(eid), 0, -1)]
+        with self.r.pipeline(transaction=False) as pipe:
+            pipe.lrange(k.task_runs(eid), 0, -1)
+            pipe.smembers(k.flowables(eid))
+            raw_trids, raw_flowables = pipe.execute()
         keys = [k.execution(eid), k.execution_history(eid), k.execution_events(eid),
-                k.task_runs(eid), k.value_index(eid),
+                k.task_runs(eid), k.value_index(eid), k.flowables(eid), k.subflows(eid),
                 k.task_run_keys(eid), k.metrics(eid), k.logs(eid), k.events(eid)]
-        for trid in trids:
-            keys += [k.task_run(eid, trid), k.task_run_history(eid, trid),
-                     k.children_ended(eid, trid), k.loop_values(eid, trid)]
+        for trid in (_s(t) for t in raw_trids):
+            keys += [k.task_run(eid, trid), k.task_run_history(eid, trid)]
+        for trid in (_s(t) for t in raw_flowables):
+            keys += [k.children_ended(eid, trid), k.loop_values(eid, trid)]
         with self.r.pipeline(transaction=False) as pipe:
             if seconds > 0:
                 for key in keys:

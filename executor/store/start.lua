@@ -21,15 +21,18 @@
 --                                    queued behind a concurrency limit (so is its start)
 --   {'BUSY', ms, holder}             another worker holds a live lease on it
 --   {'START', n, taskId, parent, value, namespace, flowId, revision, firstStart, iteration}
-local xstate = redis.call('HGET', KEYS[1], 'state')
-local st = redis.call('HGET', KEYS[3], 'state')
+-- One read of each hash: this runs once per delivery, on the hot path.
+local x = redis.call('HMGET', KEYS[1], 'state', 'namespace', 'flowId', 'flowRevision')
+local t = redis.call('HMGET', KEYS[3], 'state', 'taskId', 'attempts', 'parentTaskRunId',
+    'value', 'firstStart', 'iteration', 'retryAt')
+local xstate, st = x[1], t[1]
 if not xstate or not st then return {'MISSING'} end
 local trid, date, now = ARGV[3], ARGV[4], tonumber(ARGV[5])
-local task = redis.call('HGET', KEYS[3], 'taskId')
+local task = t[2]
 local member = ARGV[2] .. '|' .. trid
 if TERMINAL[st] then return {'DONE', st} end
 
-local n = tonumber(redis.call('HGET', KEYS[3], 'attempts') or '0')
+local n = tonumber(t[3] or '0')
 
 if xstate == 'KILLING' or TERMINAL[xstate] then
     -- A task run of a killed execution never starts (and a lost one is not resumed).
@@ -47,7 +50,7 @@ end
 if (xstate == 'PAUSED' or xstate == 'QUEUED') and st ~= 'RUNNING' then return {'PAUSED'} end
 
 if st == 'RETRYING' then
-    local at = tonumber(redis.call('HGET', KEYS[3], 'retryAt') or '0')
+    local at = tonumber(t[8] or '0')
     if at > now then return {'WAIT', math.ceil((at - now) * 1000)} end
 end
 
@@ -73,20 +76,21 @@ if st == 'RUNNING' then
         return {'DONE', 'FAILED'}
     end
 elseif allowed(st, 'RUNNING') then
-    redis.call('HSET', KEYS[3], 'state', 'RUNNING')
-    redis.call('RPUSH', KEYS[4], hist('RUNNING', date))
+    st = 'CLAIMED'  -- moves to RUNNING below, with the attempt, in one write
     event(KEYS[5], 't', trid, task, '', 'RUNNING', date)
 else
     return {'WAIT', 1000}
 end
 
 n = n + 1
-redis.call('HSET', KEYS[3], 'attempts', n, 'a' .. n .. ':state', 'RUNNING',
-    'a' .. n .. ':worker', ARGV[6])
-if n == 1 or not redis.call('HGET', KEYS[3], 'firstStart') then
-    redis.call('HSET', KEYS[3], 'firstStart', ARGV[5])
+local first_start = t[6] or ARGV[5]
+redis.call('HSET', KEYS[3], 'state', 'RUNNING', 'attempts', n, 'a' .. n .. ':state', 'RUNNING',
+    'a' .. n .. ':worker', ARGV[6], 'firstStart', first_start)
+if st == 'CLAIMED' then
+    redis.call('RPUSH', KEYS[4], hist('RUNNING', date), ahist(n, 'RUNNING', date))
+else
+    redis.call('RPUSH', KEYS[4], ahist(n, 'RUNNING', date))
 end
-redis.call('RPUSH', KEYS[4], ahist(n, 'RUNNING', date))
 event(KEYS[5], 'a', trid, task, n, 'RUNNING', date)
 redis.call('SET', KEYS[6], ARGV[6], 'PX', ARGV[7])
 redis.call('ZADD', KEYS[7], now + tonumber(ARGV[7]) / 1000, member)
@@ -95,6 +99,4 @@ if xstate == 'CREATED' or xstate == 'RESTARTED' then
     exec_move(KEYS[1], KEYS[2], KEYS[5], ARGV[1], ARGV[2], 'RUNNING', date)
 end
 
-local x = redis.call('HMGET', KEYS[1], 'namespace', 'flowId', 'flowRevision')
-local t = redis.call('HMGET', KEYS[3], 'parentTaskRunId', 'value', 'firstStart', 'iteration')
-return {'START', n, task, t[1] or '', t[2] or '', x[1], x[2], x[3], t[3] or ARGV[5], t[4] or ''}
+return {'START', n, task, t[4] or '', t[5] or '', x[2], x[3], x[4], first_start, t[7] or ''}

@@ -340,3 +340,19 @@ tasks:
     events = list(client.follow(first.id))
     assert events[0].state == S.CREATED and events[-1].state == S.SUCCESS
     assert events[-1].task_run_id is None
+
+
+def test_finished_executions_expire_after_the_retention(run, client: Client) -> None:
+    done = run("""
+id: retention
+namespace: tests
+tasks:
+  - {id: a, type: Return, format: x}
+""")
+    k, r = client.store.k, client.store.r
+    tr = done.task_run("a")
+    for key in (k.execution(done.id), k.execution_history(done.id), k.task_runs(done.id),
+                k.task_run(done.id, tr.id), k.task_run_history(done.id, tr.id)):
+        ttl = r.ttl(key)
+        assert 0 < ttl <= client.settings.retention, key
+    assert r.zscore(k.index_ended, done.id) is not None
