@@ -52,7 +52,7 @@ from executor.render_context import build_context
 from executor.settings import Settings, get_settings
 from executor.state import StateType, worst
 from executor.store import RedisStore
-from executor.store.redis import TaskRunRow
+from executor.store.redis import ChildEnd, TaskRunRow
 from executor.templating import render_value
 
 log = logging.getLogger(__name__)
@@ -131,7 +131,7 @@ class Orchestrator:
         self.apply(eid, flow, decision)
 
     def advance(self, eid: str, trid: str, *, ended: Ended | None = None,
-                flow: Flow | None = None) -> None:
+                flow: Flow | None = None, child_end: ChildEnd | None = None) -> None:
         """Move execution ``eid`` on after task run ``trid`` ended (idempotent).
 
         A worker that just ended the task run passes what it knows (``ended``, ``flow``)
@@ -153,7 +153,7 @@ class Orchestrator:
         if ended.parent_task_run_id is None:
             self.apply(eid, flow, decide(flow, ended), ended=trid)
         else:
-            self._child_ended(eid, flow, trid, ended)
+            self._child_ended(eid, flow, trid, ended, counted=child_end)
 
     def apply(self, eid: str, flow: Flow, decision: Decision, *, ended: str = "") -> None:
         """Carry out ``decision`` for execution ``eid`` (after task run ``ended``, if any)."""
@@ -289,14 +289,16 @@ class Orchestrator:
                     revisit=revisit)
 
     def _child_ended(self, eid: str, flow: Flow, trid: str, ended: Ended, *,
-                     revisit: bool = False) -> None:
+                     revisit: bool = False, counted: ChildEnd | None = None) -> None:
+        """After a flowable's child ended: count it (unless the worker's ``finish.lua``
+        did, ``counted``) and start what follows, or end the flowable."""
         parent_id = ended.parent_task_run_id
         assert parent_id is not None
         in_errors = flow.locate(ended.task_id).branch == "errors"
         klass = ("bad" if ended.state.is_failed() else
                  "warn" if ended.state == StateType.WARNING else "ok")
-        end = self.store.child_ended(eid, parent_id, trid, klass, ended.task_id,
-                                     ended.iteration, in_errors)
+        end = counted or self.store.child_ended(eid, parent_id, trid, klass, ended.task_id,
+                                                ended.iteration, in_errors)
         if end.status == "PARENT" or end.parent is None:
             # Its flowable ended already (killed): nothing follows, but the execution may end.
             self.store.clear_active(eid, trid)

@@ -201,9 +201,12 @@ class AttemptRunner:
         retry_at = now + retry_in if retry_in is not None else None
         deadline = (retry_at + self.settings.pending_grace if retry_at
                     else now + self.settings.lease_seconds)
-        status, final = self.store.finish_attempt(
+        parent = res.parent_task_run_id
+        status, final, counted = self.store.finish_attempt(
             eid, trid, n, state, tr_state, outputs=result.outputs, retry_at=retry_at,
-            active_deadline=deadline, error=result.error, metrics=ctx.metrics,
+            active_deadline=deadline, error=result.error, metrics=ctx.metrics, parent=parent,
+            errors_branch=parent is not None and flow.locate(task.id).branch == "errors",
+            iteration=res.iteration,
         )
         if status != "OK":
             if final is not None and final.is_terminated():
@@ -212,7 +215,7 @@ class AttemptRunner:
         if final == S.RETRYING and retry_in is not None:
             return Outcome(retry_in=retry_in, attempt=n)
         assert final is not None
-        self.orchestrator.advance(eid, trid, flow=flow,
+        self.orchestrator.advance(eid, trid, flow=flow, child_end=counted,
                                   ended=Ended(task.id, final, res.parent_task_run_id, res.value,
                                               res.iteration))
         return Outcome(attempt=n)

@@ -65,3 +65,62 @@ exec_move = function(xkey, xhist, stream, prefix, eid, to, date)
     end
     return 'OK'
 end
+
+-- The end of a child of a flowable, counted once (see child_ended.lua for the contract);
+-- shared by child_ended.lua and finish.lua (which counts it in the same step).
+local function child_end(K1, K2, K3, K4, A1, A2, A3, A4, A5, A6)
+    local p = redis.call('HMGET', K1, 'state', 'mode', 'T', 'total', 'plan', 'taskId',
+        'parentTaskRunId', 'value', 'iteration')
+    if not p[1] or TERMINAL[p[1]] then return {'PARENT', p[1] or ''} end
+    local first = redis.call('SADD', K2, A1) == 1
+    local succ = {}
+    local mode, T, total = p[2], tonumber(p[3] or '1'), tonumber(p[4] or '0')
+    local status = A5 == '1' and 'ERR' or (first and 'OK' or 'DUP')
+    if status == 'OK' then
+        local s = 0
+        for i, task in ipairs(cjson.decode(p[5]).tasks) do
+            if task == A3 then s = i - 1 end
+        end
+        if A4 ~= '' then s = s + tonumber(A4) * T end
+        redis.call('HINCRBY', K1, 'done', 1)
+        if A2 == 'bad' then redis.call('HINCRBY', K1, 'bad', 1) end
+        if A2 == 'warn' then redis.call('HINCRBY', K1, 'warn', 1) end
+        local bad = tonumber(redis.call('HGET', K1, 'bad') or '0')
+        if mode == 'seq' then
+            if bad == 0 and s + 1 < total then succ = {s + 1} end
+        elseif mode == 'par' then
+            local cn = tonumber(redis.call('HGET', K1, 'cn') or '0')
+            if bad == 0 and cn < total then
+                redis.call('HINCRBY', K1, 'cn', 1)
+                succ = {cn}
+            end
+        elseif mode == 'each' then
+            if bad == 0 and s % T < T - 1 then
+                succ = {s + 1}
+            elseif bad == 0 then
+                local cn = tonumber(redis.call('HGET', K1, 'cn') or '0')
+                if cn < total then
+                    redis.call('HINCRBY', K1, 'cn', 1)
+                    succ = {cn * T}
+                end
+            end
+        end
+        redis.call('HINCRBY', K1, 'expected', #succ)
+        redis.call('HSET', K1, 'c:' .. A1, table.concat(succ, ','))
+    elseif status == 'DUP' then
+        local claimed = redis.call('HGET', K1, 'c:' .. A1) or ''
+        for part in string.gmatch(claimed, '[^,]+') do succ[#succ + 1] = tonumber(part) end
+    end
+    local c = redis.call('HMGET', K1, 'done', 'bad', 'warn', 'expected')
+    local done, expected = tonumber(c[1] or '0'), tonumber(c[4] or '0')
+    if status ~= 'ERR' and mode ~= 'dag' and #succ == 0 and done < expected then
+        redis.call('ZREM', K4, A6 .. '|' .. A1)
+    end
+    local out = {status, c[1] or '0', c[2] or '0', c[3] or '0', c[4] or '0', mode or '', p[5] or '',
+        p[6] or '', p[7] or '', p[8] or '', p[9] or '', #succ}
+    for _, slot in ipairs(succ) do out[#out + 1] = slot end
+    for _, slot in ipairs(succ) do
+        out[#out + 1] = redis.call('LINDEX', K3, math.floor(slot / T)) or ''
+    end
+    return out
+end

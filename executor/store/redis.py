@@ -506,20 +506,29 @@ class RedisStore:
         self, eid: str, trid: str, attempt: int, attempt_state: StateType,
         task_run_state: StateType, *, outputs: Mapping[str, Any] | None = None,
         retry_at: float | None = None, active_deadline: float, error: str = "",
-        metrics: Iterable[MetricEntry] = (),
-    ) -> tuple[str, StateType | None]:
-        """Record how attempt ``attempt`` ended (see ``finish.lua``)."""
+        metrics: Iterable[MetricEntry] = (), parent: str | None = None,
+        errors_branch: bool = False, iteration: int | None = None,
+    ) -> tuple[str, StateType | None, ChildEnd | None]:
+        """Record how attempt ``attempt`` ended (see ``finish.lua``); for a child of a
+        flowable (``parent``), its end is counted on the flowable in the same step."""
         k = self.k
+        keys = [k.execution(eid), k.task_run(eid, trid), k.task_run_history(eid, trid),
+                k.events(eid), k.lease(eid, trid), k.active, k.metrics(eid)]
+        if parent:
+            keys += [k.task_run(eid, parent), k.children_ended(eid, parent),
+                     k.loop_values(eid, parent)]
         out = self._scripts["finish"](
-            keys=[k.execution(eid), k.task_run(eid, trid), k.task_run_history(eid, trid),
-                  k.events(eid), k.lease(eid, trid), k.active, k.metrics(eid)],
+            keys=keys,
             args=[eid, trid, iso(), attempt, attempt_state.value, task_run_state.value,
                   json.dumps(dict(outputs), default=str) if outputs else "",
                   f"{retry_at:.6f}" if retry_at else "", f"{active_deadline:.6f}", error[:4000],
+                  ("1" if errors_branch else "0") if parent else "",
+                  "" if iteration is None else iteration,
                   *[m.model_dump_json(by_alias=True) for m in metrics]],
         )
         st = _s(out[1])
-        return _s(out[0]), StateType(st) if st else None
+        child = _child_end(parent, out[2:]) if parent and len(out) > 2 else None
+        return _s(out[0]), StateType(st) if st else None, child
 
     @_translate
     def renew_leases(self, leases: Mapping[tuple[str, str], float]) -> None:
@@ -572,19 +581,7 @@ class RedisStore:
                   k.loop_values(eid, parent), k.active],
             args=[child, klass, task_id, "" if iteration is None else iteration,
                   "1" if errors_branch else "0", eid])
-        status = _s(out[0])
-        if status == "PARENT":
-            return ChildEnd(status)
-        n = int(out[11])
-        slots = [int(x) for x in out[12:12 + n]]
-        values = [_s(x) for x in out[12 + n:12 + 2 * n]]
-        parent_row = TaskRunRow(parent, _s(out[7]), StateType.RUNNING, _s(out[8]) or None,
-                                _s(out[9]) or None, int(out[10]) if _s(out[10]) else None)
-        return ChildEnd(
-            status, counters=dict(zip(("done", "bad", "warn", "expected"),
-                                      (int(_s(x)) for x in out[1:5]), strict=True)),
-            plan=_s(out[6]), parent=parent_row,
-            successors=list(zip(slots, values, strict=True)))
+        return _child_end(parent, out)
 
     @_translate
     def children_rows(self, eid: str, parent: str) -> list[TaskRunRow]:
@@ -805,6 +802,22 @@ class RedisStore:
                    if ns is not None and _s(ns) == namespace]
         alive = self._exists(ids[offset:offset + limit])
         return [e for e, a in zip(ids[offset:offset + limit], alive, strict=True) if a]
+
+
+def _child_end(parent: str, out: list[Any]) -> ChildEnd:
+    """Parse what ``child_end()`` (in ``_lib.lua``) returns."""
+    status = _s(out[0])
+    if status == "PARENT":
+        return ChildEnd(status)
+    n = int(out[11])
+    slots = [int(x) for x in out[12:12 + n]]
+    values = [_s(x) for x in out[12 + n:12 + 2 * n]]
+    parent_row = TaskRunRow(parent, _s(out[7]), StateType.RUNNING, _s(out[8]) or None,
+                            _s(out[9]) or None, int(out[10]) if _s(out[10]) else None)
+    return ChildEnd(
+        status, counters=dict(zip(("done", "bad", "warn", "expected"),
+                                  (int(_s(x)) for x in out[1:5]), strict=True)),
+        plan=_s(out[6]), parent=parent_row, successors=list(zip(slots, values, strict=True)))
 
 
 _ROW_FIELDS = ("taskId", "state", "parentTaskRunId", "value", "iteration")
