@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -308,34 +308,16 @@ class HttpClient:
                         response.read()
                         raise self._error(response)
                     failures = 0
-                    event, event_id = "message", None
-                    data: list[str] = []
-                    for line in response.iter_lines():
-                        if deadline is not None and time.monotonic() > deadline:
-                            raise timed_out()
-                        if line == "":
-                            if data:
-                                payload = json.loads("\n".join(data))
-                                if event == "error":
-                                    raise error_from_problem(int(payload.get("status", 500)),
-                                                             payload)
-                                if event_id:
-                                    last_id = event_id
-                                yield event, payload
-                                if event == "end":
-                                    return
-                            event, data, event_id = "message", [], None
-                        elif line.startswith(":"):
-                            continue
-                        else:
-                            name, _, value = line.partition(":")
-                            value = value[1:] if value.startswith(" ") else value
-                            if name == "data":
-                                data.append(value)
-                            elif name == "event":
-                                event = value
-                            elif name == "id":
-                                event_id = value
+                    for event, text, event_id in iter_sse(
+                            _until(response.iter_lines(), deadline, timed_out)):
+                        payload = json.loads(text)
+                        if event == "error":
+                            raise error_from_problem(int(payload.get("status", 500)), payload)
+                        if event_id:
+                            last_id = event_id
+                        yield event, payload
+                        if event == "end":
+                            return
             except httpx.ReadTimeout:
                 if deadline is not None and time.monotonic() >= deadline:
                     raise timed_out() from None
@@ -426,3 +408,32 @@ class HttpClient:
 
 __all__ = ["ApiError", "ApiUnavailable", "HttpClient", "PayloadTooLarge", "Unauthorized",
            "error_from_problem"]
+
+
+def iter_sse(lines: Iterable[str]) -> Iterator[tuple[str, str, str | None]]:
+    """Server-sent events from text lines: (event name, data text, id); comments and
+    fields other than ``event``, ``data`` and ``id`` are skipped."""
+    event, event_id = "message", None
+    data: list[str] = []
+    for line in lines:
+        if line == "":
+            if data:
+                yield event, "\n".join(data), event_id
+            event, data, event_id = "message", [], None
+        elif not line.startswith(":"):
+            name, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if name == "data":
+                data.append(value)
+            elif name == "event":
+                event = value
+            elif name == "id":
+                event_id = value
+
+
+def _until(lines: Iterable[str], deadline: float | None,
+           timed_out: Callable[[], Exception]) -> Iterator[str]:
+    for line in lines:
+        if deadline is not None and time.monotonic() > deadline:
+            raise timed_out()
+        yield line

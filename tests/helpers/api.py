@@ -12,6 +12,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
+from executor.api.http_client import iter_sse
 from executor.embedded import free_port
 
 
@@ -53,22 +54,4 @@ class Sse:
 
 def parse_sse(lines: Iterable[str]) -> list[Sse]:
     """Server-sent events from text lines (comments and ``retry`` skipped)."""
-    events: list[Sse] = []
-    name, data, eid = "message", [], None
-    for line in lines:
-        if line == "":
-            if data:
-                events.append(Sse(name, json.loads("\n".join(data)), eid))
-            name, data, eid = "message", [], None
-        elif line.startswith(":"):
-            continue
-        else:
-            field, _, value = line.partition(":")
-            value = value[1:] if value.startswith(" ") else value
-            if field == "data":
-                data.append(value)
-            elif field == "event":
-                name = value
-            elif field == "id":
-                eid = value
-    return events
+    return [Sse(name, json.loads(text), eid) for name, text, eid in iter_sse(lines)]
