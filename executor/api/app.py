@@ -601,10 +601,15 @@ def create_app(client: Client | None = None, token: str | Sequence[str] | None =
             the_client.orchestrator.dispatcher.app.close()
             the_client.store.r.close()
 
+    # With tokens, every route but /health needs one: the OpenAPI document is served by
+    # a route of the guarded router below, and the interactive docs are off.
     app = FastAPI(
         title="Ostra", version="0.1.0", lifespan=lifespan,
         description="Kestra-style workflow executions on Celery workers, state in Redis. "
                     "Errors are application/problem+json (RFC 9457).",
+        openapi_url=None if tokens else "/openapi.json",
+        docs_url=None if tokens else "/docs",
+        redoc_url=None if tokens else "/redoc",
     )
     app.state.client = the_client
     app.add_middleware(BodyLimit, limit=limit)
@@ -800,6 +805,14 @@ def create_app(client: Client | None = None, token: str | Sequence[str] | None =
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    if tokens:
+        guarded = APIRouter(dependencies=dependencies)
+
+        @guarded.get("/openapi.json", include_in_schema=False)
+        def openapi_document() -> JSONResponse:
+            return JSONResponse(app.openapi())
+
+        app.include_router(guarded)
 
     @app.get("/health", response_model=Health, tags=["health"],
              summary="Liveness, and whether Redis answers (no token needed)",

@@ -589,7 +589,9 @@ def test_bearer_tokens_when_configured(api_client: Client) -> None:
             response = http.get("/api/v1/executions/search",
                                 headers={"Authorization": f"Bearer {token}"})
             assert response.status_code == 200
-        doc = http.get("/openapi.json").json()
+        assert_problem(http.get("/openapi.json"), 401)  # every route but /health
+        assert http.get("/docs").status_code == 404
+        doc = http.get("/openapi.json", headers={"Authorization": "Bearer tok-a"}).json()
         assert doc["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
         assert "401" in doc["paths"]["/api/v1/executions/{executionId}"]["get"]["responses"]
 
