@@ -126,10 +126,6 @@ class Orchestrator:
         self.dispatcher = dispatcher or Dispatcher()
         self.settings = settings or get_settings()
 
-    def begin(self, eid: str, flow: Flow, decision: Decision) -> None:
-        """Send the task runs created with the execution (see ``Client.submit``)."""
-        self.apply(eid, flow, decision)
-
     def advance(self, eid: str, trid: str, *, ended: Ended | None = None,
                 flow: Flow | None = None, child_end: ChildEnd | None = None) -> None:
         """Move execution ``eid`` on after task run ``trid`` ended (idempotent).

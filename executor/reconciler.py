@@ -79,9 +79,11 @@ class Reconciler:
         if row.state == StateType.RUNNING and self.store.lease_alive(eid, trid):
             self.store.set_active(eid, trid, now + self.settings.lease_seconds)
             return 0
-        if row.state == StateType.RETRYING and self.store.retry_at(eid, trid) > now:
-            self.store.set_active(eid, trid, self.store.retry_at(eid, trid) + 1)
-            return 0
+        if row.state == StateType.RETRYING:
+            retry_at = self.store.retry_at(eid, trid)
+            if retry_at > now:
+                self.store.set_active(eid, trid, retry_at + 1)
+                return 0
         log.warning("reconciler: sending task run %s of execution %s again (%s)",
                     trid, eid, row.state.value)
         self.orchestrator.resend(eid, trid)

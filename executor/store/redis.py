@@ -401,24 +401,6 @@ class RedisStore:
         return status, StateType.RESTARTED, [_s(t) for t in out[1:]]
 
     @_translate
-    def delete_task_runs(self, eid: str, trids: list[str]) -> None:
-        """Remove task runs from an execution (a restarted flowable's old children)."""
-        if not trids:
-            return
-        k = self.k
-        rows = [r for t in trids if (r := self.task_run_row(eid, t)) is not None]
-        with self.r.pipeline(transaction=True) as pipe:
-            for row in rows:
-                pipe.hdel(k.task_run_keys(eid), identity(row.task_id, row.parent_task_run_id,
-                                                         row.value, row.iteration))
-                pipe.lrem(k.task_runs(eid), 0, row.id)
-                pipe.zrem(k.active, active_member(eid, row.id))
-                pipe.delete(k.task_run(eid, row.id), k.task_run_history(eid, row.id),
-                            k.lease(eid, row.id), k.children_ended(eid, row.id),
-                            k.loop_values(eid, row.id))
-            pipe.execute()
-
-    @_translate
     def task_run_field(self, eid: str, trid: str, name: str) -> str | None:
         raw = self.r.hget(self.k.task_run(eid, trid), name)
         return _s(raw) if raw is not None else None
