@@ -23,7 +23,7 @@ from executor.flow import Flow
 from executor.ids import new_id
 from executor.inputs import resolve_inputs
 from executor.models import Execution, Label, LogEntry, MetricEntry, StateEvent
-from executor.orchestrator import Orchestrator, start
+from executor.orchestrator import Orchestrator
 from executor.settings import Settings, get_settings
 from executor.state import StateType
 from executor.store import RedisStore
@@ -105,8 +105,7 @@ class Client:
         all_labels = _labels(resolved, labels, eid)
         if not isinstance(flow, tuple):
             resolved = self.store.deploy_flow(resolved)
-        decision = start(resolved)
-        first = [(new_id(), c.task_id) for c in decision.create]
+        first = self.orchestrator.first_rows(eid, resolved)
         self.store.create_execution(eid, resolved, values, all_labels, first,
                                     time.time() + self.settings.pending_grace)
         self.orchestrator.begin_execution(eid, resolved, first)

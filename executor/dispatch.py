@@ -2,6 +2,10 @@
 
 Messages carry ids only (execution id, task run id); a fresh Celery task id per
 publication. ``argsrepr`` gives Flower a readable line (flow, task, execution).
+
+Most messages are not published here: ``message()`` builds them and the Lua step that
+creates the task run pushes them (``executor.messages``). ``send()`` publishes through
+kombu the ones sent again (the reconciler, resume, restart).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from typing import Any
 from celery import Celery
 
 from executor.celery_config import RUN_TASK_RUN, celery_config
+from executor.messages import MessageBuilder, Outgoing
 from executor.settings import Settings, get_settings
 
 _app: Celery | None = None
@@ -44,10 +49,21 @@ class Dispatcher:
     def __init__(self, app: Celery | None = None, default_queue: str | None = None) -> None:
         self._app = app
         self.default_queue = default_queue
+        self._builder: MessageBuilder | None = None
 
     @property
     def app(self) -> Celery:
         return self._app or get_app()
+
+    def message(self, eid: str, trid: str, *, label: str = "",
+                queue: str | None = None) -> Outgoing:
+        """The message of task run ``trid``, for a Lua step to push (see module doc)."""
+        if self._builder is None:
+            conf = self.app.conf
+            options = conf.broker_transport_options or {}
+            self._builder = MessageBuilder(self.default_queue or conf.task_default_queue,
+                                           options.get("global_keyprefix", ""))
+        return self._builder.build(eid, trid, queue=queue, label=label)
 
     def send(self, eid: str, trid: str, *, label: str = "", queue: str | None = None,
              countdown: float | None = None, producer: Any = None) -> str:
@@ -62,10 +78,3 @@ class Dispatcher:
             ignore_result=True,
         )
         return task_id
-
-    def send_many(self, messages: list[tuple[str, str, str | None, str]]) -> None:
-        """Publish (execution id, task run id, queue, label) messages through one producer
-        (a fan-out of thousands of children: one connection, not one per message)."""
-        with self.app.producer_or_acquire() as producer:
-            for eid, trid, queue, label in messages:
-                self.send(eid, trid, queue=queue, label=label, producer=producer)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -52,7 +53,7 @@ from executor.render_context import build_context
 from executor.settings import Settings, get_settings
 from executor.state import StateType, worst
 from executor.store import RedisStore
-from executor.store.redis import ChildEnd, TaskRunRow
+from executor.store.redis import ChildEnd, NewRow, TaskRunRow, Then
 from executor.templating import render_value
 
 log = logging.getLogger(__name__)
@@ -164,13 +165,15 @@ class Orchestrator:
                ended: str = "", revisit: bool = False) -> None:
         """Create task runs once each and start them (a paused execution holds them).
 
+        Task runs that go straight to a worker are sent by the step that creates them;
+        the others (flowables, Pause, Subflow, ``runIf``) are started from here.
         With ``revisit`` (a restarted flowable walking its children again), a child that
         exists already is not created again: an ended one counts as ended now (successes
         keep their outputs), a restarted one is sent for its next attempt.
         """
-        items = [(new_id(), c.task_id, c.parent_task_run_id, c.value, c.iteration) for c in new]
+        rows = self.new_rows(eid, flow, new)
         deadline = time.time() + self.settings.pending_grace
-        state, result = self.store.create_task_runs(eid, items, deadline, ended)
+        state, result = self.store.create_task_runs(eid, rows, deadline, ended)
         if not result:
             # The execution is being killed (or already ended): nothing new starts.
             if state == StateType.KILLING:
@@ -181,37 +184,59 @@ class Orchestrator:
         if state == StateType.PAUSED:
             return  # resume sends them
         to_send = []
-        for (trid, created), c in zip(result, new, strict=True):
+        for (trid, created), c, row in zip(result, new, rows, strict=True):
             if created:
-                if self._skipped(eid, flow, trid, c):
+                if row.message is not None or self._skipped(eid, flow, trid, c):
                     continue
                 to_send.append((trid, c.task_id))
             elif revisit:
-                row = self.store.task_run_row(eid, trid)
-                if row is None:
+                found = self.store.task_run_row(eid, trid)
+                if found is None:
                     continue
-                if row.state == StateType.RESTARTED:
+                if found.state == StateType.RESTARTED:
                     self.send(eid, flow, trid, c.task_id)
-                elif row.state.is_terminated():
+                elif found.state.is_terminated():
                     self._child_ended(eid, flow, trid, Ended(
-                        row.task_id, row.state, row.parent_task_run_id, row.value,
-                        row.iteration), revisit=True)
-        self.send_all(eid, flow, to_send)
+                        found.task_id, found.state, found.parent_task_run_id, found.value,
+                        found.iteration), revisit=True)
+        for trid, task_id in to_send:
+            self.send(eid, flow, trid, task_id)
 
-    def send_all(self, eid: str, flow: Flow, task_runs: list[tuple[str, str]]) -> None:
-        """Start (task run id, task id) pairs: runnable ones published in one batch."""
-        batch = []
-        for trid, task_id in task_runs:
-            task = flow.task(task_id)
-            if task.task_type.flowable:
-                self.send(eid, flow, trid, task_id)
-            else:
-                batch.append((eid, trid, task.worker_group, self._label(eid, flow, task_id)))
-        if len(batch) == 1:
-            eid_, trid_, queue, label = batch[0]
-            self.dispatcher.send(eid_, trid_, queue=queue, label=label)
-        elif batch:
-            self.dispatcher.send_many(batch)
+    def new_rows(self, eid: str, flow: Flow, new: Iterable[NewTaskRun], *, send: bool = True,
+                 id_of: Callable[[NewTaskRun], str] | None = None) -> list[NewRow]:
+        """Task runs to create for ``new`` (fresh ids unless ``id_of`` gives them), each
+        with the message that starts it if it goes straight to a worker (and ``send``)."""
+        rows = []
+        for c in new:
+            trid = id_of(c) if id_of else new_id()
+            task = flow.task(c.task_id)
+            message = None
+            if send and self.direct(task):
+                message = self.dispatcher.message(eid, trid, queue=task.worker_group,
+                                                  label=self._label(eid, flow, c.task_id))
+            rows.append(NewRow(trid, c.task_id, c.parent_task_run_id, c.value, c.iteration,
+                               message))
+        return rows
+
+    @staticmethod
+    def direct(task: TaskDef) -> bool:
+        """True if a task run of ``task`` goes straight to a worker once created (not a
+        flowable, Pause or Subflow, which an orchestrator starts, and no ``runIf``)."""
+        return (task.run_if is None and not task.task_type.flowable
+                and task.task_type.name not in (PAUSE, SUBFLOW))
+
+    def plan_next(self, eid: str, flow: Flow, ended: Ended) -> Then | None:
+        """What follows top-level task run ``ended``, if its worker can create it in the
+        same step that records the end (``finish.lua``): next task runs that go straight
+        to a worker. None when something else follows (the end, a flowable...)."""
+        if ended.parent_task_run_id is not None or not ended.state.is_terminated():
+            return None
+        decision = decide(flow, ended)
+        if decision.end or not decision.create or not all(
+                self.direct(flow.task(c.task_id)) for c in decision.create):
+            return None
+        return Then(ended.state, self.new_rows(eid, flow, decision.create),
+                    time.time() + self.settings.pending_grace)
 
     @staticmethod
     def _label(eid: str, flow: Flow, task_id: str) -> str:
@@ -411,7 +436,7 @@ class Orchestrator:
 
     def _ended(self, eid: str, final: StateType) -> None:
         """After an execution ended: retention, queued executions, a waiting parent."""
-        self.store.expire_execution(eid, self.settings.retention)
+        self.store.mark_ended(eid)
         log.info("execution %s ended %s", eid, final.value)
         meta = self.store.execution_meta(eid)
         if meta.get("concLimit"):
@@ -422,18 +447,28 @@ class Orchestrator:
 
     # ------------------------------------------------------------------ starting executions
 
-    def begin_execution(self, eid: str, flow: Flow, first: list[tuple[str, str]]) -> StateType:
+    def first_rows(self, eid: str, flow: Flow, new: Iterable[NewTaskRun] | None = None, *,
+                   id_of: Callable[[NewTaskRun], str] | None = None) -> list[NewRow]:
+        """The first task runs of a new execution of ``flow`` (``new``, or the flow's
+        start). Their messages are pushed as they are created, unless the flow has a
+        concurrency limit (``begin_execution`` sends them once a slot is taken)."""
+        return self.new_rows(eid, flow, start(flow).create if new is None else new,
+                             send=flow.concurrency is None, id_of=id_of)
+
+    def begin_execution(self, eid: str, flow: Flow, first: list[NewRow]) -> StateType:
         """Start a created execution: take a concurrency slot if the flow has a limit
-        (or queue, cancel or fail it), then send its first task runs."""
+        (or queue, cancel or fail it), then send its first task runs (those not sent
+        when they were created)."""
         if flow.concurrency is not None:
             admitted = self.store.admit(eid, flow)
             if admitted != "RUN":
                 state = StateType(admitted)
                 if state.is_terminated():
-                    self.store.expire_execution(eid, self.settings.retention)
+                    self.store.mark_ended(eid)
                 return state
-        for trid, task_id in first:
-            self.send(eid, flow, trid, task_id)
+        for row in first:
+            if row.message is None:
+                self.send(eid, flow, row.id, row.task_id)
         if not first:
             self.finish(eid, flow)
         return StateType.CREATED
@@ -478,8 +513,9 @@ class Orchestrator:
         labels = [Label(key=str(k), value=str(v)) for k, v in
                   (props.get("labels") or {}).items()]
         labels.append(Label(key="system.correlationId", value=eid))
-        decision = start(child_flow)
-        first = [(derived_id(child, c.task_id), c.task_id) for c in decision.create]
+        # Ids derived from the child's, so a second start writes nothing new.
+        first = self.first_rows(child, child_flow,
+                                id_of=lambda c: derived_id(child, c.task_id))
         created = self.store.create_execution(
             child, child_flow, values, labels, first, time.time() + self.settings.pending_grace,
             trigger=(eid, trid), only_if_absent=True)
@@ -649,7 +685,7 @@ class Orchestrator:
         new = new_id()
         copies: list[tuple[dict[str, str], list[str]]] = []
         if task_run_id is None:
-            first = [(new_id(), c.task_id) for c in start(flow).create]
+            first = self.first_rows(new, flow)
         else:
             target = next((tr for tr in source.task_run_list if tr.id == task_run_id), None)
             if target is None:
@@ -666,7 +702,7 @@ class Orchestrator:
             for fields, history in self.store.read_task_runs_raw(eid, before):
                 kept = {k: v for k, v in fields.items() if k not in {"lost", "retryAt"}}
                 copies.append(({**kept, "id": new_id()}, history))
-            first = [(new_id(), target.task_id)]
+            first = self.first_rows(new, flow, [NewTaskRun(target.task_id)])
         self.store.create_execution(
             new, flow, values, source.labels, first, time.time() + self.settings.pending_grace,
             parent_id=eid, original_id=source.original_id or eid, copies=copies)

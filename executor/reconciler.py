@@ -9,7 +9,8 @@ and the orchestrator's advance. ``sweep`` looks at the entries past their deadli
 * RUNNING task runs whose lease expired, and CREATED or RETRYING ones nobody picked
   up, are sent again: the next worker records the lost attempt and starts a new one;
 * Pause task runs whose ``pauseDuration`` is over are resumed (so a pause ends within
-  one sweep interval of its duration).
+  one sweep interval of its duration);
+* executions that ended more than the retention (``OSTRA_RETENTION``) ago are deleted.
 
 Any number of processes may run it (each worker's main process does); a lock in Redis
 lets one sweep at a time.
@@ -55,12 +56,18 @@ class Reconciler:
                     log.warning("reconciler: %s/%s: %s", eid, trid, exc)
             acted += self._slots()
             self.orchestrator.promote()
-            if acted == 0:
-                self.store.purge_indexes(now - self.settings.retention)
+            self._purge(now)
         finally:
             if self._holds_lock():
                 r.delete(k.reconciler_lock)
         return acted
+
+    def _purge(self, now: float, budget_s: float = 0.5) -> None:
+        """Delete executions whose retention is over, in batches, for at most ``budget_s``
+        (so a backlog is worked off over a few sweeps, never blocking one for long)."""
+        until = time.monotonic() + budget_s
+        while self.store.purge_ended(now - self.settings.retention) and time.monotonic() < until:
+            pass
 
     def _holds_lock(self) -> bool:
         holder: Any = self.store.r.get(self.store.k.reconciler_lock)

@@ -202,20 +202,27 @@ class AttemptRunner:
         deadline = (retry_at + self.settings.pending_grace if retry_at
                     else now + self.settings.lease_seconds)
         parent = res.parent_task_run_id
-        status, final, counted = self.store.finish_attempt(
+        # A top-level task run's successors are decided now, for the end state it is about
+        # to record, and created in the same step (unless it ends otherwise: killed).
+        then = (self.orchestrator.plan_next(eid, flow, Ended(task.id, tr_state))
+                if parent is None and retry_in is None else None)
+        done = self.store.finish_attempt(
             eid, trid, n, state, tr_state, outputs=result.outputs, retry_at=retry_at,
             active_deadline=deadline, error=result.error, metrics=ctx.metrics, parent=parent,
             errors_branch=parent is not None and flow.locate(task.id).branch == "errors",
-            iteration=res.iteration,
+            iteration=res.iteration, then=then,
         )
-        if status != "OK":
+        final = done.state
+        if done.status != "OK":
             if final is not None and final.is_terminated():
                 self.orchestrator.advance(eid, trid)
             return Outcome(attempt=n)
         if final == S.RETRYING and retry_in is not None:
             return Outcome(retry_in=retry_in, attempt=n)
+        if done.next_state is not None:
+            return Outcome(attempt=n)  # what follows was created and sent in that step
         assert final is not None
-        self.orchestrator.advance(eid, trid, flow=flow, child_end=counted,
+        self.orchestrator.advance(eid, trid, flow=flow, child_end=done.child,
                                   ended=Ended(task.id, final, res.parent_task_run_id, res.value,
                                               res.iteration))
         return Outcome(attempt=n)

@@ -124,3 +124,48 @@ local function child_end(K1, K2, K3, K4, A1, A2, A3, A4, A5, A6)
     end
     return out
 end
+
+-- Create task runs once each: a task run is known by its identity
+-- (taskId|parentTaskRunId|value[#iteration], hash K.trkey), so two processes deciding the
+-- same next step create it once. The message of each new task run (Celery's, as kombu's
+-- Redis transport stores it) is pushed onto its queue in the same step, unless the
+-- execution holds new task runs (PAUSED: resume sends them; QUEUED: its start does), or
+-- the task run is started by an orchestrator instead (message "").
+-- K = {trkey, trs, events, active, tv}; keys[kb + 3i .. kb + 2 + 3i] = hash, history and
+-- queue list of the i-th task run; args[ab + 7i .. ab + 6 + 7i] = identity, id, task id,
+-- parent id, value, iteration ("" outside loops), message.
+-- Returns the flat list {id1, created1, id2, created2, ...} (created = 1 for a new one).
+local function create_runs(xstate, eid, date, deadline, K, keys, kb, args, ab, n)
+    local out = {}
+    local hold = xstate == 'PAUSED' or xstate == 'QUEUED'
+    for i = 0, n - 1 do
+        local a, k = ab + 7 * i, kb + 3 * i
+        local ident, trid, task, parent, value = args[a], args[a + 1], args[a + 2],
+            args[a + 3], args[a + 4]
+        if redis.call('HSETNX', K.trkey, ident, trid) == 1 then
+            if args[a + 5] ~= '' then
+                redis.call('HSET', keys[k], 'id', trid, 'taskId', task, 'parentTaskRunId', parent,
+                    'value', value, 'state', 'CREATED', 'attempts', 0, 'iteration', args[a + 5])
+            else
+                redis.call('HSET', keys[k], 'id', trid, 'taskId', task, 'parentTaskRunId', parent,
+                    'value', value, 'state', 'CREATED', 'attempts', 0)
+            end
+            redis.call('HSET', K.tv, task .. '|' .. value, trid)
+            redis.call('RPUSH', keys[k + 1], hist('CREATED', date))
+            redis.call('RPUSH', K.trs, trid)
+            -- In the active set until a worker claims it: a message lost between the
+            -- broker and a worker is sent again once the deadline passes.
+            redis.call('ZADD', K.active, deadline, eid .. '|' .. trid)
+            event(K.events, 't', trid, task, '', 'CREATED', date)
+            if args[a + 6] ~= '' and not hold then
+                redis.call('LPUSH', keys[k + 2], args[a + 6])
+            end
+            out[#out + 1] = trid
+            out[#out + 1] = 1
+        else
+            out[#out + 1] = redis.call('HGET', K.trkey, ident)
+            out[#out + 1] = 0
+        end
+    end
+    return out
+end

@@ -26,7 +26,8 @@ P:{EID}:logs                    list    log entries, JSON
 P:{EID}:events                  stream  every state change (for ``follow``)
 P:idx:all / P:idx:flow:NS:ID    zset    execution ids by creation time
 P:idx:state:STATE               zset    execution ids by creation time, per state
-P:idx:ended                     zset    execution ids by end time (retention sweep)
+P:idx:ended                     zset    execution ids by end time (the retention sweep
+                                        deletes them, see ``purge.lua``)
 P:{EID}:subflows                set     executions started by this one's Subflow tasks
 P:conc:NS:ID / P:concq:NS:ID    set/list executions holding a concurrency slot / queued
 P:concflows / P:promoted        set/list flows with a limit / executions just dequeued

@@ -23,6 +23,7 @@ from redis.commands.core import Script
 
 from executor.errors import ExecutionNotFound, FlowNotFound, StoreError
 from executor.flow import Flow
+from executor.messages import Outgoing
 from executor.models import (
     Execution,
     History,
@@ -97,6 +98,15 @@ class StartResult:
 
 
 @dataclass(frozen=True)
+class Then:
+    """The next task runs of a top-level task run, decided for its end in ``state``."""
+
+    state: StateType
+    rows: list[NewRow]
+    pending_deadline: float
+
+
+@dataclass(frozen=True)
 class ChildEnd:
     """What ``child_ended.lua`` says: status (OK, DUP, ERR, or PARENT when the flowable
     already ended), its counters and plan, the flowable's own row, claimed successors."""
@@ -106,6 +116,41 @@ class ChildEnd:
     plan: str = ""
     parent: TaskRunRow | None = None
     successors: list[tuple[int, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class NewRow:
+    """A task run to create: its id, identity fields, and the message that starts it
+    (None when an orchestrator starts it instead: flowables, Pause, Subflow, runIf)."""
+
+    id: str
+    task_id: str
+    parent_task_run_id: str | None = None
+    value: str | None = None
+    iteration: int | None = None
+    message: Outgoing | None = None
+
+    def args(self) -> list[str]:
+        """Its seven script arguments (see ``create_runs()`` in ``_lib.lua``)."""
+        return [identity(self.task_id, self.parent_task_run_id, self.value, self.iteration),
+                self.id, self.task_id, self.parent_task_run_id or "",
+                self.value if self.value is not None else "",
+                "" if self.iteration is None else str(self.iteration),
+                self.message.payload if self.message else ""]
+
+
+@dataclass(frozen=True)
+class Finished:
+    """What ``finish_attempt`` did: status (OK, or STALE for a superseded attempt), the
+    task run's state, the count of a flowable child's end (``child``), or, when the next
+    task runs were created in the same step, the execution's state then (``next_state``)
+    and their (id, created) pairs."""
+
+    status: str
+    state: StateType | None
+    child: ChildEnd | None = None
+    next_state: StateType | None = None
+    created: list[tuple[str, bool]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -129,7 +174,8 @@ class RedisStore:
         self._scripts: dict[str, Script] = {
             name: client.register_script(_script_source(name))
             for name in ("exec_transition", "create", "start", "finish", "kill", "restart",
-                         "tr_transition", "child_ended", "flowable_start", "admit", "release")
+                         "tr_transition", "child_ended", "flowable_start", "admit", "release",
+                         "purge")
         }
         self._flow_cache: dict[tuple[str, str, int], Flow] = {}
 
@@ -198,7 +244,7 @@ class RedisStore:
         flow: Flow,
         inputs: Mapping[str, Any],
         labels: list[Label],
-        first: list[tuple[str, str]],
+        first: list[NewRow],
         pending_deadline: float,
         parent_id: str | None = None,
         original_id: str | None = None,
@@ -208,7 +254,8 @@ class RedisStore:
     ) -> bool:
         """Create an execution in CREATED with its first task runs, in one transaction.
 
-        ``first`` lists (task run id, task id) of the root task runs to create now;
+        ``first`` lists the root task runs to create now (with the messages to push for
+        them, if any);
         ``copies`` ended task runs (hash fields, history entries) carried over by a replay,
         already given their new ids; ``trigger`` the (execution, task run) of a Subflow
         task that started it. With ``only_if_absent``, nothing is written if the execution
@@ -253,8 +300,7 @@ class RedisStore:
                 pipe.hset(k.value_index(eid), f"{fields['taskId']}|{fields.get('value') or ''}",
                           trid)
                 pipe.rpush(k.task_runs(eid), trid)
-            self._create_task_runs(pipe, eid, [(identity(task_id), trid, task_id, "", "", "")
-                                               for trid, task_id in first], pending_deadline)
+            self._create_task_runs(pipe, eid, first, pending_deadline)
             if trigger is not None:
                 pipe.sadd(k.subflows(trigger[0]), eid)
             try:
@@ -305,37 +351,33 @@ class RedisStore:
     def subflow_executions(self, eid: str) -> list[str]:
         return [_s(m) for m in self.r.smembers(self.k.subflows(eid))]  # type: ignore[union-attr]
 
-    def _create_task_runs(self, client: Any, eid: str,
-                          items: list[tuple[str, str, str, str, str, str]],
+    def _create_task_runs(self, client: Any, eid: str, items: list[NewRow],
                           pending_deadline: float, ended: str = "") -> Any:
         k = self.k
         keys = [k.execution(eid), k.task_run_keys(eid), k.task_runs(eid), k.events(eid), k.active,
                 k.value_index(eid)]
         args: list[Any] = [eid, iso(), pending_deadline, active_member(eid, ended) if ended else ""]
-        for ident, trid, task_id, parent, value, iteration in items:
-            keys += [k.task_run(eid, trid), k.task_run_history(eid, trid)]
-            args += [ident, trid, task_id, parent, value, iteration]
+        for row in items:
+            keys += [k.task_run(eid, row.id), k.task_run_history(eid, row.id),
+                     row.message.queue_key if row.message else k.task_run(eid, row.id)]
+            args += row.args()
         return self._scripts["create"](keys=keys, args=args, client=client)
 
     @_translate
-    def create_task_runs(
-        self, eid: str, items: list[tuple[str, str, str | None, str | None, int | None]],
-        pending_deadline: float, ended: str = "",
-    ) -> tuple[StateType, list[tuple[str, bool]]]:
-        """Create task runs given as (id, task id, parent id, value, iteration), once each.
+    def create_task_runs(self, eid: str, items: list[NewRow], pending_deadline: float,
+                         ended: str = "") -> tuple[StateType, list[tuple[str, bool]]]:
+        """Create task runs once each, pushing the message of each new one that has one
+        (unless the execution is PAUSED, which holds them until resumed).
 
         ``ended`` is the task run whose end led here: it leaves the active set in the same
         step. Returns the execution's state and (id, created) pairs (the id of an existing
         task run of the same identity when it was not created); no pairs when the
         execution refuses new task runs (KILLING or ended).
         """
-        rows = [(identity(t, p, v, i), trid, t, p or "", v if v is not None else "",
-                 "" if i is None else str(i)) for trid, t, p, v, i in items]
-        out = self._create_task_runs(self.r, eid, rows, pending_deadline, ended)
+        out = self._create_task_runs(self.r, eid, items, pending_deadline, ended)
         if _s(out[0]) == "REFUSED":
             return (StateType.FAILED if _s(out[1]) == "MISSING" else StateType(_s(out[1]))), []
-        return StateType(_s(out[0])), [(_s(out[i]), bool(int(out[i + 1])))
-                                       for i in range(1, len(out), 2)]
+        return StateType(_s(out[0])), _pairs(out[1:])
 
     @_translate
     def transition_execution(self, eid: str, to: StateType, expected: StateType | None = None,
@@ -490,27 +532,41 @@ class RedisStore:
         retry_at: float | None = None, active_deadline: float, error: str = "",
         metrics: Iterable[MetricEntry] = (), parent: str | None = None,
         errors_branch: bool = False, iteration: int | None = None,
-    ) -> tuple[str, StateType | None, ChildEnd | None]:
+        then: Then | None = None,
+    ) -> Finished:
         """Record how attempt ``attempt`` ended (see ``finish.lua``); for a child of a
-        flowable (``parent``), its end is counted on the flowable in the same step."""
+        flowable (``parent``), its end is counted on the flowable in the same step. For a
+        top-level task run, ``then`` holds the next task runs decided for one end state:
+        if it ends in that state, they are created (and sent) in the same step."""
         k = self.k
         keys = [k.execution(eid), k.task_run(eid, trid), k.task_run_history(eid, trid),
                 k.events(eid), k.lease(eid, trid), k.active, k.metrics(eid)]
+        entries = [m.model_dump_json(by_alias=True) for m in metrics]
+        args: list[Any] = [
+            eid, trid, iso(), attempt, attempt_state.value, task_run_state.value,
+            json.dumps(dict(outputs), default=str) if outputs else "",
+            f"{retry_at:.6f}" if retry_at else "", f"{active_deadline:.6f}", error[:4000],
+            ("1" if errors_branch else "0") if parent else "",
+            "" if iteration is None else iteration, len(entries), *entries]
         if parent:
             keys += [k.task_run(eid, parent), k.children_ended(eid, parent),
                      k.loop_values(eid, parent)]
-        out = self._scripts["finish"](
-            keys=keys,
-            args=[eid, trid, iso(), attempt, attempt_state.value, task_run_state.value,
-                  json.dumps(dict(outputs), default=str) if outputs else "",
-                  f"{retry_at:.6f}" if retry_at else "", f"{active_deadline:.6f}", error[:4000],
-                  ("1" if errors_branch else "0") if parent else "",
-                  "" if iteration is None else iteration,
-                  *[m.model_dump_json(by_alias=True) for m in metrics]],
-        )
+        elif then is not None and then.rows:
+            keys += [k.task_run_keys(eid), k.task_runs(eid), k.value_index(eid)]
+            args += [then.state.value, f"{then.pending_deadline:.6f}"]
+            for row in then.rows:
+                keys += [k.task_run(eid, row.id), k.task_run_history(eid, row.id),
+                         row.message.queue_key if row.message else k.task_run(eid, row.id)]
+                args += row.args()
+        out = self._scripts["finish"](keys=keys, args=args)
         st = _s(out[1])
-        child = _child_end(parent, out[2:]) if parent and len(out) > 2 else None
-        return _s(out[0]), StateType(st) if st else None, child
+        state = StateType(st) if st else None
+        if parent and len(out) > 2:
+            return Finished(_s(out[0]), state, child=_child_end(parent, out[2:]))
+        if len(out) > 2 and _s(out[2]) == "NEXT":
+            return Finished(_s(out[0]), state, next_state=StateType(_s(out[3])),
+                            created=_pairs(out[4:]))
+        return Finished(_s(out[0]), state)
 
     @_translate
     def renew_leases(self, leases: Mapping[tuple[str, str], float]) -> None:
@@ -608,45 +664,32 @@ class RedisStore:
         return float(self.r.hget(self.k.task_run(eid, trid), "retryAt") or 0)
 
     @_translate
-    def expire_execution(self, eid: str, seconds: int) -> None:
-        """Apply retention to every key of a finished execution."""
-        k = self.k
-        with self.r.pipeline(transaction=False) as pipe:
-            pipe.lrange(k.task_runs(eid), 0, -1)
-            pipe.smembers(k.flowables(eid))
-            raw_trids, raw_flowables = pipe.execute()
-        keys = [k.execution(eid), k.execution_history(eid), k.execution_events(eid),
-                k.task_runs(eid), k.value_index(eid), k.flowables(eid), k.subflows(eid),
-                k.task_run_keys(eid), k.metrics(eid), k.logs(eid), k.events(eid)]
-        for trid in (_s(t) for t in raw_trids):
-            keys += [k.task_run(eid, trid), k.task_run_history(eid, trid)]
-        for trid in (_s(t) for t in raw_flowables):
-            keys += [k.children_ended(eid, trid), k.loop_values(eid, trid)]
-        with self.r.pipeline(transaction=False) as pipe:
-            if seconds > 0:
-                for key in keys:
-                    pipe.expire(key, seconds)
-            pipe.zadd(k.index_ended, {eid: time.time()})
-            pipe.execute()
+    def mark_ended(self, eid: str) -> None:
+        """Start the retention of an ended execution (``purge_ended`` deletes it later)."""
+        self.r.zadd(self.k.index_ended, {eid: time.time()})
 
     @_translate
-    def purge_indexes(self, older_than: float) -> int:
-        """Drop ids of executions that ended before ``older_than`` from every index."""
+    def purge_ended(self, older_than: float, limit: int = 200) -> int:
+        """Delete up to ``limit`` executions that ended before ``older_than`` (every key,
+        every index entry; see ``purge.lua``). Returns how many were deleted."""
         k = self.k
         ids = [_s(e) for e in self.r.zrangebyscore(k.index_ended, "-inf", older_than,
-                                                   start=0, num=1000)]
-        if not ids:
-            return 0
-        gone = [eid for eid, alive in zip(ids, self._exists(ids), strict=True) if not alive]
-        if gone:
-            idx_keys = [k.index_all, k.index_ended] + [k.index_state(s.value) for s in StateType]
+                                                   start=0, num=limit)]
+        purged = 0
+        unknown = []
+        for eid in ids:
+            out = int(self._scripts["purge"](
+                keys=[k.execution(eid), k.index_ended],
+                args=[k.prefix, eid, k.execution(eid).removesuffix("exec"), older_than]))
+            purged += out != -1
+            if out == -2:
+                unknown.append(eid)
+        if unknown:
             with self.r.pipeline(transaction=False) as pipe:
-                for key in idx_keys:
-                    pipe.zrem(key, *gone)
                 for ns, fid in self.list_flows():
-                    pipe.zrem(k.index_flow(ns, fid), *gone)
+                    pipe.zrem(k.index_flow(ns, fid), *unknown)
                 pipe.execute()
-        return len(gone)
+        return purged
 
     def _exists(self, ids: list[str]) -> list[bool]:
         with self.r.pipeline(transaction=False) as pipe:
@@ -784,6 +827,11 @@ class RedisStore:
                    if ns is not None and _s(ns) == namespace]
         alive = self._exists(ids[offset:offset + limit])
         return [e for e, a in zip(ids[offset:offset + limit], alive, strict=True) if a]
+
+
+def _pairs(out: list[Any]) -> list[tuple[str, bool]]:
+    """(id, created) pairs from ``create_runs()``'s flat list."""
+    return [(_s(out[i]), bool(int(out[i + 1]))) for i in range(0, len(out), 2)]
 
 
 def _child_end(parent: str, out: list[Any]) -> ChildEnd:

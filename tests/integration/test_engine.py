@@ -342,17 +342,48 @@ tasks:
     assert events[-1].task_run_id is None
 
 
-def test_finished_executions_expire_after_the_retention(run, client: Client) -> None:
-    done = run("""
+def test_finished_executions_are_deleted_after_the_retention(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """With ``OSTRA_RETENTION=1`` a finished execution is gone within a few sweeps:
+    every key of it (task runs, histories, events, logs) and its index entries."""
+    import time
+
+    from executor.embedded import EmbeddedRedis, LocalWorker
+    from executor.errors import ExecutionNotFound
+    from tests.conftest import WORKER_ENV
+
+    flow = Flow.from_yaml("""
 id: retention
 namespace: tests
 tasks:
-  - {id: a, type: Return, format: x}
+  - {id: a, type: Log, message: hello}
+  - id: each
+    type: ForEach
+    values: [1, 2]
+    tasks:
+      - {id: b, type: Return, format: "{{ taskrun.value }}"}
 """)
-    k, r = client.store.k, client.store.r
-    tr = done.task_run("a")
-    for key in (k.execution(done.id), k.execution_history(done.id), k.task_runs(done.id),
-                k.task_run(done.id, tr.id), k.task_run_history(done.id, tr.id)):
-        ttl = r.ttl(key)
-        assert 0 < ttl <= client.settings.retention, key
-    assert r.zscore(k.index_ended, done.id) is not None
+    with EmbeddedRedis(tmp_path / "redis") as server:
+        worker = LocalWorker(server.url, concurrency=1,
+                             env={**WORKER_ENV, "OSTRA_RETENTION": "1"},
+                             log_file=tmp_path / "w.log").start()
+        client = Client(server.url)
+        try:
+            done = client.wait(client.submit(flow).id, timeout=30)
+            assert done.state.current == S.SUCCESS and len(done.task_run_list) == 4
+            k, r = client.store.k, client.store.r
+            pattern = f"*{{{done.id}}}*"
+            assert r.keys(pattern)  # its keys exist until the retention is over
+            deadline = time.monotonic() + 20
+            while r.keys(pattern) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert r.keys(pattern) == []
+            with pytest.raises(ExecutionNotFound):
+                client.get(done.id)
+            for index in (k.index_all, k.index_ended, k.index_state("SUCCESS"),
+                          k.index_flow("tests", "retention")):
+                assert r.zscore(index, done.id) is None, index
+            assert client.flow("tests", "retention").id == "retention"  # the flow stays
+        finally:
+            worker.stop()
+            client.orchestrator.dispatcher.app.close()
+            client.store.r.close()
