@@ -126,6 +126,7 @@ class Orchestrator:
         self.store = store
         self.dispatcher = dispatcher or Dispatcher()
         self.settings = settings or get_settings()
+        self._flowables: dict[tuple[str, str, int | None], bool] = {}
 
     def advance(self, eid: str, trid: str, *, ended: Ended | None = None,
                 flow: Flow | None = None, child_end: ChildEnd | None = None) -> None:
@@ -226,17 +227,35 @@ class Orchestrator:
                 and task.task_type.name not in (PAUSE, SUBFLOW))
 
     def plan_next(self, eid: str, flow: Flow, ended: Ended) -> Then | None:
-        """What follows top-level task run ``ended``, if its worker can create it in the
-        same step that records the end (``finish.lua``): next task runs that go straight
-        to a worker. None when something else follows (the end, a flowable...)."""
+        """What follows top-level task run ``ended``, if its worker can do it in the same
+        step that records the end (``finish.lua``): create next task runs that go straight
+        to a worker, or end the execution when nothing else is left to decide there (no
+        flow outputs to render, no concurrency limit, no flowables). None otherwise."""
         if ended.parent_task_run_id is not None or not ended.state.is_terminated():
             return None
         decision = decide(flow, ended)
-        if decision.end or not decision.create or not all(
-                self.direct(flow.task(c.task_id)) for c in decision.create):
+        if decision.end:
+            if flow.outputs or flow.concurrency is not None or self._has_flowables(flow):
+                return None
+            return Then(ended.state, [])
+        if not decision.create or not all(self.direct(flow.task(c.task_id))
+                                          for c in decision.create):
             return None
         return Then(ended.state, self.new_rows(eid, flow, decision.create),
                     time.time() + self.settings.pending_grace)
+
+    def _has_flowables(self, flow: Flow) -> bool:
+        key = (flow.namespace, flow.id, flow.revision)
+        found = self._flowables.get(key) if flow.revision is not None else None
+        if found is None:
+            found = any(t.task_type.flowable for _, t in flow.all_tasks())
+            if flow.revision is not None:
+                self._flowables[key] = found
+        return found
+
+    def ended(self, eid: str, final: StateType) -> None:
+        """An execution ended in a worker's finish step (see ``plan_next``)."""
+        log.info("execution %s ended %s", eid, final.value)
 
     @staticmethod
     def _label(eid: str, flow: Flow, task_id: str) -> str:
@@ -683,7 +702,7 @@ class Orchestrator:
         flow = self.store.get_flow(source.namespace, source.flow_id, source.flow_revision)
         values = resolve_inputs(flow.inputs, inputs) if inputs is not None else source.inputs
         new = new_id()
-        copies: list[tuple[dict[str, str], list[str]]] = []
+        copies: list[dict[str, str]] = []
         if task_run_id is None:
             first = self.first_rows(new, flow)
         else:
@@ -699,9 +718,9 @@ class Orchestrator:
                       and flow.locate(tr.task_id).index < loc.index
                       and tr.state.current in (StateType.SUCCESS, StateType.WARNING,
                                                StateType.SKIPPED)]
-            for fields, history in self.store.read_task_runs_raw(eid, before):
+            for fields in self.store.read_task_runs_raw(eid, before):
                 kept = {k: v for k, v in fields.items() if k not in {"lost", "retryAt"}}
-                copies.append(({**kept, "id": new_id()}, history))
+                copies.append({**kept, "id": new_id()})
             first = self.first_rows(new, flow, [NewTaskRun(target.task_id)])
         self.store.create_execution(
             new, flow, values, source.labels, first, time.time() + self.settings.pending_grace,

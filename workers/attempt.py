@@ -221,6 +221,9 @@ class AttemptRunner:
             return Outcome(retry_in=retry_in, attempt=n)
         if done.next_state is not None:
             return Outcome(attempt=n)  # what follows was created and sent in that step
+        if done.ended is not None:
+            self.orchestrator.ended(eid, done.ended)  # the execution ended in that step
+            return Outcome(attempt=n)
         assert final is not None
         self.orchestrator.advance(eid, trid, flow=flow, child_end=done.child,
                                   ended=Ended(task.id, final, res.parent_task_run_id, res.value,

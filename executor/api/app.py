@@ -89,7 +89,7 @@ MAX_PAGE_SIZE = 10_000
 YAML_TYPES = ("application/x-yaml", "application/yaml", "text/yaml", "text/plain")
 #: reads ``Authorization: Bearer ...`` (module level: FastAPI resolves annotations here)
 _BEARER = HTTPBearer(auto_error=False, description="One of the tokens of OSTRA_API_TOKEN")
-_STREAM_ID = re.compile(r"^\d+-\d+$")
+_STREAM_ID = re.compile(r"^\d+-\d+(/\d+)?$")
 _LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
 
 

@@ -1,6 +1,7 @@
 -- Shared helpers, prepended to every script together with ALLOWED (generated from
 -- executor.state.TRANSITIONS, so Lua enforces the one Python table).
--- States and ISO dates never contain quotes, so JSON is built by concatenation.
+-- States, ISO dates, ids and task ids never contain quotes or backslashes (ids are
+-- validated), so JSON is built by concatenation.
 
 local function allowed(from, to)
     return from == to or (ALLOWED[from] ~= nil and ALLOWED[from][to] == true)
@@ -14,9 +15,31 @@ local function ahist(n, state, date)
     return '{"attempt":' .. n .. ',"state":"' .. state .. '","date":"' .. date .. '"}'
 end
 
-local function event(stream, kind, trid, task, n, state, date)
-    redis.call('XADD', stream, 'MAXLEN', '~', 100000, '*',
-        'k', kind, 'tr', trid, 'task', task, 'a', n, 's', state, 'd', date)
+-- A state history lives in its own hash, field 'h': JSON entries joined by commas
+-- (readers wrap them in brackets). Read with the fields a step reads anyway and written
+-- with the fields it writes anyway, a history entry costs no command and no key.
+local function happend(old, ...)
+    local s = old or ''
+    for _, entry in ipairs({...}) do
+        if s == '' then s = entry else s = s .. ',' .. entry end
+    end
+    return s
+end
+
+-- Every state change a step makes is noted here and written to the execution's events
+-- stream as one entry (field 'e', a JSON array) when the step ends: emit(stream).
+local EV = {}
+
+local function note(kind, trid, task, n, state, date)
+    EV[#EV + 1] = '{"k":"' .. kind .. '","tr":"' .. trid .. '","task":"' .. task .. '","a":"'
+        .. n .. '","s":"' .. state .. '","d":"' .. date .. '"}'
+end
+
+local function emit(stream)
+    if #EV > 0 then
+        redis.call('XADD', stream, 'MAXLEN', '~', 100000, '*', 'e', '[' .. table.concat(EV, ',') .. ']')
+        EV = {}
+    end
 end
 
 local exec_move
@@ -35,33 +58,34 @@ local function release_slot(prefix, ns, fid, eid, limit, date)
         local base = prefix .. ':{' .. nxt .. '}:exec'
         if redis.call('HGET', base, 'state') == 'QUEUED' then
             redis.call('SADD', running, nxt)
-            exec_move(base, base .. ':h', prefix .. ':{' .. nxt .. '}:events', prefix, nxt,
-                'CREATED', date)
+            local mine = EV  -- the caller's notes stay the caller's
+            EV = {}
+            exec_move(base, prefix, nxt, 'CREATED', date)
+            emit(prefix .. ':{' .. nxt .. '}:events')
+            EV = mine
             redis.call('RPUSH', prefix .. ':promoted', nxt)
         end
     end
 end
 
 -- Move an execution to `to` if the table allows it; keeps the per-state index in step,
--- and frees its concurrency slot when it ends. Returns 'OK', 'NOOP' or 'INVALID'.
-exec_move = function(xkey, xhist, stream, prefix, eid, to, date)
-    local cur = redis.call('HGET', xkey, 'state')
+-- and frees its concurrency slot when it ends. The change is noted for the step's event
+-- (the caller emits it). Returns 'OK', 'NOOP' or 'INVALID'.
+exec_move = function(xkey, prefix, eid, to, date)
+    local x = redis.call('HMGET', xkey, 'state', 'created', 'h', 'concLimit', 'namespace',
+        'flowId')
+    local cur = x[1]
     if cur == to then return 'NOOP' end
     if not allowed(cur, to) then return 'INVALID' end
-    redis.call('HSET', xkey, 'state', to)
-    redis.call('RPUSH', xhist, hist(to, date))
-    local created = redis.call('HGET', xkey, 'created') or '0'
+    redis.call('HSET', xkey, 'state', to, 'h', happend(x[3], hist(to, date)))
     redis.call('ZREM', prefix .. ':idx:state:' .. cur, eid)
-    redis.call('ZADD', prefix .. ':idx:state:' .. to, created, eid)
-    event(stream, 'x', '', '', '', to, date)
+    redis.call('ZADD', prefix .. ':idx:state:' .. to, x[2] or '0', eid)
+    note('x', '', '', '', to, date)
     -- Execution changes only, for waiters (P:{EID}:exec:ev, same hash tag).
     redis.call('XADD', xkey .. ':ev', 'MAXLEN', '~', 1000, '*', 's', to, 'd', date)
-    if TERMINAL[to] then
-        local limit = tonumber(redis.call('HGET', xkey, 'concLimit') or '0')
-        if limit > 0 then
-            local f = redis.call('HMGET', xkey, 'namespace', 'flowId')
-            release_slot(prefix, f[1], f[2], eid, limit, date)
-        end
+    local limit = tonumber(x[4] or '0')
+    if TERMINAL[to] and limit > 0 then
+        release_slot(prefix, x[5], x[6], eid, limit, date)
     end
     return 'OK'
 end
@@ -131,34 +155,37 @@ end
 -- Redis transport stores it) is pushed onto its queue in the same step, unless the
 -- execution holds new task runs (PAUSED: resume sends them; QUEUED: its start does), or
 -- the task run is started by an orchestrator instead (message "").
--- K = {trkey, trs, events, active, tv}; keys[kb + 3i .. kb + 2 + 3i] = hash, history and
--- queue list of the i-th task run; args[ab + 7i .. ab + 6 + 7i] = identity, id, task id,
--- parent id, value, iteration ("" outside loops), message.
+-- K = {trkey, trs, active, tv}; keys[kb + 2i], keys[kb + 1 + 2i] = hash and queue list of
+-- the i-th task run; args[ab + 7i .. ab + 6 + 7i] = identity, id, task id, parent id,
+-- value, iteration ("" outside loops), message. A top-level task run (no parent, no
+-- value) is not indexed in K.tv: its identity in K.trkey finds it.
 -- Returns the flat list {id1, created1, id2, created2, ...} (created = 1 for a new one).
 local function create_runs(xstate, eid, date, deadline, K, keys, kb, args, ab, n)
     local out = {}
     local hold = xstate == 'PAUSED' or xstate == 'QUEUED'
     for i = 0, n - 1 do
-        local a, k = ab + 7 * i, kb + 3 * i
+        local a, k = ab + 7 * i, kb + 2 * i
         local ident, trid, task, parent, value = args[a], args[a + 1], args[a + 2],
             args[a + 3], args[a + 4]
         if redis.call('HSETNX', K.trkey, ident, trid) == 1 then
             if args[a + 5] ~= '' then
                 redis.call('HSET', keys[k], 'id', trid, 'taskId', task, 'parentTaskRunId', parent,
-                    'value', value, 'state', 'CREATED', 'attempts', 0, 'iteration', args[a + 5])
+                    'value', value, 'state', 'CREATED', 'attempts', 0, 'iteration', args[a + 5],
+                    'h', hist('CREATED', date))
             else
                 redis.call('HSET', keys[k], 'id', trid, 'taskId', task, 'parentTaskRunId', parent,
-                    'value', value, 'state', 'CREATED', 'attempts', 0)
+                    'value', value, 'state', 'CREATED', 'attempts', 0, 'h', hist('CREATED', date))
             end
-            redis.call('HSET', K.tv, task .. '|' .. value, trid)
-            redis.call('RPUSH', keys[k + 1], hist('CREATED', date))
+            if parent ~= '' or value ~= '' then
+                redis.call('HSET', K.tv, task .. '|' .. value, trid)
+            end
             redis.call('RPUSH', K.trs, trid)
             -- In the active set until a worker claims it: a message lost between the
             -- broker and a worker is sent again once the deadline passes.
             redis.call('ZADD', K.active, deadline, eid .. '|' .. trid)
-            event(K.events, 't', trid, task, '', 'CREATED', date)
+            note('t', trid, task, '', 'CREATED', date)
             if args[a + 6] ~= '' and not hold then
-                redis.call('LPUSH', keys[k + 2], args[a + 6])
+                redis.call('LPUSH', keys[k + 1], args[a + 6])
             end
             out[#out + 1] = trid
             out[#out + 1] = 1

@@ -1,8 +1,7 @@
 -- Compare-and-set the state of an execution.
 --
 -- KEYS[1] = execution hash      P:{EID}:exec
--- KEYS[2] = execution history   P:{EID}:exec:h
--- KEYS[3] = events stream       P:{EID}:events
+-- KEYS[2] = events stream       P:{EID}:events
 -- ARGV[1] = key prefix P, ARGV[2] = execution id
 -- ARGV[3] = proposed state, ARGV[4] = date (ISO-8601)
 -- ARGV[5] = expected current state, or "" for any
@@ -13,9 +12,10 @@
 local cur = redis.call('HGET', KEYS[1], 'state')
 if not cur then return {'MISSING', ''} end
 if ARGV[5] ~= '' and cur ~= ARGV[5] and cur ~= ARGV[3] then return {'STALE', cur} end
-local status = exec_move(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+local status = exec_move(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
 if status == 'OK' and #ARGV > 5 then
     redis.call('HSET', KEYS[1], unpack(ARGV, 6))
 end
+emit(KEYS[2])
 if status == 'INVALID' then return {status, cur} end
 return {status, ARGV[3]}

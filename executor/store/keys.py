@@ -9,21 +9,24 @@ key                             type    holds
 P:flow:NS:ID                    hash    ``revision`` (latest), ``digest``
 P:flow:NS:ID:REV                string  the flow revision, as JSON
 P:flows                         zset    ``NS:ID`` of every deployed flow
-P:{EID}:exec                    hash    the execution (state, inputs, labels, outputs, ...)
-P:{EID}:exec:h                  list    execution state history, JSON ``{state, date}``
+P:{EID}:exec                    hash    the execution (state, inputs, labels, outputs, ...;
+                                        ``h``: its state history, JSON ``{state, date}``
+                                        entries joined by commas)
 P:{EID}:exec:ev                 stream  execution state changes only (for ``wait``)
 P:{EID}:trs                     list    task run ids in creation order
 P:{EID}:trkey                   hash    ``taskId|parentTaskRunId|value[#iteration]`` -> id
-P:{EID}:tv                      hash    ``taskId|value`` -> task run id (for ``outputs``)
+P:{EID}:tv                      hash    ``taskId|value`` -> task run id (for ``outputs``;
+                                        top-level task runs are found in ``trkey``)
 P:{EID}:flowables               set     ids of its flowable task runs
 P:{EID}:tr:TRID:ended           set     ended children of a flowable task run
 P:{EID}:tr:TRID:values          list    loop values of a ForEach (or Each*) task run
-P:{EID}:tr:TRID                 hash    a task run, its attempts as ``aN:*`` fields
-P:{EID}:tr:TRID:h               list    task run and attempt histories, JSON
+P:{EID}:tr:TRID                 hash    a task run, its attempts as ``aN:*`` fields, ``h``:
+                                        task run and attempt histories (as above)
 P:{EID}:tr:TRID:lease           string  ``worker_id`` of the live attempt, with a TTL
 P:{EID}:metrics                 list    metric entries, JSON
 P:{EID}:logs                    list    log entries, JSON
-P:{EID}:events                  stream  every state change (for ``follow``)
+P:{EID}:events                  stream  every state change (for ``follow``): one entry
+                                        per step, ``e`` = JSON list of its changes
 P:idx:all / P:idx:flow:NS:ID    zset    execution ids by creation time
 P:idx:state:STATE               zset    execution ids by creation time, per state
 P:idx:ended                     zset    execution ids by end time (the retention sweep
@@ -62,9 +65,6 @@ class Keys:
     def execution(self, eid: str) -> str:
         return f"{self.prefix}:{{{eid}}}:exec"
 
-    def execution_history(self, eid: str) -> str:
-        return f"{self.prefix}:{{{eid}}}:exec:h"
-
     def execution_events(self, eid: str) -> str:
         return f"{self.prefix}:{{{eid}}}:exec:ev"
 
@@ -88,9 +88,6 @@ class Keys:
 
     def task_run(self, eid: str, trid: str) -> str:
         return f"{self.prefix}:{{{eid}}}:tr:{trid}"
-
-    def task_run_history(self, eid: str, trid: str) -> str:
-        return f"{self.prefix}:{{{eid}}}:tr:{trid}:h"
 
     def lease(self, eid: str, trid: str) -> str:
         return f"{self.prefix}:{{{eid}}}:tr:{trid}:lease"

@@ -4,10 +4,9 @@
 -- ends KILLED in the same step (Kestra's kill is fire-and-forget, it never waits).
 --
 -- KEYS[1] = execution hash     P:{EID}:exec
--- KEYS[2] = execution history  P:{EID}:exec:h
--- KEYS[3] = events stream      P:{EID}:events
--- KEYS[4] = task run id list   P:{EID}:trs
--- KEYS[5] = active zset        P:active
+-- KEYS[2] = events stream      P:{EID}:events
+-- KEYS[3] = task run id list   P:{EID}:trs
+-- KEYS[4] = active zset        P:active
 -- ARGV[1] = prefix, ARGV[2] = execution id, ARGV[3] = date
 -- ARGV[4] = task run key prefix P:{EID}:tr:   (task run keys share the execution's hash tag)
 --
@@ -17,33 +16,35 @@ local cur = redis.call('HGET', KEYS[1], 'state')
 if not cur then return {'MISSING'} end
 if TERMINAL[cur] then return {'ENDED', cur} end
 local date = ARGV[3]
-exec_move(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], 'KILLING', date)
+exec_move(KEYS[1], ARGV[1], ARGV[2], 'KILLING', date)
 local running = {}
-for _, trid in ipairs(redis.call('LRANGE', KEYS[4], 0, -1)) do
+for _, trid in ipairs(redis.call('LRANGE', KEYS[3], 0, -1)) do
     local trkey = ARGV[4] .. trid
-    local st = redis.call('HGET', trkey, 'state')
+    local t = redis.call('HMGET', trkey, 'state', 'taskId', 'attempts', 'h')
+    local st = t[1]
     if st and not TERMINAL[st] then
         local alive = st == 'RUNNING' and redis.call('EXISTS', trkey .. ':lease') == 1
         if alive then
             running[#running + 1] = trid
         else
-            local task = redis.call('HGET', trkey, 'taskId')
-            local n = redis.call('HGET', trkey, 'attempts') or '0'
+            local n = t[3] or '0'
             if st == 'RUNNING' and n ~= '0' then
-                redis.call('HSET', trkey, 'a' .. n .. ':state', 'KILLED')
-                redis.call('RPUSH', trkey .. ':h', ahist(n, 'KILLED', date))
+                redis.call('HSET', trkey, 'a' .. n .. ':state', 'KILLED', 'state', 'KILLED',
+                    'h', happend(t[4], ahist(n, 'KILLED', date), hist('KILLED', date)))
+            else
+                redis.call('HSET', trkey, 'state', 'KILLED', 'h', happend(t[4], hist('KILLED', date)))
             end
-            redis.call('HSET', trkey, 'state', 'KILLED')
-            redis.call('RPUSH', trkey .. ':h', hist('KILLED', date))
-            redis.call('ZREM', KEYS[5], ARGV[2] .. '|' .. trid)
-            event(KEYS[3], 't', trid, task, '', 'KILLED', date)
+            redis.call('ZREM', KEYS[4], ARGV[2] .. '|' .. trid)
+            note('t', trid, t[2], '', 'KILLED', date)
         end
     end
 end
 if #running == 0 then
-    exec_move(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], 'KILLED', date)
+    exec_move(KEYS[1], ARGV[1], ARGV[2], 'KILLED', date)
+    emit(KEYS[2])
     return {'KILLED', 0}
 end
+emit(KEYS[2])
 local out = {'KILLING', #running}
 for _, trid in ipairs(running) do out[#out + 1] = trid end
 return out

@@ -17,12 +17,11 @@ if x[1] and not TERMINAL[x[1]] then
     return -1
 end
 local p = ARGV[3]
-local keys = {KEYS[1], p .. 'exec:h', p .. 'exec:ev', p .. 'trs', p .. 'tv', p .. 'flowables',
+local keys = {KEYS[1], p .. 'exec:ev', p .. 'trs', p .. 'tv', p .. 'flowables',
     p .. 'subflows', p .. 'trkey', p .. 'metrics', p .. 'logs', p .. 'events'}
 for _, trid in ipairs(redis.call('LRANGE', p .. 'trs', 0, -1)) do
     local t = p .. 'tr:' .. trid
     keys[#keys + 1] = t
-    keys[#keys + 1] = t .. ':h'
     keys[#keys + 1] = t .. ':lease'
 end
 for _, trid in ipairs(redis.call('SMEMBERS', p .. 'flowables')) do

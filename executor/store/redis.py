@@ -99,11 +99,12 @@ class StartResult:
 
 @dataclass(frozen=True)
 class Then:
-    """The next task runs of a top-level task run, decided for its end in ``state``."""
+    """What follows a top-level task run, decided for its end in ``state``: the next
+    task runs (``rows``), or, with none, the end of the execution."""
 
     state: StateType
     rows: list[NewRow]
-    pending_deadline: float
+    pending_deadline: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -142,15 +143,17 @@ class NewRow:
 @dataclass(frozen=True)
 class Finished:
     """What ``finish_attempt`` did: status (OK, or STALE for a superseded attempt), the
-    task run's state, the count of a flowable child's end (``child``), or, when the next
+    task run's state, the count of a flowable child's end (``child``); when the next
     task runs were created in the same step, the execution's state then (``next_state``)
-    and their (id, created) pairs."""
+    and their (id, created) pairs; when the execution ended in that step, its end state
+    (``ended``)."""
 
     status: str
     state: StateType | None
     child: ChildEnd | None = None
     next_state: StateType | None = None
     created: list[tuple[str, bool]] = field(default_factory=list)
+    ended: StateType | None = None
 
 
 @dataclass(frozen=True)
@@ -248,7 +251,7 @@ class RedisStore:
         pending_deadline: float,
         parent_id: str | None = None,
         original_id: str | None = None,
-        copies: list[tuple[dict[str, str], list[str]]] = (),  # type: ignore[assignment]
+        copies: list[dict[str, str]] = (),  # type: ignore[assignment]
         trigger: tuple[str, str] | None = None,
         only_if_absent: bool = False,
     ) -> bool:
@@ -256,7 +259,7 @@ class RedisStore:
 
         ``first`` lists the root task runs to create now (with the messages to push for
         them, if any);
-        ``copies`` ended task runs (hash fields, history entries) carried over by a replay,
+        ``copies`` ended task runs (hash fields, history included) carried over by a replay,
         already given their new ids; ``trigger`` the (execution, task run) of a Subflow
         task that started it. With ``only_if_absent``, nothing is written if the execution
         exists already (returns False).
@@ -270,6 +273,7 @@ class RedisStore:
             "labels": json.dumps([lb.model_dump() for lb in labels]),
             "variables": json.dumps(flow.variables), "created": now,
             "originalId": original_id or eid, "parentId": parent_id or "",
+            "h": _hist("CREATED", date),
         }
         if flow.concurrency is not None:
             fields["concLimit"] = flow.concurrency.limit
@@ -282,17 +286,13 @@ class RedisStore:
                     return False
                 pipe.multi()
             pipe.hset(k.execution(eid), mapping=fields)
-            pipe.rpush(k.execution_history(eid), json.dumps({"state": "CREATED", "date": date}))
-            pipe.xadd(k.events(eid), {"k": "x", "tr": "", "task": "", "a": "", "s": "CREATED",
-                                      "d": date})
+            pipe.xadd(k.events(eid), {"e": json.dumps([_event("x", "CREATED", date)])})
             pipe.zadd(k.index_all, {eid: now})
             pipe.zadd(k.index_flow(flow.namespace, flow.id), {eid: now})
             pipe.zadd(k.index_state("CREATED"), {eid: now})
-            for fields, history in copies:
+            for fields in copies:
                 trid = fields["id"]
                 pipe.hset(k.task_run(eid, trid), mapping=dict[Any, Any](fields))
-                if history:
-                    pipe.rpush(k.task_run_history(eid, trid), *history)
                 pipe.hset(k.task_run_keys(eid), identity(
                     fields["taskId"], fields.get("parentTaskRunId") or None,
                     fields.get("value") or None,
@@ -317,7 +317,7 @@ class RedisStore:
         k = self.k
         ns, fid = flow.namespace, flow.id
         return _s(self._scripts["admit"](
-            keys=[k.execution(eid), k.execution_history(eid), k.events(eid),
+            keys=[k.execution(eid), k.events(eid),
                   k.concurrency_running(ns, fid), k.concurrency_queue(ns, fid),
                   k.concurrency_flows],
             args=[k.prefix, eid, flow.concurrency.limit, flow.concurrency.behavior, iso(),
@@ -358,7 +358,7 @@ class RedisStore:
                 k.value_index(eid)]
         args: list[Any] = [eid, iso(), pending_deadline, active_member(eid, ended) if ended else ""]
         for row in items:
-            keys += [k.task_run(eid, row.id), k.task_run_history(eid, row.id),
+            keys += [k.task_run(eid, row.id),
                      row.message.queue_key if row.message else k.task_run(eid, row.id)]
             args += row.args()
         return self._scripts["create"](keys=keys, args=args, client=client)
@@ -388,7 +388,7 @@ class RedisStore:
         for name, value in fields.items():
             args += [name, value]
         status, cur = self._scripts["exec_transition"](
-            keys=[k.execution(eid), k.execution_history(eid), k.events(eid)], args=args)
+            keys=[k.execution(eid), k.events(eid)], args=args)
         cur_s = _s(cur)
         return _s(status), StateType(cur_s) if cur_s else None
 
@@ -403,7 +403,7 @@ class RedisStore:
         for name, value in fields.items():
             args += [name, value]
         status, cur = self._scripts["tr_transition"](
-            keys=[k.task_run(eid, trid), k.task_run_history(eid, trid), k.events(eid), k.active],
+            keys=[k.task_run(eid, trid), k.events(eid), k.active],
             args=args)
         cur_s = _s(cur)
         return _s(status), StateType(cur_s) if cur_s else None
@@ -413,8 +413,7 @@ class RedisStore:
         """Kill an execution (see ``kill.lua``): (status, state, task runs still running)."""
         k = self.k
         out = self._scripts["kill"](
-            keys=[k.execution(eid), k.execution_history(eid), k.events(eid), k.task_runs(eid),
-                  k.active],
+            keys=[k.execution(eid), k.events(eid), k.task_runs(eid), k.active],
             args=[k.prefix, eid, iso(), k.task_run(eid, "")])
         status = _s(out[0])
         if status == "MISSING":
@@ -428,9 +427,8 @@ class RedisStore:
                           ) -> tuple[str, StateType | None, list[str]]:
         """Restart an ended execution in place (see ``restart.lua``)."""
         k = self.k
-        keys = [k.execution(eid), k.execution_history(eid), k.events(eid), k.task_runs(eid),
-                k.task_run_keys(eid), k.active, k.execution_events(eid), k.metrics(eid),
-                k.logs(eid), k.value_index(eid), k.flowables(eid), k.subflows(eid)]
+        keys = [k.execution(eid), k.events(eid), k.task_runs(eid), k.task_run_keys(eid),
+                k.active, k.index_ended]
         out = self._scripts["restart"](
             keys=keys, args=[k.prefix, eid, iso(), k.task_run(eid, ""), pending_deadline,
                              *dropped_tasks])
@@ -439,7 +437,6 @@ class RedisStore:
             return status, None, []
         if status == "REFUSED":
             return status, StateType(_s(out[1])), []
-        self.r.zrem(k.index_ended, eid)
         return status, StateType.RESTARTED, [_s(t) for t in out[1:]]
 
     @_translate
@@ -448,16 +445,13 @@ class RedisStore:
         return _s(raw) if raw is not None else None
 
     @_translate
-    def read_task_runs_raw(self, eid: str, trids: list[str]) -> list[tuple[dict[str, str],
-                                                                         list[str]]]:
-        """Hash fields and history entries of task runs, as stored (for replay)."""
+    def read_task_runs_raw(self, eid: str, trids: list[str]) -> list[dict[str, str]]:
+        """Hash fields of task runs, as stored, history included (for replay)."""
         with self.r.pipeline(transaction=False) as pipe:
             for trid in trids:
                 pipe.hgetall(self.k.task_run(eid, trid))
-                pipe.lrange(self.k.task_run_history(eid, trid), 0, -1)
             raw = pipe.execute()
-        return [({_s(a): _s(b) for a, b in raw[2 * i].items()}, [_s(h) for h in raw[2 * i + 1]])
-                for i in range(len(trids))]
+        return [{_s(a): _s(b) for a, b in fields.items()} for fields in raw]
 
     @_translate
     def execution_state(self, eid: str) -> StateType | None:
@@ -503,8 +497,8 @@ class RedisStore:
         k = self.k
         now = time.time()
         out = self._scripts["start"](
-            keys=[k.execution(eid), k.execution_history(eid), k.task_run(eid, trid),
-                  k.task_run_history(eid, trid), k.events(eid), k.lease(eid, trid), k.active],
+            keys=[k.execution(eid), k.task_run(eid, trid), k.events(eid), k.lease(eid, trid),
+                  k.active],
             args=[k.prefix, eid, trid, iso(), f"{now:.6f}", worker_id, int(lease_s * 1000),
                   "1" if force else "0", max_deliveries],
         )
@@ -539,8 +533,8 @@ class RedisStore:
         top-level task run, ``then`` holds the next task runs decided for one end state:
         if it ends in that state, they are created (and sent) in the same step."""
         k = self.k
-        keys = [k.execution(eid), k.task_run(eid, trid), k.task_run_history(eid, trid),
-                k.events(eid), k.lease(eid, trid), k.active, k.metrics(eid)]
+        keys = [k.execution(eid), k.task_run(eid, trid), k.events(eid), k.lease(eid, trid),
+                k.active, k.metrics(eid)]
         entries = [m.model_dump_json(by_alias=True) for m in metrics]
         args: list[Any] = [
             eid, trid, iso(), attempt, attempt_state.value, task_run_state.value,
@@ -551,11 +545,14 @@ class RedisStore:
         if parent:
             keys += [k.task_run(eid, parent), k.children_ended(eid, parent),
                      k.loop_values(eid, parent)]
-        elif then is not None and then.rows:
+        elif then is not None:
             keys += [k.task_run_keys(eid), k.task_runs(eid), k.value_index(eid)]
-            args += [then.state.value, f"{then.pending_deadline:.6f}"]
+            if then.rows:
+                args += [then.state.value, "NEXT", f"{then.pending_deadline:.6f}"]
+            else:
+                args += [then.state.value, "END", f"{time.time():.6f}", k.prefix]
             for row in then.rows:
-                keys += [k.task_run(eid, row.id), k.task_run_history(eid, row.id),
+                keys += [k.task_run(eid, row.id),
                          row.message.queue_key if row.message else k.task_run(eid, row.id)]
                 args += row.args()
         out = self._scripts["finish"](keys=keys, args=args)
@@ -566,6 +563,8 @@ class RedisStore:
         if len(out) > 2 and _s(out[2]) == "NEXT":
             return Finished(_s(out[0]), state, next_state=StateType(_s(out[3])),
                             created=_pairs(out[4:]))
+        if len(out) > 2 and _s(out[2]) == "END":
+            return Finished(_s(out[0]), state, ended=StateType(_s(out[3])))
         return Finished(_s(out[0]), state)
 
     @_translate
@@ -590,7 +589,12 @@ class RedisStore:
                          ) -> dict[str, Any] | None:
         """Outputs of the (latest) task run of ``task_id`` (for loop value ``value``
         inside loops); None if it has not run."""
-        trid = self.r.hget(self.k.value_index(eid), f"{task_id}|{value or ''}")
+        with self.r.pipeline(transaction=False) as pipe:
+            pipe.hget(self.k.value_index(eid), f"{task_id}|{value or ''}")
+            # a top-level task run is found by its identity (create_runs() in _lib.lua)
+            pipe.hget(self.k.task_run_keys(eid), identity(task_id))
+            indexed, top = pipe.execute()
+        trid = indexed if indexed is not None else (top if value is None else None)
         if trid is None:
             return None
         raw = self.r.hget(self.k.task_run(eid, _s(trid)), "outputs")
@@ -602,9 +606,8 @@ class RedisStore:
         """Start a flowable task run with its plan (see ``flowable_start.lua``)."""
         k = self.k
         out = self._scripts["flowable_start"](
-            keys=[k.execution(eid), k.execution_history(eid), k.task_run(eid, trid),
-                  k.task_run_history(eid, trid), k.events(eid), k.children_ended(eid, trid),
-                  k.loop_values(eid, trid), k.flowables(eid)],
+            keys=[k.execution(eid), k.task_run(eid, trid), k.events(eid),
+                  k.children_ended(eid, trid), k.loop_values(eid, trid), k.flowables(eid)],
             args=[k.prefix, eid, trid, iso(), mode, width, total, expected, claimed, plan,
                   *values])
         return _s(out[0])
@@ -705,26 +708,21 @@ class RedisStore:
         k = self.k
         with self.r.pipeline(transaction=False) as pipe:
             pipe.hgetall(k.execution(eid))
-            pipe.lrange(k.execution_history(eid), 0, -1)
             pipe.lrange(k.task_runs(eid), 0, -1)
-            xh, hist, trids = pipe.execute()
+            xh, trids = pipe.execute()
         if not xh:
             raise ExecutionNotFound(eid)
         x = {_s(a): _s(b) for a, b in xh.items()}
-        trids = [_s(t) for t in trids]
         with self.r.pipeline(transaction=False) as pipe:
             for trid in trids:
-                pipe.hgetall(k.task_run(eid, trid))
-                pipe.lrange(k.task_run_history(eid, trid), 0, -1)
+                pipe.hgetall(k.task_run(eid, _s(trid)))
             raw = pipe.execute()
-        task_runs = [
-            self._task_run(eid, x, {_s(a): _s(b) for a, b in raw[2 * i].items()}, raw[2 * i + 1])
-            for i in range(len(trids)) if raw[2 * i]
-        ]
+        task_runs = [self._task_run(eid, x, {_s(a): _s(b) for a, b in fields.items()})
+                     for fields in raw if fields]
         return Execution(
             id=eid, namespace=x["namespace"], flow_id=x["flowId"],
             flow_revision=int(x.get("flowRevision") or 1),
-            state=_state([json.loads(h) for h in hist]),
+            state=_state(_history(x.get("h"))),
             inputs=json.loads(x.get("inputs") or "{}"),
             outputs=json.loads(x.get("outputs") or "{}"),
             labels=[Label.model_validate(lb) for lb in json.loads(x.get("labels") or "[]")],
@@ -734,8 +732,8 @@ class RedisStore:
         )
 
     @staticmethod
-    def _task_run(eid: str, x: dict[str, str], h: dict[str, str], raw_hist: list[Any]) -> TaskRun:
-        entries = [json.loads(e) for e in raw_hist]
+    def _task_run(eid: str, x: dict[str, str], h: dict[str, str]) -> TaskRun:
+        entries = _history(h.get("h"))
         n = int(h.get("attempts") or 0)
         attempts = [
             TaskRunAttempt(
@@ -789,18 +787,32 @@ class RedisStore:
     @_translate
     def read_events(self, eid: str, last_id: str = "0", block_ms: int | None = None
                     ) -> list[tuple[str, StateEvent]]:
-        """State changes after ``last_id`` (blocking up to ``block_ms`` for new ones)."""
-        res: Any = self.r.xread({self.k.events(eid): last_id}, block=block_ms, count=1000)
-        out = []
+        """State changes after ``last_id`` (blocking up to ``block_ms`` for new ones).
+
+        One stream entry holds the changes of one step; each change gets its own id,
+        ``ENTRY/i``, and reading resumes after any of them.
+        """
+        out: list[tuple[str, StateEvent]] = []
+        entry, _, index = last_id.partition("/")
+        if index:  # the rest of a step whose first changes were read
+            found: Any = self.r.xrange(self.k.events(eid), entry, entry)
+            for entry_id, f in found or []:
+                out += self._changes(eid, entry_id, f)[int(index) + 1:]
+            if out:
+                block_ms = None
+        res: Any = self.r.xread({self.k.events(eid): entry}, block=block_ms, count=1000)
         for _stream, entries in res or []:
             for entry_id, f in entries:
-                d = {_s(a): _s(b) for a, b in f.items()}
-                out.append((_s(entry_id), StateEvent(
-                    execution_id=eid, state=StateType(d["s"]), date=d["d"],  # type: ignore[arg-type]
-                    task_run_id=d["tr"] or None, task_id=d["task"] or None,
-                    attempt=int(d["a"]) if d["a"] else None,
-                )))
+                out += self._changes(eid, entry_id, f)
         return out
+
+    @staticmethod
+    def _changes(eid: str, entry_id: Any, fields: Any) -> list[tuple[str, StateEvent]]:
+        return [(f"{_s(entry_id)}/{i}", StateEvent(
+            execution_id=eid, state=StateType(d["s"]), date=d["d"],
+            task_run_id=d["tr"] or None, task_id=d["task"] or None,
+            attempt=int(d["a"]) if d["a"] else None,
+        )) for i, d in enumerate(json.loads(fields[b"e"]))]
 
     @_translate
     def search(self, *, namespace: str | None = None, flow_id: str | None = None,
@@ -858,6 +870,22 @@ def _row(trid: str, vals: list[Any]) -> TaskRunRow | None:
         return None
     return TaskRunRow(trid, _s(vals[0]), StateType(_s(vals[1])), _s(vals[2]) or None,
                       _s(vals[3]) or None, int(vals[4]) if vals[4] is not None else None)
+
+
+def _history(raw: str | None) -> list[dict[str, Any]]:
+    """The entries of a history field (JSON objects joined by commas, see ``_lib.lua``)."""
+    return json.loads(f"[{raw}]") if raw else []
+
+
+def _hist(state: str, date: str) -> str:
+    """One history entry, as ``hist()`` in ``_lib.lua`` writes it."""
+    return f'{{"state":"{state}","date":"{date}"}}'
+
+
+def _event(kind: str, state: str, date: str, trid: str = "", task: str = "",
+           attempt: str = "") -> dict[str, str]:
+    """One state change of an events entry, as ``note()`` in ``_lib.lua`` writes it."""
+    return {"k": kind, "tr": trid, "task": task, "a": attempt, "s": state, "d": date}
 
 
 def _state(entries: list[dict[str, Any]]) -> State:

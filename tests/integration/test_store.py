@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from itertools import product
 
 import pytest
@@ -31,6 +32,9 @@ def test_execution_cas_matches_the_python_table(store: RedisStore) -> None:
             assert status == "INVALID", (src, dst)
             assert current == src
             refused += 1
-        history = store.r.lrange(store.k.execution_history(eid), 0, -1)
-        assert len(history) == (1 if status == "OK" else 0)
+        history = store.r.hget(store.k.execution(eid), "h")
+        assert (history is not None) == (status == "OK")
+        if status == "OK":  # one dated entry for the move
+            assert json.loads(f"[{history.decode()}]") == [  # type: ignore[union-attr]
+                {"state": dst.value, "date": json.loads(f"[{history.decode()}]")[0]["date"]}]
     assert allowed and refused
