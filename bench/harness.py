@@ -93,7 +93,8 @@ def environment(worker: str = WORKER) -> dict[str, Any]:
         load = []
     return {
         "python": platform.python_version(), "celery": celery.__version__,
-        "kombu": kombu.__version__, "redis_py": redis.__version__, "redis_server": server,
+        "kombu": kombu.__version__, "redis_py": redis.__version__,
+        "hiredis": bool(redis.utils.HIREDIS_AVAILABLE), "redis_server": server,
         "cpu_count": os.cpu_count(), "platform": platform.platform(), "loadavg_start": load,
         "worker": worker,
         "redis": "appendonly no, save ''",
@@ -198,7 +199,8 @@ def report(res: dict[str, Any], as_json: bool, table: Callable[[dict[str, Any]],
 
 def print_env(env: dict[str, Any]) -> None:
     print(f"python {env['python']}  celery {env['celery']}  kombu {env['kombu']}  "
-          f"redis-py {env['redis_py']}  redis-server {env['redis_server']}  "
+          f"redis-py {env['redis_py']} (hiredis {'on' if env['hiredis'] else 'off'})  "
+          f"redis-server {env['redis_server']}  "
           f"cpus {env['cpu_count']}  load {env['loadavg_start']}")
 
 
