@@ -91,7 +91,9 @@ class Client:
         ``(namespace, flow_id)`` of a deployed flow, or YAML text or a path.
 
         Inputs are checked against the flow's input definitions first: if any is wrong,
-        ``InputValidationError`` lists them all and nothing is stored.
+        ``InputValidationError`` lists them all and nothing is stored. Returns the
+        execution as created (CREATED, with its first task runs), as Kestra's API does;
+        ``get`` reads how far it got since.
         """
         if isinstance(flow, tuple):
             resolved = self.store.get_flow(*flow)
@@ -106,10 +108,13 @@ class Client:
         if not isinstance(flow, tuple):
             resolved = self.store.deploy_flow(resolved)
         first = self.orchestrator.first_rows(eid, resolved)
-        self.store.create_execution(eid, resolved, values, all_labels, first,
-                                    time.time() + self.settings.pending_grace)
-        self.orchestrator.begin_execution(eid, resolved, first)
-        return self.get(eid)
+        created = self.store.create_execution(eid, resolved, values, all_labels, first,
+                                              time.time() + self.settings.pending_grace)
+        assert created is not None
+        state = self.orchestrator.begin_execution(eid, resolved, first)
+        if state != StateType.CREATED:  # queued or ended at once (concurrency limit, no task)
+            return self.get(eid)
+        return created
 
     def get(self, execution_id: str) -> Execution:
         """The execution with all its task runs, attempts and outputs."""

@@ -489,7 +489,7 @@ class Orchestrator:
             if row.message is None:
                 self.send(eid, flow, row.id, row.task_id)
         if not first:
-            self.finish(eid, flow)
+            return self.finish(eid, flow) or StateType.CREATED  # nothing to run: it ends
         return StateType.CREATED
 
     def promote(self) -> None:

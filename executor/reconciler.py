@@ -56,15 +56,18 @@ class Reconciler:
                     log.warning("reconciler: %s/%s: %s", eid, trid, exc)
             acted += self._slots()
             self.orchestrator.promote()
-            self._purge(now)
+            self.purge(now)
         finally:
             if self._holds_lock():
                 r.delete(k.reconciler_lock)
         return acted
 
-    def _purge(self, now: float, budget_s: float = 0.5) -> None:
-        """Delete executions whose retention is over, in batches, for at most ``budget_s``
+    def purge(self, now: float, budget_s: float = 0.5) -> None:
+        """Delete executions whose retention is over (none with a retention of 0, which
+        keeps them forever), in batches, for at most ``budget_s``
         (so a backlog is worked off over a few sweeps, never blocking one for long)."""
+        if self.settings.retention <= 0:
+            return  # kept forever
         until = time.monotonic() + budget_s
         while self.store.purge_ended(now - self.settings.retention) and time.monotonic() < until:
             pass

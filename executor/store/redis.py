@@ -178,7 +178,7 @@ class RedisStore:
             name: client.register_script(_script_source(name))
             for name in ("exec_transition", "create", "start", "finish", "kill", "restart",
                          "tr_transition", "child_ended", "flowable_start", "admit", "release",
-                         "purge")
+                         "purge", "submit")
         }
         self._flow_cache: dict[tuple[str, str, int], Flow] = {}
 
@@ -254,60 +254,63 @@ class RedisStore:
         copies: list[dict[str, str]] = (),  # type: ignore[assignment]
         trigger: tuple[str, str] | None = None,
         only_if_absent: bool = False,
-    ) -> bool:
-        """Create an execution in CREATED with its first task runs, in one transaction.
+    ) -> Execution | None:
+        """Create an execution in CREATED with its first task runs, in one step
+        (``submit.lua``), and return it as created.
 
         ``first`` lists the root task runs to create now (with the messages to push for
-        them, if any);
-        ``copies`` ended task runs (hash fields, history included) carried over by a replay,
-        already given their new ids; ``trigger`` the (execution, task run) of a Subflow
-        task that started it. With ``only_if_absent``, nothing is written if the execution
-        exists already (returns False).
+        them, if any); ``copies`` ended task runs (hash fields, history included) carried
+        over by a replay, already given their new ids; ``trigger`` the (execution, task
+        run) of a Subflow task that started it. With ``only_if_absent``, nothing is
+        written if the execution exists already (returns None).
         """
         now, date = time.time(), iso()
         k = self.k
-        fields: dict[Any, Any] = {
+        inputs_json = json.dumps(dict(inputs))
+        fields: dict[str, Any] = {
             "id": eid, "namespace": flow.namespace, "flowId": flow.id,
-            "flowRevision": flow.revision or 1, "state": StateType.CREATED.value,
-            "inputs": json.dumps(dict(inputs)),
+            "flowRevision": str(flow.revision or 1), "state": StateType.CREATED.value,
+            "inputs": inputs_json,
             "labels": json.dumps([lb.model_dump() for lb in labels]),
-            "variables": json.dumps(flow.variables), "created": now,
+            "variables": json.dumps(flow.variables), "created": repr(now),
             "originalId": original_id or eid, "parentId": parent_id or "",
             "h": _hist("CREATED", date),
         }
         if flow.concurrency is not None:
-            fields["concLimit"] = flow.concurrency.limit
+            fields["concLimit"] = str(flow.concurrency.limit)
         if trigger is not None:
             fields["triggerExecutionId"], fields["triggerTaskRunId"] = trigger
-        with self.r.pipeline(transaction=True) as pipe:
-            if only_if_absent:
-                pipe.watch(k.execution(eid))  # type: ignore[no-untyped-call]
-                if pipe.exists(k.execution(eid)):
-                    return False
-                pipe.multi()
-            pipe.hset(k.execution(eid), mapping=fields)
-            pipe.xadd(k.events(eid), {"e": json.dumps([_event("x", "CREATED", date)])})
-            pipe.zadd(k.index_all, {eid: now})
-            pipe.zadd(k.index_flow(flow.namespace, flow.id), {eid: now})
-            pipe.zadd(k.index_state("CREATED"), {eid: now})
-            for fields in copies:
-                trid = fields["id"]
-                pipe.hset(k.task_run(eid, trid), mapping=dict[Any, Any](fields))
-                pipe.hset(k.task_run_keys(eid), identity(
-                    fields["taskId"], fields.get("parentTaskRunId") or None,
-                    fields.get("value") or None,
-                    int(fields["iteration"]) if fields.get("iteration") else None), trid)
-                pipe.hset(k.value_index(eid), f"{fields['taskId']}|{fields.get('value') or ''}",
-                          trid)
-                pipe.rpush(k.task_runs(eid), trid)
-            self._create_task_runs(pipe, eid, first, pending_deadline)
-            if trigger is not None:
-                pipe.sadd(k.subflows(trigger[0]), eid)
-            try:
-                pipe.execute()
-            except redis.WatchError:
-                return False
-        return True
+        copied = [{"identity": identity(c["taskId"], c.get("parentTaskRunId") or None,
+                                        c.get("value") or None,
+                                        int(c["iteration"]) if c.get("iteration") else None),
+                   "fields": c} for c in copies]
+        keys = [k.execution(eid), k.events(eid), k.task_run_keys(eid), k.task_runs(eid),
+                k.active, k.value_index(eid), k.index_all,
+                k.index_flow(flow.namespace, flow.id), k.index_state("CREATED"),
+                k.subflows(trigger[0]) if trigger else k.execution(eid)]
+        args: list[Any] = [eid, date, repr(now), pending_deadline, "1" if only_if_absent else "0",
+                           json.dumps(fields), k.task_run(eid, ""),
+                           json.dumps(copied) if copied else ""]
+        for row in first:
+            keys += [k.task_run(eid, row.id),
+                     row.message.queue_key if row.message else k.task_run(eid, row.id)]
+            args += row.args()
+        if not int(self._scripts["submit"](keys=keys, args=args)):
+            return None
+        created = [History(state=StateType.CREATED, date=date)]  # type: ignore[arg-type]
+        return Execution(
+            id=eid, namespace=flow.namespace, flow_id=flow.id, flow_revision=flow.revision or 1,
+            state=State(current=StateType.CREATED, histories=created),
+            inputs=json.loads(inputs_json), labels=labels, variables=flow.variables,
+            parent_id=parent_id, original_id=original_id or eid,
+            task_run_list=[self._task_run(eid, fields, c) for c in copies] + [
+                TaskRun(id=row.id, execution_id=eid, namespace=flow.namespace,
+                        flow_id=flow.id, task_id=row.task_id,
+                        parent_task_run_id=row.parent_task_run_id, value=row.value,
+                        iteration=row.iteration,
+                        state=State(current=StateType.CREATED, histories=created))
+                for row in first],
+        )
 
     @_translate
     def admit(self, eid: str, flow: Flow) -> str:
@@ -880,12 +883,6 @@ def _history(raw: str | None) -> list[dict[str, Any]]:
 def _hist(state: str, date: str) -> str:
     """One history entry, as ``hist()`` in ``_lib.lua`` writes it."""
     return f'{{"state":"{state}","date":"{date}"}}'
-
-
-def _event(kind: str, state: str, date: str, trid: str = "", task: str = "",
-           attempt: str = "") -> dict[str, str]:
-    """One state change of an events entry, as ``note()`` in ``_lib.lua`` writes it."""
-    return {"k": kind, "tr": trid, "task": task, "a": attempt, "s": state, "d": date}
 
 
 def _state(entries: list[dict[str, Any]]) -> State:

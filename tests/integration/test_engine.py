@@ -387,3 +387,20 @@ tasks:
             worker.stop()
             client.orchestrator.dispatcher.app.close()
             client.store.r.close()
+
+
+def test_a_retention_of_zero_keeps_executions_forever(run, client: Client) -> None:
+    import time
+
+    from executor.orchestrator import Orchestrator
+    from executor.reconciler import Reconciler
+
+    done = run("""
+id: forever
+namespace: tests
+tasks:
+  - {id: a, type: Return, format: x}
+""")
+    forever = client.settings.model_copy(update={"retention": 0})
+    Reconciler(Orchestrator(client.store, settings=forever)).purge(time.time() + 10 ** 9)
+    assert client.get(done.id).state.current == S.SUCCESS
