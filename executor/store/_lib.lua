@@ -1,10 +1,12 @@
 -- Shared helpers, prepended to every script together with ALLOWED (generated from
--- executor.state.TRANSITIONS, so Lua enforces the one Python table).
+-- executor.state.TRANSITIONS, so Lua enforces the one Python table: " FROM>TO " pairs)
+-- and TERMINAL.
 -- States, ISO dates, ids and task ids never contain quotes or backslashes (ids are
 -- validated), so JSON is built by concatenation.
 
 local function allowed(from, to)
-    return from == to or (ALLOWED[from] ~= nil and ALLOWED[from][to] == true)
+    return from == to or (from ~= nil and string.find(ALLOWED, ' ' .. from .. '>' .. to .. ' ', 1,
+        true) ~= nil)
 end
 
 local function hist(state, date)
@@ -91,14 +93,19 @@ exec_move = function(xkey, prefix, eid, to, date)
 end
 
 -- The end of a child of a flowable, counted once (see child_ended.lua for the contract);
--- shared by child_ended.lua and finish.lua (which counts it in the same step).
+-- shared by child_ended.lua and finish.lua (which counts it in the same step). One read
+-- and at most one write of the flowable's hash; the script is atomic, so counting on the
+-- values read is safe. Returns the list child_ended.lua describes, and whether the child
+-- left the active set here (nothing follows it yet and siblings are still running).
 local function child_end(K1, K2, K3, K4, A1, A2, A3, A4, A5, A6)
     local p = redis.call('HMGET', K1, 'state', 'mode', 'T', 'total', 'plan', 'taskId',
-        'parentTaskRunId', 'value', 'iteration')
-    if not p[1] or TERMINAL[p[1]] then return {'PARENT', p[1] or ''} end
+        'parentTaskRunId', 'value', 'iteration', 'done', 'bad', 'warn', 'expected', 'cn')
+    if not p[1] or TERMINAL[p[1]] then return {'PARENT', p[1] or ''}, false end
     local first = redis.call('SADD', K2, A1) == 1
     local succ = {}
     local mode, T, total = p[2], tonumber(p[3] or '1'), tonumber(p[4] or '0')
+    local done, bad, warn = tonumber(p[10] or '0'), tonumber(p[11] or '0'), tonumber(p[12] or '0')
+    local expected, cn = tonumber(p[13] or '0'), tonumber(p[14] or '0')
     local status = A5 == '1' and 'ERR' or (first and 'OK' or 'DUP')
     if status == 'OK' then
         local s = 0
@@ -106,47 +113,44 @@ local function child_end(K1, K2, K3, K4, A1, A2, A3, A4, A5, A6)
             if task == A3 then s = i - 1 end
         end
         if A4 ~= '' then s = s + tonumber(A4) * T end
-        redis.call('HINCRBY', K1, 'done', 1)
-        if A2 == 'bad' then redis.call('HINCRBY', K1, 'bad', 1) end
-        if A2 == 'warn' then redis.call('HINCRBY', K1, 'warn', 1) end
-        local bad = tonumber(redis.call('HGET', K1, 'bad') or '0')
-        if mode == 'seq' then
-            if bad == 0 and s + 1 < total then succ = {s + 1} end
-        elseif mode == 'par' then
-            local cn = tonumber(redis.call('HGET', K1, 'cn') or '0')
-            if bad == 0 and cn < total then
-                redis.call('HINCRBY', K1, 'cn', 1)
-                succ = {cn}
-            end
-        elseif mode == 'each' then
-            if bad == 0 and s % T < T - 1 then
-                succ = {s + 1}
-            elseif bad == 0 then
-                local cn = tonumber(redis.call('HGET', K1, 'cn') or '0')
-                if cn < total then
-                    redis.call('HINCRBY', K1, 'cn', 1)
-                    succ = {cn * T}
-                end
-            end
+        done = done + 1
+        local f = {'done', done}
+        if A2 == 'bad' then
+            bad = bad + 1
+            f[#f + 1], f[#f + 2] = 'bad', bad
+        elseif A2 == 'warn' then
+            warn = warn + 1
+            f[#f + 1], f[#f + 2] = 'warn', warn
         end
-        redis.call('HINCRBY', K1, 'expected', #succ)
-        redis.call('HSET', K1, 'c:' .. A1, table.concat(succ, ','))
+        if bad == 0 and mode == 'seq' then
+            if s + 1 < total then succ = {s + 1} end
+        elseif bad == 0 and mode == 'each' and s % T < T - 1 then
+            succ = {s + 1}
+        elseif bad == 0 and (mode == 'par' or mode == 'each') and cn < total then
+            succ = {cn * (mode == 'each' and T or 1)}  -- claim the next slot
+            cn = cn + 1
+            f[#f + 1], f[#f + 2] = 'cn', cn
+        end
+        if #succ > 0 then
+            -- What it claimed, for a repeated call (none claimed reads back as none).
+            expected = expected + #succ
+            f[#f + 1], f[#f + 2] = 'expected', expected
+            f[#f + 1], f[#f + 2] = 'c:' .. A1, table.concat(succ, ',')
+        end
+        redis.call('HSET', K1, unpack(f))
     elseif status == 'DUP' then
         local claimed = redis.call('HGET', K1, 'c:' .. A1) or ''
         for part in string.gmatch(claimed, '[^,]+') do succ[#succ + 1] = tonumber(part) end
     end
-    local c = redis.call('HMGET', K1, 'done', 'bad', 'warn', 'expected')
-    local done, expected = tonumber(c[1] or '0'), tonumber(c[4] or '0')
-    if status ~= 'ERR' and mode ~= 'dag' and #succ == 0 and done < expected then
-        redis.call('ZREM', K4, A6 .. '|' .. A1)
-    end
-    local out = {status, c[1] or '0', c[2] or '0', c[3] or '0', c[4] or '0', mode or '', p[5] or '',
-        p[6] or '', p[7] or '', p[8] or '', p[9] or '', #succ}
+    local left = status ~= 'ERR' and mode ~= 'dag' and #succ == 0 and done < expected
+    if left then redis.call('ZREM', K4, A6 .. '|' .. A1) end
+    local out = {status, tostring(done), tostring(bad), tostring(warn), tostring(expected),
+        mode or '', p[5] or '', p[6] or '', p[7] or '', p[8] or '', p[9] or '', #succ}
     for _, slot in ipairs(succ) do out[#out + 1] = slot end
     for _, slot in ipairs(succ) do
         out[#out + 1] = redis.call('LINDEX', K3, math.floor(slot / T)) or ''
     end
-    return out
+    return out, left
 end
 
 -- Create task runs once each: a task run is known by its identity

@@ -15,5 +15,6 @@
 -- {status, done, bad, warn, expected, mode, plan, pTaskId, pParent, pValue, pIteration,
 --  n, slot1..slotn, value1..valuen} with status OK, DUP or ERR (an errors-branch child:
 -- the orchestrator walks that branch itself).
-return child_end(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], ARGV[3], ARGV[4],
-    ARGV[5], ARGV[6])
+local counted = child_end(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], ARGV[3],
+    ARGV[4], ARGV[5], ARGV[6])
+return counted

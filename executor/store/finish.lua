@@ -78,17 +78,21 @@ note('t', ARGV[2], task, '', trend, ARGV[3])
 local member = ARGV[1] .. '|' .. ARGV[2]
 
 if ARGV[11] ~= '' then  -- a child of a flowable
-    redis.call('ZADD', KEYS[5], ARGV[9], member)
     emit(KEYS[3])
-    if trend == 'RETRYING' then return {'OK', trend} end
+    if trend == 'RETRYING' then
+        redis.call('ZADD', KEYS[5], ARGV[9], member)
+        return {'OK', trend}
+    end
     local klass = 'ok'
     if trend == 'FAILED' or trend == 'KILLED' or trend == 'CANCELLED' then klass = 'bad'
     elseif trend == 'WARNING' then klass = 'warn' end
+    local counted, left = child_end(KEYS[7], KEYS[8], KEYS[9], KEYS[5], ARGV[2], klass, task,
+        ARGV[12], ARGV[11], ARGV[1])
+    -- Kept active until advanced (unless nothing follows it), so a crash before that is
+    -- recovered by the reconciler.
+    if not left then redis.call('ZADD', KEYS[5], ARGV[9], member) end
     local out = {'OK', trend}
-    for _, v in ipairs(child_end(KEYS[7], KEYS[8], KEYS[9], KEYS[5], ARGV[2], klass, task,
-            ARGV[12], ARGV[11], ARGV[1])) do
-        out[#out + 1] = v
-    end
+    for _, v in ipairs(counted) do out[#out + 1] = v end
     return out
 end
 

@@ -44,12 +44,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _lua_prelude() -> str:
-    rows = []
-    for src, targets in TRANSITIONS.items():
-        inner = ", ".join(f"{t.value}=true" for t in sorted(targets, key=lambda s: s.value))
-        rows.append(f"    {src.value}={{{inner}}}")
+    # The table as one constant string of " FROM>TO " pairs: Lua interns it when the
+    # script is compiled, where a table of tables would be rebuilt on every call.
+    pairs = sorted(f"{src.value}>{dst.value}" for src, targets in TRANSITIONS.items()
+                   for dst in targets)
     terminal = ", ".join(f"{s.value}=true" for s in sorted(TERMINAL, key=lambda s: s.value))
-    return ("local ALLOWED = {\n" + ",\n".join(rows) + "\n}\n"
+    return (f"local ALLOWED = ' {' '.join(pairs)} '\n"
             f"local TERMINAL = {{{terminal}}}\n" + (_HERE / "_lib.lua").read_text())
 
 
