@@ -441,8 +441,8 @@ def print_table(res: dict[str, Any]) -> None:
         print(f"  {big['scale']}x the time of {n} for {big['scale_linear']}x the task runs "
               f"({big['scale_per_linear']} of linear; target <= {TARGET_GROWTH}, i.e. "
               f"<= {big['scale_target']}x)")
-        print(f"  client: submit returned after {big['submit_s']} s (creates and sends every "
-              f"child, then reads the execution back); reading it again took "
+        print(f"  client: submit returned after {big['submit_s']} s (it starts the ForEach: "
+              f"creates every child with its message); reading the execution took "
               f"{big['get_s']} s; client CPU {big['client_cpu_s']} s")
         print("  CPU ms per task run, by process: " + ", ".join(
             f"{k} {v}" for k, v in big["cpu_ms_per_task"].items())
