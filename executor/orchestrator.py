@@ -126,7 +126,6 @@ class Orchestrator:
         self.store = store
         self.dispatcher = dispatcher or Dispatcher()
         self.settings = settings or get_settings()
-        self._flowables: dict[tuple[str, str, int | None], bool] = {}
 
     def advance(self, eid: str, trid: str, *, ended: Ended | None = None,
                 flow: Flow | None = None, child_end: ChildEnd | None = None) -> None:
@@ -235,7 +234,8 @@ class Orchestrator:
             return None
         decision = decide(flow, ended)
         if decision.end:
-            if flow.outputs or flow.concurrency is not None or self._has_flowables(flow):
+            if flow.outputs or flow.concurrency is not None or any(
+                    t.task_type.flowable for _, t in flow.all_tasks()):
                 return None
             return Then(ended.state, [])
         if not decision.create or not all(self.direct(flow.task(c.task_id))
@@ -244,17 +244,8 @@ class Orchestrator:
         return Then(ended.state, self.new_rows(eid, flow, decision.create),
                     time.time() + self.settings.pending_grace)
 
-    def _has_flowables(self, flow: Flow) -> bool:
-        key = (flow.namespace, flow.id, flow.revision)
-        found = self._flowables.get(key) if flow.revision is not None else None
-        if found is None:
-            found = any(t.task_type.flowable for _, t in flow.all_tasks())
-            if flow.revision is not None:
-                self._flowables[key] = found
-        return found
-
     def ended(self, eid: str, final: StateType) -> None:
-        """An execution ended in a worker's finish step (see ``plan_next``)."""
+        """Say that an execution ended (here, or in a worker's finish step: ``plan_next``)."""
         log.info("execution %s ended %s", eid, final.value)
 
     @staticmethod
@@ -456,7 +447,7 @@ class Orchestrator:
     def _ended(self, eid: str, final: StateType) -> None:
         """After an execution ended: retention, queued executions, a waiting parent."""
         self.store.mark_ended(eid)
-        log.info("execution %s ended %s", eid, final.value)
+        self.ended(eid, final)
         meta = self.store.execution_meta(eid)
         if meta.get("concLimit"):
             self.promote()

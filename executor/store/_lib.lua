@@ -44,6 +44,18 @@ local function emit(stream)
     end
 end
 
+-- End task run `key` KILLED, with its attempt n when it is RUNNING one (n > 0), and
+-- note the change; `h` is its history as read.
+local function kill_run(key, trid, task, st, n, h, date)
+    if st == 'RUNNING' and tonumber(n) > 0 then
+        redis.call('HSET', key, 'a' .. n .. ':state', 'KILLED', 'state', 'KILLED',
+            'h', happend(h, ahist(n, 'KILLED', date), hist('KILLED', date)))
+    else
+        redis.call('HSET', key, 'state', 'KILLED', 'h', happend(h, hist('KILLED', date)))
+    end
+    note('t', trid, task, '', 'KILLED', date)
+end
+
 local exec_move
 
 -- Free the concurrency slot of execution `eid` of flow ns.fid (idempotent: SREM), drop it

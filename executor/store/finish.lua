@@ -33,9 +33,9 @@
 -- that attempt's own record.
 -- Returns {status, task run state} (status OK or STALE), followed, for a child of a
 -- flowable that ended, by what child_end() returns: its end counted in the same step;
--- for a top-level task run whose next task runs were created, by 'NEXT', the execution's
--- state and the (id, created) pairs of create_runs(); when the execution ended, by 'END'
--- and its state.
+-- for a top-level task run whose next task runs were created, by 'NEXT' and the
+-- execution's state (a PAUSED one holds them); when the execution ended, by 'END' and its
+-- state.
 local n = ARGV[4]
 local t = redis.call('HMGET', KEYS[2], 'state', 'taskId', 'attempts', 'a' .. n .. ':state', 'h')
 local st, task, astate, h = t[1], t[2], t[4], t[5]
@@ -104,10 +104,8 @@ if then_ and ARGV[15 + m] == 'NEXT' then
     redis.call('ZREM', KEYS[5], member)
     out[3], out[4] = 'NEXT', xstate
     local K = {trkey = KEYS[7], trs = KEYS[8], active = KEYS[5], tv = KEYS[9]}
-    for _, v in ipairs(create_runs(xstate, ARGV[1], ARGV[3], ARGV[16 + m], K, KEYS, 10, ARGV,
-            17 + m, (#ARGV - 16 - m) / 7)) do
-        out[#out + 1] = v
-    end
+    create_runs(xstate, ARGV[1], ARGV[3], ARGV[16 + m], K, KEYS, 10, ARGV, 17 + m,
+        (#ARGV - 16 - m) / 7)
 elseif then_ and ARGV[15 + m] == 'END' and xstate == 'RUNNING' and not x[2] then
     -- The execution's end: the worst state among its top-level task runs, if all ended.
     local prefix = ARGV[17 + m]

@@ -27,15 +27,8 @@ for _, trid in ipairs(redis.call('LRANGE', KEYS[3], 0, -1)) do
         if alive then
             running[#running + 1] = trid
         else
-            local n = t[3] or '0'
-            if st == 'RUNNING' and n ~= '0' then
-                redis.call('HSET', trkey, 'a' .. n .. ':state', 'KILLED', 'state', 'KILLED',
-                    'h', happend(t[4], ahist(n, 'KILLED', date), hist('KILLED', date)))
-            else
-                redis.call('HSET', trkey, 'state', 'KILLED', 'h', happend(t[4], hist('KILLED', date)))
-            end
+            kill_run(trkey, trid, t[2], st, t[3] or '0', t[4], date)
             redis.call('ZREM', KEYS[4], ARGV[2] .. '|' .. trid)
-            note('t', trid, t[2], '', 'KILLED', date)
         end
     end
 end

@@ -131,6 +131,14 @@ class NewRow:
     iteration: int | None = None
     message: Outgoing | None = None
 
+    def add_to(self, keys: list[Any], args: list[Any], k: Keys, eid: str) -> None:
+        """Append its two keys (its hash and its queue's list, or its hash again when it
+        has no message) and seven arguments, as ``create_runs()`` in ``_lib.lua`` reads
+        them."""
+        keys += [k.task_run(eid, self.id),
+                 self.message.queue_key if self.message else k.task_run(eid, self.id)]
+        args += self.args()
+
     def args(self) -> list[str]:
         """Its seven script arguments (see ``create_runs()`` in ``_lib.lua``)."""
         return [identity(self.task_id, self.parent_task_run_id, self.value, self.iteration),
@@ -144,15 +152,13 @@ class NewRow:
 class Finished:
     """What ``finish_attempt`` did: status (OK, or STALE for a superseded attempt), the
     task run's state, the count of a flowable child's end (``child``); when the next
-    task runs were created in the same step, the execution's state then (``next_state``)
-    and their (id, created) pairs; when the execution ended in that step, its end state
-    (``ended``)."""
+    task runs were created in the same step, the execution's state then (``next_state``);
+    when the execution ended in that step, its end state (``ended``)."""
 
     status: str
     state: StateType | None
     child: ChildEnd | None = None
     next_state: StateType | None = None
-    created: list[tuple[str, bool]] = field(default_factory=list)
     ended: StateType | None = None
 
 
@@ -292,9 +298,7 @@ class RedisStore:
                            json.dumps(fields), k.task_run(eid, ""),
                            json.dumps(copied) if copied else ""]
         for row in first:
-            keys += [k.task_run(eid, row.id),
-                     row.message.queue_key if row.message else k.task_run(eid, row.id)]
-            args += row.args()
+            row.add_to(keys, args, k, eid)
         if not int(self._scripts["submit"](keys=keys, args=args)):
             return None
         created = [History(state=StateType.CREATED, date=date)]  # type: ignore[arg-type]
@@ -354,18 +358,6 @@ class RedisStore:
     def subflow_executions(self, eid: str) -> list[str]:
         return [_s(m) for m in self.r.smembers(self.k.subflows(eid))]  # type: ignore[union-attr]
 
-    def _create_task_runs(self, client: Any, eid: str, items: list[NewRow],
-                          pending_deadline: float, ended: str = "") -> Any:
-        k = self.k
-        keys = [k.execution(eid), k.task_run_keys(eid), k.task_runs(eid), k.events(eid), k.active,
-                k.value_index(eid)]
-        args: list[Any] = [eid, iso(), pending_deadline, active_member(eid, ended) if ended else ""]
-        for row in items:
-            keys += [k.task_run(eid, row.id),
-                     row.message.queue_key if row.message else k.task_run(eid, row.id)]
-            args += row.args()
-        return self._scripts["create"](keys=keys, args=args, client=client)
-
     @_translate
     def create_task_runs(self, eid: str, items: list[NewRow], pending_deadline: float,
                          ended: str = "") -> tuple[StateType, list[tuple[str, bool]]]:
@@ -377,7 +369,13 @@ class RedisStore:
         task run of the same identity when it was not created); no pairs when the
         execution refuses new task runs (KILLING or ended).
         """
-        out = self._create_task_runs(self.r, eid, items, pending_deadline, ended)
+        k = self.k
+        keys = [k.execution(eid), k.task_run_keys(eid), k.task_runs(eid), k.events(eid), k.active,
+                k.value_index(eid)]
+        args: list[Any] = [eid, iso(), pending_deadline, active_member(eid, ended) if ended else ""]
+        for row in items:
+            row.add_to(keys, args, k, eid)
+        out = self._scripts["create"](keys=keys, args=args)
         if _s(out[0]) == "REFUSED":
             return (StateType.FAILED if _s(out[1]) == "MISSING" else StateType(_s(out[1]))), []
         return StateType(_s(out[0])), _pairs(out[1:])
@@ -555,17 +553,14 @@ class RedisStore:
             else:
                 args += [then.state.value, "END", f"{time.time():.6f}", k.prefix]
             for row in then.rows:
-                keys += [k.task_run(eid, row.id),
-                         row.message.queue_key if row.message else k.task_run(eid, row.id)]
-                args += row.args()
+                row.add_to(keys, args, k, eid)
         out = self._scripts["finish"](keys=keys, args=args)
         st = _s(out[1])
         state = StateType(st) if st else None
         if parent and len(out) > 2:
             return Finished(_s(out[0]), state, child=_child_end(parent, out[2:]))
         if len(out) > 2 and _s(out[2]) == "NEXT":
-            return Finished(_s(out[0]), state, next_state=StateType(_s(out[3])),
-                            created=_pairs(out[4:]))
+            return Finished(_s(out[0]), state, next_state=StateType(_s(out[3])))
         if len(out) > 2 and _s(out[2]) == "END":
             return Finished(_s(out[0]), state, ended=StateType(_s(out[3])))
         return Finished(_s(out[0]), state)

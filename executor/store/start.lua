@@ -34,15 +34,10 @@ local n = tonumber(t[3] or '0')
 
 if xstate == 'KILLING' or TERMINAL[xstate] then
     -- A task run of a killed execution never starts (and a lost one is not resumed).
-    if st == 'RUNNING' and n > 0 and (ARGV[8] == '1' or not redis.call('GET', KEYS[4])) then
-        redis.call('HSET', KEYS[2], 'a' .. n .. ':state', 'KILLED', 'state', 'KILLED',
-            'h', happend(h, ahist(n, 'KILLED', date), hist('KILLED', date)))
-    elseif st == 'RUNNING' then
+    if st == 'RUNNING' and (n == 0 or (ARGV[8] ~= '1' and redis.call('GET', KEYS[4]))) then
         return {'BUSY', redis.call('PTTL', KEYS[4]), redis.call('GET', KEYS[4]) or ''}
-    else
-        redis.call('HSET', KEYS[2], 'state', 'KILLED', 'h', happend(h, hist('KILLED', date)))
     end
-    note('t', trid, task, '', 'KILLED', date)
+    kill_run(KEYS[2], trid, task, st, n, h, date)
     emit(KEYS[3])
     return {'KILLED'}
 end
