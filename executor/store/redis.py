@@ -194,6 +194,15 @@ class RedisStore:
                                       health_check_interval=30)
         return cls(client, Keys(prefix))
 
+    @_translate
+    def ping(self) -> None:
+        """Check that Redis answers (raises ``StoreError`` if not)."""
+        self.r.ping()
+
+    def close(self) -> None:
+        """Close the connections to Redis."""
+        self.r.close()
+
     # ------------------------------------------------------------------ flows
 
     @_translate
