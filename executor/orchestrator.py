@@ -53,7 +53,7 @@ from executor.render_context import build_context
 from executor.settings import Settings, get_settings
 from executor.state import StateType, worst
 from executor.store import RedisStore
-from executor.store.redis import ChildEnd, NewRow, TaskRunRow, Then
+from executor.store.base import ChildEnd, NewRow, TaskRunRow, Then
 from executor.templating import render_value
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,6 @@ import logging
 import threading
 import time
 import uuid
-from typing import Any
 
 from executor.errors import OstraError, StateConflict
 from executor.orchestrator import PAUSE_BEHAVIOR, Orchestrator
@@ -43,9 +42,7 @@ class Reconciler:
     def sweep(self, now: float | None = None, *, lock_ms: int = 10_000) -> int:
         """One pass over due entries; returns how many it acted on (0 without the lock)."""
         now = time.time() if now is None else now
-        r, k = self.store.r, self.store.k
-        if not r.set(k.reconciler_lock, self._token, nx=True, px=lock_ms) \
-                and not self._holds_lock():
+        if not self.store.acquire_sweep_lock(self._token, lock_ms):
             return 0
         acted = 0
         try:
@@ -58,8 +55,7 @@ class Reconciler:
             self.orchestrator.promote()
             self.purge(now)
         finally:
-            if self._holds_lock():
-                r.delete(k.reconciler_lock)
+            self.store.release_sweep_lock(self._token)
         return acted
 
     def purge(self, now: float, budget_s: float = 0.5) -> None:
@@ -71,10 +67,6 @@ class Reconciler:
         until = time.monotonic() + budget_s
         while self.store.purge_ended(now - self.settings.retention) and time.monotonic() < until:
             pass
-
-    def _holds_lock(self) -> bool:
-        holder: Any = self.store.r.get(self.store.k.reconciler_lock)
-        return holder is not None and bytes(holder).decode() == self._token
 
     def _one(self, eid: str, trid: str, now: float) -> int:
         row = self.store.task_run_row(eid, trid)

@@ -13,7 +13,6 @@ import functools
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -23,7 +22,6 @@ from redis.commands.core import Script
 
 from executor.errors import ExecutionNotFound, FlowNotFound, StoreError
 from executor.flow import Flow
-from executor.messages import Outgoing
 from executor.models import (
     Execution,
     History,
@@ -37,6 +35,19 @@ from executor.models import (
     utcnow,
 )
 from executor.state import TERMINAL, TRANSITIONS, StateType
+from executor.store.base import (
+    ChildEnd,
+    Created,
+    Finished,
+    Killed,
+    Moved,
+    NewRow,
+    Restarted,
+    StartResult,
+    Status,
+    TaskRunRow,
+    Then,
+)
 from executor.store.keys import Keys, active_member, identity
 
 _HERE = Path(__file__).parent
@@ -78,100 +89,29 @@ def iso(dt: datetime | None = None) -> str:
     return (dt or utcnow()).isoformat().replace("+00:00", "Z")
 
 
-@dataclass(frozen=True)
-class StartResult:
-    """What ``start_attempt`` found: see ``start.lua`` for the statuses."""
-
-    status: str
-    attempt: int = 0
-    task_id: str = ""
-    parent_task_run_id: str | None = None
-    value: str | None = None
-    namespace: str = ""
-    flow_id: str = ""
-    revision: int = 0
-    first_start: float = 0.0
-    iteration: int | None = None
-    wait_ms: int = 0
-    holder: str = ""
-    state: StateType | None = None
+def _row_args(row: NewRow, keys: list[Any], args: list[Any], k: Keys, eid: str) -> None:
+    """Append a new task run's two keys (its hash and its queue's list, or its hash again
+    when it has no message) and seven arguments, as ``create_runs()`` in ``_lib.lua``
+    reads them."""
+    keys += [k.task_run(eid, row.id),
+             row.message.queue_key if row.message else k.task_run(eid, row.id)]
+    args += [identity(row.task_id, row.parent_task_run_id, row.value, row.iteration),
+             row.id, row.task_id, row.parent_task_run_id or "",
+             row.value if row.value is not None else "",
+             "" if row.iteration is None else str(row.iteration),
+             row.message.payload if row.message else ""]
 
 
-@dataclass(frozen=True)
-class Then:
-    """What follows a top-level task run, decided for its end in ``state``: the next
-    task runs (``rows``), or, with none, the end of the execution."""
-
-    state: StateType
-    rows: list[NewRow]
-    pending_deadline: float = 0.0
 
 
-@dataclass(frozen=True)
-class ChildEnd:
-    """What ``child_ended.lua`` says: status (OK, DUP, ERR, or PARENT when the flowable
-    already ended), its counters and plan, the flowable's own row, claimed successors."""
-
-    status: str
-    counters: dict[str, int] = field(default_factory=dict)
-    plan: str = ""
-    parent: TaskRunRow | None = None
-    successors: list[tuple[int, str]] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class NewRow:
-    """A task run to create: its id, identity fields, and the message that starts it
-    (None when an orchestrator starts it instead: flowables, Pause, Subflow, runIf)."""
-
-    id: str
-    task_id: str
-    parent_task_run_id: str | None = None
-    value: str | None = None
-    iteration: int | None = None
-    message: Outgoing | None = None
-
-    def add_to(self, keys: list[Any], args: list[Any], k: Keys, eid: str) -> None:
-        """Append its two keys (its hash and its queue's list, or its hash again when it
-        has no message) and seven arguments, as ``create_runs()`` in ``_lib.lua`` reads
-        them."""
-        keys += [k.task_run(eid, self.id),
-                 self.message.queue_key if self.message else k.task_run(eid, self.id)]
-        args += self.args()
-
-    def args(self) -> list[str]:
-        """Its seven script arguments (see ``create_runs()`` in ``_lib.lua``)."""
-        return [identity(self.task_id, self.parent_task_run_id, self.value, self.iteration),
-                self.id, self.task_id, self.parent_task_run_id or "",
-                self.value if self.value is not None else "",
-                "" if self.iteration is None else str(self.iteration),
-                self.message.payload if self.message else ""]
 
 
-@dataclass(frozen=True)
-class Finished:
-    """What ``finish_attempt`` did: status (OK, or STALE for a superseded attempt), the
-    task run's state, the count of a flowable child's end (``child``); when the next
-    task runs were created in the same step, the execution's state then (``next_state``);
-    when the execution ended in that step, its end state (``ended``)."""
-
-    status: str
-    state: StateType | None
-    child: ChildEnd | None = None
-    next_state: StateType | None = None
-    ended: StateType | None = None
 
 
-@dataclass(frozen=True)
-class TaskRunRow:
-    """The few fields of a task run the orchestrator needs."""
 
-    id: str
-    task_id: str
-    state: StateType
-    parent_task_run_id: str | None
-    value: str | None
-    iteration: int | None = None
+
 
 
 class RedisStore:
@@ -307,7 +247,7 @@ class RedisStore:
                            json.dumps(fields), k.task_run(eid, ""),
                            json.dumps(copied) if copied else ""]
         for row in first:
-            row.add_to(keys, args, k, eid)
+            _row_args(row, keys, args, k, eid)
         if not int(self._scripts["submit"](keys=keys, args=args)):
             return None
         created = [History(state=StateType.CREATED, date=date)]  # type: ignore[arg-type]
@@ -326,18 +266,18 @@ class RedisStore:
         )
 
     @_translate
-    def admit(self, eid: str, flow: Flow) -> str:
+    def admit(self, eid: str, flow: Flow) -> Status:
         """Take a concurrency slot for a new execution, or queue, cancel or fail it
         (see ``admit.lua``)."""
         assert flow.concurrency is not None
         k = self.k
         ns, fid = flow.namespace, flow.id
-        return _s(self._scripts["admit"](
+        return Status(_s(self._scripts["admit"](
             keys=[k.execution(eid), k.events(eid),
                   k.concurrency_running(ns, fid), k.concurrency_queue(ns, fid),
                   k.concurrency_flows],
             args=[k.prefix, eid, flow.concurrency.limit, flow.concurrency.behavior, iso(),
-                  f"{ns}:{fid}"]))
+                  f"{ns}:{fid}"])))
 
     @_translate
     def release_slot(self, eid: str, namespace: str, flow_id: str, limit: int) -> None:
@@ -369,7 +309,7 @@ class RedisStore:
 
     @_translate
     def create_task_runs(self, eid: str, items: list[NewRow], pending_deadline: float,
-                         ended: str = "") -> tuple[StateType, list[tuple[str, bool]]]:
+                         ended: str = "") -> Created:
         """Create task runs once each, pushing the message of each new one that has one
         (unless the execution is PAUSED, which holds them until resumed).
 
@@ -383,15 +323,16 @@ class RedisStore:
                 k.value_index(eid)]
         args: list[Any] = [eid, iso(), pending_deadline, active_member(eid, ended) if ended else ""]
         for row in items:
-            row.add_to(keys, args, k, eid)
+            _row_args(row, keys, args, k, eid)
         out = self._scripts["create"](keys=keys, args=args)
         if _s(out[0]) == "REFUSED":
-            return (StateType.FAILED if _s(out[1]) == "MISSING" else StateType(_s(out[1]))), []
-        return StateType(_s(out[0])), _pairs(out[1:])
+            return Created(StateType.FAILED if _s(out[1]) == "MISSING"
+                           else StateType(_s(out[1])), [])
+        return Created(StateType(_s(out[0])), _pairs(out[1:]))
 
     @_translate
     def transition_execution(self, eid: str, to: StateType, expected: StateType | None = None,
-                             **fields: Any) -> tuple[str, StateType | None]:
+                             **fields: Any) -> Moved:
         """Compare-and-set the execution's state. Returns (status, state) as in the script."""
         k = self.k
         args: list[Any] = [k.prefix, eid, to.value, iso(), expected.value if expected else ""]
@@ -399,13 +340,12 @@ class RedisStore:
             args += [name, value]
         status, cur = self._scripts["exec_transition"](
             keys=[k.execution(eid), k.events(eid)], args=args)
-        cur_s = _s(cur)
-        return _s(status), StateType(cur_s) if cur_s else None
+        return _moved(status, cur)
 
     @_translate
     def transition_task_run(self, eid: str, trid: str, to: StateType,
                             expected: StateType | None = None, *, active: float | str = "",
-                            **fields: Any) -> tuple[str, StateType | None]:
+                            **fields: Any) -> Moved:
         """Compare-and-set one task run's state (see ``tr_transition.lua``)."""
         k = self.k
         args: list[Any] = [eid, trid, to.value, iso(), expected.value if expected else "",
@@ -415,26 +355,25 @@ class RedisStore:
         status, cur = self._scripts["tr_transition"](
             keys=[k.task_run(eid, trid), k.events(eid), k.active],
             args=args)
-        cur_s = _s(cur)
-        return _s(status), StateType(cur_s) if cur_s else None
+        return _moved(status, cur)
 
     @_translate
-    def kill_execution(self, eid: str) -> tuple[str, StateType | None, list[str]]:
+    def kill_execution(self, eid: str) -> Killed:
         """Kill an execution (see ``kill.lua``): (status, state, task runs still running)."""
         k = self.k
         out = self._scripts["kill"](
             keys=[k.execution(eid), k.events(eid), k.task_runs(eid), k.active],
             args=[k.prefix, eid, iso(), k.task_run(eid, "")])
-        status = _s(out[0])
-        if status == "MISSING":
-            return status, None, []
-        if status == "ENDED":
-            return status, StateType(_s(out[1])), []
-        return status, StateType(status), [_s(t) for t in out[2:]]
+        status = Status(_s(out[0]))
+        if status == Status.MISSING:
+            return Killed(status, None, [])
+        if status == Status.ENDED:
+            return Killed(status, StateType(_s(out[1])), [])
+        return Killed(status, StateType(status.value), [_s(t) for t in out[2:]])
 
     @_translate
     def restart_execution(self, eid: str, dropped_tasks: list[str], pending_deadline: float
-                          ) -> tuple[str, StateType | None, list[str]]:
+                          ) -> Restarted:
         """Restart an ended execution in place (see ``restart.lua``)."""
         k = self.k
         keys = [k.execution(eid), k.events(eid), k.task_runs(eid), k.task_run_keys(eid),
@@ -442,12 +381,12 @@ class RedisStore:
         out = self._scripts["restart"](
             keys=keys, args=[k.prefix, eid, iso(), k.task_run(eid, ""), pending_deadline,
                              *dropped_tasks])
-        status = _s(out[0])
-        if status == "MISSING":
-            return status, None, []
-        if status == "REFUSED":
-            return status, StateType(_s(out[1])), []
-        return status, StateType.RESTARTED, [_s(t) for t in out[1:]]
+        status = Status(_s(out[0]))
+        if status == Status.MISSING:
+            return Restarted(status, None, [])
+        if status == Status.REFUSED:
+            return Restarted(status, StateType(_s(out[1])), [])
+        return Restarted(status, StateType.RESTARTED, [_s(t) for t in out[1:]])
 
     @_translate
     def task_run_field(self, eid: str, trid: str, name: str) -> str | None:
@@ -512,8 +451,8 @@ class RedisStore:
             args=[k.prefix, eid, trid, iso(), f"{now:.6f}", worker_id, int(lease_s * 1000),
                   "1" if force else "0", max_deliveries],
         )
-        status = _s(out[0])
-        if status == "START":
+        status = Status(_s(out[0]))
+        if status == Status.START:
             return StartResult(
                 status, attempt=int(out[1]), task_id=_s(out[2]),
                 parent_task_run_id=_s(out[3]) or None, value=_s(out[4]) or None,
@@ -521,11 +460,11 @@ class RedisStore:
                 first_start=float(out[8]),
                 iteration=int(out[9]) if out[9] else None,
             )
-        if status == "DONE":
+        if status == Status.DONE:
             return StartResult(status, state=StateType(_s(out[1])))
-        if status == "WAIT":
+        if status == Status.WAIT:
             return StartResult(status, wait_ms=int(out[1]))
-        if status == "BUSY":
+        if status == Status.BUSY:
             return StartResult(status, wait_ms=max(int(out[1]), 0), holder=_s(out[2]))
         return StartResult(status)
 
@@ -562,17 +501,18 @@ class RedisStore:
             else:
                 args += [then.state.value, "END", f"{time.time():.6f}", k.prefix]
             for row in then.rows:
-                row.add_to(keys, args, k, eid)
+                _row_args(row, keys, args, k, eid)
         out = self._scripts["finish"](keys=keys, args=args)
         st = _s(out[1])
         state = StateType(st) if st else None
+        status = Status(_s(out[0]))
         if parent and len(out) > 2:
-            return Finished(_s(out[0]), state, child=_child_end(parent, out[2:]))
+            return Finished(status, state, child=_child_end(parent, out[2:]))
         if len(out) > 2 and _s(out[2]) == "NEXT":
-            return Finished(_s(out[0]), state, next_state=StateType(_s(out[3])))
+            return Finished(status, state, next_state=StateType(_s(out[3])))
         if len(out) > 2 and _s(out[2]) == "END":
-            return Finished(_s(out[0]), state, ended=StateType(_s(out[3])))
-        return Finished(_s(out[0]), state)
+            return Finished(status, state, ended=StateType(_s(out[3])))
+        return Finished(status, state)
 
     @_translate
     def renew_leases(self, leases: Mapping[tuple[str, str], float]) -> None:
@@ -609,7 +549,7 @@ class RedisStore:
 
     @_translate
     def start_flowable(self, eid: str, trid: str, mode: str, width: int, total: int,
-                       expected: int, claimed: int, plan: str, values: list[str]) -> str:
+                       expected: int, claimed: int, plan: str, values: list[str]) -> Status:
         """Start a flowable task run with its plan (see ``flowable_start.lua``)."""
         k = self.k
         out = self._scripts["flowable_start"](
@@ -617,7 +557,7 @@ class RedisStore:
                   k.children_ended(eid, trid), k.loop_values(eid, trid), k.flowables(eid)],
             args=[k.prefix, eid, trid, iso(), mode, width, total, expected, claimed, plan,
                   *values])
-        return _s(out[0])
+        return Status(_s(out[0]))
 
     @_translate
     def child_ended(self, eid: str, parent: str, child: str, klass: str, task_id: str,
@@ -664,6 +604,21 @@ class RedisStore:
         """Unfinished task runs whose deadline passed (for the reconciler)."""
         members = self.r.zrangebyscore(self.k.active, "-inf", now, start=0, num=limit)
         return [tuple(_s(m).split("|", 1)) for m in members]  # type: ignore[misc]
+
+    @_translate
+    def acquire_sweep_lock(self, token: str, ttl_ms: int) -> bool:
+        """Take (or keep, for the same ``token``) the one reconciler sweep lock."""
+        if self.r.set(self.k.reconciler_lock, token, nx=True, px=ttl_ms):
+            return True
+        holder: Any = self.r.get(self.k.reconciler_lock)
+        return holder is not None and _s(holder) == token
+
+    @_translate
+    def release_sweep_lock(self, token: str) -> None:
+        """Give the sweep lock up if ``token`` holds it."""
+        holder: Any = self.r.get(self.k.reconciler_lock)
+        if holder is not None and _s(holder) == token:
+            self.r.delete(self.k.reconciler_lock)
 
     @_translate
     def lease_alive(self, eid: str, trid: str) -> bool:
@@ -848,6 +803,11 @@ class RedisStore:
         return [e for e, a in zip(ids[offset:offset + limit], alive, strict=True) if a]
 
 
+def _moved(status: Any, cur: Any) -> Moved:
+    cur_s = _s(cur)
+    return Moved(Status(_s(status)), StateType(cur_s) if cur_s else None)
+
+
 def _pairs(out: list[Any]) -> list[tuple[str, bool]]:
     """(id, created) pairs from ``create_runs()``'s flat list."""
     return [(_s(out[i]), bool(int(out[i + 1]))) for i in range(0, len(out), 2)]
@@ -855,8 +815,8 @@ def _pairs(out: list[Any]) -> list[tuple[str, bool]]:
 
 def _child_end(parent: str, out: list[Any]) -> ChildEnd:
     """Parse what ``child_end()`` (in ``_lib.lua``) returns."""
-    status = _s(out[0])
-    if status == "PARENT":
+    status = Status(_s(out[0]))
+    if status == Status.PARENT:
         return ChildEnd(status)
     n = int(out[11])
     slots = [int(x) for x in out[12:12 + n]]

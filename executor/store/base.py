@@ -1,0 +1,425 @@
+"""The store contract: what the orchestrator, workers, reconciler, client and API may ask.
+
+``RedisStore`` (``executor/store/redis.py``) implements it on Redis, with Lua steps;
+``MemoryStore`` (``executor/store/memory.py``) implements it in one process, for tests
+of everything above the store. One contract suite (``tests/contract/``) runs against
+both, so they cannot drift apart.
+
+Every step that changes state is atomic and checked against the one transition table
+(``executor.state.TRANSITIONS``); its outcome is a :class:`Status` and, where there is
+more to say, one of the small named results below (never a positional list).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, NamedTuple, Protocol, runtime_checkable
+
+from executor.flow import Flow
+from executor.messages import Outgoing
+from executor.models import Execution, Label, LogEntry, MetricEntry, StateEvent
+from executor.state import StateType
+
+
+class Status(StrEnum):
+    """How a store step went. A ``StrEnum``: it compares equal to its name."""
+
+    OK = "OK"  #: applied
+    NOOP = "NOOP"  #: already in that state: nothing to do (same state again)
+    INVALID = "INVALID"  #: the transition table forbids the move: nothing written
+    CONFLICT = "CONFLICT"  #: not in the expected state (compare-and-set lost): nothing written
+    MISSING = "MISSING"  #: no such execution or task run
+    STALE = "STALE"  #: a superseded attempt's result: only that attempt's record changed
+    REFUSED = "REFUSED"  #: the execution takes no such step now (ended, being killed)
+    DUP = "DUP"  #: a child's end counted already (a repeated call)
+    ERR = "ERR"  #: a child of its flowable's ``errors`` branch (walked by the orchestrator)
+    PARENT = "PARENT"  #: the child's flowable is gone or ended already
+    START = "START"  #: an attempt started
+    DONE = "DONE"  #: the task run ended already
+    KILLED = "KILLED"  #: the execution is being killed: the task run ended KILLED
+    KILLING = "KILLING"  #: kill: the execution is KILLING, task runs are being stopped
+    ENDED = "ENDED"  #: kill: the execution had ended already
+    WAIT = "WAIT"  #: not due yet (a retry delay)
+    PAUSED = "PAUSED"  #: the execution holds its task runs (paused or queued)
+    BUSY = "BUSY"  #: another worker holds a live lease
+    RUN = "RUN"  #: admit: a concurrency slot was taken
+    QUEUED = "QUEUED"  #: admit: queued behind the concurrency limit
+    CANCELLED = "CANCELLED"  #: admit: cancelled by the concurrency limit
+    FAILED = "FAILED"  #: admit: failed by the concurrency limit
+
+
+@dataclass(frozen=True)
+class TaskRunRow:
+    """The few fields of a task run the orchestrator needs."""
+
+    id: str
+    task_id: str
+    state: StateType
+    parent_task_run_id: str | None
+    value: str | None
+    iteration: int | None = None
+
+
+@dataclass(frozen=True)
+class NewRow:
+    """A task run to create: its id, identity fields, and the message that starts it
+    (None when an orchestrator starts it instead: flowables, Pause, Subflow, runIf)."""
+
+    id: str
+    task_id: str
+    parent_task_run_id: str | None = None
+    value: str | None = None
+    iteration: int | None = None
+    message: Outgoing | None = None
+
+
+@dataclass(frozen=True)
+class Then:
+    """What follows a top-level task run, decided for its end in ``state``: the next
+    task runs (``rows``), or, with none, the end of the execution."""
+
+    state: StateType
+    rows: list[NewRow]
+    pending_deadline: float = 0.0
+
+
+@dataclass(frozen=True)
+class StartResult:
+    """What ``start_attempt`` found (see ``Store.start_attempt``)."""
+
+    status: Status
+    attempt: int = 0
+    task_id: str = ""
+    parent_task_run_id: str | None = None
+    value: str | None = None
+    namespace: str = ""
+    flow_id: str = ""
+    revision: int = 0
+    first_start: float = 0.0
+    iteration: int | None = None
+    wait_ms: int = 0
+    holder: str = ""
+    state: StateType | None = None
+
+
+@dataclass(frozen=True)
+class ChildEnd:
+    """A flowable child's end, counted on its flowable: ``status`` (OK, DUP, ERR, or
+    PARENT when the flowable had ended already), the flowable's counters and stored plan,
+    the flowable's own row, and the successor slots claimed, as (slot, loop value)."""
+
+    status: Status
+    counters: dict[str, int] = field(default_factory=dict)
+    plan: str = ""
+    parent: TaskRunRow | None = None
+    successors: list[tuple[int, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Finished:
+    """What ``finish_attempt`` did: ``status`` (OK, or STALE for a superseded attempt),
+    the task run's state, the count of a flowable child's end (``child``); when the next
+    task runs were created in the same step, the execution's state then (``next_state``);
+    when the execution ended in that step, its end state (``ended``)."""
+
+    status: Status
+    state: StateType | None
+    child: ChildEnd | None = None
+    next_state: StateType | None = None
+    ended: StateType | None = None
+
+
+class Moved(NamedTuple):
+    """The outcome of a compare-and-set of a state: status and the state now."""
+
+    status: Status
+    state: StateType | None
+
+
+class Created(NamedTuple):
+    """Task runs created once each: the execution's state and (id, created) pairs, the
+    id of the existing task run of the same identity where one was not created (no
+    pairs when the execution refuses new task runs: KILLING or ended)."""
+
+    state: StateType
+    runs: list[tuple[str, bool]]
+
+
+class Killed(NamedTuple):
+    """Kill: ``status`` (MISSING, ENDED, KILLED when nothing was running, KILLING), the
+    execution's state, and the task runs still running (being stopped)."""
+
+    status: Status
+    state: StateType | None
+    running: list[str]
+
+
+class Restarted(NamedTuple):
+    """Restart: ``status`` (OK, MISSING, REFUSED), the execution's state, and the task
+    runs moved to RESTARTED."""
+
+    status: Status
+    state: StateType | None
+    restarted: list[str]
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Everything Ostra reads and writes of its state. Implementations: ``RedisStore``,
+    ``MemoryStore``. Errors of the backend come out as ``executor.errors.StoreError``."""
+
+    # -- connection
+    def ping(self) -> None:
+        """Check that the backend answers (raises ``StoreError`` if not)."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+    # -- flows
+    def deploy_flow(self, flow: Flow) -> Flow:
+        """Store ``flow`` as a new revision if it differs from the latest; the stored one."""
+
+    def get_flow(self, namespace: str, flow_id: str, revision: int | None = None) -> Flow:
+        """The latest revision, or the one asked for (``FlowNotFound`` if none)."""
+
+    def list_flows(self) -> list[tuple[str, str]]:
+        """(namespace, id) of every deployed flow."""
+
+    # -- executions
+    def create_execution(
+        self,
+        eid: str,
+        flow: Flow,
+        inputs: Mapping[str, Any],
+        labels: list[Label],
+        first: list[NewRow],
+        pending_deadline: float,
+        parent_id: str | None = None,
+        original_id: str | None = None,
+        copies: list[dict[str, str]] = ...,  # type: ignore[assignment]
+        trigger: tuple[str, str] | None = None,
+        only_if_absent: bool = False,
+    ) -> Execution | None:
+        """Create an execution in CREATED with its first task runs (their messages
+        pushed), in one step; the execution as created (None with ``only_if_absent``
+        when it existed already). ``copies``: ended task runs carried over by a replay
+        (stored fields, new ids); ``trigger``: the (execution, task run) of a Subflow."""
+
+    def admit(self, eid: str, flow: Flow) -> Status:
+        """Take a concurrency slot (RUN), or queue (QUEUED), cancel or fail the execution."""
+
+    def release_slot(self, eid: str, namespace: str, flow_id: str, limit: int) -> None:
+        """Free a slot held by an execution that ended without freeing it (recovery)."""
+
+    def slot_holders(self) -> list[tuple[str, str, list[str]]]:
+        """(namespace, flow id, execution ids holding a slot) of flows with a limit."""
+
+    def pop_promoted(self) -> list[str]:
+        """Executions that just left a concurrency queue, to be started."""
+
+    def subflow_executions(self, eid: str) -> list[str]:
+        """Executions started by ``eid``'s Subflow tasks."""
+
+    def create_task_runs(
+        self, eid: str, items: list[NewRow], pending_deadline: float, ended: str = ""
+    ) -> Created:
+        """Create task runs once each by identity, pushing their messages (held while
+        the execution is PAUSED or QUEUED); ``ended`` leaves the active set."""
+
+    def transition_execution(
+        self, eid: str, to: StateType, expected: StateType | None = None, **fields: Any
+    ) -> Moved:
+        """Compare-and-set the execution's state (and write ``fields`` with it)."""
+
+    def transition_task_run(
+        self,
+        eid: str,
+        trid: str,
+        to: StateType,
+        expected: StateType | None = None,
+        *,
+        active: float | str = "",
+        **fields: Any,
+    ) -> Moved:
+        """Compare-and-set a task run's state; ``active``: its new deadline in the active
+        set, "-" to leave it, "" to keep it as it is."""
+
+    def kill_execution(self, eid: str) -> Killed:
+        """KILLING (or KILLED at once when nothing runs); task runs not running end KILLED."""
+
+    def restart_execution(
+        self, eid: str, dropped_tasks: list[str], pending_deadline: float
+    ) -> Restarted:
+        """Restart a FAILED or KILLED execution in place: failed and killed task runs
+        RESTARTED, task runs of ``dropped_tasks`` deleted."""
+
+    def task_run_field(self, eid: str, trid: str, name: str) -> str | None:
+        """One stored field of a task run."""
+
+    def read_task_runs_raw(self, eid: str, trids: list[str]) -> list[dict[str, str]]:
+        """Stored fields of task runs, history included (for replay)."""
+
+    def execution_state(self, eid: str) -> StateType | None:
+        """The execution's state (None if it does not exist)."""
+
+    def flow_ref(self, eid: str) -> tuple[str, str, int] | None:
+        """(namespace, flow id, revision) of the execution, None if it does not exist."""
+
+    def execution_states(self, eids: list[str]) -> list[StateType | None]:
+        """The states of several executions."""
+
+    def execution_field(self, eid: str, name: str) -> Any:
+        """A JSON field of the execution (``inputs``, ``labels``, ``variables``...)."""
+
+    def execution_meta(self, eid: str) -> dict[str, str]:
+        """Every stored field of the execution (``ExecutionNotFound`` if none)."""
+
+    # -- attempts
+    def start_attempt(
+        self,
+        eid: str,
+        trid: str,
+        worker_id: str,
+        lease_s: float,
+        force: bool = False,
+        max_deliveries: int = 5,
+    ) -> StartResult:
+        """Claim a task run and start its next attempt under a lease."""
+
+    def finish_attempt(
+        self,
+        eid: str,
+        trid: str,
+        attempt: int,
+        attempt_state: StateType,
+        task_run_state: StateType,
+        *,
+        outputs: Mapping[str, Any] | None = None,
+        retry_at: float | None = None,
+        active_deadline: float,
+        error: str = "",
+        metrics: Iterable[MetricEntry] = (),
+        parent: str | None = None,
+        errors_branch: bool = False,
+        iteration: int | None = None,
+        then: Then | None = None,
+    ) -> Finished:
+        """Record how an attempt ended, with the task run; a flowable child's end is
+        counted on its flowable in the same step; ``then`` is applied in the same step
+        if the task run ended in ``then.state``."""
+
+    def renew_leases(self, leases: Mapping[tuple[str, str], float]) -> None:
+        """Extend the leases of running attempts (the heartbeat)."""
+
+    def lease_alive(self, eid: str, trid: str) -> bool:
+        """True while the attempt's lease holds."""
+
+    def retry_at(self, eid: str, trid: str) -> float:
+        """When a RETRYING task run's next attempt is due (epoch s; 0 if none)."""
+
+    def append_log(self, entry: LogEntry) -> None:
+        """Append a log entry to its execution."""
+
+    # -- flowables
+    def start_flowable(
+        self,
+        eid: str,
+        trid: str,
+        mode: str,
+        width: int,
+        total: int,
+        expected: int,
+        claimed: int,
+        plan: str,
+        values: list[str],
+    ) -> Status:
+        """Start a flowable task run (RUNNING) with its plan and loop values."""
+
+    def child_ended(
+        self,
+        eid: str,
+        parent: str,
+        child: str,
+        klass: str,
+        task_id: str,
+        iteration: int | None,
+        errors_branch: bool,
+    ) -> ChildEnd:
+        """Count a child's end on its flowable, once, and claim its successors."""
+
+    # -- reading task runs
+    def task_run_outputs(
+        self, eid: str, task_id: str, value: str | None = None
+    ) -> dict[str, Any] | None:
+        """Outputs of the latest task run of ``task_id`` (for loop value ``value``)."""
+
+    def task_run_row(self, eid: str, trid: str) -> TaskRunRow | None:
+        """One task run's row (None if it does not exist)."""
+
+    def task_run_rows(self, eid: str) -> list[TaskRunRow]:
+        """Every task run of the execution, in creation order."""
+
+    def children_rows(self, eid: str, parent: str) -> list[TaskRunRow]:
+        """The task runs whose parent is ``parent``."""
+
+    # -- the active set (what the reconciler sweeps)
+    def clear_active(self, eid: str, trid: str) -> None:
+        """Take a task run out of the active set."""
+
+    def set_active(self, eid: str, trid: str, deadline: float) -> None:
+        """Put a task run in the active set, due at ``deadline``."""
+
+    def due_active(self, now: float, limit: int = 200) -> list[tuple[str, str]]:
+        """(execution, task run) of active entries whose deadline passed."""
+
+    def acquire_sweep_lock(self, token: str, ttl_ms: int) -> bool:
+        """Take (or keep, for the same ``token``) the one reconciler sweep lock."""
+
+    def release_sweep_lock(self, token: str) -> None:
+        """Give the sweep lock up if ``token`` holds it."""
+
+    # -- retention
+    def mark_ended(self, eid: str) -> None:
+        """Start the retention of an ended execution."""
+
+    def purge_ended(self, older_than: float, limit: int = 200) -> int:
+        """Delete up to ``limit`` executions that ended before ``older_than``."""
+
+    # -- reading executions
+    def get_execution(self, eid: str) -> Execution:
+        """The whole execution (``ExecutionNotFound`` if none)."""
+
+    def logs(self, eid: str) -> list[LogEntry]:
+        """The execution's log entries."""
+
+    def metrics(self, eid: str) -> list[MetricEntry]:
+        """The execution's metric entries."""
+
+    def last_execution_event_id(self, eid: str) -> str:
+        """The id of the newest execution state change ("0" if none)."""
+
+    def read_execution_events(
+        self, eid: str, last_id: str, block_ms: int
+    ) -> list[tuple[str, StateType]]:
+        """Execution state changes after ``last_id`` (blocking up to ``block_ms``)."""
+
+    def last_event_id(self, eid: str) -> str:
+        """The id of the newest state change of any kind ("0" if none)."""
+
+    def read_events(
+        self, eid: str, last_id: str = "0", block_ms: int | None = None
+    ) -> list[tuple[str, StateEvent]]:
+        """State changes after ``last_id`` (blocking up to ``block_ms`` for new ones)."""
+
+    def search(
+        self,
+        *,
+        namespace: str | None = None,
+        flow_id: str | None = None,
+        state: StateType | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[str]:
+        """Execution ids, newest first, filtered by flow and/or current state."""
