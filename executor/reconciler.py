@@ -23,8 +23,9 @@ import threading
 import time
 import uuid
 
+from executor.engine.outcomes import pause_expired
 from executor.errors import OstraError, StateConflict
-from executor.orchestrator import PAUSE_BEHAVIOR, Orchestrator
+from executor.orchestrator import Orchestrator
 from executor.state import StateType
 
 log = logging.getLogger(__name__)
@@ -123,7 +124,7 @@ class Reconciler:
             return 0
         behavior = self.store.task_run_field(eid, trid, "behavior") or "RESUME"
         try:
-            self.orchestrator.resume(eid, pause_state=PAUSE_BEHAVIOR[behavior], only=trid)
+            self.orchestrator.resume(eid, pause_state=pause_expired(behavior), only=trid)
         except StateConflict:
             self.store.clear_active(eid, trid)  # resumed or killed meanwhile
         return 1

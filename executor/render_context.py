@@ -14,7 +14,7 @@ from typing import Any
 
 from executor.flow import Flow, TaskDef
 from executor.flowables import EACH_PARALLEL, EACH_SEQUENTIAL, FOREACH
-from executor.store import RedisStore
+from executor.store.base import Store
 
 LOOPS = frozenset({FOREACH, EACH_SEQUENTIAL, EACH_PARALLEL})
 
@@ -32,7 +32,7 @@ def in_loop(flow: Flow, task_id: str) -> bool:
 class LoopOutputs(Mapping[str, Any]):
     """``outputs.<taskId>`` of a task inside a loop: its outputs by loop value."""
 
-    def __init__(self, store: RedisStore, eid: str, task_id: str) -> None:
+    def __init__(self, store: Store, eid: str, task_id: str) -> None:
         self._store, self._eid, self._task_id = store, eid, task_id
         self._cache: dict[str, dict[str, Any]] = {}
 
@@ -56,7 +56,7 @@ class LazyOutputs(Mapping[str, Any]):
     """``outputs``: each task's outputs fetched from Redis on first use (by loop value for
     tasks inside loops: ``outputs.<taskId>[<value>].<key>``)."""
 
-    def __init__(self, store: RedisStore, eid: str, flow: Flow) -> None:
+    def __init__(self, store: Store, eid: str, flow: Flow) -> None:
         self._store, self._eid, self._flow = store, eid, flow
         self._cache: dict[str, Any] = {}
 
@@ -85,7 +85,7 @@ class LazyOutputs(Mapping[str, Any]):
 class LazyField(Mapping[str, Any]):
     """A JSON field of the execution (``inputs``, ``labels``), read on first use."""
 
-    def __init__(self, store: RedisStore, eid: str, name: str) -> None:
+    def __init__(self, store: Store, eid: str, name: str) -> None:
         self._store, self._eid, self._name = store, eid, name
         self._data: dict[str, Any] | None = None
 
@@ -110,7 +110,7 @@ class LazyField(Mapping[str, Any]):
 class LazyParents(Sequence[dict[str, Any]]):
     """``parents``: the flowable task runs above this one, nearest first, read on use."""
 
-    def __init__(self, store: RedisStore, eid: str, parent_task_run_id: str | None) -> None:
+    def __init__(self, store: Store, eid: str, parent_task_run_id: str | None) -> None:
         self._store, self._eid, self._first = store, eid, parent_task_run_id
         self._rows: list[dict[str, Any]] | None = None
 
@@ -155,7 +155,7 @@ class LazyParent(Mapping[str, Any]):
 
 
 def build_context(
-    store: RedisStore,
+    store: Store,
     eid: str,
     flow: Flow,
     task: TaskDef | None,

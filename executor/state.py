@@ -89,10 +89,6 @@ TRANSITIONS: dict[StateType, frozenset[StateType]] = {
     S.RESUBMITTED: frozenset(),
 }
 
-#: Priority of end states when an execution ends (Kestra's ``guessFinalState``).
-FINAL_PRIORITY: tuple[StateType, ...] = (S.KILLED, S.FAILED, S.WARNING, S.PAUSED, S.SUCCESS)
-
-
 def can_transition(current: StateType, proposed: StateType) -> bool:
     """True if ``current -> proposed`` is allowed (or is the same state, a no-op)."""
     return current == proposed or proposed in TRANSITIONS[current]
@@ -101,23 +97,6 @@ def can_transition(current: StateType, proposed: StateType) -> bool:
 def allowed_sources(proposed: StateType) -> frozenset[StateType]:
     """Every state from which ``proposed`` may be entered (itself included)."""
     return frozenset(s for s, targets in TRANSITIONS.items() if proposed in targets) | {proposed}
-
-
-def worst(states: list[StateType] | tuple[StateType, ...]) -> StateType:
-    """The end state that wins among ``states``: KILLED > FAILED > WARNING > SUCCESS.
-
-    CANCELLED counts as FAILED; SKIPPED and RETRIED count as SUCCESS.
-    """
-    seen = set(states)
-    if S.KILLED in seen:
-        return S.KILLED
-    if S.FAILED in seen or S.CANCELLED in seen:
-        return S.FAILED
-    if S.WARNING in seen:
-        return S.WARNING
-    if S.PAUSED in seen:
-        return S.PAUSED
-    return S.SUCCESS
 
 
 def markdown_table() -> str:

@@ -18,15 +18,16 @@ from typing import Any
 from pydantic import ValidationError
 
 from executor.context import RunContext
+from executor.engine.outcomes import attempt_outcome
+from executor.engine.vocabulary import Ended
 from executor.errors import AttemptTimeout, TaskFailure, TaskKilled, TemplateError
 from executor.flow import Flow, TaskDef
-from executor.flowables import Ended
 from executor.models import LogEntry
 from executor.orchestrator import Orchestrator
 from executor.render_context import build_context
 from executor.settings import Settings
 from executor.state import StateType
-from executor.store import RedisStore, StartResult
+from executor.store import RedisStore, StartResult, Status
 from executor.tasktypes import text_fields
 from executor.templating import render_value
 from workers.heartbeat import Heartbeat
@@ -91,21 +92,21 @@ class AttemptRunner:
         lease = self.settings.lease_seconds
         res = self.store.start_attempt(eid, trid, me, lease,
                                        max_deliveries=self.settings.max_deliveries)
-        if res.status == "BUSY" and _holder_dead(res.holder):
+        if res.status == Status.BUSY and _holder_dead(res.holder):
             res = self.store.start_attempt(eid, trid, me, lease, force=True,
                                            max_deliveries=self.settings.max_deliveries)
-        if res.status == "BUSY":
+        if res.status == Status.BUSY:
             # Another worker holds a live lease: a duplicate delivery. Look again once the
             # lease could have lapsed; by then it either ended or its worker is gone.
             return Outcome(retry_in=max(res.wait_ms / 1000, 0.2) + 0.2)
-        if res.status == "WAIT":
+        if res.status == Status.WAIT:
             return Outcome(retry_in=max(res.wait_ms / 1000, 0.05))
-        if res.status == "PAUSED":
+        if res.status == Status.PAUSED:
             return Outcome()  # resuming the execution sends it again
-        if res.status in ("DONE", "KILLED"):
+        if res.status in (Status.DONE, Status.KILLED):
             self.orchestrator.advance(eid, trid)
             return Outcome()
-        if res.status != "START":
+        if res.status != Status.START:
             log.warning("task run %s of execution %s not found; message dropped", trid, eid)
             return Outcome()
         return self._attempt(eid, trid, res)
@@ -179,25 +180,12 @@ class AttemptRunner:
     def _record(self, eid: str, trid: str, flow: Flow, task: TaskDef, n: int,
                 res: StartResult, result: _Result, ctx: RunContext) -> Outcome:
         now = time.time()
-        retry_in: float | None = None
         state = result.attempt_state
-        if state == S.SUCCESS:
-            tr_state = S.SUCCESS
-            if n > 1 and task.retry is not None and task.retry.warning_on_retry:
-                tr_state = S.WARNING
-        elif state == S.KILLED:
-            tr_state = S.KILLED
-        else:
+        if state == S.FAILED:
             ctx.log(result.error or "attempt failed", "ERROR")
-            if task.retry is not None and result.retryable:
-                elapsed = now - res.first_start
-                delay = task.retry.next_delay(n, _seconds(elapsed))
-                retry_in = delay.total_seconds() if delay is not None else None
-            tr_state = S.RETRYING if retry_in is not None else S.FAILED
-            if tr_state == S.FAILED and task.allow_failure:
-                tr_state = S.WARNING
-        if tr_state == S.WARNING and task.allow_warning:
-            tr_state = S.SUCCESS
+        outcome = attempt_outcome(task, n, state, retryable=result.retryable,
+                                  elapsed_s=now - res.first_start)
+        tr_state, retry_in = outcome.state, outcome.retry_in
         retry_at = now + retry_in if retry_in is not None else None
         deadline = (retry_at + self.settings.pending_grace if retry_at
                     else now + self.settings.lease_seconds)
@@ -213,7 +201,7 @@ class AttemptRunner:
             iteration=res.iteration, then=then,
         )
         final = done.state
-        if done.status != "OK":
+        if done.status != Status.OK:
             if final is not None and final.is_terminated():
                 self.orchestrator.advance(eid, trid)
             return Outcome(attempt=n)
@@ -229,9 +217,3 @@ class AttemptRunner:
                                   ended=Ended(task.id, final, res.parent_task_run_id, res.value,
                                               res.iteration))
         return Outcome(attempt=n)
-
-
-def _seconds(value: float) -> Any:
-    from datetime import timedelta
-
-    return timedelta(seconds=max(0.0, value))

@@ -246,6 +246,19 @@ class Store(Protocol):
         """Compare-and-set a task run's state; ``active``: its new deadline in the active
         set, "-" to leave it, "" to keep it as it is."""
 
+    def end_execution(
+        self,
+        eid: str,
+        final: StateType,
+        expected: StateType,
+        task_runs: list[TaskRunRow],
+        outputs: Mapping[str, Any] | None = None,
+    ) -> Moved:
+        """End an execution in ``final`` (with its rendered flow ``outputs``), a
+        compare-and-set on the snapshot it was decided from: only if it is still in
+        ``expected`` with exactly ``task_runs``, each in its state (else STALE, nothing
+        written). A not yet started one passes through RUNNING; its retention starts."""
+
     def kill_execution(self, eid: str) -> Killed:
         """KILLING (or KILLED at once when nothing runs); task runs not running end KILLED."""
 

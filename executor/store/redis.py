@@ -124,7 +124,7 @@ class RedisStore:
             name: client.register_script(_script_source(name))
             for name in ("exec_transition", "create", "start", "finish", "kill", "restart",
                          "tr_transition", "child_ended", "flowable_start", "admit", "release",
-                         "purge", "submit")
+                         "purge", "submit", "end_execution")
         }
         self._flow_cache: dict[tuple[str, str, int], Flow] = {}
 
@@ -355,6 +355,22 @@ class RedisStore:
         status, cur = self._scripts["tr_transition"](
             keys=[k.task_run(eid, trid), k.events(eid), k.active],
             args=args)
+        return _moved(status, cur)
+
+    @_translate
+    def end_execution(self, eid: str, final: StateType, expected: StateType,
+                      task_runs: list[TaskRunRow], outputs: Mapping[str, Any] | None = None
+                      ) -> Moved:
+        """End an execution in ``final`` if it is still as read: in state ``expected``,
+        with exactly ``task_runs``, each in its state (see ``end_execution.lua``)."""
+        k = self.k
+        keys = [k.execution(eid), k.events(eid), k.task_runs(eid), k.index_ended,
+                *(k.task_run(eid, r.id) for r in task_runs)]
+        args: list[Any] = [k.prefix, eid, final.value, iso(), expected.value,
+                           f"{time.time():.6f}",
+                           json.dumps(dict(outputs), default=str) if outputs is not None else "",
+                           *(r.state.value for r in task_runs)]
+        status, cur = self._scripts["end_execution"](keys=keys, args=args)
         return _moved(status, cur)
 
     @_translate

@@ -6,6 +6,7 @@ from itertools import product
 
 import pytest
 
+from executor.engine.outcomes import worst
 from executor.state import (
     TERMINAL,
     TRANSITIONS,
@@ -13,7 +14,6 @@ from executor.state import (
     allowed_sources,
     can_transition,
     markdown_table,
-    worst,
 )
 
 S = StateType

@@ -1,9 +1,16 @@
-"""decide(): what follows the end of a task run, without Redis or Celery."""
+"""Sequencing: what follows the end of a top-level task run, without Redis or Celery.
+
+Kestra: core/src/main/java/io/kestra/core/runners/FlowableUtils.java (resolveSequentialNexts:
+tasks, then errors once a task run failed, then finally).
+"""
 
 from __future__ import annotations
 
 from executor import Flow
-from executor.orchestrator import END, Decision, Ended, NewTaskRun, decide, final_state, start
+from executor.engine.outcomes import execution_end as final_state
+from executor.engine.sequencing import after as decide
+from executor.engine.sequencing import start
+from executor.engine.vocabulary import END, Decision, Ended, NewTaskRun
 from executor.state import StateType as S
 
 FLOW = Flow.from_yaml("""

@@ -1,0 +1,377 @@
+"""Every flowable's rules, behind one interface, in a registry by task type.
+
+A flowable task run is run by the executor, never sent to a worker; its children are
+ordinary task runs with ``parentTaskRunId`` (and ``value`` inside loops). When it starts,
+its rendered properties become a :class:`Plan`, an ordered list of child slots and a
+way to walk them:
+
+* ``seq``  — one slot at a time, in order; a failure stops the walk (Sequential,
+  AllowFailure, EachSequential, Switch, If);
+* ``par``  — up to ``limit`` slots at once (0 = all); after a failure no new slot starts
+  (Parallel, EachParallel);
+* ``each`` — iterations of ``tasks`` over ``values``, up to ``limit`` iterations at once,
+  the tasks of one iteration in order (ForEach);
+* ``dag``  — a task starts once all its ``dependsOn`` succeeded (Dag).
+
+After a child ends, ``walk_successors`` says which slots start next (the Lua step that
+counts the child's end applies this same rule atomically, so the cost of a child's end
+does not depend on its number of siblings; ``tests/integration/test_walk_lua.py`` runs
+both on the same cases), and ``after_child`` / ``dag_next`` / ``after_errors_child``
+decide what follows: more children, the flowable's ``errors`` branch, or its end
+(``WalkRule.end_state``). Subflow and Pause are executor tasks too; their rules are
+``SubflowRule`` and ``PauseRule`` (outcomes in ``executor/engine/outcomes.py``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from executor.engine.vocabulary import ChildDecision, Ended, NewTaskRun
+from executor.flow import TaskDef
+from executor.flowables import (
+    ALLOW_FAILURE,
+    DAG,
+    EACH_PARALLEL,
+    EACH_SEQUENTIAL,
+    FOREACH,
+    IF,
+    PARALLEL,
+    SEQUENTIAL,
+    SUBFLOW,
+    SWITCH,
+)
+from executor.state import StateType
+
+PAUSE = "io.kestra.plugin.core.flow.Pause"
+
+Mode = Literal["seq", "par", "each", "dag"]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How a flowable task run walks its children.
+
+    ``tasks`` are the child task ids of one iteration; ``values`` the loop values (None
+    outside loops). Slot ``s`` is task ``tasks[s % len(tasks)]`` of iteration
+    ``s // len(tasks)``. ``total`` counts slots (``seq``, ``par``, ``dag``) or iterations
+    (``each``).
+    """
+
+    mode: Mode
+    tasks: tuple[str, ...]
+    values: tuple[str, ...] | None = None
+    limit: int = 0
+    branch: str = "tasks"
+    depends: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        if self.values is None:
+            return len(self.tasks)
+        return len(self.values) if self.mode == "each" else len(self.values) * len(self.tasks)
+
+    def slot(self, s: int) -> tuple[str, str | None, int | None]:
+        """(task id, value, iteration) of slot ``s``."""
+        t = len(self.tasks)
+        if self.values is None:
+            return self.tasks[s], None, None
+        return self.tasks[s % t], self.values[s // t], s // t
+
+    def initial(self) -> list[int]:
+        """Slots to start with."""
+        if self.total == 0:
+            return []
+        if self.mode == "seq":
+            return [0]
+        if self.mode == "dag":
+            return [i for i, t in enumerate(self.tasks) if not self.depends.get(t)]
+        n = self.total if self.limit == 0 else min(self.limit, self.total)
+        if self.mode == "each":
+            return [k * len(self.tasks) for k in range(n)]
+        return list(range(n))
+
+    def claimed_at_start(self) -> int:
+        """How many of the slots (``par``) or iterations (``each``) ``initial`` claims."""
+        return len(self.initial()) if self.mode in ("par", "each") else 0
+
+    def to_json(self) -> str:
+        """The plan as kept on the flowable task run (loop values are kept apart)."""
+        return json.dumps({"mode": self.mode, "tasks": self.tasks,
+                           "looped": self.values is not None, "limit": self.limit,
+                           "branch": self.branch, "depends": self.depends})
+
+
+@dataclass(frozen=True)
+class StoredPlan:
+    """A plan as kept on the flowable task run (loop values stay in the store)."""
+
+    mode: Mode
+    tasks: tuple[str, ...]
+    looped: bool
+    limit: int
+    branch: str
+    depends: dict[str, tuple[str, ...]]
+
+    @classmethod
+    def from_json(cls, raw: str) -> StoredPlan:
+        d = json.loads(raw)
+        return cls(d["mode"], tuple(d["tasks"]), d["looped"], d["limit"], d["branch"],
+                   {k: tuple(v) for k, v in d["depends"].items()})
+
+
+def as_values(raw: Any) -> list[str]:
+    """Loop values as Kestra gives them to children: strings (JSON for non-strings)."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raise ValueError(f"values must render to a list, got {raw!r}") from None
+    if not isinstance(raw, list):
+        raise ValueError(f"values must be a list, got {type(raw).__name__}")
+    return [v if isinstance(v, str) else json.dumps(v, separators=(",", ":")) for v in raw]
+
+
+def truthy(value: Any) -> bool:
+    """Kestra's truth for ``If`` and ``runIf``: only false, 0, -0 and "" are false."""
+    if isinstance(value, str):
+        return value.strip() not in ("", "false", "0", "-0", "False")
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return value != 0
+    return value is not None
+
+
+def ids(tasks: list[Any]) -> tuple[str, ...]:
+    """The ids of the enabled tasks of a raw task list."""
+    return tuple(t["id"] for t in tasks if not t.get("disabled"))
+
+
+# ---------------------------------------------------------------- the rules
+
+
+class Rule:
+    """The rules of a task type the executor runs itself. ``kind`` says how it starts:
+    ``walk`` (children, by a plan), ``subflow`` (an execution of another flow) or
+    ``pause`` (the execution waits)."""
+
+    kind: ClassVar[Literal["walk", "subflow", "pause"]]
+    name: ClassVar[str]
+
+
+class WalkRule(Rule):
+    """A flowable with children."""
+
+    kind = "walk"
+
+    def plan(self, props: dict[str, Any]) -> Plan:
+        """The plan from the flowable's rendered properties."""
+        return Plan("seq", ids(props["tasks"]))
+
+    def end_state(self, bad: int, warn: int) -> StateType:
+        """The flowable's own end state from its children's ends."""
+        if bad:
+            return StateType.FAILED
+        return StateType.WARNING if warn else StateType.SUCCESS
+
+
+class Sequential(WalkRule):
+    name = SEQUENTIAL
+
+
+class AllowFailure(WalkRule):
+    """Like Sequential, but a failure of a child ends it WARNING."""
+
+    name = ALLOW_FAILURE
+
+    def end_state(self, bad: int, warn: int) -> StateType:
+        return StateType.WARNING if bad or warn else StateType.SUCCESS
+
+
+class Parallel(WalkRule):
+    name = PARALLEL
+
+    def plan(self, props: dict[str, Any]) -> Plan:
+        return Plan("par", ids(props["tasks"]), limit=int(props.get("concurrent", 0)))
+
+
+class ForEach(WalkRule):
+    name = FOREACH
+
+    def plan(self, props: dict[str, Any]) -> Plan:
+        return Plan("each", ids(props["tasks"]), tuple(as_values(props["values"])),
+                    limit=int(props.get("concurrencyLimit", 1)))
+
+
+class EachSequential(WalkRule):
+    name = EACH_SEQUENTIAL
+
+    def plan(self, props: dict[str, Any]) -> Plan:
+        return Plan("seq", ids(props["tasks"]), tuple(as_values(props["value"])))
+
+
+class EachParallel(WalkRule):
+    name = EACH_PARALLEL
+
+    def plan(self, props: dict[str, Any]) -> Plan:
+        return Plan("par", ids(props["tasks"]), tuple(as_values(props["value"])),
+                    limit=int(props.get("concurrent", 0)))
+
+
+class Switch(WalkRule):
+    """The tasks of the case whose key equals ``value`` (compared as strings), else
+    ``defaults`` (none: it ends SUCCESS)."""
+
+    name = SWITCH
+
+    def plan(self, props: dict[str, Any]) -> Plan:
+        key = props["value"]
+        key = key if isinstance(key, str) else json.dumps(key)
+        cases = props["cases"]
+        if key in cases:
+            return Plan("seq", ids(cases[key]), branch=f"cases.{key}")
+        return Plan("seq", ids(props.get("defaults") or []), branch="defaults")
+
+
+class If(WalkRule):
+    name = IF
+
+    def plan(self, props: dict[str, Any]) -> Plan:
+        if truthy(props["condition"]):
+            return Plan("seq", ids(props["then"]), branch="then")
+        return Plan("seq", ids(props.get("else") or []), branch="else")
+
+
+class Dag(WalkRule):
+    name = DAG
+
+    def plan(self, props: dict[str, Any]) -> Plan:
+        entries = [e for e in props["tasks"] if not e["task"].get("disabled")]
+        return Plan("dag", tuple(e["task"]["id"] for e in entries),
+                    limit=int(props.get("concurrent", 0)),
+                    depends={e["task"]["id"]: tuple(e.get("dependsOn") or []) for e in entries})
+
+
+class Subflow(Rule):
+    """An execution of another flow; with ``wait`` the task run ends as it ends
+    (``executor.engine.outcomes.subflow_outcome``)."""
+
+    kind = "subflow"
+    name = SUBFLOW
+
+
+class Pause(Rule):
+    """The execution pauses until resumed or, with ``pauseDuration``, until it passes
+    (``executor.engine.outcomes.pause_expired``)."""
+
+    kind = "pause"
+    name = PAUSE
+
+
+RULES: dict[str, Rule] = {r.name: r for r in (
+    Sequential(), AllowFailure(), Parallel(), ForEach(), EachSequential(), EachParallel(),
+    Switch(), If(), Dag(), Subflow(), Pause())}
+
+
+def rule_of(task: TaskDef) -> Rule | None:
+    """The rule of a task the executor runs itself, None for a task sent to workers."""
+    return RULES.get(task.task_type.name)
+
+
+def walk_rule(type_name: str) -> WalkRule:
+    """The rule of flowable ``type_name`` (``ValueError`` if it is not one)."""
+    rule = RULES.get(type_name)
+    if not isinstance(rule, WalkRule):
+        raise ValueError(f"{type_name} is not a flowable")
+    return rule
+
+
+def started_by_executor(task: TaskDef) -> bool:
+    """True for flowables, Subflow and Pause: an orchestrator starts their task runs."""
+    return task.task_type.name in RULES or task.task_type.flowable
+
+
+def make_plan(type_name: str, props: dict[str, Any]) -> Plan:
+    """The plan of a flowable from its rendered properties."""
+    return walk_rule(type_name).plan(props)
+
+
+# ---------------------------------------------------------------- after a child ends
+
+
+def walk_successors(mode: Mode, width: int, total: int, slot: int, bad: int, claimed: int
+                    ) -> tuple[list[int], int]:
+    """The slots that start after the child in ``slot`` ended, and the new count of
+    claimed slots (``par``) or iterations (``each``); ``bad`` counts failed children so
+    far, this one included. After a failure nothing new starts. (``child_end`` in
+    ``executor/store/_lib.lua`` applies this rule in the step that counts the end.)"""
+    if bad:
+        return [], claimed
+    if mode == "seq":
+        return ([slot + 1] if slot + 1 < total else []), claimed
+    if mode == "each" and slot % width < width - 1:
+        return [slot + 1], claimed  # the next task of the same iteration
+    if mode in ("par", "each") and claimed < total:
+        return [claimed * (width if mode == "each" else 1)], claimed + 1
+    return [], claimed
+
+
+def after_child(plan: StoredPlan, rule: WalkRule, parent: str, counters: dict[str, int],
+                successors: list[tuple[int, str]], *, has_errors: bool,
+                inherited: str | None = None) -> ChildDecision:
+    """What follows a child's end in a ``seq``, ``par`` or ``each`` walk, given the
+    flowable's counters (done, bad, warn, expected) and the successors claimed for it.
+
+    Children of a loop get their loop value; others inherit their flowable's
+    (``inherited``), so that ``taskrun.value`` and ``outputs.<id>[<value>]`` work at any
+    depth inside a loop.
+    """
+    width = len(plan.tasks)
+    create = tuple(
+        NewTaskRun(plan.tasks[s % width], parent, value if plan.looped else inherited,
+                   s // width if plan.looped else None)
+        for s, value in successors)
+    if create:
+        return ChildDecision(create=create)
+    if counters["done"] < counters["expected"]:
+        return ChildDecision()  # siblings still running
+    if counters["bad"] and has_errors:
+        return ChildDecision(errors=True)
+    return ChildDecision(end=rule.end_state(counters["bad"], counters["warn"]))
+
+
+def after_errors_child(errors: tuple[str, ...], rule: WalkRule, parent: str, ended: Ended
+                       ) -> ChildDecision:
+    """A flowable's ``errors`` branch runs in order; then the flowable ends failed."""
+    i = errors.index(ended.task_id)
+    if not ended.state.is_failed() and i + 1 < len(errors):
+        return ChildDecision(create=(NewTaskRun(errors[i + 1], parent, ended.value),))
+    return ChildDecision(end=rule.end_state(1, 0))
+
+
+OK_STATES = (StateType.SUCCESS, StateType.WARNING, StateType.SKIPPED)
+
+
+def dag_next(plan: StoredPlan, rule: WalkRule, parent: str,
+             children: list[tuple[str, StateType]], *, has_errors: bool,
+             inherited: str | None = None) -> ChildDecision:
+    """A Dag's next step from the states of its children so far (task id, state)."""
+    states = dict(children)
+    bad = sum(1 for s in states.values() if s.is_failed())
+    running = sum(1 for s in states.values() if not s.is_terminated())
+    if not bad:
+        ok = {t for t, s in states.items() if s in OK_STATES}
+        ready = [t for t in plan.tasks
+                 if t not in states and all(d in ok for d in plan.depends.get(t, ()))]
+        if plan.limit:
+            ready = ready[:max(0, plan.limit - running)]
+        if ready:
+            return ChildDecision(create=tuple(NewTaskRun(t, parent, inherited) for t in ready))
+    if running or (not bad and len(states) < len(plan.tasks)):
+        return ChildDecision()
+    if bad and has_errors:
+        return ChildDecision(errors=True)
+    warn = sum(1 for s in states.values() if s == StateType.WARNING)
+    return ChildDecision(end=rule.end_state(bad, warn))
