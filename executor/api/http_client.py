@@ -48,7 +48,7 @@ from executor.errors import (
 )
 from executor.flow import Flow
 from executor.inputs import resolve_inputs
-from executor.models import Execution, Label, LogEntry, MetricEntry, StateEvent
+from executor.models import Execution, ExecutionPage, Label, LogEntry, MetricEntry, StateEvent
 from executor.state import StateType
 
 FlowRef = Flow | tuple[str, str] | str | Path
@@ -130,6 +130,7 @@ class HttpClient:
                                   response.reason_phrase)
 
     def close(self) -> None:
+        """Close the connections to the API (the client is not used after)."""
         self._http.close()
         self._root.close()
 
@@ -150,6 +151,10 @@ class HttpClient:
             raise ApiUnavailable(f"the Ostra API at {self.url} is {response.json()}")
         result: dict[str, Any] = response.json()
         return result
+
+    def ping(self) -> None:
+        """Check that the API and its Redis answer (raises ``ApiUnavailable`` if not)."""
+        self.health()
 
     # ------------------------------------------------------------------ flows
 
@@ -309,6 +314,29 @@ class HttpClient:
             if len(data["results"]) < size:
                 break
         return found[skip:skip + limit]
+
+    def search_page(
+        self,
+        *,
+        namespace: str | None = None,
+        flow_id: str | None = None,
+        state: StateType | str | None = None,
+        page: int = 1,
+        size: int = 25,
+    ) -> ExecutionPage:
+        """Page ``page`` (1-based) of ``size`` executions (at most ``MAX_PAGE_SIZE``), newest
+        first, filtered as ``search`` does, with how many match in all."""
+        if page < 1 or size < 1:
+            raise ValueError(f"page and size start at 1, got page={page}, size={size}")
+        params: dict[str, Any] = {"page": page, "size": size}
+        if namespace is not None:
+            params["namespace"] = namespace
+        if flow_id is not None:
+            params["flowId"] = flow_id
+        if state is not None:
+            params["state"] = StateType(state).value
+        return ExecutionPage.model_validate(self._json("GET", "/executions/search",
+                                                       params=params))
 
     def logs(self, execution_id: str) -> list[LogEntry]:
         """Every log line of the execution, in order."""
