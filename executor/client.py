@@ -15,14 +15,21 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from executor.dispatch import Dispatcher, make_app
-from executor.errors import InputValidationError, Problem, StateConflict, WaitTimeout
+from executor.errors import (
+    ExecutionNotFound,
+    InputValidationError,
+    Problem,
+    StateConflict,
+    WaitTimeout,
+)
 from executor.flow import Flow
 from executor.ids import new_id
 from executor.inputs import resolve_inputs
-from executor.models import Execution, Label, LogEntry, MetricEntry, StateEvent
+from executor.models import Execution, ExecutionPage, Label, LogEntry, MetricEntry, StateEvent
 from executor.orchestrator import Orchestrator
 from executor.settings import Settings, get_settings
 from executor.state import StateType
@@ -63,6 +70,24 @@ class Client:
         self.store = RedisStore.from_url(self.settings.url, self.settings.prefix)
         self.orchestrator = Orchestrator(self.store, Dispatcher(make_app(self.settings)),
                                          self.settings)
+
+    # ------------------------------------------------------------------ connection
+
+    def ping(self) -> None:
+        """Check that Redis answers (raises ``StoreError`` if it does not)."""
+        self.store.ping()
+
+    def close(self) -> None:
+        """Close the connections to Redis and to the broker (the Client is not used after)."""
+        self.orchestrator.dispatcher.app.close()
+        self.store.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
 
     # ------------------------------------------------------------------ flows
 
@@ -124,8 +149,6 @@ class Client:
         """Just the current state of the execution (cheap)."""
         state = self.store.execution_state(execution_id)
         if state is None:
-            from executor.errors import ExecutionNotFound
-
             raise ExecutionNotFound(execution_id)
         return state
 
@@ -158,7 +181,7 @@ class Client:
         while True:
             if deadline is not None and time.monotonic() > deadline:
                 raise WaitTimeout(execution_id, timeout or 0, self.state(execution_id))
-            events = self.store.read_events(execution_id, last, 1000)
+            events = self.events(execution_id, last, block=1.0)
             for last, event in events:  # noqa: B007
                 yield event
                 if (event.task_run_id is None and event.state.is_terminated()
@@ -166,6 +189,17 @@ class Client:
                     return  # (an end followed by a restart is not the end)
             if not events and self.state(execution_id).is_terminated():
                 return
+
+    def events(self, execution_id: str, after: str = "0", *, block: float | None = None
+               ) -> list[tuple[str, StateEvent]]:
+        """The state changes after the one of id ``after`` ("0": from the first), each with
+        its id, to resume after it (what ``follow`` and the API's ``/follow`` read).
+
+        With ``block`` (seconds), waits that long for a change when there is none yet; an
+        unknown execution has none.
+        """
+        block_ms = None if block is None else max(1, int(block * 1000))
+        return self.store.read_events(execution_id, after, block_ms)
 
     # ------------------------------------------------------------------ control
 
@@ -222,6 +256,33 @@ class Client:
         ids = self.store.search(namespace=namespace, flow_id=flow_id, state=st, limit=limit,
                                 offset=offset)
         return [self.get(eid) for eid in ids]
+
+    def search_page(
+        self,
+        *,
+        namespace: str | None = None,
+        flow_id: str | None = None,
+        state: StateType | str | None = None,
+        page: int = 1,
+        size: int = 25,
+    ) -> ExecutionPage:
+        """Page ``page`` (1-based) of ``size`` executions, newest first, filtered as
+        ``search`` does, with how many match in all (the API's ``/executions/search``).
+
+        An execution that expires between the count and its read is left out of the page.
+        """
+        if page < 1 or size < 1:
+            raise ValueError(f"page and size start at 1, got page={page}, size={size}")
+        st = StateType(state) if state is not None else None
+        ids = self.store.search(namespace=namespace, flow_id=flow_id, state=st, limit=2**31,
+                                offset=0)
+        results = []
+        for eid in ids[(page - 1) * size:page * size]:
+            try:
+                results.append(self.get(eid))
+            except ExecutionNotFound:  # expired between the listing and now
+                continue
+        return ExecutionPage(results=results, total=len(ids))
 
     def logs(self, execution_id: str) -> list[LogEntry]:
         """Every log line of the execution, in order."""

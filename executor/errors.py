@@ -17,13 +17,23 @@
     │   ├── AttemptTimeout
     │   └── TaskKilled            (the execution was killed while the attempt ran)
     ├── StoreError                (Redis unreachable or a script failed; wraps redis.RedisError)
-    └── WaitTimeout               (``Client.wait`` gave up before the execution ended)
+    │   └── ApiUnavailable        (the REST API cannot be reached, or it cannot reach Redis)
+    ├── WaitTimeout               (``Client.wait`` gave up before the execution ended)
+    └── ApiError                  (an HTTP request refused by the REST API; ``status``)
+        ├── Unauthorized          (401: no or a wrong bearer token)
+        ├── PayloadTooLarge       (413: the request body is over the limit)
+        │   └── BodyTooLarge      (the API refusing one, with its ``limit``)
+        └── BadRequest            (422: a malformed body; ``errors`` lists every problem)
+            └── UnsupportedMediaType  (415: a body of a content type the route does not read)
 
-Third-party errors are translated at the boundary only (``executor/store``).
+Third-party errors are translated at the boundary only (``executor/store``, and the HTTP
+client ``executor/api/http_client.py``). Which HTTP status and problem+json body each error
+is answered with is decided in one place, ``executor/api/problems.py``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -145,3 +155,80 @@ class WaitTimeout(OstraError):
     def __init__(self, execution_id: str, seconds: float, state: Any) -> None:
         self.execution_id, self.seconds, self.state = execution_id, seconds, state
         super().__init__(f"execution {execution_id} still {state} after {seconds:g}s")
+
+
+class ApiUnavailable(StoreError):
+    """The REST API cannot be reached, or it answered that it cannot reach Redis (503).
+
+    A ``StoreError``: over HTTP it stands for what an unreachable Redis is in process.
+    """
+
+
+class ApiError(OstraError):
+    """A request to the REST API refused with an HTTP ``status``.
+
+    The HTTP client raises it for a status no other Ostra error stands for (the answered
+    problem+json body in ``problem``); the API raises the subclasses itself while reading a
+    request, and answers them with their status.
+
+    Attributes:
+        status: the HTTP status (``default_status`` of the class unless given).
+        problem: the problem+json body answered (empty when raised by the API itself).
+        detail: what went wrong, without the status.
+    """
+
+    default_status = 500
+
+    def __init__(
+        self,
+        status: int | None = None,
+        problem: Mapping[str, Any] | None = None,
+        message: str | None = None,
+    ) -> None:
+        self.status = self.default_status if status is None else status
+        self.problem: dict[str, Any] = dict(problem or {})
+        self.detail = str(message or self.problem.get("detail") or self.problem.get("title") or "")
+        prefix = f"HTTP {self.status}"
+        super().__init__(f"{prefix}: {self.detail}" if self.detail else prefix)
+
+
+class Unauthorized(ApiError):
+    """401: no bearer token, or one the server does not accept (set ``token`` or
+    ``OSTRA_API_TOKEN``)."""
+
+    default_status = 401
+
+
+class PayloadTooLarge(ApiError):
+    """413: the request body is over the server's limit (``OSTRA_API_MAX_BODY``)."""
+
+    default_status = 413
+
+
+class BodyTooLarge(PayloadTooLarge):
+    """The API refuses a request body over ``limit`` bytes (answered 413)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(message=f"the request body is over the limit of {limit} bytes")
+
+
+class BadRequest(ApiError):
+    """The request is malformed in a way FastAPI does not see (answered 422): a body that
+    is not JSON, not an object, or not valid form data.
+
+    Attributes:
+        errors: every problem found, each with its path (``body``, ``inputs.x``).
+    """
+
+    default_status = 422
+
+    def __init__(self, errors: list[Problem], status: int | None = None) -> None:
+        self.errors = list(errors)
+        super().__init__(status, message="; ".join(str(e) for e in self.errors))
+
+
+class UnsupportedMediaType(BadRequest):
+    """The request body has a content type the route does not read (answered 415)."""
+
+    default_status = 415

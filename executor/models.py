@@ -136,6 +136,13 @@ class Execution(OstraModel):
         return runs[0]
 
 
+class ExecutionPage(OstraModel):
+    """One page of a search, newest first (Kestra's ``PagedResults``): the executions of
+    the page and how many match in all."""
+
+    results: list[Execution]
+    total: int
+
 class MetricEntry(OstraModel):
     """A counter or a timer emitted by a task run. Timers are stored in milliseconds
     in ``value`` as Kestra does; ``type`` tells which."""

@@ -1,10 +1,12 @@
 """``HttpClient``: the Python client over Ostra's REST API instead of Redis.
 
 Same methods and return types as ``executor.Client``, and the same errors: the API's
-problem+json answers are mapped back (422 to ``FlowValidationError`` or
-``InputValidationError`` with every problem, 404 to ``ExecutionNotFound`` or
-``FlowNotFound``, 409 to ``StateConflict``, 503 or an unreachable server to
-``ApiUnavailable``, a ``StoreError``)::
+problem+json answers are mapped back (``executor.api.problems.to_error``: 422 to
+``FlowValidationError`` or ``InputValidationError`` with every problem, 404 to
+``ExecutionNotFound`` or ``FlowNotFound``, 409 to ``StateConflict``, 503 or an unreachable
+server to ``ApiUnavailable``, a ``StoreError``). The errors of HTTP itself (``ApiError``,
+``Unauthorized``, ``PayloadTooLarge``, ``ApiUnavailable``) live in ``executor.errors`` and
+are importable from here too::
 
     from executor.api.http_client import HttpClient
 
@@ -32,22 +34,21 @@ from urllib.parse import quote
 import httpx
 from pydantic_core import to_jsonable_python
 
-from executor.api import problems as P
+from executor.api.problems import to_error as error_from_problem
 from executor.errors import (
-    ExecutionNotFound,
-    FlowNotFound,
-    FlowValidationError,
+    ApiError,
+    ApiUnavailable,
     InputValidationError,
-    NotFoundError,
     OstraError,
+    PayloadTooLarge,
     Problem,
     StateConflict,
-    StoreError,
+    Unauthorized,
     WaitTimeout,
 )
 from executor.flow import Flow
 from executor.inputs import resolve_inputs
-from executor.models import Execution, Label, LogEntry, MetricEntry, StateEvent
+from executor.models import Execution, ExecutionPage, Label, LogEntry, MetricEntry, StateEvent
 from executor.state import StateType
 
 FlowRef = Flow | tuple[str, str] | str | Path
@@ -55,61 +56,6 @@ FlowRef = Flow | tuple[str, str] | str | Path
 MAX_PAGE_SIZE = 10_000
 #: consecutive failed connections after which ``follow``/``wait`` give up
 MAX_RECONNECTS = 5
-
-
-class ApiError(OstraError):
-    """The API refused a request with a status no other Ostra error stands for."""
-
-    def __init__(self, status: int, problem: Mapping[str, Any] | None = None,
-                 message: str | None = None) -> None:
-        self.status = status
-        self.problem = dict(problem or {})
-        text = message or self.problem.get("detail") or self.problem.get("title") or ""
-        super().__init__(f"HTTP {status}: {text}" if text else f"HTTP {status}")
-
-
-class Unauthorized(ApiError):
-    """401: no token, or one the server does not accept (set ``token`` or
-    ``OSTRA_API_TOKEN``)."""
-
-
-class PayloadTooLarge(ApiError):
-    """413: the request body is over the server's limit (``OSTRA_API_MAX_BODY``)."""
-
-
-class ApiUnavailable(StoreError):
-    """The API cannot be reached, or it cannot reach Redis (503)."""
-
-
-def error_from_problem(status: int, body: Mapping[str, Any] | None,
-                       reason: str = "") -> OstraError:
-    """The Ostra error a problem+json answer stands for."""
-    body = body or {}
-    kind = P.kind_of(str(body.get("type", "")))
-    detail = str(body.get("detail") or body.get("title") or reason or f"HTTP {status}")
-    raw = body.get("errors") or []
-    problems = [Problem(str(e.get("path", "")), str(e.get("message", "")))
-                for e in raw if isinstance(e, Mapping)] if isinstance(raw, list) else []
-    if status == 422:
-        problems = problems or [Problem("", detail)]
-        if kind == P.INVALID_FLOW:
-            return FlowValidationError(problems)
-        return InputValidationError(problems)
-    if status == 404:
-        if kind == P.EXECUTION_NOT_FOUND and body.get("executionId"):
-            return ExecutionNotFound(str(body["executionId"]))
-        if kind == P.FLOW_NOT_FOUND and body.get("namespace") and body.get("flowId"):
-            return FlowNotFound(str(body["namespace"]), str(body["flowId"]))
-        return NotFoundError(detail)
-    if status == 409:
-        return StateConflict(detail)
-    if status == 401:
-        return Unauthorized(status, body, detail)
-    if status == 413:
-        return PayloadTooLarge(status, body, detail)
-    if status == 503:
-        return ApiUnavailable(detail)
-    return ApiError(status, body, detail)
 
 
 def _q(segment: str) -> str:
@@ -184,6 +130,7 @@ class HttpClient:
                                   response.reason_phrase)
 
     def close(self) -> None:
+        """Close the connections to the API (the client is not used after)."""
         self._http.close()
         self._root.close()
 
@@ -204,6 +151,10 @@ class HttpClient:
             raise ApiUnavailable(f"the Ostra API at {self.url} is {response.json()}")
         result: dict[str, Any] = response.json()
         return result
+
+    def ping(self) -> None:
+        """Check that the API and its Redis answer (raises ``ApiUnavailable`` if not)."""
+        self.health()
 
     # ------------------------------------------------------------------ flows
 
@@ -363,6 +314,29 @@ class HttpClient:
             if len(data["results"]) < size:
                 break
         return found[skip:skip + limit]
+
+    def search_page(
+        self,
+        *,
+        namespace: str | None = None,
+        flow_id: str | None = None,
+        state: StateType | str | None = None,
+        page: int = 1,
+        size: int = 25,
+    ) -> ExecutionPage:
+        """Page ``page`` (1-based) of ``size`` executions (at most ``MAX_PAGE_SIZE``), newest
+        first, filtered as ``search`` does, with how many match in all."""
+        if page < 1 or size < 1:
+            raise ValueError(f"page and size start at 1, got page={page}, size={size}")
+        params: dict[str, Any] = {"page": page, "size": size}
+        if namespace is not None:
+            params["namespace"] = namespace
+        if flow_id is not None:
+            params["flowId"] = flow_id
+        if state is not None:
+            params["state"] = StateType(state).value
+        return ExecutionPage.model_validate(self._json("GET", "/executions/search",
+                                                       params=params))
 
     def logs(self, execution_id: str) -> list[LogEntry]:
         """Every log line of the execution, in order."""

@@ -307,3 +307,33 @@ def test_nothing_stored_for_refused_requests(redis_server: EmbeddedRedis, ns: st
         raw.close()
         client.store.r.close()
         client.orchestrator.dispatcher.app.close()
+
+
+def test_facade_methods_of_both_transports(remote: HttpClient, local: Client, ns: str,
+                                           worker: Any) -> None:
+    for name in ("ping", "close", "search_page"):
+        ours = inspect.signature(getattr(HttpClient, name))
+        theirs = inspect.signature(getattr(Client, name))
+        assert list(ours.parameters) == list(theirs.parameters), name
+    local.ping()
+    remote.ping()
+    with Client(local.settings.url) as fresh:  # closed on leaving
+        fresh.ping()
+    remote.deploy(FLOW.format(ns=ns, duration="PT0.01S"))
+    ids = [remote.submit((ns, "remote"), inputs={"a": i}).id for i in range(3)]
+    for eid in ids:
+        remote.wait(eid, timeout=60)
+    newest_first = list(reversed(ids))
+    for client in (local, remote):
+        page = client.search_page(namespace=ns, page=2, size=2)
+        assert page.total == 3
+        assert [x.id for x in page.results] == newest_first[2:]
+        assert client.search_page(namespace=ns, state="FAILED").total == 0
+    events = local.events(ids[0])
+    assert events and events[-1][1].state == StateType.SUCCESS
+    after = local.events(ids[0], events[0][0])
+    assert [e for _, e in after] == [e for _, e in events[1:]]
+    assert local.events("no-such-execution") == []
+    with HttpClient(f"http://127.0.0.1:{free_port()}", token="") as nowhere, \
+            pytest.raises(ApiUnavailable):
+        nowhere.ping()

@@ -1,0 +1,20 @@
+"""The REST API's routes, one router per resource; ``executor.api.app.create_app``
+includes them in this order (it matters: see ``executions``).
+
+- ``flows``: ``/api/v1/flows`` (deploy, read, new revision)
+- ``executions``: ``/api/v1/executions`` (start, read, search, control, follow)
+- ``logs``: ``/api/v1/logs/{executionId}``
+- ``metrics``: ``/api/v1/metrics/{executionId}``
+- ``health``: ``/health`` (never behind a token)
+
+The routers carry no prefix, token check or shared error responses: ``create_app`` adds
+them when it includes the routers. Each route reaches the Client through ``ApiDep``
+(``executor.api.service``).
+"""
+
+from executor.api.routes import executions, flows, health, logs, metrics
+
+#: the routers under ``/api/v1``, behind the token when tokens are set, in order
+API_ROUTERS = (flows.router, executions.router, logs.router, metrics.router)
+
+__all__ = ["API_ROUTERS", "executions", "flows", "health", "logs", "metrics"]

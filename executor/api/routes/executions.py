@@ -1,0 +1,175 @@
+"""``/api/v1/executions``: start an execution of a deployed flow, read and search
+executions, control them (kill, restart, replay, pause, resume), follow their state
+changes as server-sent events.
+
+The order of the routes matters: ``/executions/search`` comes before
+``/executions/{executionId}``, and ``/executions/{executionId}/restart|replay|pause|resume``
+before ``/executions/{namespace}/{flowId}``, which they take precedence over.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from executor.api.parsing import parse_labels, read_inputs
+from executor.api.schemas import INPUTS_BODY, SSE_RESPONSE, PagedExecutions, error_responses
+from executor.api.service import ApiDep
+from executor.models import Execution
+from executor.state import StateType
+
+#: the largest page ``/executions/search`` serves
+MAX_PAGE_SIZE = 10_000
+#: a ``Last-Event-ID`` the follow stream resumes after (else it starts from the first)
+STREAM_ID = re.compile(r"^\d+-\d+(/\d+)?$")
+
+router = APIRouter(tags=["executions"])
+
+ExecutionId = Annotated[str, PathParam(alias="executionId")]
+
+
+@router.get(
+    "/executions/search",
+    response_model=PagedExecutions,
+    summary="Search executions, newest first",
+    responses=error_responses(422),
+)
+def search_executions(
+    api: ApiDep,
+    namespace: str | None = None,
+    flow_id: Annotated[str | None, Query(alias="flowId")] = None,
+    state: StateType | None = None,
+    page: Annotated[int, Query(ge=1, le=2**31)] = 1,
+    size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 25,
+) -> Response:
+    return JSONResponse(api.search(namespace, flow_id, state, page, size))
+
+
+@router.get(
+    "/executions/{executionId}",
+    response_model=Execution,
+    summary="An execution",
+    responses=error_responses(404),
+)
+def get_execution(api: ApiDep, execution_id: ExecutionId) -> Response:
+    return api.respond(api.client.get(execution_id))
+
+
+@router.delete(
+    "/executions/{executionId}/kill",
+    response_model=Execution,
+    status_code=202,
+    summary="Kill an execution",
+    responses=error_responses(404, 409),
+)
+def kill_execution(api: ApiDep, execution_id: ExecutionId) -> Response:
+    return api.respond(api.client.kill(execution_id), 202)
+
+
+@router.post(
+    "/executions/{executionId}/restart",
+    response_model=Execution,
+    summary="Restart a FAILED or KILLED execution",
+    responses=error_responses(404, 409),
+)
+def restart_execution(api: ApiDep, execution_id: ExecutionId) -> Response:
+    return api.respond(api.client.restart(execution_id))
+
+
+@router.post(
+    "/executions/{executionId}/replay",
+    response_model=Execution,
+    summary="Replay an execution (a new execution)",
+    openapi_extra=INPUTS_BODY,
+    responses=error_responses(404, 409, 413, 415, 422),
+)
+async def replay_execution(
+    request: Request,
+    api: ApiDep,
+    execution_id: ExecutionId,
+    task_run_id: Annotated[
+        str | None, Query(alias="taskRunId", description="Replay from this task run")
+    ] = None,
+) -> Response:
+    inputs = await read_inputs(request)
+    execution = await run_in_threadpool(
+        api.client.replay, execution_id, task_run_id, inputs or None
+    )
+    return api.respond(execution)
+
+
+@router.post(
+    "/executions/{executionId}/pause",
+    response_model=Execution,
+    summary="Pause a RUNNING execution",
+    responses=error_responses(404, 409),
+)
+def pause_execution(api: ApiDep, execution_id: ExecutionId) -> Response:
+    return api.respond(api.client.pause(execution_id))
+
+
+@router.post(
+    "/executions/{executionId}/resume",
+    response_model=Execution,
+    summary="Resume a PAUSED execution",
+    responses=error_responses(404, 409),
+)
+def resume_execution(api: ApiDep, execution_id: ExecutionId) -> Response:
+    return api.respond(api.client.resume(execution_id))
+
+
+# After the routes of /executions/{executionId}/restart|replay|pause|resume, which
+# take precedence: a flow with one of these ids cannot be started over the API.
+@router.post(
+    "/executions/{namespace}/{flowId}",
+    response_model=Execution,
+    summary="Start an execution of a deployed flow",
+    openapi_extra=INPUTS_BODY,
+    responses=error_responses(404, 409, 413, 415, 422),
+)
+async def create_execution(
+    request: Request,
+    api: ApiDep,
+    namespace: str,
+    flow_id: Annotated[str, PathParam(alias="flowId")],
+    labels: Annotated[
+        list[str] | None, Query(description="A label as key:value (repeatable)")
+    ] = None,
+    wait: Annotated[bool, Query(description="Answer when the execution ends")] = False,
+) -> Response:
+    inputs = await read_inputs(request)
+    label_map = parse_labels(labels)
+    execution = await run_in_threadpool(api.client.submit, (namespace, flow_id), inputs, label_map)
+    if wait:
+        done = await api.wait(request, execution.id)
+        if done is None:  # the caller went away; the execution goes on
+            return Response(status_code=204)
+        execution = done
+    return api.respond(execution)
+
+
+@router.get(
+    "/executions/{executionId}/follow",
+    summary="Follow an execution's state changes (server-sent events)",
+    response_class=StreamingResponse,
+    responses={**SSE_RESPONSE, **error_responses(404)},
+)
+async def follow_execution(
+    api: ApiDep,
+    execution_id: ExecutionId,
+    last_event_id: Annotated[
+        str | None, Header(alias="Last-Event-ID", description="Resume after this event")
+    ] = None,
+) -> Response:
+    await run_in_threadpool(api.client.state, execution_id)  # 404 before streaming
+    start = last_event_id if last_event_id and STREAM_ID.match(last_event_id) else "0"
+    return StreamingResponse(
+        api.events(execution_id, start),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,123 @@
+"""What the REST API's OpenAPI document says: the response models, the request bodies the
+routes read by themselves, and the problem responses each route may give.
+
+The routes answer plain JSON (``JSONResponse``); these models only describe it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from executor.api import problems as P
+from executor.api.parsing import YAML_TYPES
+from executor.flow import Flow
+from executor.models import Execution
+
+
+class FlowOut(BaseModel):
+    """A deployed flow in Kestra's shape, with its ``revision`` and YAML ``source``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    namespace: str
+    revision: int
+    source: str
+    tasks: list[dict[str, Any]]
+
+
+class PagedExecutions(BaseModel):
+    """One page of a search (Kestra's ``PagedResults``)."""
+
+    results: list[Execution]
+    total: int
+
+
+class Health(BaseModel):
+    # No docstring: it would show in the OpenAPI document. ``UP`` or ``DOWN``, for the API
+    # and for its Redis.
+
+    status: str
+    redis: str
+
+
+def flow_out(flow: Flow) -> dict[str, Any]:
+    """The JSON of a deployed flow (``FlowOut``)."""
+    data = flow.to_dict()
+    data["revision"] = flow.revision or 1
+    data["source"] = flow.to_yaml()
+    return data
+
+
+#: What each problem status means, in the OpenAPI document.
+ERROR_DESCRIPTIONS = {
+    401: "No or a wrong bearer token",
+    404: "Not found",
+    409: "The request does not fit the current state",
+    413: "The request body is too large",
+    415: "Unsupported request content type",
+    422: "Invalid flow, inputs or parameters (every problem listed)",
+    503: "Redis cannot be reached",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the problem responses a route may give."""
+    return {s: {"model": P.Problem, "description": ERROR_DESCRIPTIONS[s]} for s in statuses}
+
+
+def problem_media_types(schema: dict[str, Any]) -> dict[str, Any]:
+    """Error responses are application/problem+json, not the application/json FastAPI
+    writes for a response ``model``."""
+    ref = "#/components/schemas/Problem"
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {})
+                body = content.get("application/json")
+                if status[0] in "45" and body and body.get("schema", {}).get("$ref") == ref:
+                    content[P.PROBLEM_JSON] = content.pop("application/json")
+    return schema
+
+
+#: The body of ``POST /flows`` and ``PUT /flows/{namespace}/{id}``.
+YAML_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "The flow, in Kestra's YAML",
+        "content": {t: {"schema": {"type": "string"}} for t in YAML_TYPES},
+    },
+}
+_INPUTS_SCHEMA = {
+    "type": "object",
+    "additionalProperties": True,
+    "description": "Input values by input id",
+}
+_FORM_SCHEMA = {
+    "type": "object",
+    "additionalProperties": {"type": "string"},
+    "description": "Input values by input id (one field per input)",
+}
+#: The body of the routes that take inputs (start, replay).
+INPUTS_BODY = {
+    "requestBody": {
+        "required": False,
+        "content": {
+            "application/json": {"schema": _INPUTS_SCHEMA},
+            "multipart/form-data": {"schema": _FORM_SCHEMA},
+            "application/x-www-form-urlencoded": {"schema": _FORM_SCHEMA},
+        },
+    },
+}
+#: The answer of ``GET /executions/{executionId}/follow``.
+SSE_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Server-sent events: one per state change of the execution, a task "
+        "run or an attempt (data: a StateEvent), then an event `end` (data: "
+        "the execution). An event `error` (data: a problem) ends a stream "
+        "that cannot go on.",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    },
+}

@@ -1,0 +1,120 @@
+"""What guards the REST API: bearer tokens (``OSTRA_API_TOKEN``) and the request body
+limit (``OSTRA_API_MAX_BODY``).
+
+Tokens are compared in constant time and never logged or answered.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+from collections.abc import Callable, Sequence
+from typing import Annotated
+
+from fastapi import Depends
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from executor.api import problems as P
+from executor.api.handlers import problem_response
+from executor.errors import BodyTooLarge, Unauthorized
+
+DEFAULT_MAX_BODY = 1024 * 1024
+#: reads ``Authorization: Bearer ...`` (module level: FastAPI resolves annotations here)
+_BEARER = HTTPBearer(auto_error=False, description="One of the tokens of OSTRA_API_TOKEN")
+
+
+def configured_tokens(token: str | Sequence[str] | None) -> list[bytes]:
+    """The accepted tokens: a list, or a comma-separated string; None reads
+    ``OSTRA_API_TOKEN``. Empty: no authentication."""
+    if token is None:
+        token = os.environ.get("OSTRA_API_TOKEN", "")
+    items = token.split(",") if isinstance(token, str) else list(token)
+    return [t.strip().encode() for t in items if t and t.strip()]
+
+
+def max_body(limit: int | None) -> int:
+    """The largest request body in bytes: ``limit``, else ``OSTRA_API_MAX_BODY``, else
+    1 MiB."""
+    if limit is not None:
+        return limit
+    raw = os.environ.get("OSTRA_API_MAX_BODY", "")
+    try:
+        return int(raw) if raw.strip() else DEFAULT_MAX_BODY
+    except ValueError:
+        raise ValueError(f"OSTRA_API_MAX_BODY must be a number of bytes, got {raw!r}") from None
+
+
+def token_ok(given: str, tokens: list[bytes]) -> bool:
+    """Whether ``given`` is one of ``tokens`` (every one compared, in constant time each)."""
+    ok = False
+    raw = given.encode()
+    for t in tokens:
+        ok |= hmac.compare_digest(raw, t)
+    return ok
+
+
+def bearer_auth(tokens: list[bytes]) -> Callable[..., None]:
+    """A FastAPI dependency raising ``Unauthorized`` unless the request has one of
+    ``tokens`` as its bearer token."""
+
+    def authenticate(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+    ) -> None:
+        if credentials is None or not token_ok(credentials.credentials, tokens):
+            raise Unauthorized()
+
+    return authenticate
+
+
+class BodyLimit:
+    """ASGI middleware: refuses a request body over ``limit`` bytes with 413.
+
+    A ``Content-Length`` over the limit is refused before the body is read; a chunked
+    body is counted as it arrives (``BodyTooLarge`` is raised where the route reads it,
+    and answered by the error handlers, or here if it is raised outside any route).
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    too_large = int(value) > self.limit
+                except ValueError:
+                    too_large = False
+                if too_large:
+                    response = problem_response(
+                        P.from_error(BodyTooLarge(self.limit)), {"Connection": "close"}
+                    )
+                    await response(scope, receive, send)
+                    return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise BodyTooLarge(self.limit)
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except BodyTooLarge as exc:  # raised outside any route's handlers
+            if started:
+                raise
+            await problem_response(P.from_error(exc))(scope, receive, send)
