@@ -45,7 +45,6 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any
 
-import redis
 import typer
 from rich.console import Console
 from rich.status import Status
@@ -73,6 +72,7 @@ if TYPE_CHECKING:
 
     from executor.embedded import LocalWorker
     from executor.reconciler import Reconciler
+    from executor.store import RedisStore
 
 log = logging.getLogger("ostra.cli")
 
@@ -180,13 +180,21 @@ def load_flow(path: Path) -> Flow:
         raise FlowFileError(f"cannot read {path}: not UTF-8 text") from None
 
 
-def _ping(client: Client) -> None:
-    """Fail fast (StoreError) when Redis cannot be reached."""
+def _ping(store: RedisStore, url: str) -> None:
+    """Fail fast (StoreError) when Redis at ``url`` cannot be reached."""
     try:
-        client.store.r.ping()
-    except redis.RedisError as exc:
-        raise StoreError(f"cannot reach redis at {redact(client.settings.url)}: {exc}"
+        store.ping()
+    except StoreError as exc:  # "cannot reach redis at URL: " and redis-py's own message
+        raise StoreError(f"cannot reach redis at {redact(url)}: {exc.__cause__ or exc}"
                          ) from None
+
+
+def _close(client: Client) -> None:
+    """Close ``client``'s Celery app and Redis connections (errors ignored)."""
+    with contextlib.suppress(Exception):
+        client.orchestrator.dispatcher.app.close()
+    with contextlib.suppress(Exception):
+        client.store.close()
 
 
 @contextlib.contextmanager
@@ -195,13 +203,10 @@ def connect(url: str | None = None, *, ping: bool = True) -> Iterator[Client]:
     client = Client(url)
     try:
         if ping:
-            _ping(client)
+            _ping(client.store, client.settings.url)
         yield client
     finally:
-        with contextlib.suppress(Exception):
-            client.orchestrator.dispatcher.app.close()
-        with contextlib.suppress(Exception):
-            client.store.r.close()
+        _close(client)
 
 
 def fmt_duration(seconds: float | None) -> str:
@@ -670,10 +675,7 @@ def executor(
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
-        try:
-            store.r.ping()
-        except redis.RedisError as exc:
-            raise StoreError(f"cannot reach redis at {redact(settings.url)}: {exc}") from None
+        _ping(store, settings.url)
         reconciler = Reconciler(Orchestrator(store, Dispatcher(celery_app), settings))
         log.info("executor: reconciling every %.1fs, redis %s, prefix %r", every,
                  redact(settings.url), settings.prefix)
@@ -683,7 +685,7 @@ def executor(
         for s, handler in previous.items():
             signal.signal(s, handler)
         celery_app.close()
-        store.r.close()
+        store.close()
 
 
 # ---------------------------------------------------------------- server
@@ -863,10 +865,7 @@ def server_standalone(
                 log.info("standalone: stopping worker pid %s (warm shutdown)", worker.pid)
                 _stop_worker(worker)
             for c in clients:
-                with contextlib.suppress(Exception):
-                    c.orchestrator.dispatcher.app.close()
-                with contextlib.suppress(Exception):
-                    c.store.r.close()
+                _close(c)
             if server.pid is not None:
                 log.info("standalone: stopping redis pid %d", server.pid)
             server.stop()
