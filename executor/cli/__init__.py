@@ -51,7 +51,10 @@ from executor.settings import get_settings
 __all__ = ["app", "main"]
 
 app = typer.Typer(
-    name="ostra", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    name="ostra",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
     help="Ostra: Kestra-style workflow executions on Celery workers, state in Redis.",
 )
 # `ostra --help` lists the commands in this order, then the groups
@@ -64,9 +67,14 @@ app.add_typer(server_app, name="server")
 
 @app.callback()
 def _options(
-    redis_url: Annotated[str | None, typer.Option(
-        "--redis-url", metavar="URL", show_default=False,
-        help="Redis to use (sets OSTRA_REDIS_URL; `ostra run` then uses real workers).")
+    redis_url: Annotated[
+        str | None,
+        typer.Option(
+            "--redis-url",
+            metavar="URL",
+            show_default=False,
+            help="Redis to use (sets OSTRA_REDIS_URL; `ostra run` then uses real workers).",
+        ),
     ] = None,
 ) -> None:
     # the options of every command (given before its name); no docstring: not a help text

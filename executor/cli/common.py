@@ -24,8 +24,12 @@ if TYPE_CHECKING:
 
 InputsOption = Annotated[
     list[str] | None,
-    typer.Option("--input", "-i", metavar="KEY=VALUE",
-                 help="An input value (repeatable); the flow's input types coerce it."),
+    typer.Option(
+        "--input",
+        "-i",
+        metavar="KEY=VALUE",
+        help="An input value (repeatable); the flow's input types coerce it.",
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the execution as JSON only.")]
 TimeoutOption = Annotated[
@@ -34,8 +38,9 @@ TimeoutOption = Annotated[
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")]
 
-_URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:@/\s]*):[^@/\s]+@",
-                           re.IGNORECASE)
+_URL_PASSWORD = re.compile(
+    r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:@/\s]*):[^@/\s]+@", re.IGNORECASE
+)
 
 
 def redact(text: str) -> str:
@@ -63,8 +68,9 @@ class FlowFileError(ValidationFailed):
         return str(self.args[0])
 
 
-def parse_pairs(pairs: Sequence[str] | None, section: str = "inputs"
-                ) -> tuple[dict[str, str], list[Problem]]:
+def parse_pairs(
+    pairs: Sequence[str] | None, section: str = "inputs"
+) -> tuple[dict[str, str], list[Problem]]:
     """``["k=v", ...]`` as a dict, and the problems of malformed or repeated pairs."""
     values: dict[str, str] = {}
     problems: list[Problem] = []
@@ -112,8 +118,7 @@ def ping_redis(store: RedisStore, url: str) -> None:
     try:
         store.ping()
     except StoreError as exc:  # "cannot reach redis at URL: " and redis-py's own message
-        raise StoreError(f"cannot reach redis at {redact(url)}: {exc.__cause__ or exc}"
-                         ) from None
+        raise StoreError(f"cannot reach redis at {redact(url)}: {exc.__cause__ or exc}") from None
 
 
 def close(client: Client) -> None:
@@ -134,4 +139,3 @@ def connect(url: str | None = None, *, ping: bool = True) -> Iterator[Client]:
         yield client
     finally:
         close(client)
-

@@ -50,8 +50,10 @@ def execution_submit(
     namespace: str,
     flow_id: Annotated[str, typer.Argument(metavar="FLOW_ID")],
     input_: InputsOption = None,
-    label: Annotated[list[str] | None, typer.Option(
-        "--label", "-l", metavar="KEY=VALUE", help="A label (repeatable).")] = None,
+    label: Annotated[
+        list[str] | None,
+        typer.Option("--label", "-l", metavar="KEY=VALUE", help="A label (repeatable)."),
+    ] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Follow it to its end.")] = False,
     as_json: JsonOption = False,
     timeout: TimeoutOption = None,
@@ -98,8 +100,11 @@ def execution_get(
         return
     state = execution.state
     out.print(f"id:        {execution.id}", soft_wrap=True)
-    out.print(f"flow:      {execution.namespace}.{execution.flow_id} "
-              f"(revision {execution.flow_revision})", soft_wrap=True)
+    out.print(
+        f"flow:      {execution.namespace}.{execution.flow_id} "
+        f"(revision {execution.flow_revision})",
+        soft_wrap=True,
+    )
     line = Text("state:     ")
     line.append_text(styled_state(state.current))
     out.print(line)
@@ -120,19 +125,21 @@ def execution_get(
 def execution_list(
     namespace: Annotated[str | None, typer.Option("--namespace", "-n")] = None,
     flow_id: Annotated[str | None, typer.Option("--flow", "-f", metavar="FLOW_ID")] = None,
-    state: Annotated[StateType | None, typer.Option(
-        "--state", "-s", case_sensitive=False, help="Only executions in this state.")] = None,
+    state: Annotated[
+        StateType | None,
+        typer.Option("--state", "-s", case_sensitive=False, help="Only executions in this state."),
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1)] = 20,
     as_json: JsonOption = False,
 ) -> None:
     """Executions, newest first."""
     with connect() as client:
         if flow_id and not namespace:
-            found = [x for x in client.search(state=state, limit=10_000)
-                     if x.flow_id == flow_id][:limit]
+            found = [x for x in client.search(state=state, limit=10_000) if x.flow_id == flow_id][
+                :limit
+            ]
         else:
-            found = client.search(namespace=namespace, flow_id=flow_id, state=state,
-                                  limit=limit)
+            found = client.search(namespace=namespace, flow_id=flow_id, state=state, limit=limit)
     if as_json:
         print_json([x.model_dump(mode="json", by_alias=True) for x in found])
         return
@@ -140,8 +147,13 @@ def execution_list(
     for column in ("id", "flow", "state", "started", "duration"):
         table.add_column(column, no_wrap=True)
     for x in found:
-        table.add_row(x.id, f"{x.namespace}.{x.flow_id}", styled_state(x.state.current),
-                      fmt_date(x.state.start_date), fmt_duration(x.state.duration))
+        table.add_row(
+            x.id,
+            f"{x.namespace}.{x.flow_id}",
+            styled_state(x.state.current),
+            fmt_date(x.state.start_date),
+            fmt_duration(x.state.duration),
+        )
     out.print(table)
 
 
@@ -195,8 +207,9 @@ def execution_follow(
     with connect() as client:
         execution = client.get(execution_id)
         try:
-            flow: Flow | None = client.flow(execution.namespace, execution.flow_id,
-                                            execution.flow_revision)
+            flow: Flow | None = client.flow(
+                execution.namespace, execution.flow_id, execution.flow_revision
+            )
         except OstraError:
             flow = None
         progress = Progress(out, flow)
@@ -248,9 +261,12 @@ def execution_restart(execution_id: IdArgument, as_json: JsonOption = False) -> 
 @execution_app.command("replay")
 def execution_replay(
     execution_id: IdArgument,
-    task_run: Annotated[str | None, typer.Option(
-        "--task-run", metavar="ID", help="Replay from this task run (default: from the "
-                                         "start).")] = None,
+    task_run: Annotated[
+        str | None,
+        typer.Option(
+            "--task-run", metavar="ID", help="Replay from this task run (default: from the start)."
+        ),
+    ] = None,
     input_: InputsOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -259,8 +275,7 @@ def execution_replay(
     if problems:
         raise InputValidationError(problems)
     with connect() as client:
-        execution = client.replay(execution_id, task_run_id=task_run,
-                                            inputs=dict(values) or None)
+        execution = client.replay(execution_id, task_run_id=task_run, inputs=dict(values) or None)
     _report(execution, as_json, f"(replay of {execution_id})")
 
 

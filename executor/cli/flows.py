@@ -34,8 +34,10 @@ def flow_deploy(
     with connect() as client:
         for path, flow in zip(files, flows, strict=True):
             deployed = client.deploy(flow)
-            out.print(f"{deployed.namespace}.{deployed.id} revision {deployed.revision} "
-                      f"({path})", soft_wrap=True)
+            out.print(
+                f"{deployed.namespace}.{deployed.id} revision {deployed.revision} ({path})",
+                soft_wrap=True,
+            )
 
 
 @flow_app.command("get")

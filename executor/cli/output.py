@@ -26,9 +26,14 @@ err = Console(stderr=True, markup=False, highlight=False, emoji=False)
 #: the end states an execution's commands exit 0 for
 OK_STATES = frozenset({StateType.SUCCESS, StateType.WARNING})
 STATE_STYLES = {
-    StateType.SUCCESS: "green", StateType.WARNING: "yellow", StateType.FAILED: "red",
-    StateType.KILLED: "red", StateType.KILLING: "red", StateType.RUNNING: "cyan",
-    StateType.RETRYING: "yellow", StateType.CREATED: "dim",
+    StateType.SUCCESS: "green",
+    StateType.WARNING: "yellow",
+    StateType.FAILED: "red",
+    StateType.KILLED: "red",
+    StateType.KILLING: "red",
+    StateType.RUNNING: "cyan",
+    StateType.RETRYING: "yellow",
+    StateType.CREATED: "dim",
 }
 
 
@@ -84,8 +89,12 @@ def task_runs_table(execution: Execution) -> Table:
     table.add_column("attempts", justify="right")
     table.add_column("duration", justify="right")
     for tr in execution.task_run_list:
-        table.add_row(task_label(tr), styled_state(tr.state.current), str(tr.attempt_count),
-                      fmt_duration(tr.state.duration))
+        table.add_row(
+            task_label(tr),
+            styled_state(tr.state.current),
+            str(tr.attempt_count),
+            fmt_duration(tr.state.duration),
+        )
     return table
 
 
@@ -96,8 +105,10 @@ def print_summary(execution: Execution) -> None:
         if tr.state.current.is_failed() and tr.attempts:
             for attempt in tr.attempts:
                 if attempt.reason:
-                    out.print(f"  {task_label(tr)} attempt {attempt.number}: {attempt.reason}",
-                              soft_wrap=True)
+                    out.print(
+                        f"  {task_label(tr)} attempt {attempt.number}: {attempt.reason}",
+                        soft_wrap=True,
+                    )
     if execution.outputs:
         out.print(f"outputs: {json.dumps(execution.outputs)}", soft_wrap=True)
     line = Text(f"execution {execution.id} ({execution.namespace}.{execution.flow_id}) ")

@@ -45,8 +45,13 @@ def shielded() -> Iterator[None]:
 def descendants(pid: int) -> list[int]:
     """PIDs of every process below ``pid`` (scripts run in sessions of their own)."""
     try:
-        listing = subprocess.run(["ps", "-e", "-o", "pid=,ppid="], capture_output=True,
-                                 text=True, check=False, timeout=10).stdout
+        listing = subprocess.run(
+            ["ps", "-e", "-o", "pid=,ppid="],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=10,
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return []
     children: dict[int, list[int]] = {}

@@ -31,8 +31,7 @@ class Progress:
     no spinner, only the lines.
     """
 
-    def __init__(self, console: Console, flow: Flow | None = None, *,
-                 enabled: bool = True) -> None:
+    def __init__(self, console: Console, flow: Flow | None = None, *, enabled: bool = True) -> None:
         self.console = console
         self.enabled = enabled
         tasks = [task for _, task in flow.all_tasks()] if flow is not None else []
@@ -79,8 +78,10 @@ class Progress:
             if ev.state.is_terminated():
                 self.ended.add(key)
         if self.status is not None:
-            self.status.update(f"{self.title}: {self.execution_state.value}, "
-                               f"{len(self.ended)}/{len(self.task_runs)} task runs ended")
+            self.status.update(
+                f"{self.title}: {self.execution_state.value}, "
+                f"{len(self.ended)}/{len(self.task_runs)} task runs ended"
+            )
         if key and ev.attempt is None:
             if self.last.get(key) == ev.state:
                 return  # the task run entered the state its attempt just showed
@@ -98,8 +99,15 @@ class Progress:
         self.console.print(line, soft_wrap=True)
 
 
-def watch(client: Client, eid: str, progress: Progress, *, timeout: float | None = None,
-          check: Callable[[], None] | None = None, hint: str | None = None) -> Execution:
+def watch(
+    client: Client,
+    eid: str,
+    progress: Progress,
+    *,
+    timeout: float | None = None,
+    check: Callable[[], None] | None = None,
+    hint: str | None = None,
+) -> Execution:
     """Report every state change of execution ``eid`` until it ends; return it.
 
     ``check`` is called about every half second (it raises to give up, e.g. when the

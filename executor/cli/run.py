@@ -51,8 +51,9 @@ def _queues(flow: Flow, default: str) -> list[str]:
     return queues
 
 
-def _run_embedded(flow: Flow, inputs: dict[str, str], *, as_json: bool,
-                  timeout: float | None, progress: Progress) -> None:
+def _run_embedded(
+    flow: Flow, inputs: dict[str, str], *, as_json: bool, timeout: float | None, progress: Progress
+) -> None:
     """Run ``flow`` on a private redis-server and local worker, both stopped at the end."""
     from executor.embedded import EmbeddedRedis, LocalWorker
 
@@ -67,20 +68,31 @@ def _run_embedded(flow: Flow, inputs: dict[str, str], *, as_json: bool,
                 server.start()
             except RuntimeError as exc:  # no redis-server binary, or it would not start
                 raise OstraError(f"cannot start an embedded redis: {exc}") from None
-            env = {"PYTHONPATH": os.pathsep.join(filter(None, [os.getcwd(),
-                                                               os.environ.get("PYTHONPATH")]))}
-            worker = LocalWorker(server.url, concurrency=2, log_file=workdir / "worker.log",
-                                 queues=",".join(_queues(flow, get_settings().queue)), env=env)
+            env = {
+                "PYTHONPATH": os.pathsep.join(
+                    filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")])
+                )
+            }
+            worker = LocalWorker(
+                server.url,
+                concurrency=2,
+                log_file=workdir / "worker.log",
+                queues=",".join(_queues(flow, get_settings().queue)),
+                env=env,
+            )
             worker.start(wait=False)  # it picks up the first task run once it is ready
-            progress.note(f"embedded redis (pid {server.pid}) and local worker "
-                          f"(pid {worker.pid}) started")
+            progress.note(
+                f"embedded redis (pid {server.pid}) and local worker (pid {worker.pid}) started"
+            )
             local = worker
 
             def alive() -> None:
                 proc = local.proc
                 if proc is not None and proc.poll() is not None:
-                    raise LocalWorkerDied(f"the local worker exited with code {proc.returncode}"
-                                          f" (log: {workdir / 'worker.log'})")
+                    raise LocalWorkerDied(
+                        f"the local worker exited with code {proc.returncode}"
+                        f" (log: {workdir / 'worker.log'})"
+                    )
 
             with connect(server.url) as client:
                 execution = client.submit(flow, inputs=inputs)
@@ -111,29 +123,35 @@ def _run_embedded(flow: Flow, inputs: dict[str, str], *, as_json: bool,
                 shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _run_remote(flow: Flow, inputs: dict[str, str], *, as_json: bool,
-                timeout: float | None, progress: Progress) -> None:
+def _run_remote(
+    flow: Flow, inputs: dict[str, str], *, as_json: bool, timeout: float | None, progress: Progress
+) -> None:
     """Submit ``flow`` to OSTRA_REDIS_URL and follow it; on a timeout or Ctrl-C it goes
     on without us."""
     with connect() as client:
         execution = client.submit(flow, inputs=inputs)
-        progress.note(f"execution {execution.id} submitted to "
-                      f"{redact(client.settings.url)}")
+        progress.note(f"execution {execution.id} submitted to {redact(client.settings.url)}")
         queues = ", ".join(repr(q) for q in _queues(flow, client.settings.queue))
-        hint = (f"no state change for {IDLE_HINT_AFTER:g}s: is a worker consuming "
-                f"{queues}? (ostra worker)")
+        hint = (
+            f"no state change for {IDLE_HINT_AFTER:g}s: is a worker consuming "
+            f"{queues}? (ostra worker)"
+        )
         try:
             with progress.live(f"{progress.title}: waiting for workers"):
                 done = watch(client, execution.id, progress, timeout=timeout, hint=hint)
         except WaitTimeout:
             if as_json:
                 sys.stdout.write(execution_json(client.get(execution.id)) + "\n")
-            error(f"timed out; execution {execution.id} goes on "
-                  f"(ostra execution follow {execution.id})")
+            error(
+                f"timed out; execution {execution.id} goes on "
+                f"(ostra execution follow {execution.id})"
+            )
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
-            error(f"interrupted; execution {execution.id} goes on "
-                  f"(ostra execution follow {execution.id})")
+            error(
+                f"interrupted; execution {execution.id} goes on "
+                f"(ostra execution follow {execution.id})"
+            )
             raise typer.Exit(130) from None
     finish(done, as_json)
 
@@ -160,8 +178,7 @@ def run(
             if get_settings().redis_url:
                 _run_remote(flow, given, as_json=as_json, timeout=timeout, progress=progress)
             else:
-                _run_embedded(flow, given, as_json=as_json, timeout=timeout,
-                              progress=progress)
+                _run_embedded(flow, given, as_json=as_json, timeout=timeout, progress=progress)
         except WaitTimeout as exc:
             error(str(exc))
             raise typer.Exit(1) from None

@@ -35,11 +35,14 @@ log = logging.getLogger("ostra.cli")
 server_app = typer.Typer(no_args_is_help=True, help="Run Ostra as a service (REST API).")
 
 HostOption = Annotated[str, typer.Option("--host", help="Address to listen on.")]
-PortOption = Annotated[int, typer.Option(
-    "--port", "-p", min=0, max=65535, help="Port to listen on (0: any free port).")]
+PortOption = Annotated[
+    int,
+    typer.Option("--port", "-p", min=0, max=65535, help="Port to listen on (0: any free port)."),
+]
 LogLevelOption = Annotated[str, typer.Option("--loglevel", "-l")]
-AccessLogOption = Annotated[bool, typer.Option(
-    "--access-log/--no-access-log", help="Log one line per request.")]
+AccessLogOption = Annotated[
+    bool, typer.Option("--access-log/--no-access-log", help="Log one line per request.")
+]
 
 
 # ---------------------------------------------------------------- worker, executor
@@ -47,15 +50,24 @@ AccessLogOption = Annotated[bool, typer.Option(
 
 def worker(
     ctx: typer.Context,
-    concurrency: Annotated[int | None, typer.Option(
-        "--concurrency", "-c", min=1, help="Pool processes (default: CPU count).")] = None,
-    group: Annotated[str | None, typer.Option(
-        "--group", help="Serve the worker group NAME (tasks with workerGroup: NAME) "
-                        "instead of the default queue.")] = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option("--concurrency", "-c", min=1, help="Pool processes (default: CPU count)."),
+    ] = None,
+    group: Annotated[
+        str | None,
+        typer.Option(
+            "--group",
+            help="Serve the worker group NAME (tasks with workerGroup: NAME) "
+            "instead of the default queue.",
+        ),
+    ] = None,
     loglevel: Annotated[str, typer.Option("--loglevel", "-l")] = "INFO",
     pool: Annotated[str, typer.Option("--pool", "-P")] = "prefork",
-    name: Annotated[str | None, typer.Option(
-        "--name", "-n", help="Celery node name (default: ostra-<queue>-<pid>@%h).")] = None,
+    name: Annotated[
+        str | None,
+        typer.Option("--name", "-n", help="Celery node name (default: ostra-<queue>-<pid>@%h)."),
+    ] = None,
 ) -> None:
     """Run a Celery worker for Ostra's task runs (replaces this process).
 
@@ -63,15 +75,32 @@ def worker(
     """
     settings = get_settings()
     queue = group or settings.queue
-    argv = [sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", queue,
-            "-P", pool, "--loglevel", loglevel, "-E",
-            "-n", name or f"ostra-{queue}-{os.getpid()}@%h"]
+    argv = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "workers",
+        "worker",
+        "-Q",
+        queue,
+        "-P",
+        pool,
+        "--loglevel",
+        loglevel,
+        "-E",
+        "-n",
+        name or f"ostra-{queue}-{os.getpid()}@%h",
+    ]
     if concurrency is not None:
         argv += ["-c", str(concurrency)]
     argv += list(ctx.args)
-    err.print(f"ostra worker: queue {queue!r}, redis {redact(settings.url)}, "
-              f"prefix {settings.prefix!r}, pool {pool}"
-              + (f", concurrency {concurrency}" if concurrency else ""), soft_wrap=True)
+    err.print(
+        f"ostra worker: queue {queue!r}, redis {redact(settings.url)}, "
+        f"prefix {settings.prefix!r}, pool {pool}"
+        + (f", concurrency {concurrency}" if concurrency else ""),
+        soft_wrap=True,
+    )
     sys.stdout.flush()
     sys.stderr.flush()
     os.execvp(argv[0], argv)
@@ -97,9 +126,14 @@ def _sweep_interval(lease_seconds: float) -> float:
 
 
 def executor(
-    interval: Annotated[float | None, typer.Option(
-        "--interval", min=0.1, help="Seconds between sweeps (default: half the lease, "
-                                    "between 0.5 and 10).")] = None,
+    interval: Annotated[
+        float | None,
+        typer.Option(
+            "--interval",
+            min=0.1,
+            help="Seconds between sweeps (default: half the lease, between 0.5 and 10).",
+        ),
+    ] = None,
     loglevel: Annotated[str, typer.Option("--loglevel", "-l")] = "INFO",
 ) -> None:
     """Run the reconciler: re-send lost task runs, advance stuck executions.
@@ -111,8 +145,11 @@ def executor(
     from executor.reconciler import Reconciler
     from executor.store import RedisStore
 
-    logging.basicConfig(level=loglevel.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=loglevel.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     settings = get_settings()
     every = interval if interval is not None else _sweep_interval(settings.lease_seconds)
     store = RedisStore.from_url(settings.url, settings.prefix)
@@ -127,8 +164,12 @@ def executor(
     try:
         ping_redis(store, settings.url)
         reconciler = Reconciler(Orchestrator(store, Dispatcher(celery_app), settings))
-        log.info("executor: reconciling every %.1fs, redis %s, prefix %r", every,
-                 redact(settings.url), settings.prefix)
+        log.info(
+            "executor: reconciling every %.1fs, redis %s, prefix %r",
+            every,
+            redact(settings.url),
+            settings.prefix,
+        )
         reconcile_until(reconciler, stop, every)
         log.info("executor: stopped")
     finally:
@@ -143,8 +184,11 @@ def executor(
 
 def _setup_logging(loglevel: str) -> None:
     """Log lines with their time, level and logger on stderr, from ``loglevel`` up."""
-    logging.basicConfig(level=loglevel.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=loglevel.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -152,8 +196,7 @@ def _listen(host: str, port: int) -> socket.socket:
     import socket
 
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
-                                   flags=socket.AI_PASSIVE)
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
         raise OstraError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     family, kind, proto, _, address = infos[0]
@@ -181,12 +224,23 @@ def _serve(client: Client, sock: socket.socket, *, loglevel: str, access_log: bo
         api = create_app(client)
     except ValueError as exc:  # a bad OSTRA_API_* setting
         raise OstraError(str(exc)) from None
-    config = uvicorn.Config(api, host=host, port=port, log_config=None,
-                            log_level=loglevel.lower(), access_log=access_log,
-                            timeout_graceful_shutdown=5, server_header=False)
-    log.info("ostra api: listening on http://%s:%d (redis %s, %s)", shown, port,
-             redact(client.settings.url),
-             f"bearer tokens required ({tokens} accepted)" if tokens else "no authentication")
+    config = uvicorn.Config(
+        api,
+        host=host,
+        port=port,
+        log_config=None,
+        log_level=loglevel.lower(),
+        access_log=access_log,
+        timeout_graceful_shutdown=5,
+        server_header=False,
+    )
+    log.info(
+        "ostra api: listening on http://%s:%d (redis %s, %s)",
+        shown,
+        port,
+        redact(client.settings.url),
+        f"bearer tokens required ({tokens} accepted)" if tokens else "no authentication",
+    )
     uvicorn.Server(config).run(sockets=[sock])
 
 
@@ -218,14 +272,23 @@ def server_api(
 def server_standalone(
     host: HostOption = "127.0.0.1",
     port: PortOption = 8080,
-    data_dir: Annotated[Path | None, typer.Option(
-        "--data-dir", metavar="DIR", show_default=False,
-        help="Where Redis keeps its data (append-only file) and the worker its log "
-             "(default: ~/.ostra).")] = None,
-    concurrency: Annotated[int, typer.Option(
-        "--concurrency", "-c", min=1, help="Worker pool processes.")] = 2,
-    group: Annotated[list[str] | None, typer.Option(
-        "--group", metavar="NAME", help="Also serve this worker group (repeatable).")] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            metavar="DIR",
+            show_default=False,
+            help="Where Redis keeps its data (append-only file) and the worker its log "
+            "(default: ~/.ostra).",
+        ),
+    ] = None,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-c", min=1, help="Worker pool processes.")
+    ] = 2,
+    group: Annotated[
+        list[str] | None,
+        typer.Option("--group", metavar="NAME", help="Also serve this worker group (repeatable)."),
+    ] = None,
     loglevel: LogLevelOption = "INFO",
     access_log: AccessLogOption = True,
 ) -> None:
@@ -266,21 +329,32 @@ def server_standalone(
                     server.start()
                 except RuntimeError as exc:
                     raise OstraError(f"cannot start the embedded redis: {exc}") from None
-                log.info("standalone: redis pid %d on %s, data in %s", server.pid, server.url,
-                         server.dir)
+                log.info(
+                    "standalone: redis pid %d on %s, data in %s", server.pid, server.url, server.dir
+                )
                 os.environ["OSTRA_REDIS_URL"] = server.url
                 get_settings.cache_clear()
                 settings = get_settings()
                 queues = [settings.queue, *[g for g in group or [] if g != settings.queue]]
-                pythonpath = os.pathsep.join(filter(None, [os.getcwd(),
-                                                           os.environ.get("PYTHONPATH")]))
-                worker = LocalWorker(server.url, concurrency=concurrency,
-                                     queues=",".join(queues), log_file=directory / "worker.log",
-                                     env={"PYTHONPATH": pythonpath}, loglevel="INFO",
-                                     name=f"ostra-standalone-{os.getpid()}@%h")
+                pythonpath = os.pathsep.join(
+                    filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")])
+                )
+                worker = LocalWorker(
+                    server.url,
+                    concurrency=concurrency,
+                    queues=",".join(queues),
+                    log_file=directory / "worker.log",
+                    env={"PYTHONPATH": pythonpath},
+                    loglevel="INFO",
+                    name=f"ostra-standalone-{os.getpid()}@%h",
+                )
                 worker.start(wait=False)
-                log.info("standalone: worker pid %d (queues %s, log %s)", worker.pid,
-                         ",".join(queues), worker.log_file)
+                log.info(
+                    "standalone: worker pid %d (queues %s, log %s)",
+                    worker.pid,
+                    ",".join(queues),
+                    worker.log_file,
+                )
                 try:
                     worker.wait_ready(60)
                 except RuntimeError as exc:
@@ -288,9 +362,15 @@ def server_standalone(
                     raise OstraError(f"the worker did not start: {exc}") from None
                 clients.append(Client(server.url))
                 sweeper = threading.Thread(
-                    target=reconcile_until, name="ostra-reconciler", daemon=True,
-                    args=(Reconciler(clients[-1].orchestrator), stop,
-                          _sweep_interval(settings.lease_seconds)))
+                    target=reconcile_until,
+                    name="ostra-reconciler",
+                    daemon=True,
+                    args=(
+                        Reconciler(clients[-1].orchestrator),
+                        stop,
+                        _sweep_interval(settings.lease_seconds),
+                    ),
+                )
                 sweeper.start()
                 log.info("standalone: reconciler running")
                 clients.append(Client(server.url))
@@ -327,8 +407,9 @@ def _stop_worker(worker: LocalWorker, grace: float = 30.0) -> None:
         try:
             proc.wait(grace)
         except subprocess.TimeoutExpired:
-            log.warning("standalone: worker pid %d still busy after %.0fs: killing it",
-                        proc.pid, grace)
+            log.warning(
+                "standalone: worker pid %d still busy after %.0fs: killing it", proc.pid, grace
+            )
             kill_tree(worker)
     worker.proc = None
 
@@ -337,6 +418,5 @@ def register(app: typer.Typer) -> None:
     """Add ``ostra worker`` and ``ostra executor`` to the root ``app`` (``ostra server``
     is ``server_app``, added as a group)."""
     # worker: options celery knows and ostra does not go to `celery worker` as they are
-    app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
-                )(worker)
+    app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(worker)
     app.command()(executor)
