@@ -1,0 +1,102 @@
+"""The ``ostra`` command line.
+
+::
+
+    ostra run FLOW.yaml [-i k=v ...] [--json] [--timeout S]   run one execution to its end
+    ostra worker [-c N] [--group NAME]                          a Celery worker (exec)
+    ostra executor [--interval S]                               the reconciler loop
+    ostra flow deploy FILE... | get NS ID | list
+    ostra execution submit NS FLOW_ID [-i k=v] [--wait] | get ID | list | logs ID
+                    | metrics ID | follow ID | kill ID | restart ID
+                    | replay ID [--task-run TRID] [-i k=v] | pause ID | resume ID
+    ostra server api [--host H] [--port P]                      the REST API (uvicorn)
+    ostra server standalone [--host H] [--port P] [--data-dir D]
+                                  embedded Redis + a worker + the reconciler + the API
+
+``ostra run`` without ``OSTRA_REDIS_URL`` starts a private ``redis-server`` and a local
+worker for the one execution and stops both (by PID) when it ends. Every other command
+talks to ``OSTRA_REDIS_URL`` (default ``redis://127.0.0.1:6379/0``).
+
+Exit codes: 0 when the execution ends SUCCESS or WARNING (or the command worked), 1 for
+any other end state, a timeout or an error (Redis unreachable, not found), 2 for an
+invalid flow or invalid inputs (every problem is printed with its path; nothing is
+stored). Progress goes to stderr, results to stdout.
+
+The modules: ``run`` (``ostra run``), ``flows`` (``ostra flow``), ``executions``
+(``ostra execution``), ``servers`` (``ostra worker``, ``ostra executor``, ``ostra
+server``); what they share: ``common`` (options, errors, inputs, flow files, connecting),
+``output`` (printing), ``progress`` (following an execution), ``processes`` (signals,
+local processes). This package builds the root command and ``main``.
+
+This package never imports ``workers``: workers are started as subprocesses.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from typing import Annotated
+
+import typer
+
+from executor.cli import run, servers
+from executor.cli.common import error
+from executor.cli.executions import execution_app
+from executor.cli.flows import flow_app
+from executor.cli.servers import server_app
+from executor.errors import OstraError, ValidationFailed
+from executor.settings import get_settings
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="ostra",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Ostra: Kestra-style workflow executions on Celery workers, state in Redis.",
+)
+# `ostra --help` lists the commands in this order, then the groups
+run.register(app)  # ostra run
+servers.register(app)  # ostra worker, ostra executor
+app.add_typer(flow_app, name="flow")
+app.add_typer(execution_app, name="execution")
+app.add_typer(server_app, name="server")
+
+
+@app.callback()
+def _options(
+    redis_url: Annotated[
+        str | None,
+        typer.Option(
+            "--redis-url",
+            metavar="URL",
+            show_default=False,
+            help="Redis to use (sets OSTRA_REDIS_URL; `ostra run` then uses real workers).",
+        ),
+    ] = None,
+) -> None:
+    # the options of every command (given before its name); no docstring: not a help text
+    if redis_url:
+        os.environ["OSTRA_REDIS_URL"] = redis_url
+        get_settings.cache_clear()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """The ``ostra`` entry point: expected errors become one line and an exit code."""
+    try:
+        app(args=list(argv) if argv is not None else None, prog_name="ostra")
+    except ValidationFailed as exc:
+        error(str(exc))
+        sys.exit(2)
+    except OstraError as exc:
+        error(str(exc))
+        sys.exit(1)
+    except KeyboardInterrupt:
+        error("interrupted")
+        sys.exit(130)
+    except BrokenPipeError:  # stdout closed early (``ostra ... | head``)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(1)

@@ -1,0 +1,192 @@
+"""``ostra run``: one execution of a flow file, to its end.
+
+Without ``OSTRA_REDIS_URL`` it starts a private ``redis-server`` and a local worker for
+the one execution and stops both (by PID) when it ends (embedded); with it, it submits
+to that Redis and waits for real workers (remote).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from executor.cli.common import (
+    InputsOption,
+    JsonOption,
+    QuietOption,
+    TimeoutOption,
+    connect,
+    error,
+    load_flow,
+    parse_inputs,
+    redact,
+)
+from executor.cli.output import err, execution_json, finish
+from executor.cli.processes import interruptible, kill_tree, print_tail, shielded
+from executor.cli.progress import IDLE_HINT_AFTER, Progress, watch
+from executor.errors import OstraError, StateConflict, WaitTimeout
+from executor.flow import Flow
+from executor.settings import get_settings
+
+if TYPE_CHECKING:
+    from executor.embedded import LocalWorker
+
+
+class LocalWorkerDied(OstraError):
+    """The worker started by ``ostra run`` exited before the execution ended."""
+
+
+def _queues(flow: Flow, default: str) -> list[str]:
+    """The queues ``flow``'s task runs go to: ``default``, then its worker groups."""
+    queues = [default]
+    for _, task in flow.all_tasks():
+        if task.worker_group and task.worker_group not in queues:
+            queues.append(task.worker_group)
+    return queues
+
+
+def _run_embedded(
+    flow: Flow, inputs: dict[str, str], *, as_json: bool, timeout: float | None, progress: Progress
+) -> None:
+    """Run ``flow`` on a private redis-server and local worker, both stopped at the end."""
+    from executor.embedded import EmbeddedRedis, LocalWorker
+
+    workdir = Path(tempfile.mkdtemp(prefix="ostra-run-"))
+    keep_workdir = False
+    ended = False
+    server = EmbeddedRedis(appendonly=False)
+    worker: LocalWorker | None = None
+    try:
+        with progress.live("starting redis and a local worker..."):
+            try:
+                server.start()
+            except RuntimeError as exc:  # no redis-server binary, or it would not start
+                raise OstraError(f"cannot start an embedded redis: {exc}") from None
+            env = {
+                "PYTHONPATH": os.pathsep.join(
+                    filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")])
+                )
+            }
+            worker = LocalWorker(
+                server.url,
+                concurrency=2,
+                log_file=workdir / "worker.log",
+                queues=",".join(_queues(flow, get_settings().queue)),
+                env=env,
+            )
+            worker.start(wait=False)  # it picks up the first task run once it is ready
+            progress.note(
+                f"embedded redis (pid {server.pid}) and local worker (pid {worker.pid}) started"
+            )
+            local = worker
+
+            def alive() -> None:
+                proc = local.proc
+                if proc is not None and proc.poll() is not None:
+                    raise LocalWorkerDied(
+                        f"the local worker exited with code {proc.returncode}"
+                        f" (log: {workdir / 'worker.log'})"
+                    )
+
+            with connect(server.url) as client:
+                execution = client.submit(flow, inputs=inputs)
+                progress.note(f"execution {execution.id} created")
+                if progress.status is not None:
+                    progress.status.update(f"{progress.title}: waiting for the worker")
+                try:
+                    done = watch(client, execution.id, progress, timeout=timeout, check=alive)
+                except WaitTimeout:
+                    if as_json:
+                        sys.stdout.write(execution_json(client.get(execution.id)) + "\n")
+                    raise
+                ended = True
+        finish(done, as_json)  # prints, then the servers stop (in finally)
+    except LocalWorkerDied:
+        keep_workdir = True
+        print_tail(workdir / "worker.log")
+        raise
+    finally:
+        with shielded():
+            if worker is not None:
+                if ended:
+                    worker.stop(grace=10)  # idle: a warm shutdown is quick
+                else:  # interrupted or failed: its work goes with the redis
+                    kill_tree(worker)
+            server.close()
+            if not keep_workdir:
+                shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run_remote(
+    flow: Flow, inputs: dict[str, str], *, as_json: bool, timeout: float | None, progress: Progress
+) -> None:
+    """Submit ``flow`` to OSTRA_REDIS_URL and follow it; on a timeout or Ctrl-C it goes
+    on without us."""
+    with connect() as client:
+        execution = client.submit(flow, inputs=inputs)
+        progress.note(f"execution {execution.id} submitted to {redact(client.settings.url)}")
+        queues = ", ".join(repr(q) for q in _queues(flow, client.settings.queue))
+        hint = (
+            f"no state change for {IDLE_HINT_AFTER:g}s: is a worker consuming "
+            f"{queues}? (ostra worker)"
+        )
+        try:
+            with progress.live(f"{progress.title}: waiting for workers"):
+                done = watch(client, execution.id, progress, timeout=timeout, hint=hint)
+        except WaitTimeout:
+            if as_json:
+                sys.stdout.write(execution_json(client.get(execution.id)) + "\n")
+            error(
+                f"timed out; execution {execution.id} goes on "
+                f"(ostra execution follow {execution.id})"
+            )
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            error(
+                f"interrupted; execution {execution.id} goes on "
+                f"(ostra execution follow {execution.id})"
+            )
+            raise typer.Exit(130) from None
+    finish(done, as_json)
+
+
+def run(
+    flow_file: Annotated[Path, typer.Argument(metavar="FLOW.yaml", help="The flow to run.")],
+    input_: InputsOption = None,
+    as_json: JsonOption = False,
+    timeout: TimeoutOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Run one execution of a flow to its end.
+
+    Without OSTRA_REDIS_URL, starts a private redis-server and a local worker for it.
+    Exit code 0 on SUCCESS or WARNING, 1 otherwise, 2 for an invalid flow or inputs.
+    """
+    flow = load_flow(flow_file)
+    given = parse_inputs(input_, flow)  # every input problem, before anything starts
+    if flow.disabled:
+        raise StateConflict(f"flow {flow.namespace}.{flow.id} is disabled")
+    progress = Progress(err, flow, enabled=not quiet)
+    with interruptible():
+        try:
+            if get_settings().redis_url:
+                _run_remote(flow, given, as_json=as_json, timeout=timeout, progress=progress)
+            else:
+                _run_embedded(flow, given, as_json=as_json, timeout=timeout, progress=progress)
+        except WaitTimeout as exc:
+            error(str(exc))
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            error("interrupted")
+            raise typer.Exit(130) from None
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``ostra run`` to the root ``app``."""
+    app.command()(run)

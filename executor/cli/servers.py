@@ -1,0 +1,422 @@
+"""The long-running commands: ``ostra worker`` (a Celery worker), ``ostra executor``
+(the reconciler loop), ``ostra server api`` (the REST API) and ``ostra server
+standalone`` (embedded Redis, a local worker, the reconciler and the API in one)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from executor.cli.common import close, connect, ping_redis, redact
+from executor.cli.output import err
+from executor.cli.processes import interruptible, kill_tree, print_tail, shielded
+from executor.client import Client
+from executor.errors import OstraError
+from executor.settings import get_settings
+
+if TYPE_CHECKING:
+    import socket
+
+    from executor.embedded import LocalWorker
+    from executor.reconciler import Reconciler
+
+log = logging.getLogger("ostra.cli")
+
+server_app = typer.Typer(no_args_is_help=True, help="Run Ostra as a service (REST API).")
+
+HostOption = Annotated[str, typer.Option("--host", help="Address to listen on.")]
+PortOption = Annotated[
+    int,
+    typer.Option("--port", "-p", min=0, max=65535, help="Port to listen on (0: any free port)."),
+]
+LogLevelOption = Annotated[str, typer.Option("--loglevel", "-l")]
+AccessLogOption = Annotated[
+    bool, typer.Option("--access-log/--no-access-log", help="Log one line per request.")
+]
+
+
+# ---------------------------------------------------------------- worker, executor
+
+
+def worker(
+    ctx: typer.Context,
+    concurrency: Annotated[
+        int | None,
+        typer.Option("--concurrency", "-c", min=1, help="Pool processes (default: CPU count)."),
+    ] = None,
+    group: Annotated[
+        str | None,
+        typer.Option(
+            "--group",
+            help="Serve the worker group NAME (tasks with workerGroup: NAME) "
+            "instead of the default queue.",
+        ),
+    ] = None,
+    loglevel: Annotated[str, typer.Option("--loglevel", "-l")] = "INFO",
+    pool: Annotated[str, typer.Option("--pool", "-P")] = "prefork",
+    name: Annotated[
+        str | None,
+        typer.Option("--name", "-n", help="Celery node name (default: ostra-<queue>-<pid>@%h)."),
+    ] = None,
+) -> None:
+    """Run a Celery worker for Ostra's task runs (replaces this process).
+
+    Extra arguments are passed to `celery worker` as they are.
+    """
+    settings = get_settings()
+    queue = group or settings.queue
+    argv = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "workers",
+        "worker",
+        "-Q",
+        queue,
+        "-P",
+        pool,
+        "--loglevel",
+        loglevel,
+        "-E",
+        "-n",
+        name or f"ostra-{queue}-{os.getpid()}@%h",
+    ]
+    if concurrency is not None:
+        argv += ["-c", str(concurrency)]
+    argv += list(ctx.args)
+    err.print(
+        f"ostra worker: queue {queue!r}, redis {redact(settings.url)}, "
+        f"prefix {settings.prefix!r}, pool {pool}"
+        + (f", concurrency {concurrency}" if concurrency else ""),
+        soft_wrap=True,
+    )
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execvp(argv[0], argv)
+
+
+def reconcile_until(reconciler: Reconciler, stop: threading.Event, every: float) -> None:
+    """Sweep every ``every`` seconds until ``stop`` is set (errors are logged, not fatal)."""
+    while not stop.is_set():
+        try:
+            acted = reconciler.sweep()
+            if acted:
+                log.info("executor: sweep moved %d task run(s) on", acted)
+        except OstraError as exc:
+            log.warning("executor: sweep failed: %s", redact(str(exc)))
+        except Exception:  # keep going: this loop is the safety net
+            log.exception("executor: sweep failed")
+        stop.wait(every)
+
+
+def _sweep_interval(lease_seconds: float) -> float:
+    """The default seconds between sweeps: half the lease, between 0.5 and 10."""
+    return max(0.5, min(lease_seconds / 2, 10.0))
+
+
+def executor(
+    interval: Annotated[
+        float | None,
+        typer.Option(
+            "--interval",
+            min=0.1,
+            help="Seconds between sweeps (default: half the lease, between 0.5 and 10).",
+        ),
+    ] = None,
+    loglevel: Annotated[str, typer.Option("--loglevel", "-l")] = "INFO",
+) -> None:
+    """Run the reconciler: re-send lost task runs, advance stuck executions.
+
+    Runs until SIGTERM or Ctrl-C. Workers run it too; any number may run at once.
+    """
+    from executor.dispatch import Dispatcher, make_app
+    from executor.orchestrator import Orchestrator
+    from executor.reconciler import Reconciler
+    from executor.store import RedisStore
+
+    logging.basicConfig(
+        level=loglevel.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    settings = get_settings()
+    every = interval if interval is not None else _sweep_interval(settings.lease_seconds)
+    store = RedisStore.from_url(settings.url, settings.prefix)
+    celery_app = make_app(settings)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("executor: %s received, stopping", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        ping_redis(store, settings.url)
+        reconciler = Reconciler(Orchestrator(store, Dispatcher(celery_app), settings))
+        log.info(
+            "executor: reconciling every %.1fs, redis %s, prefix %r",
+            every,
+            redact(settings.url),
+            settings.prefix,
+        )
+        reconcile_until(reconciler, stop, every)
+        log.info("executor: stopped")
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        celery_app.close()
+        store.close()
+
+
+# ---------------------------------------------------------------- server
+
+
+def _setup_logging(loglevel: str) -> None:
+    """Log lines with their time, level and logger on stderr, from ``loglevel`` up."""
+    logging.basicConfig(
+        level=loglevel.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to host:port (OstraError if it cannot be had)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise OstraError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise OstraError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    return sock
+
+
+def _serve(client: Client, sock: socket.socket, *, loglevel: str, access_log: bool) -> None:
+    """Serve the REST API on ``sock`` until SIGINT or SIGTERM (graceful: open requests
+    get a few seconds, follow streams are then closed)."""
+    import uvicorn
+
+    from executor.api.app import configured_tokens, create_app
+
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    tokens = len(configured_tokens(None))
+    try:
+        api = create_app(client)
+    except ValueError as exc:  # a bad OSTRA_API_* setting
+        raise OstraError(str(exc)) from None
+    config = uvicorn.Config(
+        api,
+        host=host,
+        port=port,
+        log_config=None,
+        log_level=loglevel.lower(),
+        access_log=access_log,
+        timeout_graceful_shutdown=5,
+        server_header=False,
+    )
+    log.info(
+        "ostra api: listening on http://%s:%d (redis %s, %s)",
+        shown,
+        port,
+        redact(client.settings.url),
+        f"bearer tokens required ({tokens} accepted)" if tokens else "no authentication",
+    )
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+@server_app.command("api")
+def server_api(
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8080,
+    loglevel: LogLevelOption = "INFO",
+    access_log: AccessLogOption = True,
+) -> None:
+    """Serve the REST API on OSTRA_REDIS_URL (run workers with `ostra worker`).
+
+    OSTRA_API_TOKEN (comma-separated) turns bearer authentication on;
+    OSTRA_API_MAX_BODY limits request bodies (bytes, default 1 MiB).
+    """
+    _setup_logging(loglevel)
+    sock = _listen(host, port)
+    try:
+        with connect() as client:  # fails fast when Redis cannot be reached
+            # uvicorn stops gracefully on SIGINT/SIGTERM, then raises the signal again
+            with interruptible(), contextlib.suppress(KeyboardInterrupt):
+                _serve(client, sock, loglevel=loglevel, access_log=access_log)
+    finally:
+        sock.close()
+    log.info("ostra api: stopped")
+
+
+@server_app.command("standalone")
+def server_standalone(
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8080,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            metavar="DIR",
+            show_default=False,
+            help="Where Redis keeps its data (append-only file) and the worker its log "
+            "(default: ~/.ostra).",
+        ),
+    ] = None,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-c", min=1, help="Worker pool processes.")
+    ] = 2,
+    group: Annotated[
+        list[str] | None,
+        typer.Option("--group", metavar="NAME", help="Also serve this worker group (repeatable)."),
+    ] = None,
+    loglevel: LogLevelOption = "INFO",
+    access_log: AccessLogOption = True,
+) -> None:
+    """Embedded Redis, a local worker, the reconciler and the REST API, in one command.
+
+    Like Kestra's `server local`. Redis keeps its data (append-only) in --data-dir.
+
+    SIGTERM or Ctrl-C stops the API, then the worker (warm: running tasks finish), then Redis.
+    """
+    import fcntl
+
+    from executor.embedded import EmbeddedRedis, LocalWorker
+    from executor.reconciler import Reconciler
+
+    _setup_logging(loglevel)
+    directory = (data_dir or Path.home() / ".ostra").expanduser().resolve()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        lock = open(directory / "standalone.lock", "a+")  # held until the end
+    except OSError as exc:
+        raise OstraError(f"cannot use {directory}: {exc.strerror}") from None
+    try:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock.close()
+        raise OstraError(f"another `ostra server standalone` is using {directory}") from None
+    server = EmbeddedRedis(directory / "redis", appendonly=True)
+    worker: LocalWorker | None = None
+    stop = threading.Event()
+    sweeper: threading.Thread | None = None
+    clients: list[Client] = []
+    sock: socket.socket | None = None
+    try:
+        with interruptible():
+            try:
+                sock = _listen(host, port)
+                try:
+                    server.start()
+                except RuntimeError as exc:
+                    raise OstraError(f"cannot start the embedded redis: {exc}") from None
+                log.info(
+                    "standalone: redis pid %d on %s, data in %s", server.pid, server.url, server.dir
+                )
+                os.environ["OSTRA_REDIS_URL"] = server.url
+                get_settings.cache_clear()
+                settings = get_settings()
+                queues = [settings.queue, *[g for g in group or [] if g != settings.queue]]
+                pythonpath = os.pathsep.join(
+                    filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")])
+                )
+                worker = LocalWorker(
+                    server.url,
+                    concurrency=concurrency,
+                    queues=",".join(queues),
+                    log_file=directory / "worker.log",
+                    env={"PYTHONPATH": pythonpath},
+                    loglevel="INFO",
+                    name=f"ostra-standalone-{os.getpid()}@%h",
+                )
+                worker.start(wait=False)
+                log.info(
+                    "standalone: worker pid %d (queues %s, log %s)",
+                    worker.pid,
+                    ",".join(queues),
+                    worker.log_file,
+                )
+                try:
+                    worker.wait_ready(60)
+                except RuntimeError as exc:
+                    print_tail(directory / "worker.log")
+                    raise OstraError(f"the worker did not start: {exc}") from None
+                clients.append(Client(server.url))
+                sweeper = threading.Thread(
+                    target=reconcile_until,
+                    name="ostra-reconciler",
+                    daemon=True,
+                    args=(
+                        Reconciler(clients[-1].orchestrator),
+                        stop,
+                        _sweep_interval(settings.lease_seconds),
+                    ),
+                )
+                sweeper.start()
+                log.info("standalone: reconciler running")
+                clients.append(Client(server.url))
+                _serve(clients[-1], sock, loglevel=loglevel, access_log=access_log)
+            except KeyboardInterrupt:  # SIGTERM or Ctrl-C, during startup or re-raised
+                pass
+    finally:
+        with shielded():
+            log.info("standalone: stopping")
+            if sock is not None:
+                sock.close()
+            stop.set()
+            if sweeper is not None:
+                sweeper.join(15)
+            if worker is not None:
+                log.info("standalone: stopping worker pid %s (warm shutdown)", worker.pid)
+                _stop_worker(worker)
+            for c in clients:
+                close(c)
+            if server.pid is not None:
+                log.info("standalone: stopping redis pid %d", server.pid)
+            server.stop()
+            lock.close()
+            log.info("standalone: stopped")
+
+
+def _stop_worker(worker: LocalWorker, grace: float = 30.0) -> None:
+    """Warm shutdown; past ``grace`` seconds, SIGKILL the worker and all below it."""
+    proc = worker.proc
+    if proc is None:
+        return
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            log.warning(
+                "standalone: worker pid %d still busy after %.0fs: killing it", proc.pid, grace
+            )
+            kill_tree(worker)
+    worker.proc = None
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``ostra worker`` and ``ostra executor`` to the root ``app`` (``ostra server``
+    is ``server_app``, added as a group)."""
+    # worker: options celery knows and ostra does not go to `celery worker` as they are
+    app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(worker)
+    app.command()(executor)
