@@ -119,7 +119,7 @@ def watch(
     hinted = False
     state = client.state(eid)
     while True:
-        events = client.store.read_events(eid, last_id, 500)
+        events = client.events(eid, last_id, block=0.5)
         done = False
         for last_id, ev in events:  # noqa: B007
             progress.event(ev)
