@@ -54,6 +54,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.params import Depends as DependsParam
 from fastapi.responses import JSONResponse
 
+from executor import __version__
 from executor.api import security
 from executor.api.handlers import install_error_handlers
 from executor.api.parsing import MAX_YAML_NODES, YAML_TYPES, yaml_nodes
@@ -105,7 +106,7 @@ def create_app(
     # a route of the guarded router below, and the interactive docs are off.
     app = FastAPI(
         title="Ostra",
-        version="0.1.0",
+        version=__version__,
         lifespan=lifespan,
         description="Kestra-style workflow executions on Celery workers, state in Redis. "
         "Errors are application/problem+json (RFC 9457).",

@@ -65,6 +65,14 @@ app.add_typer(execution_app, name="execution")
 app.add_typer(server_app, name="server")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from executor import __version__
+
+        typer.echo(f"ostra {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _options(
     redis_url: Annotated[
@@ -76,6 +84,15 @@ def _options(
             help="Redis to use (sets OSTRA_REDIS_URL; `ostra run` then uses real workers).",
         ),
     ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            callback=_print_version,
+            help="Print Ostra's version and exit.",
+        ),
+    ] = False,
 ) -> None:
     # the options of every command (given before its name); no docstring: not a help text
     if redis_url:
