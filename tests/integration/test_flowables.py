@@ -395,3 +395,16 @@ tasks:
     assert done.state.current == S.SUCCESS
     pid = int((done.task_run("special").attempts[0].worker_id or "").rpartition(":")[2])
     assert pid not in worker.children()
+
+
+def test_run_if_on_the_first_task_is_evaluated(run) -> None:
+    done = run("""
+id: firstrunif
+namespace: tests.flowables
+tasks:
+  - {id: first, type: Fail, errorMessage: must not run, runIf: "{{ 1 == 2 }}"}
+  - {id: second, type: Return, format: ran}
+""")
+    assert done.task_run("first").state.current == S.SKIPPED
+    assert done.task_run("first").attempts == []
+    assert done.state.current == S.SUCCESS
