@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from executor.engine import control as rules
 from executor.engine import sequencing
-from executor.errors import ExecutionNotFound, StateConflict
+from executor.errors import ExecutionNotFound, InvalidTransition, StateConflict
 from executor.executor_tasks import ended_of
 from executor.flow import Flow
 from executor.ids import new_id
@@ -48,7 +48,8 @@ class Control:
         if status == Status.ENDED:
             assert state is not None
             if rules.kill_refused(state):
-                raise StateConflict(f"execution {eid} already ended ({state}): nothing to kill")
+                raise InvalidTransition(state, StateType.KILLING, f"execution {eid}",
+                                        "it already ended: nothing to kill")
             return state
         for child in self.store.subflow_executions(eid):
             try:
@@ -70,8 +71,8 @@ class Control:
         if status == Status.MISSING:
             raise ExecutionNotFound(eid)
         if status != Status.OK:
-            raise StateConflict(f"execution {eid} is {state}: only a RUNNING execution can "
-                                "be paused")
+            raise InvalidTransition(state, StateType.PAUSED, f"execution {eid}",
+                                    "only a RUNNING execution can be paused")
 
     def resume(self, eid: str, *, pause_state: StateType = StateType.SUCCESS,
                only: str | None = None) -> None:
@@ -81,8 +82,8 @@ class Control:
         status, state = self.store.transition_execution(eid, StateType.RUNNING,
                                                         expected=StateType.PAUSED)
         if status != Status.OK:
-            raise StateConflict(f"execution {eid} is {state}: only a PAUSED execution can "
-                                "be resumed")
+            raise InvalidTransition(state, StateType.RUNNING, f"execution {eid}",
+                                    "only a PAUSED execution can be resumed")
         rows = self.store.task_run_rows(eid)
         resumed = []
         for row in rows:
@@ -117,8 +118,8 @@ class Control:
         if status == Status.MISSING:
             raise ExecutionNotFound(eid)
         if status == Status.REFUSED:
-            raise StateConflict(f"execution {eid} is {state}: only FAILED or KILLED "
-                                "executions can be restarted")
+            raise InvalidTransition(state, StateType.RESTARTED, f"execution {eid}",
+                                    "only FAILED or KILLED executions can be restarted")
         rows = {r.id: r for r in self.store.task_run_rows(eid)}
         # A restarted flowable walks its children again: only the roots are started here.
         parents = {t: rows[t].parent_task_run_id for t in restarted}

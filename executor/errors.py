@@ -109,9 +109,10 @@ class StateConflict(OstraError):
 class InvalidTransition(StateConflict):
     """The transition table forbids moving from ``current`` to ``proposed``."""
 
-    def __init__(self, current: Any, proposed: Any, ref: str = "") -> None:
+    def __init__(self, current: Any, proposed: Any, ref: str = "", why: str = "") -> None:
         self.current, self.proposed, self.ref = current, proposed, ref
-        super().__init__(f"cannot move {ref or 'run'} from {current} to {proposed}")
+        message = f"cannot move {ref or 'run'} from {current} to {proposed}"
+        super().__init__(f"{message}: {why}" if why else message)
 
 
 class TemplateError(OstraError):
