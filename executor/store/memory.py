@@ -211,10 +211,8 @@ class MemoryStore:
         self._seq += 1
         return f"{self._seq}-0"
 
-    def _note(self, kind: str, trid: str, task: str, n: int | str, state: str,
-              date: str) -> None:
-        self._ev.append({"k": kind, "tr": trid, "task": task, "a": str(n), "s": state,
-                         "d": date})
+    def _note(self, kind: str, trid: str, task: str, n: int | str, state: str, date: str) -> None:
+        self._ev.append({"k": kind, "tr": trid, "task": task, "a": str(n), "s": state, "d": date})
 
     def _emit(self, eid: str) -> None:
         """Write the step's changes as one entry of ``eid``'s events (``emit()``)."""
@@ -288,8 +286,9 @@ class MemoryStore:
             t["h"] = _happend(t.get("h"), _hist("KILLED", date))
         self._note("t", trid, t.get("taskId", ""), "", "KILLED", date)
 
-    def _create_runs(self, xstate: str, eid: str, date: str, deadline: float,
-                     rows: list[NewRow]) -> list[tuple[str, bool]]:
+    def _create_runs(
+        self, xstate: str, eid: str, date: str, deadline: float, rows: list[NewRow]
+    ) -> list[tuple[str, bool]]:
         """``create_runs()`` of ``_lib.lua``: create task runs once each by identity."""
         e = self._e(eid)
         hold = xstate in ("PAUSED", "QUEUED")
@@ -304,9 +303,17 @@ class MemoryStore:
             parent = row.parent_task_run_id or ""
             value = row.value if row.value is not None else ""
             t = e.tr.setdefault(row.id, {})
-            t.update({"id": row.id, "taskId": row.task_id, "parentTaskRunId": parent,
-                      "value": value, "state": "CREATED", "attempts": "0",
-                      "h": _hist("CREATED", date)})
+            t.update(
+                {
+                    "id": row.id,
+                    "taskId": row.task_id,
+                    "parentTaskRunId": parent,
+                    "value": value,
+                    "state": "CREATED",
+                    "attempts": "0",
+                    "h": _hist("CREATED", date),
+                }
+            )
             if row.iteration is not None:
                 t["iteration"] = str(row.iteration)
             if parent != "" or value != "":
@@ -319,8 +326,16 @@ class MemoryStore:
             out.append((row.id, True))
         return out
 
-    def _child_end(self, eid: str, parent: str, child: str, klass: str, task_id: str,
-                   iteration: int | None, errors_branch: bool) -> tuple[ChildEnd, bool]:
+    def _child_end(
+        self,
+        eid: str,
+        parent: str,
+        child: str,
+        klass: str,
+        task_id: str,
+        iteration: int | None,
+        errors_branch: bool,
+    ) -> tuple[ChildEnd, bool]:
         """``child_end()`` of ``_lib.lua``: count a child's end once, claim successors;
         and whether the child left the active set here."""
         e = self._x.get(eid)
@@ -372,14 +387,21 @@ class MemoryStore:
         if left:
             self._active.pop(f"{eid}|{child}", None)
         values = e.values.get(parent, [])
-        row = TaskRunRow(parent, p.get("taskId", ""), StateType.RUNNING,
-                         p.get("parentTaskRunId") or None, p.get("value") or None,
-                         int(p["iteration"]) if p.get("iteration") else None)
-        successors = [(slot, values[slot // width] if slot // width < len(values) else "")
-                      for slot in succ]
+        row = TaskRunRow(
+            parent,
+            p.get("taskId", ""),
+            StateType.RUNNING,
+            p.get("parentTaskRunId") or None,
+            p.get("value") or None,
+            int(p["iteration"]) if p.get("iteration") else None,
+        )
+        successors = [
+            (slot, values[slot // width] if slot // width < len(values) else "") for slot in succ
+        ]
         counters = {"done": done, "bad": bad, "warn": warn, "expected": expected}
-        return ChildEnd(status, counters=counters, plan=p.get("plan", ""), parent=row,
-                        successors=successors), left
+        return ChildEnd(
+            status, counters=counters, plan=p.get("plan", ""), parent=row, successors=successors
+        ), left
 
     # ------------------------------------------------------------------ connection
 
@@ -401,8 +423,7 @@ class MemoryStore:
                 return flow.model_copy(update={"revision": latest[0]})
             revision = (latest[0] if latest else 0) + 1
             stored = flow.model_copy(update={"revision": revision})
-            self._flow_revisions[(flow.namespace, flow.id, revision)] = json.dumps(
-                stored.to_dict())
+            self._flow_revisions[(flow.namespace, flow.id, revision)] = json.dumps(stored.to_dict())
             self._flows[key] = (revision, digest)
             self._flow_index[f"{flow.namespace}:{flow.id}"] = self._now()
             return stored
@@ -455,12 +476,17 @@ class MemoryStore:
             if only_if_absent and self._xhash(eid):
                 return None
             fields: Hash = {
-                "id": eid, "namespace": flow.namespace, "flowId": flow.id,
-                "flowRevision": str(flow.revision or 1), "state": StateType.CREATED.value,
+                "id": eid,
+                "namespace": flow.namespace,
+                "flowId": flow.id,
+                "flowRevision": str(flow.revision or 1),
+                "state": StateType.CREATED.value,
                 "inputs": inputs_json,
                 "labels": json.dumps([lb.model_dump() for lb in labels]),
-                "variables": json.dumps(flow.variables), "created": repr(now),
-                "originalId": original_id or eid, "parentId": parent_id or "",
+                "variables": json.dumps(flow.variables),
+                "created": repr(now),
+                "originalId": original_id or eid,
+                "parentId": parent_id or "",
                 "h": _hist("CREATED", date),
             }
             if flow.concurrency is not None:
@@ -476,9 +502,14 @@ class MemoryStore:
             for c in copies:
                 trid = c["id"]
                 e.tr.setdefault(trid, {}).update({k: str(v) for k, v in c.items()})
-                e.trkey[identity(c["taskId"], c.get("parentTaskRunId") or None,
-                                 c.get("value") or None,
-                                 int(c["iteration"]) if c.get("iteration") else None)] = trid
+                e.trkey[
+                    identity(
+                        c["taskId"],
+                        c.get("parentTaskRunId") or None,
+                        c.get("value") or None,
+                        int(c["iteration"]) if c.get("iteration") else None,
+                    )
+                ] = trid
                 e.tv[f"{c['taskId']}|{c.get('value') or ''}"] = trid
                 e.trs.append(trid)
             self._create_runs("CREATED", eid, date, pending_deadline, first)
@@ -487,17 +518,31 @@ class MemoryStore:
             self._emit(eid)
         created = [History(state=StateType.CREATED, date=date)]  # type: ignore[arg-type]
         return Execution(
-            id=eid, namespace=flow.namespace, flow_id=flow.id, flow_revision=flow.revision or 1,
+            id=eid,
+            namespace=flow.namespace,
+            flow_id=flow.id,
+            flow_revision=flow.revision or 1,
             state=State(current=StateType.CREATED, histories=created),
-            inputs=json.loads(inputs_json), labels=labels, variables=flow.variables,
-            parent_id=parent_id, original_id=original_id or eid,
-            task_run_list=[_task_run(eid, fields, c) for c in copies] + [
-                TaskRun(id=row.id, execution_id=eid, namespace=flow.namespace,
-                        flow_id=flow.id, task_id=row.task_id,
-                        parent_task_run_id=row.parent_task_run_id, value=row.value,
-                        iteration=row.iteration,
-                        state=State(current=StateType.CREATED, histories=created))
-                for row in first],
+            inputs=json.loads(inputs_json),
+            labels=labels,
+            variables=flow.variables,
+            parent_id=parent_id,
+            original_id=original_id or eid,
+            task_run_list=[_task_run(eid, fields, c) for c in copies]
+            + [
+                TaskRun(
+                    id=row.id,
+                    execution_id=eid,
+                    namespace=flow.namespace,
+                    flow_id=flow.id,
+                    task_id=row.task_id,
+                    parent_task_run_id=row.parent_task_run_id,
+                    value=row.value,
+                    iteration=row.iteration,
+                    state=State(current=StateType.CREATED, histories=created),
+                )
+                for row in first
+            ],
         )
 
     def admit(self, eid: str, flow: Flow) -> Status:
@@ -546,8 +591,9 @@ class MemoryStore:
             e = self._x.get(eid)
             return sorted(e.subflows) if e else []
 
-    def create_task_runs(self, eid: str, items: list[NewRow], pending_deadline: float,
-                         ended: str = "") -> Created:
+    def create_task_runs(
+        self, eid: str, items: list[NewRow], pending_deadline: float, ended: str = ""
+    ) -> Created:
         """Create task runs once each (``create.lua``), sending the messages of the new
         ones unless the execution holds them (PAUSED, QUEUED); ``ended`` leaves the active
         set. No pairs when the execution refuses new task runs (KILLING, ended, missing:
@@ -564,8 +610,9 @@ class MemoryStore:
             self._emit(eid)
             return Created(StateType(xstate), runs)
 
-    def transition_execution(self, eid: str, to: StateType, expected: StateType | None = None,
-                             **fields: Any) -> Moved:
+    def transition_execution(
+        self, eid: str, to: StateType, expected: StateType | None = None, **fields: Any
+    ) -> Moved:
         """Compare-and-set the execution's state (``exec_transition.lua``): OK, NOOP,
         INVALID, STALE (not in ``expected``) or MISSING; ``fields`` are written on OK."""
         encoded = {name: _encode(value) for name, value in fields.items()}
@@ -584,9 +631,16 @@ class MemoryStore:
                 return Moved(Status.INVALID, StateType(cur))
             return Moved(Status(status), to)
 
-    def transition_task_run(self, eid: str, trid: str, to: StateType,
-                            expected: StateType | None = None, *, active: float | str = "",
-                            **fields: Any) -> Moved:
+    def transition_task_run(
+        self,
+        eid: str,
+        trid: str,
+        to: StateType,
+        expected: StateType | None = None,
+        *,
+        active: float | str = "",
+        **fields: Any,
+    ) -> Moved:
         """Compare-and-set one task run's state (``tr_transition.lua``); ``active``: its
         new deadline in the active set, "-" to take it out, "" to leave it as it is."""
         encoded = {name: _encode(value) for name, value in fields.items()}
@@ -653,8 +707,9 @@ class MemoryStore:
             self._emit(eid)
             return Killed(Status.KILLING, StateType.KILLING, running)
 
-    def restart_execution(self, eid: str, dropped_tasks: list[str], pending_deadline: float
-                          ) -> Restarted:
+    def restart_execution(
+        self, eid: str, dropped_tasks: list[str], pending_deadline: float
+    ) -> Restarted:
         """Restart a FAILED or KILLED execution in place (``restart.lua``)."""
         with self._lock:
             cur = self._xhash(eid).get("state")
@@ -673,8 +728,9 @@ class MemoryStore:
                 task, st = t.get("taskId"), t.get("state")
                 if task in dropped:
                     # As restart.lua: the identity without an iteration suffix.
-                    e.trkey.pop(f"{task}|{t.get('parentTaskRunId') or ''}|"
-                                f"{t.get('value') or ''}", None)
+                    e.trkey.pop(
+                        f"{task}|{t.get('parentTaskRunId') or ''}|{t.get('value') or ''}", None
+                    )
                     e.trs[:] = [x for x in e.trs if x != trid]
                     e.tr.pop(trid, None)
                     e.leases.pop(trid, None)
@@ -736,8 +792,15 @@ class MemoryStore:
 
     # ------------------------------------------------------------------ attempts
 
-    def start_attempt(self, eid: str, trid: str, worker_id: str, lease_s: float,
-                      force: bool = False, max_deliveries: int = 5) -> StartResult:
+    def start_attempt(
+        self,
+        eid: str,
+        trid: str,
+        worker_id: str,
+        lease_s: float,
+        force: bool = False,
+        max_deliveries: int = 5,
+    ) -> StartResult:
         """Claim task run ``trid`` and start its next attempt under a lease
         (``start.lua``)."""
         lease_ms = int(lease_s * 1000)
@@ -801,8 +864,16 @@ class MemoryStore:
                 h = _happend(h, _hist("RUNNING", date), _ahist(n, "RUNNING", date))
             else:
                 h = _happend(h, _ahist(n, "RUNNING", date))
-            t.update({"state": "RUNNING", "attempts": str(n), f"a{n}:state": "RUNNING",
-                      f"a{n}:worker": worker_id, "firstStart": first_start, "h": h})
+            t.update(
+                {
+                    "state": "RUNNING",
+                    "attempts": str(n),
+                    f"a{n}:state": "RUNNING",
+                    f"a{n}:worker": worker_id,
+                    "firstStart": first_start,
+                    "h": h,
+                }
+            )
             self._note("a", trid, task, n, "RUNNING", date)
             self._e(eid).leases[trid] = (worker_id, now + lease_ms / 1000)
             self._active[f"{eid}|{trid}"] = now + lease_ms / 1000
@@ -810,20 +881,34 @@ class MemoryStore:
                 self._exec_move(eid, "RUNNING", date)
             self._emit(eid)
             return StartResult(
-                Status.START, attempt=n, task_id=task,
+                Status.START,
+                attempt=n,
+                task_id=task,
                 parent_task_run_id=t.get("parentTaskRunId") or None,
-                value=t.get("value") or None, namespace=x.get("namespace", ""),
-                flow_id=x.get("flowId", ""), revision=int(x.get("flowRevision") or 0),
+                value=t.get("value") or None,
+                namespace=x.get("namespace", ""),
+                flow_id=x.get("flowId", ""),
+                revision=int(x.get("flowRevision") or 0),
                 first_start=float(first_start),
                 iteration=int(t["iteration"]) if t.get("iteration") else None,
             )
 
     def finish_attempt(
-        self, eid: str, trid: str, attempt: int, attempt_state: StateType,
-        task_run_state: StateType, *, outputs: Mapping[str, Any] | None = None,
-        retry_at: float | None = None, active_deadline: float, error: str = "",
-        metrics: Iterable[MetricEntry] = (), parent: str | None = None,
-        errors_branch: bool = False, iteration: int | None = None,
+        self,
+        eid: str,
+        trid: str,
+        attempt: int,
+        attempt_state: StateType,
+        task_run_state: StateType,
+        *,
+        outputs: Mapping[str, Any] | None = None,
+        retry_at: float | None = None,
+        active_deadline: float,
+        error: str = "",
+        metrics: Iterable[MetricEntry] = (),
+        parent: str | None = None,
+        errors_branch: bool = False,
+        iteration: int | None = None,
         then: Then | None = None,
     ) -> Finished:
         """Record how attempt ``attempt`` ended, with the task run (``finish.lua``): only
@@ -879,21 +964,27 @@ class MemoryStore:
                     klass = "bad"
                 elif trend == "WARNING":
                     klass = "warn"
-                counted, left = self._child_end(eid, parent, trid, klass, task, iteration,
-                                                errors_branch)
+                counted, left = self._child_end(
+                    eid, parent, trid, klass, task, iteration, errors_branch
+                )
                 # Kept active until advanced (unless nothing follows it).
                 if not left:
                     self._active[member] = deadline
                 return Finished(Status.OK, StateType(trend), child=counted)
 
             result = Finished(Status.OK, StateType(trend))
-            applies = (then is not None and then.state.value == trend
-                       and xstate != "KILLING" and not _terminal(xstate))
+            applies = (
+                then is not None
+                and then.state.value == trend
+                and xstate != "KILLING"
+                and not _terminal(xstate)
+            )
             if applies and then is not None and then.rows:
                 # Its successors exist from now on: it leaves the active set.
                 self._active.pop(member, None)
-                self._create_runs(xstate or "", eid, date,
-                                  float(f"{then.pending_deadline:.6f}"), then.rows)
+                self._create_runs(
+                    xstate or "", eid, date, float(f"{then.pending_deadline:.6f}"), then.rows
+                )
                 result = Finished(Status.OK, StateType(trend), next_state=StateType(xstate or ""))
             elif applies and xstate == "RUNNING" and not x.get("triggerExecutionId"):
                 worst = _RANK.get(trend, 0)
@@ -950,8 +1041,18 @@ class MemoryStore:
 
     # ------------------------------------------------------------------ flowables
 
-    def start_flowable(self, eid: str, trid: str, mode: str, width: int, total: int,
-                       expected: int, claimed: int, plan: str, values: list[str]) -> Status:
+    def start_flowable(
+        self,
+        eid: str,
+        trid: str,
+        mode: str,
+        width: int,
+        total: int,
+        expected: int,
+        claimed: int,
+        plan: str,
+        values: list[str],
+    ) -> Status:
         """Start a flowable task run with its plan (``flowable_start.lua``): OK, NOOP
         (started already) or REFUSED (missing, or the execution is ending)."""
         with self._lock:
@@ -969,10 +1070,21 @@ class MemoryStore:
             e.ended.pop(trid, None)
             e.values.pop(trid, None)
             e.flowables.add(trid)
-            t.update({"state": "RUNNING", "mode": mode, "T": str(width), "total": str(total),
-                      "expected": str(expected), "cn": str(claimed), "done": "0", "bad": "0",
-                      "warn": "0", "plan": plan,
-                      "h": _happend(t.get("h"), _hist("RUNNING", date))})
+            t.update(
+                {
+                    "state": "RUNNING",
+                    "mode": mode,
+                    "T": str(width),
+                    "total": str(total),
+                    "expected": str(expected),
+                    "cn": str(claimed),
+                    "done": "0",
+                    "bad": "0",
+                    "warn": "0",
+                    "plan": plan,
+                    "h": _happend(t.get("h"), _hist("RUNNING", date)),
+                }
+            )
             if values:
                 e.values[trid] = list(values)
             self._note("t", trid, t.get("taskId", ""), "", "RUNNING", date)
@@ -981,18 +1093,26 @@ class MemoryStore:
             self._emit(eid)
             return Status.OK
 
-    def child_ended(self, eid: str, parent: str, child: str, klass: str, task_id: str,
-                    iteration: int | None, errors_branch: bool) -> ChildEnd:
+    def child_ended(
+        self,
+        eid: str,
+        parent: str,
+        child: str,
+        klass: str,
+        task_id: str,
+        iteration: int | None,
+        errors_branch: bool,
+    ) -> ChildEnd:
         """Count a child's end on its flowable, once, and claim its successors
         (``child_ended.lua``)."""
         with self._lock:
-            return self._child_end(eid, parent, child, klass, task_id, iteration,
-                                   errors_branch)[0]
+            return self._child_end(eid, parent, child, klass, task_id, iteration, errors_branch)[0]
 
     # ------------------------------------------------------------------ reading task runs
 
-    def task_run_outputs(self, eid: str, task_id: str, value: str | None = None
-                         ) -> dict[str, Any] | None:
+    def task_run_outputs(
+        self, eid: str, task_id: str, value: str | None = None
+    ) -> dict[str, Any] | None:
         """Outputs of the (latest) task run of ``task_id`` (for loop value ``value``);
         None if it has not run."""
         with self._lock:
@@ -1102,9 +1222,28 @@ class MemoryStore:
         e = self._x.pop(eid, None)
         deleted = 0
         if e is not None:
-            deleted = (sum(1 for part in (e.x, e.exec_ev, e.events, e.trs, e.trkey, e.tv,
-                                          e.flowables, e.subflows, e.metrics, e.logs) if part)
-                       + len(e.tr) + len(e.leases) + len(e.ended) + len(e.values))
+            deleted = (
+                sum(
+                    1
+                    for part in (
+                        e.x,
+                        e.exec_ev,
+                        e.events,
+                        e.trs,
+                        e.trkey,
+                        e.tv,
+                        e.flowables,
+                        e.subflows,
+                        e.metrics,
+                        e.logs,
+                    )
+                    if part
+                )
+                + len(e.tr)
+                + len(e.leases)
+                + len(e.ended)
+                + len(e.values)
+            )
         del self._idx_ended[eid]
         self._idx_all.pop(eid, None)
         if xstate is not None:
@@ -1126,14 +1265,17 @@ class MemoryStore:
             x = dict(e.x)
             raws = [dict(e.tr[trid]) for trid in e.trs if e.tr.get(trid)]
         return Execution(
-            id=eid, namespace=x["namespace"], flow_id=x["flowId"],
+            id=eid,
+            namespace=x["namespace"],
+            flow_id=x["flowId"],
             flow_revision=int(x.get("flowRevision") or 1),
             state=_state(_history(x.get("h"))),
             inputs=json.loads(x.get("inputs") or "{}"),
             outputs=json.loads(x.get("outputs") or "{}"),
             labels=[Label.model_validate(lb) for lb in json.loads(x.get("labels") or "[]")],
             variables=json.loads(x.get("variables") or "{}"),
-            parent_id=x.get("parentId") or None, original_id=x.get("originalId") or eid,
+            parent_id=x.get("parentId") or None,
+            original_id=x.get("originalId") or eid,
             task_run_list=[_task_run(eid, x, h) for h in raws],
         )
 
@@ -1171,8 +1313,9 @@ class MemoryStore:
                 return
             self._changed.wait(left)
 
-    def read_execution_events(self, eid: str, last_id: str, block_ms: int
-                              ) -> list[tuple[str, StateType]]:
+    def read_execution_events(
+        self, eid: str, last_id: str, block_ms: int
+    ) -> list[tuple[str, StateType]]:
         """Execution state changes after ``last_id`` (blocking up to ``block_ms``)."""
         after = _stream_id(last_id)
 
@@ -1190,8 +1333,9 @@ class MemoryStore:
             e = self._x.get(eid)
             return e.events[-1][0] if e and e.events else "0"
 
-    def read_events(self, eid: str, last_id: str = "0", block_ms: int | None = None
-                    ) -> list[tuple[str, StateEvent]]:
+    def read_events(
+        self, eid: str, last_id: str = "0", block_ms: int | None = None
+    ) -> list[tuple[str, StateEvent]]:
         """State changes after ``last_id`` (blocking up to ``block_ms`` for new ones).
 
         The changes of one step are one entry; each change gets its own id,
@@ -1208,9 +1352,9 @@ class MemoryStore:
         with self._lock:
             if index:  # the rest of a step whose first changes were read
                 e = self._x.get(eid)
-                for entry_id, changes in (e.events if e else []):
+                for entry_id, changes in e.events if e else []:
                     if entry_id == entry:
-                        out += _changes(eid, entry_id, changes)[int(index) + 1:]
+                        out += _changes(eid, entry_id, changes)[int(index) + 1 :]
                 if out:
                     block_ms = None
             self._wait(lambda: bool(entries()), block_ms)
@@ -1218,9 +1362,15 @@ class MemoryStore:
                 out += _changes(eid, entry_id, changes)
         return out
 
-    def search(self, *, namespace: str | None = None, flow_id: str | None = None,
-               state: StateType | None = None, limit: int = 50, offset: int = 0
-               ) -> list[str]:
+    def search(
+        self,
+        *,
+        namespace: str | None = None,
+        flow_id: str | None = None,
+        state: StateType | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[str]:
         """Execution ids, newest first, filtered by namespace, flow id and/or current
         state."""
         with self._lock:
@@ -1238,16 +1388,21 @@ class MemoryStore:
                 ids = [e for e in ids if self._xhash(e).get("namespace") == namespace]
             if flow_id and not namespace:
                 ids = [e for e in ids if self._xhash(e).get("flowId") == flow_id]
-            page = ids[offset:offset + limit]
+            page = ids[offset : offset + limit]
             return [e for e in page if self._xhash(e)]
 
 
 def _row(trid: str, t: Hash) -> TaskRunRow | None:
     if "taskId" not in t:
         return None
-    return TaskRunRow(trid, t["taskId"], StateType(t["state"]), t.get("parentTaskRunId") or None,
-                      t.get("value") or None,
-                      int(t["iteration"]) if t.get("iteration") is not None else None)
+    return TaskRunRow(
+        trid,
+        t["taskId"],
+        StateType(t["state"]),
+        t.get("parentTaskRunId") or None,
+        t.get("value") or None,
+        int(t["iteration"]) if t.get("iteration") is not None else None,
+    )
 
 
 def _task_run(eid: str, x: Hash, h: Hash) -> TaskRun:
@@ -1264,19 +1419,34 @@ def _task_run(eid: str, x: Hash, h: Hash) -> TaskRun:
         for i in range(1, n + 1)
     ]
     return TaskRun(
-        id=h["id"], execution_id=eid, namespace=x["namespace"], flow_id=x["flowId"],
-        task_id=h["taskId"], parent_task_run_id=h.get("parentTaskRunId") or None,
-        value=h.get("value") or None, attempts=attempts,
+        id=h["id"],
+        execution_id=eid,
+        namespace=x["namespace"],
+        flow_id=x["flowId"],
+        task_id=h["taskId"],
+        parent_task_run_id=h.get("parentTaskRunId") or None,
+        value=h.get("value") or None,
+        attempts=attempts,
         iteration=int(h["iteration"]) if h.get("iteration") else None,
         outputs=json.loads(h["outputs"]) if h.get("outputs") else {},
         state=_state([entry for entry in entries if "attempt" not in entry]),
     )
 
 
-def _changes(eid: str, entry_id: str, changes: list[dict[str, str]]
-             ) -> list[tuple[str, StateEvent]]:
-    return [(f"{entry_id}/{i}", StateEvent(
-        execution_id=eid, state=StateType(d["s"]), date=d["d"],  # type: ignore[arg-type]
-        task_run_id=d["tr"] or None, task_id=d["task"] or None,
-        attempt=int(d["a"]) if d["a"] else None,
-    )) for i, d in enumerate(changes)]
+def _changes(
+    eid: str, entry_id: str, changes: list[dict[str, str]]
+) -> list[tuple[str, StateEvent]]:
+    return [
+        (
+            f"{entry_id}/{i}",
+            StateEvent(
+                execution_id=eid,
+                state=StateType(d["s"]),
+                date=d["d"],  # type: ignore[arg-type]
+                task_run_id=d["tr"] or None,
+                task_id=d["task"] or None,
+                attempt=int(d["a"]) if d["a"] else None,
+            ),
+        )
+        for i, d in enumerate(changes)
+    ]

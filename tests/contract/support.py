@@ -30,12 +30,18 @@ def xfail_redis(request: pytest.FixtureRequest, reason: str) -> None:
         request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
 
 
-def make_flow(fid: str = "f", namespace: str = "ns", tasks: tuple[str, ...] = ("a", "b"),
-              **extra: Any) -> Flow:
+def make_flow(
+    fid: str = "f", namespace: str = "ns", tasks: tuple[str, ...] = ("a", "b"), **extra: Any
+) -> Flow:
     """A flow of Log tasks."""
-    return Flow.from_dict({"id": fid, "namespace": namespace,
-                           "tasks": [{"id": t, "type": "Log", "message": t} for t in tasks],
-                           **extra})
+    return Flow.from_dict(
+        {
+            "id": fid,
+            "namespace": namespace,
+            "tasks": [{"id": t, "type": "Log", "message": t} for t in tasks],
+            **extra,
+        }
+    )
 
 
 def new_id(kind: str = "x") -> str:
@@ -61,18 +67,30 @@ def sent(store: Store, key: str | None = None) -> list[str]:
     return list(store.queues.get(key, []))
 
 
-def row(task_id: str, *, trid: str | None = None, parent: str | None = None,
-        value: str | None = None, iteration: int | None = None,
-        msg: Outgoing | None = None) -> NewRow:
+def row(
+    task_id: str,
+    *,
+    trid: str | None = None,
+    parent: str | None = None,
+    value: str | None = None,
+    iteration: int | None = None,
+    msg: Outgoing | None = None,
+) -> NewRow:
     return NewRow(trid or new_id("t"), task_id, parent, value, iteration, msg)
 
 
-def submit(store: Store, flow: Flow | None = None, first: list[NewRow] | None = None,
-           eid: str | None = None, **kwargs: Any) -> str:
+def submit(
+    store: Store,
+    flow: Flow | None = None,
+    first: list[NewRow] | None = None,
+    eid: str | None = None,
+    **kwargs: Any,
+) -> str:
     """Create an execution (first task runs: ``first``); its id."""
     eid = eid or new_id("e")
-    created = store.create_execution(eid, flow or make_flow(), {"n": 1}, [], first or [],
-                                     pending_deadline=0.0, **kwargs)
+    created = store.create_execution(
+        eid, flow or make_flow(), {"n": 1}, [], first or [], pending_deadline=0.0, **kwargs
+    )
     assert created is not None
     return eid
 
@@ -95,8 +113,13 @@ def path_to(target: StateType) -> list[StateType]:
     return chain[::-1]
 
 
-def running(store: Store, first: list[str] = ["a"], worker: str = "w1",  # noqa: B006
-            lease_s: float = 30.0, **kwargs: Any) -> tuple[str, list[str]]:
+def running(
+    store: Store,
+    first: tuple[str, ...] = ("a",),
+    worker: str = "w1",
+    lease_s: float = 30.0,
+    **kwargs: Any,
+) -> tuple[str, list[str]]:
     """An execution whose first task run (of ``first``) is RUNNING attempt 1."""
     rows = [row(t) for t in first]
     eid = submit(store, first=rows, **kwargs)

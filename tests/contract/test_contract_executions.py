@@ -66,18 +66,20 @@ def test_create_execution_as_stored(store: Store) -> None:
     eid = new_id("e")
     flow = make_flow(variables={"v": 1}).model_copy(update={"revision": 3})
     rows = [row("a", msg=message(store, "m-a")), row("b")]
-    created = store.create_execution(eid, flow, {"x": "y"}, [Label(key="k", value="v")], rows,
-                                     pending_deadline=0.0)
+    created = store.create_execution(
+        eid, flow, {"x": "y"}, [Label(key="k", value="v")], rows, pending_deadline=0.0
+    )
     assert created is not None
     got = store.get_execution(eid)
     assert _timeless(got.model_dump()) == _timeless(created.model_dump())
-    assert got.state.current == S.CREATED and [h.state for h in got.state.histories] == [
-        S.CREATED]
+    assert got.state.current == S.CREATED and [h.state for h in got.state.histories] == [S.CREATED]
     assert got.inputs == {"x": "y"} and got.labels == [Label(key="k", value="v")]
     assert got.variables == {"v": 1} and got.flow_revision == 3
     assert got.original_id == eid and got.parent_id is None
     assert [(t.id, t.task_id, t.state.current) for t in got.task_run_list] == [
-        (rows[0].id, "a", S.CREATED), (rows[1].id, "b", S.CREATED)]
+        (rows[0].id, "a", S.CREATED),
+        (rows[1].id, "b", S.CREATED),
+    ]
     assert sent(store) == ["m-a"]  # the one with a message, pushed in the same step
     assert store.execution_state(eid) == S.CREATED
     assert store.flow_ref(eid) == ("ns", "f", 3)
@@ -115,8 +117,7 @@ def test_missing_execution(store: Store) -> None:
 def test_create_only_if_absent(store: Store) -> None:
     eid = submit(store)
     store.transition_execution(eid, S.RUNNING)
-    again = store.create_execution(eid, make_flow(), {}, [], [row("a")], 0.0,
-                                   only_if_absent=True)
+    again = store.create_execution(eid, make_flow(), {}, [], [row("a")], 0.0, only_if_absent=True)
     assert again is None
     assert store.execution_state(eid) == S.RUNNING
     assert store.task_run_rows(eid) == []
@@ -133,8 +134,9 @@ def test_create_with_copies_of_a_replay(store: Store) -> None:
     first = row("a")
     src = submit(store, first=[first])
     store.start_attempt(src, first.id, "w", 30)
-    store.finish_attempt(src, first.id, 1, S.SUCCESS, S.SUCCESS, outputs={"o": 1},
-                         active_deadline=0.0)
+    store.finish_attempt(
+        src, first.id, 1, S.SUCCESS, S.SUCCESS, outputs={"o": 1}, active_deadline=0.0
+    )
     raw = store.read_task_runs_raw(src, [first.id])
     assert raw[0]["state"] == "SUCCESS" and raw[0]["taskId"] == "a"
     copy = {**raw[0], "id": new_id("c")}
@@ -142,7 +144,9 @@ def test_create_with_copies_of_a_replay(store: Store) -> None:
     eid = submit(store, first=[nxt], copies=[copy], parent_id=src)
     got = store.get_execution(eid)
     assert [(t.id, t.task_id, t.state.current) for t in got.task_run_list] == [
-        (copy["id"], "a", S.SUCCESS), (nxt.id, "b", S.CREATED)]
+        (copy["id"], "a", S.SUCCESS),
+        (nxt.id, "b", S.CREATED),
+    ]
     assert got.task_run_list[0].outputs == {"o": 1}
     assert [a.state.current for a in got.task_run_list[0].attempts] == [S.SUCCESS]
     assert store.task_run_outputs(eid, "a") == {"o": 1}
@@ -231,16 +235,15 @@ def test_execution_expected_state(store: Store) -> None:
     before = store.execution_meta(eid)
     # not in the expected state: refused, nothing written (RedisStore answers STALE)
     assert store.transition_execution(eid, S.SUCCESS, expected=S.CREATED, x="1") == (
-        "STALE", S.RUNNING)
+        "STALE",
+        S.RUNNING,
+    )
     assert store.execution_meta(eid) == before
     # already where it was asked to go: NOOP whatever was expected
-    assert store.transition_execution(eid, S.RUNNING, expected=S.CREATED) == (
-        "NOOP", S.RUNNING)
+    assert store.transition_execution(eid, S.RUNNING, expected=S.CREATED) == ("NOOP", S.RUNNING)
     # expected, but the table forbids the move
-    assert store.transition_execution(eid, S.CREATED, expected=S.RUNNING) == (
-        "INVALID", S.RUNNING)
-    assert store.transition_execution(eid, S.SUCCESS, expected=S.RUNNING) == (
-        "OK", S.SUCCESS)
+    assert store.transition_execution(eid, S.CREATED, expected=S.RUNNING) == ("INVALID", S.RUNNING)
+    assert store.transition_execution(eid, S.SUCCESS, expected=S.RUNNING) == ("OK", S.SUCCESS)
 
 
 def test_task_run_expected_state(store: Store) -> None:
@@ -249,13 +252,13 @@ def test_task_run_expected_state(store: Store) -> None:
     t = first.id
     assert store.transition_task_run(eid, t, S.RUNNING, expected=S.CREATED) == ("OK", S.RUNNING)
     before = store.read_task_runs_raw(eid, [t])
-    assert store.transition_task_run(eid, t, S.SUCCESS, expected=S.CREATED) == (
-        "STALE", S.RUNNING)
+    assert store.transition_task_run(eid, t, S.SUCCESS, expected=S.CREATED) == ("STALE", S.RUNNING)
     assert store.read_task_runs_raw(eid, [t]) == before
-    assert store.transition_task_run(eid, t, S.RUNNING, expected=S.CREATED) == (
-        "NOOP", S.RUNNING)
+    assert store.transition_task_run(eid, t, S.RUNNING, expected=S.CREATED) == ("NOOP", S.RUNNING)
     assert store.transition_task_run(eid, t, S.CREATED, expected=S.RUNNING) == (
-        "INVALID", S.RUNNING)
+        "INVALID",
+        S.RUNNING,
+    )
     assert store.transition_task_run(eid, "nope", S.RUNNING) == ("MISSING", None)
 
 

@@ -13,22 +13,38 @@ from tests.contract.support import make_flow, message, row, running, sent, submi
 S = StateType
 
 
-def _flowable(store: Store, mode: str, tasks: list[str], *, total: int, expected: int,
-              claimed: int, values: list[str] | None = None) -> tuple[str, str]:
+def _flowable(
+    store: Store,
+    mode: str,
+    tasks: list[str],
+    *,
+    total: int,
+    expected: int,
+    claimed: int,
+    values: list[str] | None = None,
+) -> tuple[str, str]:
     """An execution with a started flowable task run ``p`` of ``mode`` over ``tasks``."""
     p = row("p")
     eid = submit(store, first=[p])
     plan = json.dumps({"mode": mode, "tasks": tasks, "looped": values is not None})
-    status = store.start_flowable(eid, p.id, mode, len(tasks) or 1, total, expected, claimed,
-                                  plan, values or [])
+    status = store.start_flowable(
+        eid, p.id, mode, len(tasks) or 1, total, expected, claimed, plan, values or []
+    )
     assert status == "OK"
     return eid, p.id
 
 
-def _child(store: Store, eid: str, parent: str, task: str, value: str | None = None,
-           iteration: int | None = None) -> str:
-    created = store.create_task_runs(eid, [row(task, parent=parent, value=value,
-                                               iteration=iteration)], 0.0)
+def _child(
+    store: Store,
+    eid: str,
+    parent: str,
+    task: str,
+    value: str | None = None,
+    iteration: int | None = None,
+) -> str:
+    created = store.create_task_runs(
+        eid, [row(task, parent=parent, value=value, iteration=iteration)], 0.0
+    )
     return created.runs[0][0]
 
 
@@ -92,8 +108,7 @@ def test_parallel_claims_free_slots(store: Store) -> None:
 
 def test_foreach_walks_iterations(store: Store) -> None:
     values = ["v1", "v2", "v3"]
-    eid, p = _flowable(store, "each", ["x", "y"], total=3, expected=1, claimed=1,
-                       values=values)
+    eid, p = _flowable(store, "each", ["x", "y"], total=3, expected=1, claimed=1, values=values)
     x0 = _child(store, eid, p, "x", "v1", 0)
     end = store.child_ended(eid, p, x0, "ok", "x", 0, False)
     assert end.successors == [(1, "v1")]  # y of the same iteration
@@ -132,8 +147,7 @@ def test_finish_counts_the_child_in_the_same_step(store: Store) -> None:
     eid, p = _flowable(store, "seq", ["x", "y"], total=2, expected=1, claimed=0)
     x = _child(store, eid, p, "x")
     store.start_attempt(eid, x, "w", 30)
-    done = store.finish_attempt(eid, x, 1, S.FAILED, S.WARNING, active_deadline=50.0,
-                                parent=p)
+    done = store.finish_attempt(eid, x, 1, S.FAILED, S.WARNING, active_deadline=50.0, parent=p)
     assert done.status == "OK" and done.state == S.WARNING and done.child is not None
     assert done.child.status == "OK" and done.child.successors == [(1, "")]
     assert done.child.counters["warn"] == 1
@@ -146,8 +160,9 @@ def test_finish_of_a_retrying_child_is_not_counted(store: Store) -> None:
     eid, p = _flowable(store, "seq", ["x"], total=1, expected=1, claimed=0)
     x = _child(store, eid, p, "x")
     store.start_attempt(eid, x, "w", 30)
-    done = store.finish_attempt(eid, x, 1, S.FAILED, S.RETRYING, retry_at=time.time() + 9,
-                                active_deadline=50.0, parent=p)
+    done = store.finish_attempt(
+        eid, x, 1, S.FAILED, S.RETRYING, retry_at=time.time() + 9, active_deadline=50.0, parent=p
+    )
     assert (done.state, done.child) == (S.RETRYING, None)
     assert store.child_ended(eid, p, x, "ok", "x", None, False).status == "OK"
 
@@ -169,7 +184,7 @@ def test_kill_with_nothing_running_ends_at_once(store: Store) -> None:
 
 
 def test_kill_leaves_running_task_runs_to_their_workers(store: Store) -> None:
-    eid, (a, b) = running(store, first=["a", "b"])
+    eid, (a, b) = running(store, first=("a", "b"))
     assert store.kill_execution(eid) == ("KILLING", S.KILLING, [a])
     assert store.task_run_row(eid, b).state == S.KILLED  # type: ignore[union-attr]
     assert store.task_run_row(eid, a).state == S.RUNNING  # type: ignore[union-attr]
@@ -185,9 +200,8 @@ def test_kill_ends_runs_whose_worker_is_gone(store: Store) -> None:
 
 
 def test_restart_in_place(store: Store) -> None:
-    eid, (a, b, e) = running(store, first=["a", "b", "e"])
-    store.finish_attempt(eid, a, 1, S.SUCCESS, S.SUCCESS, outputs={"o": 1},
-                         active_deadline=0.0)
+    eid, (a, b, e) = running(store, first=("a", "b", "e"))
+    store.finish_attempt(eid, a, 1, S.SUCCESS, S.SUCCESS, outputs={"o": 1}, active_deadline=0.0)
     store.start_attempt(eid, b, "w", 30)
     store.finish_attempt(eid, b, 1, S.FAILED, S.FAILED, active_deadline=0.0)
     store.transition_task_run(eid, e, S.FAILED)
@@ -196,7 +210,9 @@ def test_restart_in_place(store: Store) -> None:
     assert store.restart_execution(eid, ["e"], 77.0) == ("OK", S.RESTARTED, [b])
     assert store.execution_state(eid) == S.RESTARTED
     assert [(r.task_id, r.state) for r in store.task_run_rows(eid)] == [
-        ("a", S.SUCCESS), ("b", S.RESTARTED)]
+        ("a", S.SUCCESS),
+        ("b", S.RESTARTED),
+    ]
     assert store.task_run_outputs(eid, "a") == {"o": 1}
     assert store.task_run_row(eid, e) is None
     assert (eid, b) in store.due_active(77.0) and (eid, b) not in store.due_active(76.0)
@@ -228,8 +244,9 @@ def test_restart_refused_unless_failed_or_killed(store: Store) -> None:
 
 def _limited(store: Store, behavior: str = "QUEUE", limit: int = 1) -> tuple[str, ...]:
     flow = make_flow(concurrency={"limit": limit, "behavior": behavior})
-    return tuple(submit(store, flow, first=[row("a", msg=message(store, f"m{i}"))])
-                 for i in range(3))
+    return tuple(
+        submit(store, flow, first=[row("a", msg=message(store, f"m{i}"))]) for i in range(3)
+    )
 
 
 def test_admit_queue_and_promote(store: Store) -> None:
