@@ -636,6 +636,43 @@ class MemoryStore:
                 return Moved(Status.INVALID, StateType(cur))
             return Moved(Status(status), to)
 
+    def end_execution(
+        self,
+        eid: str,
+        final: StateType,
+        expected: StateType,
+        task_runs: list[TaskRunRow],
+        outputs: Mapping[str, Any] | None = None,
+    ) -> Moved:
+        """End the execution if it is still as read (``end_execution.lua``): OK, NOOP,
+        STALE (the snapshot is out of date), INVALID or MISSING."""
+        with self._lock:
+            x = self._xhash(eid)
+            cur = x.get("state")
+            if cur is None:
+                return Moved(Status.MISSING, None)
+            e = self._e(eid)
+            if cur != expected.value or len(e.trs) != len(task_runs) or any(
+                self._hash(eid, r.id).get("state") != r.state.value for r in task_runs
+            ):
+                return Moved(Status.STALE, StateType(cur))
+            via = "RUNNING" if cur in ("CREATED", "QUEUED", "RESTARTED") else None
+            if via and not (_allowed(cur, via) and _allowed(via, final.value)):
+                return Moved(Status.INVALID, StateType(cur))
+            if not via and not _allowed(cur, final.value):
+                return Moved(Status.INVALID, StateType(cur))
+            if cur == final.value:
+                return Moved(Status.NOOP, final)
+            date = self._iso()
+            if via:
+                self._exec_move(eid, via, date)
+            self._exec_move(eid, final.value, date)
+            if outputs is not None:
+                x["outputs"] = json.dumps(dict(outputs), default=str)
+            self._idx_ended[eid] = self._now()
+            self._emit(eid)
+            return Moved(Status.OK, final)
+
     def transition_task_run(
         self,
         eid: str,

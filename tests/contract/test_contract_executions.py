@@ -9,7 +9,7 @@ import pytest
 from executor.errors import ExecutionNotFound, FlowNotFound
 from executor.models import Label
 from executor.state import TRANSITIONS, StateType
-from executor.store.base import Store
+from executor.store.base import Status, Store
 from tests.contract.support import make_flow, message, new_id, path_to, row, sent, submit
 
 S = StateType
@@ -276,3 +276,44 @@ def test_task_run_transition_moves_the_active_entry(store: Store) -> None:
     store.set_active(eid, first.id, 5.0)
     store.transition_task_run(eid, first.id, S.CREATED, active="-")
     assert store.due_active(5.0) == [(eid, first.id)]
+
+
+# ---------------------------------------------------------------------- ending
+
+
+def test_end_execution_is_a_cas_on_the_snapshot(store: Store) -> None:
+    eid, (trid,) = running_and_failed(store)
+    snapshot = store.task_run_rows(eid)
+    # The snapshot is out of date once a task run moved: nothing written.
+    store.transition_task_run(eid, trid, S.RESTARTED)
+    stale = store.end_execution(eid, S.FAILED, S.RUNNING, snapshot)
+    assert stale.status == "STALE" and store.execution_state(eid) == S.RUNNING
+    # A new task run since the snapshot: nothing written either.
+    fresh = store.task_run_rows(eid)
+    store.create_task_runs(eid, [row("b")], 0.0)
+    assert store.end_execution(eid, S.FAILED, S.RUNNING, fresh).status == "STALE"
+    # Not in the expected state: nothing written.
+    now = store.task_run_rows(eid)
+    assert store.end_execution(eid, S.FAILED, S.CREATED, now).status == "STALE"
+    ended = store.end_execution(eid, S.SUCCESS, S.RUNNING, now, {"out": 1})
+    assert ended == (Status.OK, S.SUCCESS)
+    execution = store.get_execution(eid)
+    assert execution.state.current == S.SUCCESS and execution.outputs == {"out": 1}
+    assert store.purge_ended(float("inf")) == 1  # its retention started
+
+
+def test_end_execution_passes_through_running(store: Store) -> None:
+    eid = submit(store)
+    assert store.end_execution(eid, S.SUCCESS, S.CREATED, []).status == "OK"
+    states = [h.state for h in store.get_execution(eid).state.histories]
+    assert states == [S.CREATED, S.RUNNING, S.SUCCESS]
+    assert store.end_execution("nope", S.SUCCESS, S.CREATED, []).status == "MISSING"
+
+
+def running_and_failed(store: Store) -> tuple[str, list[str]]:
+    """A RUNNING execution whose only task run ended FAILED (no successor decided)."""
+    first = row("a")
+    eid = submit(store, first=[first])
+    started = store.start_attempt(eid, first.id, "w1", 30.0)
+    store.finish_attempt(eid, first.id, started.attempt, S.FAILED, S.FAILED, active_deadline=0)
+    return eid, [first.id]
