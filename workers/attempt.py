@@ -27,7 +27,7 @@ from executor.orchestrator import Orchestrator
 from executor.render_context import build_context
 from executor.settings import Settings
 from executor.state import StateType
-from executor.store import RedisStore, StartResult, Status
+from executor.store import StartResult, Status, Store
 from executor.tasktypes import text_fields
 from executor.templating import render_value
 from workers.heartbeat import Heartbeat
@@ -80,7 +80,7 @@ class _Result:
 class AttemptRunner:
     """Runs deliveries of task runs in one worker process."""
 
-    def __init__(self, store: RedisStore, orchestrator: Orchestrator, settings: Settings) -> None:
+    def __init__(self, store: Store, orchestrator: Orchestrator, settings: Settings) -> None:
         self.store = store
         self.orchestrator = orchestrator
         self.settings = settings

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from executor.errors import StoreError
 from executor.state import StateType
-from executor.store import RedisStore
+from executor.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ class _Running:
 class Heartbeat:
     """Renews the leases of the attempts running in this process and watches for kills."""
 
-    def __init__(self, store: RedisStore) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
         self._running: dict[tuple[str, str], _Running] = {}
         self._lock = threading.Lock()
