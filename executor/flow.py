@@ -20,11 +20,12 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from executor.catalog import lookup
 from executor.errors import FlowValidationError, Problem
 from executor.flowables import DAG, child_lists, dag_problems
 from executor.inputs import InputDef, input_def_problems
 from executor.models import OstraModel
-from executor.tasktypes import TaskType, lookup
+from executor.tasktypes import TaskType
 from executor.templating import check_syntax, contains_template
 
 ID_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]*$")

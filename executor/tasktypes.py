@@ -130,7 +130,8 @@ def task_type(
     return wrap
 
 
-def _load_entry_points() -> None:
+def load_user_types() -> None:
+    """Import the users' task type modules (entry points, ``OSTRA_TASK_MODULES``), once."""
     global _entry_points_loaded
     if _entry_points_loaded:
         return
@@ -140,26 +141,3 @@ def _load_entry_points() -> None:
         ep.load()
     for module in filter(None, (m.strip() for m in os.environ.get(MODULES_ENV, "").split(","))):
         importlib.import_module(module)
-
-
-def lookup(type_name: str) -> TaskType | None:
-    """The task type for a name or alias, or None if unknown."""
-    _ensure_builtins()
-    canonical = _ALIASES.get(type_name)
-    if canonical is None:
-        _load_entry_points()
-        canonical = _ALIASES.get(type_name)
-    return _REGISTRY.get(canonical) if canonical else None
-
-
-def known_types() -> list[str]:
-    """Canonical names of every registered task type."""
-    _ensure_builtins()
-    _load_entry_points()
-    return sorted(_REGISTRY)
-
-
-def _ensure_builtins() -> None:
-    # Imported lazily: builtin_types registers itself into this module's registry.
-    import executor.builtin_types
-    import executor.flowables  # noqa: F401

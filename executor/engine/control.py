@@ -26,8 +26,6 @@ from executor.flow import Flow
 from executor.models import TaskRun
 from executor.state import StateType
 
-#: States in which an execution may be restarted.
-RESTARTABLE = frozenset({StateType.FAILED, StateType.KILLED})
 #: Task run states a replay copies.
 REPLAY_COPIED = frozenset({StateType.SUCCESS, StateType.WARNING, StateType.SKIPPED})
 

@@ -29,9 +29,10 @@ class Status(StrEnum):
     OK = "OK"  #: applied
     NOOP = "NOOP"  #: already in that state: nothing to do (same state again)
     INVALID = "INVALID"  #: the transition table forbids the move: nothing written
-    CONFLICT = "CONFLICT"  #: not in the expected state (compare-and-set lost): nothing written
     MISSING = "MISSING"  #: no such execution or task run
-    STALE = "STALE"  #: a superseded attempt's result: only that attempt's record changed
+    #: not in the expected state (a compare-and-set lost: nothing written), or a
+    #: superseded attempt's result (only that attempt's record changed)
+    STALE = "STALE"
     REFUSED = "REFUSED"  #: the execution takes no such step now (ended, being killed)
     DUP = "DUP"  #: a child's end counted already (a repeated call)
     ERR = "ERR"  #: a child of its flowable's ``errors`` branch (walked by the orchestrator)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from executor import Flow
+from executor.catalog import lookup
 from executor.settings import Settings
-from executor.tasktypes import lookup
 
 README = (Path(__file__).parents[2] / "README.md").read_text()
 

@@ -25,9 +25,9 @@ from executor.builtin_types import (
     ScriptProperties,
     SleepProperties,
 )
+from executor.catalog import lookup
 from executor.context import RunContext
 from executor.errors import AttemptTimeout, TaskFailure, TaskKilled
-from executor.tasktypes import lookup
 from workers.tasktypes import core, python, scripts
 
 # -- helpers ----------------------------------------------------------------------------
