@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from executor.engine.flowables import walk_successors
 from executor.errors import ExecutionNotFound, FlowNotFound, StoreError
 from executor.flow import Flow
 from executor.models import (
@@ -373,15 +374,10 @@ class MemoryStore:
             elif klass == "warn":
                 warn += 1
                 p["warn"] = str(warn)
-            if bad == 0 and mode == "seq":
-                if s + 1 < total:
-                    succ = [s + 1]
-            elif bad == 0 and mode == "each" and s % width < width - 1:
-                succ = [s + 1]
-            elif bad == 0 and mode in ("par", "each") and cn < total:
-                succ = [cn * (width if mode == "each" else 1)]  # claim the next slot
-                cn += 1
-                p["cn"] = str(cn)
+            # The engine's rule, which child_end() in _lib.lua applies in Redis.
+            succ, claimed = walk_successors(mode, width, total, s, bad, cn)  # type: ignore[arg-type]
+            if claimed != cn:
+                p["cn"] = str(claimed)
             if succ:
                 expected += len(succ)
                 p["expected"] = str(expected)
