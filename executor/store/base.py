@@ -48,6 +48,12 @@ class Status(StrEnum):
     QUEUED = "QUEUED"  #: admit: queued behind the concurrency limit
     CANCELLED = "CANCELLED"  #: admit: cancelled by the concurrency limit
     FAILED = "FAILED"  #: admit: failed by the concurrency limit
+    # Appended with the Lua steps that only apply (issue 9):
+    KEYS = "KEYS"  #: a step needs keys it was not given: nothing written, call again
+    FULL = "FULL"  #: promote: no free concurrency slot
+    DROPPED = "DROPPED"  #: promote: the queue's head was not waiting any more: dropped
+    KEPT = "KEPT"  #: purge: not due (any more): nothing deleted
+    GONE = "GONE"  #: purge: the execution's hash was gone already
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,12 @@ class Then:
     state: StateType
     rows: list[NewRow]
     pending_deadline: float = 0.0
+    #: With no rows (the end of the execution): the ids of the other top-level task runs
+    #: the execution may have, created or not (ids derived from the execution's id and
+    #: the task id, ``executor.ids.derived_id(eid, task_id)``). The store ends the
+    #: execution in the same step only if these are all the task runs it has and all
+    #: ended; otherwise the orchestrator ends it.
+    siblings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
