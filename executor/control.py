@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from executor.engine import control as rules
 from executor.engine import sequencing
+from executor.engine.vocabulary import NewTaskRun
 from executor.errors import ExecutionNotFound, InvalidTransition, StateConflict
 from executor.executor_tasks import ended_of
 from executor.flow import Flow
@@ -139,7 +140,7 @@ class Control:
         plan = rules.replay_plan(flow, eid, source.task_run_list, task_run_id)
         new = new_id()
         copies = [{**{k: v for k, v in fields.items() if k not in {"lost", "retryAt"}},
-                   "id": new_id()}
+                   "id": self.o.task_run_id(new, NewTaskRun(fields["taskId"]))}
                   for fields in self.store.read_task_runs_raw(eid, plan.copied)]
         first = self.o.first_rows(new, flow, plan.first)
         self.store.create_execution(

@@ -36,7 +36,7 @@ from executor.engine.vocabulary import ChildDecision, Decision, Ended, NewTaskRu
 from executor.errors import TemplateError
 from executor.executor_tasks import ExecutorTasks, ended_of
 from executor.flow import Flow
-from executor.ids import new_id
+from executor.ids import derived_id, new_id
 from executor.models import LogEntry
 from executor.render_context import build_context
 from executor.settings import Settings, get_settings
@@ -142,7 +142,7 @@ class Orchestrator:
         with the message that starts it if it goes straight to a worker (and ``send``)."""
         rows = []
         for c in new:
-            trid = id_of(c) if id_of else new_id()
+            trid = id_of(c) if id_of else self.task_run_id(eid, c)
             task = flow.task(c.task_id)
             message = None
             if send and sequencing.goes_to_worker(task):
@@ -152,6 +152,21 @@ class Orchestrator:
                                message))
         return rows
 
+    @staticmethod
+    def task_run_id(eid: str, new: NewTaskRun) -> str:
+        """A new task run's id: derived from (execution, task) for a top-level one, so the
+        step that ends an execution knows its task runs' keys without a read
+        (``Then.siblings``); random inside flowables and loops."""
+        if new.parent_task_run_id is None and new.value is None and new.iteration is None:
+            return derived_id(eid, new.task_id)
+        return new_id()
+
+    @staticmethod
+    def top_level_ids(eid: str, flow: Flow) -> tuple[str, ...]:
+        """The ids every top-level task run of ``flow`` has (or will have) in ``eid``."""
+        return tuple(derived_id(eid, t.id) for branch in ("tasks", "errors", "finally")
+                     for t in flow.branch(branch))
+
     def plan_next(self, eid: str, flow: Flow, ended: Ended) -> Then | None:
         """What follows top-level task run ``ended``, for its worker to apply in the step
         that records the end (``sequencing.successor_in_step``); None otherwise."""
@@ -159,7 +174,7 @@ class Orchestrator:
         if decision is None:
             return None
         if decision.end:
-            return Then(ended.state, [])
+            return Then(ended.state, [], siblings=self.top_level_ids(eid, flow))
         return Then(ended.state, self.new_rows(eid, flow, decision.create),
                     time.time() + self.settings.pending_grace)
 

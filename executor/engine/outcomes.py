@@ -96,7 +96,10 @@ def child_class(state: StateType) -> str:
 
 
 def lua_constants() -> str:
-    """``RANK`` and ``BY_RANK`` as Lua, for the prelude of every script."""
-    ranks = ", ".join(f"{s.value}={n}" for s, n in sorted(RANK.items(), key=lambda i: i[0].value))
-    names = ", ".join(f"[{n}]='{s.value}'" for n, s in enumerate(BY_RANK))
-    return f"local RANK = {{{ranks}}}\nlocal BY_RANK = {{{names}}}\n"
+    """``RANK`` and ``BY_RANK`` for the prelude of every Lua step, as constant strings
+    (`` STATE:N `` and `` N:STATE `` pairs): Lua interns a string when the script is
+    compiled, where a table would be rebuilt on every call; ``rank()`` and ``by_rank()``
+    in ``executor/store/_lib.lua`` read them."""
+    ranks = " ".join(f"{s.value}:{n}" for s, n in sorted(RANK.items(), key=lambda i: i[0].value))
+    names = " ".join(f"{n}:{s.value}" for n, s in enumerate(BY_RANK))
+    return f"local RANK = ' {ranks} '\nlocal BY_RANK = ' {names} '\n"

@@ -1,8 +1,53 @@
 -- Shared helpers, prepended to every script together with ALLOWED (generated from
 -- executor.state.TRANSITIONS, so Lua enforces the one Python table: " FROM>TO " pairs)
--- and TERMINAL.
+-- and TERMINAL, and RANK and BY_RANK (from executor.engine.outcomes: how bad an end state
+-- is when an execution ends).
+--
+-- The contract with Python (executor/store/redis.py, class _Step and the decoders at the
+-- end of the module) is the same for every script:
+--   * KEYS: every key the script touches, and no other (DESIGN.md rule 8: no key name is
+--     built here). ARGV[1] is one JSON object: its field "k" names the keys, each name
+--     mapping to an index in KEYS or to a table (object or array) of such; args() hands
+--     the script the same table with each index replaced by the key. A key a step may
+--     write but was not given is never guessed: the step refuses (writes nothing) or
+--     leaves that part to the orchestrator, as each script says.
+--   * ARGV[1]'s other fields are the named arguments. Numbers meant to be stored come as
+--     strings, so Redis stores exactly what Python sent.
+--   * The reply is one JSON object with named fields (reply()), decoded in one place in
+--     Python into the named results of executor/store/base.py.
+--   * Every step reads and checks everything first (existence, states, the transition
+--     table, the keys it was given) and writes only after: Redis keeps the writes made
+--     before an error inside a script, so a refused step must refuse before writing.
 -- States, ISO dates, ids and task ids never contain quotes or backslashes (ids are
--- validated), so JSON is built by concatenation.
+-- validated), so the history and event JSON below is built by concatenation.
+
+local function resolve(layout)
+    local out = {}
+    for name, v in pairs(layout) do
+        if type(v) == 'table' then out[name] = resolve(v) else out[name] = KEYS[v] end
+    end
+    return out
+end
+
+-- The step's named arguments A and named keys K.
+local function args()
+    local A = cjson.decode(ARGV[1])
+    return A, resolve(A.k or {})
+end
+
+local function reply(t)
+    return cjson.encode(t)
+end
+
+-- How bad an end state is when an execution's end is chosen (0 for SUCCESS and the rest),
+-- and the end state of a rank: RANK and BY_RANK come from executor.engine.outcomes.
+local function rank(state)
+    return tonumber(string.match(RANK, ' ' .. state .. ':(%d) ') or '0')
+end
+
+local function by_rank(n)
+    return string.match(BY_RANK, ' ' .. n .. ':(%u+) ')
+end
 
 local function allowed(from, to)
     return from == to or (from ~= nil and string.find(ALLOWED, ' ' .. from .. '>' .. to .. ' ', 1,
@@ -44,8 +89,13 @@ local function emit(stream)
     end
 end
 
--- End task run `key` KILLED, with its attempt n when it is RUNNING one (n > 0), and
--- note the change; `h` is its history as read.
+-- May task run `st` (attempt n RUNNING when st is RUNNING and n > 0) end KILLED?
+local function can_kill_run(st)
+    return allowed(st, 'KILLED')
+end
+
+-- End task run `key` KILLED (can_kill_run() checked first), with its attempt n when it is
+-- RUNNING one (n > 0), and note the change; `h` is its history as read.
 local function kill_run(key, trid, task, st, n, h, date)
     if st == 'RUNNING' and tonumber(n) > 0 then
         redis.call('HSET', key, 'a' .. n .. ':state', 'KILLED', 'state', 'KILLED',
@@ -56,81 +106,87 @@ local function kill_run(key, trid, task, st, n, h, date)
     note('t', trid, task, '', 'KILLED', date)
 end
 
-local exec_move
+-- ---------------------------------------------------------------- execution moves
+-- An execution's move is checked (xcheck) before a step writes anything and applied
+-- (xapply) after. Its keys, in K: exec (the hash), xev (P:{EID}:exec:ev, its state
+-- changes for waiters), idx (state -> P:idx:state:STATE: Python passes the index of
+-- every state the move may come from, executor.state.allowed_sources(to), and of `to`),
+-- and, for a move that ends an execution of a flow with a concurrency limit, conc and
+-- concq (P:conc:NS:FLOW, P:concq:NS:FLOW): its slot is freed in the same step. Promoting
+-- the next queued execution is a step of its own (promote.lua): the step that frees a
+-- slot cannot know, without a read, whose keys that takes.
 
--- Free the concurrency slot of execution `eid` of flow ns.fid (idempotent: SREM), drop it
--- from the flow's queue, and let queued executions take free slots in order: each moves
--- QUEUED -> CREATED and is listed in P:promoted for an orchestrator to start.
-local function release_slot(prefix, ns, fid, eid, limit, date)
-    local running = prefix .. ':conc:' .. ns .. ':' .. fid
-    local queue = prefix .. ':concq:' .. ns .. ':' .. fid
-    redis.call('SREM', running, eid)
-    redis.call('LREM', queue, 0, eid)
-    while limit > 0 and redis.call('SCARD', running) < limit do
-        local nxt = redis.call('LPOP', queue)
-        if not nxt then break end
-        local base = prefix .. ':{' .. nxt .. '}:exec'
-        if redis.call('HGET', base, 'state') == 'QUEUED' then
-            redis.call('SADD', running, nxt)
-            local mine = EV  -- the caller's notes stay the caller's
-            EV = {}
-            exec_move(base, prefix, nxt, 'CREATED', date)
-            emit(prefix .. ':{' .. nxt .. '}:events')
-            EV = mine
-            redis.call('RPUSH', prefix .. ':promoted', nxt)
-        end
-    end
+-- Read what a move needs of execution hash `key` (and `extra` fields, returned in order
+-- as X.extra[i]) in one HMGET.
+local function xread(key, ...)
+    local v = redis.call('HMGET', key, 'state', 'created', 'h', 'concLimit', ...)
+    local extra = {}
+    for i = 5, #v do extra[i - 4] = v[i] end
+    return {state = v[1], created = v[2], h = v[3], limit = tonumber(v[4] or '0') or 0,
+        extra = extra}
 end
 
--- Move an execution to `to` if the table allows it; keeps the per-state index in step,
--- and frees its concurrency slot when it ends. The change is noted for the step's event
--- (the caller emits it). Returns 'OK', 'NOOP' or 'INVALID'.
-exec_move = function(xkey, prefix, eid, to, date)
-    local x = redis.call('HMGET', xkey, 'state', 'created', 'h', 'concLimit', 'namespace',
-        'flowId')
-    local cur = x[1]
-    if cur == to then return 'NOOP' end
-    if not allowed(cur, to) then return 'INVALID' end
-    redis.call('HSET', xkey, 'state', to, 'h', happend(x[3], hist(to, date)))
-    redis.call('ZREM', prefix .. ':idx:state:' .. cur, eid)
-    redis.call('ZADD', prefix .. ':idx:state:' .. to, x[2] or '0', eid)
-    note('x', '', '', '', to, date)
-    -- Execution changes only, for waiters (P:{EID}:exec:ev, same hash tag).
-    redis.call('XADD', xkey .. ':ev', 'MAXLEN', '~', 1000, '*', 's', to, 'd', date)
-    local limit = tonumber(x[4] or '0')
-    if TERMINAL[to] and limit > 0 then
-        release_slot(prefix, x[5], x[6], eid, limit, date)
-    end
+-- 'OK', 'NOOP' (already there), 'INVALID' (missing, or the table forbids it) or 'KEYS'
+-- (a key the move writes was not given).
+local function xcheck(X, to, K)
+    if X.state == nil then return 'INVALID' end
+    if X.state == to then return 'NOOP' end
+    if not allowed(X.state, to) then return 'INVALID' end
+    if not (K.exec and K.xev and K.idx and K.idx[X.state] and K.idx[to]) then return 'KEYS' end
+    if TERMINAL[to] and X.limit > 0 and not (K.conc and K.concq) then return 'KEYS' end
     return 'OK'
 end
 
+-- Apply a move xcheck() returned 'OK' for; `fields` (a flat list) are written with it.
+-- X is updated, so a second move in the same step starts from here.
+local function xapply(X, eid, to, date, K, fields)
+    local h = happend(X.h, hist(to, date))
+    if fields and #fields > 0 then
+        redis.call('HSET', K.exec, 'state', to, 'h', h, unpack(fields))
+    else
+        redis.call('HSET', K.exec, 'state', to, 'h', h)
+    end
+    redis.call('ZREM', K.idx[X.state], eid)
+    redis.call('ZADD', K.idx[to], X.created or '0', eid)
+    note('x', '', '', '', to, date)
+    redis.call('XADD', K.xev, 'MAXLEN', '~', 1000, '*', 's', to, 'd', date)
+    if TERMINAL[to] and X.limit > 0 then
+        redis.call('SREM', K.conc, eid)
+        redis.call('LREM', K.concq, 0, eid)
+    end
+    X.state, X.h = to, h
+end
+
+-- ---------------------------------------------------------------- flowable children
 -- The end of a child of a flowable, counted once (see child_ended.lua for the contract);
 -- shared by child_ended.lua and finish.lua (which counts it in the same step). One read
 -- and at most one write of the flowable's hash; the script is atomic, so counting on the
--- values read is safe. Returns the list child_ended.lua describes, and whether the child
--- left the active set here (nothing follows it yet and siblings are still running).
-local function child_end(K1, K2, K3, K4, A1, A2, A3, A4, A5, A6)
-    local p = redis.call('HMGET', K1, 'state', 'mode', 'T', 'total', 'plan', 'taskId',
+-- values read is safe. F = {flowable, ended, values, active} keys; C = {child, klass,
+-- task, iteration, errors, eid}. Returns the named result child_ended.lua describes, and
+-- whether the child left the active set here (nothing follows it yet and siblings are
+-- still running).
+local function child_end(F, C)
+    local p = redis.call('HMGET', F.flowable, 'state', 'mode', 'T', 'total', 'plan', 'taskId',
         'parentTaskRunId', 'value', 'iteration', 'done', 'bad', 'warn', 'expected', 'cn')
-    if not p[1] or TERMINAL[p[1]] then return {'PARENT', p[1] or ''}, false end
-    local first = redis.call('SADD', K2, A1) == 1
+    if not p[1] or TERMINAL[p[1]] then return {status = 'PARENT', state = p[1] or ''}, false end
+    local first = redis.call('SADD', F.ended, C.child) == 1
     local succ = {}
     local mode, T, total = p[2], tonumber(p[3] or '1'), tonumber(p[4] or '0')
     local done, bad, warn = tonumber(p[10] or '0'), tonumber(p[11] or '0'), tonumber(p[12] or '0')
     local expected, cn = tonumber(p[13] or '0'), tonumber(p[14] or '0')
-    local status = A5 == '1' and 'ERR' or (first and 'OK' or 'DUP')
+    local status = C.errors and 'ERR' or (first and 'OK' or 'DUP')
     if status == 'OK' then
         local s = 0
         for i, task in ipairs(cjson.decode(p[5]).tasks) do
-            if task == A3 then s = i - 1 end
+            if task == C.task then s = i - 1 end
         end
-        if A4 ~= '' then s = s + tonumber(A4) * T end
+        if C.iteration ~= '' then s = s + tonumber(C.iteration) * T end
         done = done + 1
         local f = {'done', done}
-        if A2 == 'bad' then
+        if C.klass == 'bad' then
             bad = bad + 1
             f[#f + 1], f[#f + 2] = 'bad', bad
-        elseif A2 == 'warn' then
+        elseif C.klass == 'warn' then
             warn = warn + 1
             f[#f + 1], f[#f + 2] = 'warn', warn
         end
@@ -147,49 +203,60 @@ local function child_end(K1, K2, K3, K4, A1, A2, A3, A4, A5, A6)
             -- What it claimed, for a repeated call (none claimed reads back as none).
             expected = expected + #succ
             f[#f + 1], f[#f + 2] = 'expected', expected
-            f[#f + 1], f[#f + 2] = 'c:' .. A1, table.concat(succ, ',')
+            f[#f + 1], f[#f + 2] = 'c:' .. C.child, table.concat(succ, ',')
         end
-        redis.call('HSET', K1, unpack(f))
+        redis.call('HSET', F.flowable, unpack(f))
     elseif status == 'DUP' then
-        local claimed = redis.call('HGET', K1, 'c:' .. A1) or ''
+        local claimed = redis.call('HGET', F.flowable, 'c:' .. C.child) or ''
         for part in string.gmatch(claimed, '[^,]+') do succ[#succ + 1] = tonumber(part) end
     end
     local left = status ~= 'ERR' and mode ~= 'dag' and #succ == 0 and done < expected
-    if left then redis.call('ZREM', K4, A6 .. '|' .. A1) end
-    local out = {status, tostring(done), tostring(bad), tostring(warn), tostring(expected),
-        mode or '', p[5] or '', p[6] or '', p[7] or '', p[8] or '', p[9] or '', #succ}
-    for _, slot in ipairs(succ) do out[#out + 1] = slot end
-    for _, slot in ipairs(succ) do
-        out[#out + 1] = redis.call('LINDEX', K3, math.floor(slot / T)) or ''
+    if left then redis.call('ZREM', F.active, C.eid .. '|' .. C.child) end
+    local successors = {}
+    for i, slot in ipairs(succ) do
+        successors[i] = {slot, redis.call('LINDEX', F.values, math.floor(slot / T)) or ''}
     end
-    return out, left
+    return {status = status, done = done, bad = bad, warn = warn, expected = expected,
+        mode = mode or '', plan = p[5] or '', taskId = p[6] or '', parent = p[7] or '',
+        value = p[8] or '', iteration = p[9] or '', successors = successors}, left
 end
 
+-- ---------------------------------------------------------------- creating task runs
 -- Create task runs once each: a task run is known by its identity
 -- (taskId|parentTaskRunId|value[#iteration], hash K.trkey), so two processes deciding the
 -- same next step create it once. The message of each new task run (Celery's, as kombu's
 -- Redis transport stores it) is pushed onto its queue in the same step, unless the
 -- execution holds new task runs (PAUSED: resume sends them; QUEUED: its start does), or
 -- the task run is started by an orchestrator instead (message "").
--- K = {trkey, trs, active, tv}; keys[kb + 2i], keys[kb + 1 + 2i] = hash and queue list of
--- the i-th task run; args[ab + 7i .. ab + 6 + 7i] = identity, id, task id, parent id,
--- value, iteration ("" outside loops), message. A top-level task run (no parent, no
--- value) is not indexed in K.tv: its identity in K.trkey finds it.
--- Returns the flat list {id1, created1, id2, created2, ...} (created = 1 for a new one).
-local function create_runs(xstate, eid, date, deadline, K, keys, kb, args, ab, n)
+-- K = {trkey, trs, active, tv}; rows[i] = {ident, id, task, parent, value, iteration ("" outside
+-- loops), message}, keys[i] = {tr = its hash, queue = its queue's list (only with a
+-- message)}. A top-level task run (no parent, no value) is not indexed in K.tv: its
+-- identity in K.trkey finds it.
+
+-- True if every row has the keys it will write (checked before the step writes).
+local function rows_ok(rows, keys)
+    for i, row in ipairs(rows or {}) do
+        local k = keys and keys[i]
+        if not k or not k.tr or (row.message ~= '' and not k.queue) then return false end
+    end
+    return true
+end
+
+-- Returns the list {{id, created}, ...} (created true for a new one).
+local function create_runs(xstate, eid, date, deadline, K, rows, keys)
     local out = {}
     local hold = xstate == 'PAUSED' or xstate == 'QUEUED'
-    for i = 0, n - 1 do
-        local a, k = ab + 7 * i, kb + 2 * i
-        local ident, trid, task, parent, value = args[a], args[a + 1], args[a + 2],
-            args[a + 3], args[a + 4]
-        if redis.call('HSETNX', K.trkey, ident, trid) == 1 then
-            if args[a + 5] ~= '' then
-                redis.call('HSET', keys[k], 'id', trid, 'taskId', task, 'parentTaskRunId', parent,
-                    'value', value, 'state', 'CREATED', 'attempts', 0, 'iteration', args[a + 5],
+    for i, row in ipairs(rows or {}) do
+        local k = keys[i]
+        local trid, task, parent, value = row.id, row.task, row.parent, row.value
+        if redis.call('HSETNX', K.trkey, row.ident, trid) == 1 then
+            -- A new task run starts in CREATED: a creation, not a move.
+            if row.iteration ~= '' then
+                redis.call('HSET', k.tr, 'id', trid, 'taskId', task, 'parentTaskRunId', parent,
+                    'value', value, 'state', 'CREATED', 'attempts', 0, 'iteration', row.iteration,
                     'h', hist('CREATED', date))
             else
-                redis.call('HSET', keys[k], 'id', trid, 'taskId', task, 'parentTaskRunId', parent,
+                redis.call('HSET', k.tr, 'id', trid, 'taskId', task, 'parentTaskRunId', parent,
                     'value', value, 'state', 'CREATED', 'attempts', 0, 'h', hist('CREATED', date))
             end
             if parent ~= '' or value ~= '' then
@@ -200,14 +267,12 @@ local function create_runs(xstate, eid, date, deadline, K, keys, kb, args, ab, n
             -- broker and a worker is sent again once the deadline passes.
             redis.call('ZADD', K.active, deadline, eid .. '|' .. trid)
             note('t', trid, task, '', 'CREATED', date)
-            if args[a + 6] ~= '' and not hold then
-                redis.call('LPUSH', keys[k + 1], args[a + 6])
+            if row.message ~= '' and not hold then
+                redis.call('LPUSH', k.queue, row.message)
             end
-            out[#out + 1] = trid
-            out[#out + 1] = 1
+            out[#out + 1] = {trid, true}
         else
-            out[#out + 1] = redis.call('HGET', K.trkey, ident)
-            out[#out + 1] = 0
+            out[#out + 1] = {redis.call('HGET', K.trkey, row.ident), false}
         end
     end
     return out

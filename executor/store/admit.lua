@@ -1,21 +1,34 @@
 -- Admit a new execution of a flow with a concurrency limit, or queue, cancel or fail it.
 --
--- KEYS[1] = execution hash     P:{EID}:exec
--- KEYS[2] = events stream      P:{EID}:events
--- KEYS[3] = running set        P:conc:NS:FLOW
--- KEYS[4] = queue list         P:concq:NS:FLOW
--- KEYS[5] = flows with limits  P:concflows
--- ARGV[1] = prefix, ARGV[2] = execution id, ARGV[3] = limit, ARGV[4] = behavior
--- ARGV[5] = date, ARGV[6] = NS:FLOW
+-- KEYS, by name (see _lib.lua):
+--   exec    execution hash            P:{EID}:exec
+--   events  events stream             P:{EID}:events
+--   xev     execution changes         P:{EID}:exec:ev
+--   conc    running set               P:conc:NS:FLOW
+--   concq   queue list                P:concq:NS:FLOW
+--   flows   flows with limits         P:concflows
+--   idx     CREATED, QUEUED, CANCELLED, FAILED -> P:idx:state:STATE
+-- ARGV[1] = {eid, limit, behavior (QUEUE, CANCEL or FAIL), date, flow (NS:FLOW)}
 --
--- Returns 'RUN' (a slot is taken), 'QUEUED', 'CANCELLED' or 'FAILED'.
-redis.call('SADD', KEYS[5], ARGV[6])
-if redis.call('SCARD', KEYS[3]) < tonumber(ARGV[3]) and redis.call('LLEN', KEYS[4]) == 0 then
-    redis.call('SADD', KEYS[3], ARGV[2])
-    return 'RUN'
+-- Reply: {status}: RUN (a slot is taken), QUEUED, CANCELLED or FAILED; or INVALID (the
+-- execution is missing or cannot move there: nothing written).
+local A, K = args()
+local X = xread(K.exec)
+if not X.state then return reply({status = 'INVALID'}) end
+local free = redis.call('SCARD', K.conc) < tonumber(A.limit) and redis.call('LLEN', K.concq) == 0
+local to = ({QUEUE = 'QUEUED', CANCEL = 'CANCELLED', FAIL = 'FAILED'})[A.behavior]
+if not free then
+    if not to or xcheck(X, to, K) ~= 'OK' then
+        return reply({status = 'INVALID', state = X.state})
+    end
 end
-local to = ({QUEUE = 'QUEUED', CANCEL = 'CANCELLED', FAIL = 'FAILED'})[ARGV[4]]
-if to == 'QUEUED' then redis.call('RPUSH', KEYS[4], ARGV[2]) end
-exec_move(KEYS[1], ARGV[1], ARGV[2], to, ARGV[5])
-emit(KEYS[2])
-return to
+-- Checked; writes from here.
+redis.call('SADD', K.flows, A.flow)
+if free then
+    redis.call('SADD', K.conc, A.eid)
+    return reply({status = 'RUN'})
+end
+if to == 'QUEUED' then redis.call('RPUSH', K.concq, A.eid) end
+xapply(X, A.eid, to, A.date, K)
+emit(K.events)
+return reply({status = to})

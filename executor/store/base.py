@@ -30,9 +30,8 @@ class Status(StrEnum):
     NOOP = "NOOP"  #: already in that state: nothing to do (same state again)
     INVALID = "INVALID"  #: the transition table forbids the move: nothing written
     MISSING = "MISSING"  #: no such execution or task run
-    #: not in the expected state (a compare-and-set lost: nothing written), or a
-    #: superseded attempt's result (only that attempt's record changed)
-    STALE = "STALE"
+    CONFLICT = "CONFLICT"  #: not in the expected state (a compare-and-set lost): nothing written
+    STALE = "STALE"  #: a superseded attempt's result: only that attempt's record changed
     REFUSED = "REFUSED"  #: the execution takes no such step now (ended, being killed)
     DUP = "DUP"  #: a child's end counted already (a repeated call)
     ERR = "ERR"  #: a child of its flowable's ``errors`` branch (walked by the orchestrator)
@@ -49,6 +48,12 @@ class Status(StrEnum):
     QUEUED = "QUEUED"  #: admit: queued behind the concurrency limit
     CANCELLED = "CANCELLED"  #: admit: cancelled by the concurrency limit
     FAILED = "FAILED"  #: admit: failed by the concurrency limit
+    # Appended with the Lua steps that only apply (issue 9):
+    KEYS = "KEYS"  #: a step needs keys it was not given: nothing written, call again
+    FULL = "FULL"  #: promote: no free concurrency slot
+    DROPPED = "DROPPED"  #: promote: the queue's head was not waiting any more: dropped
+    KEPT = "KEPT"  #: purge: not due (any more): nothing deleted
+    GONE = "GONE"  #: purge: the execution's hash was gone already
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,12 @@ class Then:
     state: StateType
     rows: list[NewRow]
     pending_deadline: float = 0.0
+    #: With no rows (the end of the execution): the ids of the other top-level task runs
+    #: the execution may have, created or not (ids derived from the execution's id and
+    #: the task id, ``executor.ids.derived_id(eid, task_id)``). The store ends the
+    #: execution in the same step only if these are all the task runs it has and all
+    #: ended; otherwise the orchestrator ends it.
+    siblings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -257,7 +268,7 @@ class Store(Protocol):
     ) -> Moved:
         """End an execution in ``final`` (with its rendered flow ``outputs``), a
         compare-and-set on the snapshot it was decided from: only if it is still in
-        ``expected`` with exactly ``task_runs``, each in its state (else STALE, nothing
+        ``expected`` with exactly ``task_runs``, each in its state (else CONFLICT, nothing
         written). A not yet started one passes through RUNNING; its retention starts."""
 
     def kill_execution(self, eid: str) -> Killed:

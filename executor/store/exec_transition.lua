@@ -1,21 +1,42 @@
 -- Compare-and-set the state of an execution.
 --
--- KEYS[1] = execution hash      P:{EID}:exec
--- KEYS[2] = events stream       P:{EID}:events
--- ARGV[1] = key prefix P, ARGV[2] = execution id
--- ARGV[3] = proposed state, ARGV[4] = date (ISO-8601)
--- ARGV[5] = expected current state, or "" for any
--- ARGV[6..] = field, value pairs to HSET when the move happens
+-- KEYS, by name (see _lib.lua):
+--   exec    execution hash        P:{EID}:exec
+--   events  events stream         P:{EID}:events
+--   xev     execution changes     P:{EID}:exec:ev
+--   idx     STATE -> P:idx:state:STATE for allowed_sources(to) (`to` included)
+--   conc, concq  (only if the move ends an execution of a flow with a concurrency
+--                limit) P:conc:NS:FLOW, P:concq:NS:FLOW: its slot is freed with the move
+-- ARGV[1] = {eid, to, date (ISO-8601), expected (current state, or "" for any),
+--            fields (name -> value, written with the move)}
 --
--- Returns {status, current}: status is OK, NOOP (already there), INVALID (the table
--- forbids it), STALE (not in the expected state) or MISSING.
-local cur = redis.call('HGET', KEYS[1], 'state')
-if not cur then return {'MISSING', ''} end
-if ARGV[5] ~= '' and cur ~= ARGV[5] and cur ~= ARGV[3] then return {'STALE', cur} end
-local status = exec_move(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
-if status == 'OK' and #ARGV > 5 then
-    redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+-- Reply: {status, state}: status OK, NOOP (already there), INVALID (the table forbids
+-- it), CONFLICT (not in the expected state) or MISSING, state the state now. Or
+-- {status = KEYS, namespace, flowId} when the move would free a concurrency slot and
+-- conc/concq were not given: nothing written, the caller calls again with them.
+local A, K = args()
+local X = xread(K.exec, 'namespace', 'flowId')
+local cur = X.state
+if not cur then return reply({status = 'MISSING', state = ''}) end
+if A.expected ~= '' and cur ~= A.expected and cur ~= A.to then
+    return reply({status = 'CONFLICT', state = cur})
 end
-emit(KEYS[2])
-if status == 'INVALID' then return {status, cur} end
-return {status, ARGV[3]}
+local status = xcheck(X, A.to, K)
+if status == 'KEYS' then
+    if K.idx and K.idx[cur] and K.idx[A.to] then
+        return reply({status = 'KEYS', namespace = X.extra[1] or '', flowId = X.extra[2] or ''})
+    end
+    error('exec_transition: state index keys missing')
+end
+if status == 'INVALID' then return reply({status = status, state = cur}) end
+if status == 'OK' then
+    -- Checked; writes from here.
+    local fields = {}
+    for name, value in pairs(A.fields or {}) do
+        fields[#fields + 1] = name
+        fields[#fields + 1] = value
+    end
+    xapply(X, A.eid, A.to, A.date, K, fields)
+    emit(K.events)
+end
+return reply({status = status, state = A.to})

@@ -1,34 +1,41 @@
 -- Start a flowable task run: RUNNING, with its plan (see executor/flowables.py).
 --
--- KEYS[1] = execution hash     P:{EID}:exec
--- KEYS[2] = flowable hash      P:{EID}:tr:TRID
--- KEYS[3] = events stream      P:{EID}:events
--- KEYS[4] = its ended set      P:{EID}:tr:TRID:ended
--- KEYS[5] = its values list    P:{EID}:tr:TRID:values
--- KEYS[6] = flowables set      P:{EID}:flowables
--- ARGV[1] = prefix, ARGV[2] = execution id, ARGV[3] = task run id, ARGV[4] = date
--- ARGV[5] = mode, ARGV[6] = T, ARGV[7] = total, ARGV[8] = initial slot count (expected),
--- ARGV[9] = claimed count (cn), ARGV[10] = plan JSON, ARGV[11..] = loop values
+-- KEYS, by name (see _lib.lua):
+--   exec       execution hash     P:{EID}:exec
+--   tr         flowable hash      P:{EID}:tr:TRID
+--   events     events stream      P:{EID}:events
+--   ended      its ended set      P:{EID}:tr:TRID:ended
+--   values     its values list    P:{EID}:tr:TRID:values
+--   flowables  flowables set      P:{EID}:flowables
+--   xev        execution changes  P:{EID}:exec:ev
+--   idx        CREATED, RESTARTED, RUNNING -> P:idx:state:STATE (the execution starts
+--              RUNNING with it)
+-- ARGV[1] = {eid, trid, date, mode, T, total, expected (initial slot count), cn (claimed
+--            count), plan (JSON), values = [loop value, ...]} (numbers as strings)
 --
--- Returns {'OK'} or {'NOOP', state} (already started: a duplicate send) or {'REFUSED', x}.
-local xstate = redis.call('HGET', KEYS[1], 'state')
-local t = redis.call('HMGET', KEYS[2], 'state', 'taskId', 'h')
-local st = t[1]
-if not xstate or not st then return {'REFUSED', 'MISSING'} end
-if xstate == 'KILLING' or TERMINAL[xstate] then return {'REFUSED', xstate} end
-if st ~= 'CREATED' and st ~= 'RESTARTED' then return {'NOOP', st} end
-redis.call('DEL', KEYS[4], KEYS[5])
-redis.call('SADD', KEYS[6], ARGV[3])  -- flowables have extra keys, deleted with the rest
-redis.call('HSET', KEYS[2], 'state', 'RUNNING', 'mode', ARGV[5], 'T', ARGV[6], 'total', ARGV[7],
-    'expected', ARGV[8], 'cn', ARGV[9], 'done', 0, 'bad', 0, 'warn', 0, 'plan', ARGV[10],
-    'h', happend(t[3], hist('RUNNING', ARGV[4])))
--- In chunks: Lua's unpack() fails past ~8000 values.
-for i = 11, #ARGV, 1000 do
-    redis.call('RPUSH', KEYS[5], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+-- Reply: {status = OK}, {status = NOOP, state} (already started: a duplicate send), or
+-- {status = REFUSED, state} (missing, or the execution is ending: nothing written).
+local A, K = args()
+local X = xread(K.exec)
+local t = redis.call('HMGET', K.tr, 'state', 'taskId', 'h')
+local xstate, st = X.state, t[1]
+if not xstate or not st then return reply({status = 'REFUSED', state = 'MISSING'}) end
+if xstate == 'KILLING' or TERMINAL[xstate] then return reply({status = 'REFUSED', state = xstate}) end
+if st ~= 'CREATED' and st ~= 'RESTARTED' then return reply({status = 'NOOP', state = st}) end
+if not allowed(st, 'RUNNING') then return reply({status = 'REFUSED', state = st}) end
+local move = (xstate == 'CREATED' or xstate == 'RESTARTED') and xcheck(X, 'RUNNING', K) or nil
+if move and move ~= 'OK' then return reply({status = 'REFUSED', state = xstate}) end
+-- Checked; writes from here.
+redis.call('DEL', K.ended, K.values)
+redis.call('SADD', K.flowables, A.trid)  -- flowables have extra keys, deleted with the rest
+redis.call('HSET', K.tr, 'state', 'RUNNING', 'mode', A.mode, 'T', A.T, 'total', A.total,
+    'expected', A.expected, 'cn', A.cn, 'done', 0, 'bad', 0, 'warn', 0, 'plan', A.plan,
+    'h', happend(t[3], hist('RUNNING', A.date)))
+local values = A.values or {}
+for i = 1, #values, 1000 do  -- in chunks: Lua's unpack() fails past ~8000 values
+    redis.call('RPUSH', K.values, unpack(values, i, math.min(i + 999, #values)))
 end
-note('t', ARGV[3], t[2], '', 'RUNNING', ARGV[4])
-if xstate == 'CREATED' or xstate == 'RESTARTED' then
-    exec_move(KEYS[1], ARGV[1], ARGV[2], 'RUNNING', ARGV[4])
-end
-emit(KEYS[3])
-return {'OK'}
+note('t', A.trid, t[2], '', 'RUNNING', A.date)
+if move then xapply(X, A.eid, 'RUNNING', A.date, K) end
+emit(K.events)
+return reply({status = 'OK'})

@@ -1,7 +1,8 @@
 """Every Redis key Ostra writes, under one prefix.
 
 Keys of one execution share the ``{execution_id}`` hash tag, so they live in one
-cluster slot and one Lua script may touch them all.
+cluster slot and one Lua script may touch them all. Only this module names keys: a Lua
+step is handed every key it touches (DESIGN.md rule 8; see ``_lib.lua``).
 
 ==============================  ======  ==================================================
 key                             type    holds
@@ -33,7 +34,7 @@ P:idx:ended                     zset    execution ids by end time (the retention
                                         deletes them, see ``purge.lua``)
 P:{EID}:subflows                set     executions started by this one's Subflow tasks
 P:conc:NS:ID / P:concq:NS:ID    set/list executions holding a concurrency slot / queued
-P:concflows / P:promoted        set/list flows with a limit / executions just dequeued
+P:concflows                     set     flows with a limit
 P:active                        zset    ``EID|TRID`` of unfinished task runs, by deadline
 P:reconciler:lock               string  held by the one process sweeping ``P:active``
 ==============================  ======  ==================================================
@@ -125,10 +126,6 @@ class Keys:
     @property
     def concurrency_flows(self) -> str:
         return f"{self.prefix}:concflows"
-
-    @property
-    def promoted(self) -> str:
-        return f"{self.prefix}:promoted"
 
     def subflows(self, eid: str) -> str:
         return f"{self.prefix}:{{{eid}}}:subflows"

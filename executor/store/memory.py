@@ -183,7 +183,6 @@ class MemoryStore:
         self._conc_running: dict[tuple[str, str], set[str]] = {}
         self._conc_queue: dict[tuple[str, str], list[str]] = {}
         self._conc_flows: set[str] = set()
-        self._promoted: list[str] = []
         self._active: dict[str, float] = {}
         self._sweep_lock: tuple[str, float] | None = None
         self._seq = 0  # stream ids: one counter for every stream, so ids only grow
@@ -266,20 +265,11 @@ class MemoryStore:
         return "OK"
 
     def _release(self, ns: str, fid: str, eid: str, limit: int, date: str) -> None:
-        """``release_slot()`` of ``_lib.lua``: free ``eid``'s slot, promote queued ones."""
-        running = self._conc_running.setdefault((ns, fid), set())
+        """Free ``eid``'s slot and take it out of the queue (promoting queued executions
+        is ``pop_promoted``'s step, as ``promote.lua`` is for ``RedisStore``)."""
+        self._conc_running.setdefault((ns, fid), set()).discard(eid)
         queue = self._conc_queue.setdefault((ns, fid), [])
-        running.discard(eid)
         queue[:] = [q for q in queue if q != eid]
-        while limit > 0 and len(running) < limit and queue:
-            nxt = queue.pop(0)
-            if self._xhash(nxt).get("state") == "QUEUED":
-                running.add(nxt)
-                mine, self._ev = self._ev, []  # the caller's notes stay the caller's
-                self._exec_move(nxt, "CREATED", date)
-                self._emit(nxt)
-                self._ev = mine
-                self._promoted.append(nxt)
 
     def _kill_run(self, eid: str, trid: str, t: Hash, st: str, n: int, date: str) -> None:
         """``kill_run()`` of ``_lib.lua``."""
@@ -567,8 +557,12 @@ class MemoryStore:
             return Status(to)
 
     def release_slot(self, eid: str, namespace: str, flow_id: str, limit: int) -> None:
-        """Free a slot held by an execution that ended without freeing it (recovery)."""
+        """Free a slot held by an execution that ended without freeing it (recovery); an
+        execution that has not ended keeps its slot (``release.lua``)."""
         with self._lock:
+            state = self._xhash(eid).get("state")
+            if state is not None and not _terminal(state):
+                return
             self._release(namespace, flow_id, eid, limit, self._iso())
 
     def slot_holders(self) -> list[tuple[str, str, list[str]]]:
@@ -581,10 +575,28 @@ class MemoryStore:
             return out
 
     def pop_promoted(self) -> list[str]:
-        """Executions that just left a concurrency queue, to be started."""
+        """Let queued executions take free slots, in queue order (QUEUED -> CREATED, each
+        holding a slot), and return them for the caller to start (``promote.lua``)."""
         with self._lock:
-            out, self._promoted = self._promoted[:100], self._promoted[100:]
-            return out
+            promoted = []
+            for raw in sorted(self._conc_flows):
+                ns, _, fid = raw.partition(":")
+                running = self._conc_running.setdefault((ns, fid), set())
+                queue = self._conc_queue.setdefault((ns, fid), [])
+                while queue:
+                    head = queue[0]
+                    x = self._xhash(head)
+                    if x.get("state") != "QUEUED":
+                        queue.pop(0)  # not waiting any more: it takes no slot
+                        continue
+                    if len(running) >= int(x.get("concLimit") or 0):
+                        break
+                    queue.pop(0)
+                    running.add(head)
+                    self._exec_move(head, "CREATED", self._iso())
+                    self._emit(head)
+                    promoted.append(head)
+            return promoted
 
     def subflow_executions(self, eid: str) -> list[str]:
         """Executions started by ``eid``'s Subflow tasks."""
@@ -615,7 +627,7 @@ class MemoryStore:
         self, eid: str, to: StateType, expected: StateType | None = None, **fields: Any
     ) -> Moved:
         """Compare-and-set the execution's state (``exec_transition.lua``): OK, NOOP,
-        INVALID, STALE (not in ``expected``) or MISSING; ``fields`` are written on OK."""
+        INVALID, CONFLICT (not in ``expected``) or MISSING; ``fields`` are written on OK."""
         encoded = {name: _encode(value) for name, value in fields.items()}
         with self._lock:
             x = self._xhash(eid)
@@ -623,7 +635,7 @@ class MemoryStore:
             if cur is None:
                 return Moved(Status.MISSING, None)
             if expected is not None and cur != expected.value and cur != to.value:
-                return Moved(Status.STALE, StateType(cur))
+                return Moved(Status.CONFLICT, StateType(cur))
             status = self._exec_move(eid, to.value, self._iso())
             if status == "OK":
                 x.update(encoded)
@@ -641,7 +653,7 @@ class MemoryStore:
         outputs: Mapping[str, Any] | None = None,
     ) -> Moved:
         """End the execution if it is still as read (``end_execution.lua``): OK, NOOP,
-        STALE (the snapshot is out of date), INVALID or MISSING."""
+        CONFLICT (the snapshot is out of date), INVALID or MISSING."""
         with self._lock:
             x = self._xhash(eid)
             cur = x.get("state")
@@ -651,7 +663,7 @@ class MemoryStore:
             if cur != expected.value or len(e.trs) != len(task_runs) or any(
                 self._hash(eid, r.id).get("state") != r.state.value for r in task_runs
             ):
-                return Moved(Status.STALE, StateType(cur))
+                return Moved(Status.CONFLICT, StateType(cur))
             via = "RUNNING" if cur in ("CREATED", "QUEUED", "RESTARTED") else None
             if via and not (_allowed(cur, via) and _allowed(via, final.value)):
                 return Moved(Status.INVALID, StateType(cur))
@@ -699,7 +711,7 @@ class MemoryStore:
             if cur == to.value:
                 return Moved(Status.NOOP, StateType(cur))
             if expected is not None and cur != expected.value:
-                return Moved(Status.STALE, StateType(cur))
+                return Moved(Status.CONFLICT, StateType(cur))
             if not _allowed(cur, to.value):
                 return Moved(Status.INVALID, StateType(cur))
             date = self._iso()

@@ -2,44 +2,60 @@
 -- indexes. One step per execution, run by the reconciler (retention is a sweep, not a TTL
 -- per key: ending an execution costs one ZADD to P:idx:ended, whatever its size).
 --
--- KEYS[1] = execution hash  P:{EID}:exec
--- KEYS[2] = ended index     P:idx:ended
--- ARGV[1] = prefix, ARGV[2] = execution id, ARGV[3] = key prefix of the execution P:{EID}:
--- ARGV[4] = the end time it must still have in P:idx:ended (else it was restarted: kept)
+-- KEYS, by name (see _lib.lua):
+--   exec       execution hash   P:{EID}:exec
+--   ended      ended index      P:idx:ended
+--   all        all executions   P:idx:all
+--   flow       the flow's index P:idx:flow:NS:ID (absent when the hash is gone)
+--   idx        every end state -> P:idx:state:STATE
+--   own        the execution's other keys, by name: xev, trs, tv, flowables, subflows,
+--              trkey, metrics, logs, events (P:{EID}:exec:ev, P:{EID}:trs, ...)
+--   runs       task run id -> {tr, lease} for every task run in trs (as the caller read it)
+--   flowables  task run id -> {ended, values} for every member of P:{EID}:flowables
+-- ARGV[1] = {eid, before (the end time it must still have in P:idx:ended, else it was
+--            restarted: kept)}
 --
--- Returns the number of keys deleted, -1 if the execution is not due any more, or -2 if
--- its hash was gone already (its flow unknown: the caller drops it from the flow indexes).
-local score = redis.call('ZSCORE', KEYS[2], ARGV[2])
-if not score or tonumber(score) > tonumber(ARGV[4]) then return -1 end
-local x = redis.call('HMGET', KEYS[1], 'state', 'namespace', 'flowId')
-if x[1] and not TERMINAL[x[1]] then
-    redis.call('ZREM', KEYS[2], ARGV[2])  -- running again (restarted): not ours to delete
-    return -1
+-- The caller reads trs and flowables first: the keys of task runs cannot be known here.
+-- Reply: {status = OK, deleted = n}; {status = KEPT} (not due any more: nothing deleted);
+-- {status = GONE, deleted = n} (its hash was gone already, its flow unknown: the caller
+-- drops it from the flow indexes); {status = KEYS} (a task run or flowable the caller did
+-- not name: nothing written, read again and call again).
+local A, K = args()
+local eid = A.eid
+local score = redis.call('ZSCORE', K.ended, eid)
+if not score or tonumber(score) > tonumber(A.before) then return reply({status = 'KEPT'}) end
+local state = redis.call('HGET', K.exec, 'state')
+if state and not TERMINAL[state] then
+    redis.call('ZREM', K.ended, eid)  -- running again (restarted): not ours to delete
+    return reply({status = 'KEPT'})
 end
-local p = ARGV[3]
-local keys = {KEYS[1], p .. 'exec:ev', p .. 'trs', p .. 'tv', p .. 'flowables',
-    p .. 'subflows', p .. 'trkey', p .. 'metrics', p .. 'logs', p .. 'events'}
-for _, trid in ipairs(redis.call('LRANGE', p .. 'trs', 0, -1)) do
-    local t = p .. 'tr:' .. trid
-    keys[#keys + 1] = t
-    keys[#keys + 1] = t .. ':lease'
+local runs, fl = K.runs or {}, K.flowables or {}
+local keys = {K.exec}
+for _, key in pairs(K.own) do keys[#keys + 1] = key end
+for _, trid in ipairs(redis.call('LRANGE', K.own.trs, 0, -1)) do
+    local k = runs[trid]
+    if not k then return reply({status = 'KEYS'}) end
+    keys[#keys + 1] = k.tr
+    keys[#keys + 1] = k.lease
 end
-for _, trid in ipairs(redis.call('SMEMBERS', p .. 'flowables')) do
-    keys[#keys + 1] = p .. 'tr:' .. trid .. ':ended'
-    keys[#keys + 1] = p .. 'tr:' .. trid .. ':values'
+for _, trid in ipairs(redis.call('SMEMBERS', K.own.flowables)) do
+    local k = fl[trid]
+    if not k then return reply({status = 'KEYS'}) end
+    keys[#keys + 1] = k.ended
+    keys[#keys + 1] = k.values
 end
+if state and not (K.flow and K.idx[state]) then return reply({status = 'KEYS'}) end
+-- Checked; writes from here.
 local deleted = 0
 for i = 1, #keys, 1000 do  -- in chunks: unpack() fails past ~8000 values
     deleted = deleted + redis.call('UNLINK', unpack(keys, i, math.min(i + 999, #keys)))
 end
-local eid, prefix = ARGV[2], ARGV[1]
-redis.call('ZREM', KEYS[2], eid)
-redis.call('ZREM', prefix .. ':idx:all', eid)
-if x[1] then
-    redis.call('ZREM', prefix .. ':idx:state:' .. x[1], eid)
-    redis.call('ZREM', prefix .. ':idx:flow:' .. x[2] .. ':' .. x[3], eid)
-else
-    for state, _ in pairs(TERMINAL) do redis.call('ZREM', prefix .. ':idx:state:' .. state, eid) end
-    return -2  -- its flow is unknown: the caller drops it from the flow indexes
+redis.call('ZREM', K.ended, eid)
+redis.call('ZREM', K.all, eid)
+if state then
+    redis.call('ZREM', K.idx[state], eid)
+    redis.call('ZREM', K.flow, eid)
+    return reply({status = 'OK', deleted = deleted})
 end
-return deleted
+for _, key in pairs(K.idx) do redis.call('ZREM', key, eid) end
+return reply({status = 'GONE', deleted = deleted})

@@ -20,6 +20,7 @@ from typing import Any, TypeVar, cast
 import redis
 from redis.commands.core import Script
 
+from executor.engine.outcomes import lua_constants
 from executor.errors import ExecutionNotFound, FlowNotFound, StoreError
 from executor.flow import Flow
 from executor.models import (
@@ -34,7 +35,7 @@ from executor.models import (
     TaskRunAttempt,
     utcnow,
 )
-from executor.state import TERMINAL, TRANSITIONS, StateType
+from executor.state import TERMINAL, TRANSITIONS, StateType, allowed_sources
 from executor.store.base import (
     ChildEnd,
     Created,
@@ -61,7 +62,8 @@ def _lua_prelude() -> str:
                    for dst in targets)
     terminal = ", ".join(f"{s.value}=true" for s in sorted(TERMINAL, key=lambda s: s.value))
     return (f"local ALLOWED = ' {' '.join(pairs)} '\n"
-            f"local TERMINAL = {{{terminal}}}\n" + (_HERE / "_lib.lua").read_text())
+            f"local TERMINAL = {{{terminal}}}\n" + lua_constants()
+            + (_HERE / "_lib.lua").read_text())
 
 
 def _script_source(name: str) -> str:
@@ -89,29 +91,77 @@ def iso(dt: datetime | None = None) -> str:
     return (dt or utcnow()).isoformat().replace("+00:00", "Z")
 
 
-def _row_args(row: NewRow, keys: list[Any], args: list[Any], k: Keys, eid: str) -> None:
-    """Append a new task run's two keys (its hash and its queue's list, or its hash again
-    when it has no message) and seven arguments, as ``create_runs()`` in ``_lib.lua``
-    reads them."""
-    keys += [k.task_run(eid, row.id),
-             row.message.queue_key if row.message else k.task_run(eid, row.id)]
-    args += [identity(row.task_id, row.parent_task_run_id, row.value, row.iteration),
-             row.id, row.task_id, row.parent_task_run_id or "",
-             row.value if row.value is not None else "",
-             "" if row.iteration is None else str(row.iteration),
-             row.message.payload if row.message else ""]
+class _Step:
+    """One call of a Lua step, with the contract of ``_lib.lua``: every key the script
+    touches in KEYS, named (``layout``: name -> index in KEYS, or a dict/list of such),
+    and the named arguments, all sent as one JSON object in ARGV[1]."""
+
+    __slots__ = ("args", "keys", "layout")
+
+    def __init__(self, **args: Any) -> None:
+        self.args = args
+        self.keys: list[str] = []
+        self.layout: dict[str, Any] = {}
+
+    def index(self, key: str) -> int:
+        """Add ``key`` to KEYS; its (1-based) index there."""
+        self.keys.append(key)
+        return len(self.keys)
+
+    def key(self, **named: str) -> _Step:
+        """Name keys: ``step.key(exec=..., events=...)``."""
+        for name, key in named.items():
+            self.layout[name] = self.index(key)
+        return self
+
+    def group(self, name: str, keys: Mapping[str, str] | list[str]) -> _Step:
+        """Name a table of keys: ``K[name][state]`` (a dict) or ``K[name][i]`` (a list)."""
+        if isinstance(keys, list):
+            self.layout[name] = [self.index(key) for key in keys]
+        else:
+            self.layout[name] = {n: self.index(key) for n, key in keys.items()}
+        return self
+
+    def state_index(self, k: Keys, states: Iterable[StateType | str]) -> _Step:
+        """``K.idx``: the per-state index of each of ``states``."""
+        return self.group("idx", {str(s): k.index_state(str(s)) for s in states})
+
+    def rows(self, k: Keys, eid: str, rows: list[NewRow]) -> list[dict[str, str]]:
+        """``K.rows``: the keys of new task runs (their hash, and their queue's list when
+        they have a message), and their arguments, as ``create_runs()`` reads them."""
+        layout = []
+        out = []
+        for row in rows:
+            keys = {"tr": self.index(k.task_run(eid, row.id))}
+            if row.message:
+                keys["queue"] = self.index(row.message.queue_key)
+            layout.append(keys)
+            out.append({
+                "ident": identity(row.task_id, row.parent_task_run_id, row.value, row.iteration),
+                "id": row.id, "task": row.task_id, "parent": row.parent_task_run_id or "",
+                "value": row.value if row.value is not None else "",
+                "iteration": "" if row.iteration is None else str(row.iteration),
+                "message": row.message.payload if row.message else "",
+            })
+        self.layout["rows"] = layout
+        return out
+
+    def argv(self) -> list[str]:
+        return [json.dumps({"k": self.layout, **self.args}, separators=(",", ":"))]
 
 
+def _run_keys(k: Keys, eid: str, trids: Iterable[str]) -> dict[str, dict[str, str]]:
+    """Task run id -> {tr, lease}: the keys of task runs a step may touch."""
+    return {t: {"tr": k.task_run(eid, t), "lease": k.lease(eid, t)} for t in trids}
 
 
+def _group_nested(step: _Step, name: str, keys: Mapping[str, Mapping[str, str]]) -> None:
+    step.layout[name] = {outer: {inner: step.index(key) for inner, key in d.items()}
+                         for outer, d in keys.items()}
 
 
-
-
-
-
-
-
+#: Moves that end an execution in ``finish.lua`` come from RUNNING to one of these.
+_END_STATES = (StateType.SUCCESS, StateType.WARNING, StateType.FAILED, StateType.KILLED)
 
 
 class RedisStore:
@@ -124,9 +174,14 @@ class RedisStore:
             name: client.register_script(_script_source(name))
             for name in ("exec_transition", "create", "start", "finish", "kill", "restart",
                          "tr_transition", "child_ended", "flowable_start", "admit", "release",
-                         "purge", "submit", "end_execution")
+                         "promote", "purge", "submit", "end_execution")
         }
         self._flow_cache: dict[tuple[str, str, int], Flow] = {}
+
+    def _call(self, name: str, step: _Step) -> dict[str, Any]:
+        """Run script ``name`` for ``step``; its reply, decoded (a JSON object)."""
+        raw = self._scripts[name](keys=step.keys, args=step.argv())
+        return cast(dict[str, Any], json.loads(raw))
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "ostra") -> RedisStore:
@@ -239,16 +294,16 @@ class RedisStore:
                                         c.get("value") or None,
                                         int(c["iteration"]) if c.get("iteration") else None),
                    "fields": c} for c in copies]
-        keys = [k.execution(eid), k.events(eid), k.task_run_keys(eid), k.task_runs(eid),
-                k.active, k.value_index(eid), k.index_all,
-                k.index_flow(flow.namespace, flow.id), k.index_state("CREATED"),
-                k.subflows(trigger[0]) if trigger else k.execution(eid)]
-        args: list[Any] = [eid, date, repr(now), pending_deadline, "1" if only_if_absent else "0",
-                           json.dumps(fields), k.task_run(eid, ""),
-                           json.dumps(copied) if copied else ""]
-        for row in first:
-            _row_args(row, keys, args, k, eid)
-        if not int(self._scripts["submit"](keys=keys, args=args)):
+        step = _Step(eid=eid, date=date, now=repr(now), deadline=_num(pending_deadline),
+                     onlyIfAbsent=only_if_absent, fields=fields, copies=copied)
+        step.key(exec=k.execution(eid), events=k.events(eid), trkey=k.task_run_keys(eid),
+                 trs=k.task_runs(eid), active=k.active, tv=k.value_index(eid), all=k.index_all,
+                 flow=k.index_flow(flow.namespace, flow.id), created=k.index_state("CREATED"))
+        if trigger:
+            step.key(subflows=k.subflows(trigger[0]))
+        step.group("copies", [k.task_run(eid, c["id"]) for c in copies])
+        step.args["rows"] = step.rows(k, eid, first)
+        if _status(self._call("submit", step)) != Status.OK:
             return None
         created = [History(state=StateType.CREATED, date=date)]  # type: ignore[arg-type]
         return Execution(
@@ -272,19 +327,24 @@ class RedisStore:
         assert flow.concurrency is not None
         k = self.k
         ns, fid = flow.namespace, flow.id
-        return Status(_s(self._scripts["admit"](
-            keys=[k.execution(eid), k.events(eid),
-                  k.concurrency_running(ns, fid), k.concurrency_queue(ns, fid),
-                  k.concurrency_flows],
-            args=[k.prefix, eid, flow.concurrency.limit, flow.concurrency.behavior, iso(),
-                  f"{ns}:{fid}"])))
+        step = _Step(eid=eid, limit=str(flow.concurrency.limit),
+                     behavior=str(flow.concurrency.behavior), date=iso(), flow=f"{ns}:{fid}")
+        step.key(exec=k.execution(eid), events=k.events(eid), xev=k.execution_events(eid),
+                 conc=k.concurrency_running(ns, fid), concq=k.concurrency_queue(ns, fid),
+                 flows=k.concurrency_flows)
+        step.state_index(k, ("CREATED", "QUEUED", "CANCELLED", "FAILED"))
+        return _status(self._call("admit", step))
 
     @_translate
     def release_slot(self, eid: str, namespace: str, flow_id: str, limit: int) -> None:
-        """Free a slot held by an execution that ended without freeing it (recovery)."""
+        """Free a slot held by an execution that ended without freeing it (recovery; refused
+        while the execution has not ended). ``limit`` is not needed any more: queued
+        executions take free slots in ``pop_promoted``."""
         k = self.k
-        self._scripts["release"](keys=[k.execution(eid)],
-                                 args=[k.prefix, eid, namespace, flow_id, limit, iso()])
+        step = _Step(eid=eid).key(exec=k.execution(eid),
+                                  conc=k.concurrency_running(namespace, flow_id),
+                                  concq=k.concurrency_queue(namespace, flow_id))
+        self._call("release", step)
 
     @_translate
     def slot_holders(self) -> list[tuple[str, str, list[str]]]:
@@ -299,9 +359,35 @@ class RedisStore:
 
     @_translate
     def pop_promoted(self) -> list[str]:
-        """Executions that just left a concurrency queue, to be started."""
-        out: Any = self.r.lpop(self.k.promoted, 100)
-        return [_s(e) for e in out or []]
+        """Let queued executions take free concurrency slots, in queue order, and return
+        them (QUEUED -> CREATED, each holding a slot): the caller starts them.
+
+        Promotion is a step of its own (``promote.lua``), run by whoever frees a slot
+        (the orchestrator after an execution of a flow with a limit ends, the reconciler
+        on every sweep): for each flow with a limit, read the queue's head, then promote
+        it only if it is still the head and a slot is still free, so racing callers
+        never admit more than the limit.
+        """
+        k = self.k
+        flows = [_s(f).partition(":") for f in self.r.smembers(k.concurrency_flows)]  # type: ignore[union-attr]
+        promoted: list[str] = []
+        for ns, _, fid in flows:
+            queue = k.concurrency_queue(ns, fid)
+            for _ in range(1000):  # bounded: a step either takes the head or stops
+                head: Any = self.r.lindex(queue, 0)
+                if head is None:
+                    break
+                eid = _s(head)
+                step = _Step(eid=eid, date=iso()).key(
+                    exec=k.execution(eid), events=k.events(eid), xev=k.execution_events(eid),
+                    conc=k.concurrency_running(ns, fid), concq=queue)
+                step.state_index(k, ("QUEUED", "CREATED"))
+                status = _status(self._call("promote", step))
+                if status == Status.OK:
+                    promoted.append(eid)
+                elif status not in (Status.CONFLICT, Status.DROPPED):
+                    break  # FULL: no free slot
+        return promoted
 
     @_translate
     def subflow_executions(self, eid: str) -> list[str]:
@@ -319,28 +405,31 @@ class RedisStore:
         execution refuses new task runs (KILLING or ended).
         """
         k = self.k
-        keys = [k.execution(eid), k.task_run_keys(eid), k.task_runs(eid), k.events(eid), k.active,
-                k.value_index(eid)]
-        args: list[Any] = [eid, iso(), pending_deadline, active_member(eid, ended) if ended else ""]
-        for row in items:
-            _row_args(row, keys, args, k, eid)
-        out = self._scripts["create"](keys=keys, args=args)
-        if _s(out[0]) == "REFUSED":
-            return Created(StateType.FAILED if _s(out[1]) == "MISSING"
-                           else StateType(_s(out[1])), [])
-        return Created(StateType(_s(out[0])), _pairs(out[1:]))
+        step = _Step(eid=eid, date=iso(), deadline=_num(pending_deadline),
+                     ended=active_member(eid, ended) if ended else "")
+        step.key(exec=k.execution(eid), trkey=k.task_run_keys(eid), trs=k.task_runs(eid),
+                 events=k.events(eid), active=k.active, tv=k.value_index(eid))
+        step.args["rows"] = step.rows(k, eid, items)
+        return _created(self._call("create", step))
 
     @_translate
     def transition_execution(self, eid: str, to: StateType, expected: StateType | None = None,
                              **fields: Any) -> Moved:
         """Compare-and-set the execution's state. Returns (status, state) as in the script."""
         k = self.k
-        args: list[Any] = [k.prefix, eid, to.value, iso(), expected.value if expected else ""]
-        for name, value in fields.items():
-            args += [name, value]
-        status, cur = self._scripts["exec_transition"](
-            keys=[k.execution(eid), k.events(eid)], args=args)
-        return _moved(status, cur)
+        step = _Step(eid=eid, to=to.value, date=iso(),
+                     expected=expected.value if expected else "",
+                     fields={name: str(value) for name, value in fields.items()})
+        step.key(exec=k.execution(eid), events=k.events(eid), xev=k.execution_events(eid))
+        step.state_index(k, sorted(allowed_sources(to)))
+        out = self._call("exec_transition", step)
+        if out["status"] == "KEYS":
+            # It ends an execution of a flow with a concurrency limit: its slot is freed
+            # in the same step, with the keys of that flow's slots (nothing was written).
+            ns, fid = out["namespace"], out["flowId"]
+            step.key(conc=k.concurrency_running(ns, fid), concq=k.concurrency_queue(ns, fid))
+            out = self._call("exec_transition", step)
+        return _moved(out)
 
     @_translate
     def transition_task_run(self, eid: str, trid: str, to: StateType,
@@ -348,14 +437,12 @@ class RedisStore:
                             **fields: Any) -> Moved:
         """Compare-and-set one task run's state (see ``tr_transition.lua``)."""
         k = self.k
-        args: list[Any] = [eid, trid, to.value, iso(), expected.value if expected else "",
-                           f"{active:.6f}" if isinstance(active, float) else active]
-        for name, value in fields.items():
-            args += [name, value]
-        status, cur = self._scripts["tr_transition"](
-            keys=[k.task_run(eid, trid), k.events(eid), k.active],
-            args=args)
-        return _moved(status, cur)
+        step = _Step(eid=eid, trid=trid, to=to.value, date=iso(),
+                     expected=expected.value if expected else "",
+                     active=_num(active) if isinstance(active, float | int) else active,
+                     fields={name: str(value) for name, value in fields.items()})
+        step.key(tr=k.task_run(eid, trid), events=k.events(eid), active=k.active)
+        return _moved(self._call("tr_transition", step))
 
     @_translate
     def end_execution(self, eid: str, final: StateType, expected: StateType,
@@ -364,45 +451,63 @@ class RedisStore:
         """End an execution in ``final`` if it is still as read: in state ``expected``,
         with exactly ``task_runs``, each in its state (see ``end_execution.lua``)."""
         k = self.k
-        keys = [k.execution(eid), k.events(eid), k.task_runs(eid), k.index_ended,
-                *(k.task_run(eid, r.id) for r in task_runs)]
-        args: list[Any] = [k.prefix, eid, final.value, iso(), expected.value,
-                           f"{time.time():.6f}",
-                           json.dumps(dict(outputs), default=str) if outputs is not None else "",
-                           *(r.state.value for r in task_runs)]
-        status, cur = self._scripts["end_execution"](keys=keys, args=args)
-        return _moved(status, cur)
+        step = _Step(eid=eid, final=final.value, date=iso(), expected=expected.value,
+                     states=[r.state.value for r in task_runs], now=_num(time.time()),
+                     outputs=json.dumps(dict(outputs), default=str) if outputs is not None
+                     else "")
+        step.key(exec=k.execution(eid), events=k.events(eid), xev=k.execution_events(eid),
+                 trs=k.task_runs(eid), ended=k.index_ended)
+        # the end, or RUNNING then the end for an execution not started yet
+        step.state_index(k, sorted(allowed_sources(final) | allowed_sources(StateType.RUNNING)))
+        step.group("runs", [k.task_run(eid, r.id) for r in task_runs])
+        out = self._call("end_execution", step)
+        if out["status"] == "KEYS":  # a flow with a concurrency limit: free its slot too
+            ns, fid = out["namespace"], out["flowId"]
+            step.key(conc=k.concurrency_running(ns, fid), concq=k.concurrency_queue(ns, fid))
+            out = self._call("end_execution", step)
+        return _moved(out)
 
     @_translate
     def kill_execution(self, eid: str) -> Killed:
         """Kill an execution (see ``kill.lua``): (status, state, task runs still running)."""
         k = self.k
-        out = self._scripts["kill"](
-            keys=[k.execution(eid), k.events(eid), k.task_runs(eid), k.active],
-            args=[k.prefix, eid, iso(), k.task_run(eid, "")])
-        status = Status(_s(out[0]))
-        if status == Status.MISSING:
-            return Killed(status, None, [])
-        if status == Status.ENDED:
-            return Killed(status, StateType(_s(out[1])), [])
-        return Killed(status, StateType(status.value), [_s(t) for t in out[2:]])
+        states = allowed_sources(StateType.KILLING) | {StateType.KILLED}
+        for _ in range(100):  # again only if a task run was created meanwhile
+            with self.r.pipeline(transaction=False) as pipe:
+                pipe.lrange(k.task_runs(eid), 0, -1)
+                pipe.hmget(k.execution(eid), "namespace", "flowId", "concLimit")
+                trids, (ns, fid, limit) = pipe.execute()
+            step = _Step(eid=eid, date=iso())
+            step.key(exec=k.execution(eid), events=k.events(eid), trs=k.task_runs(eid),
+                     active=k.active, xev=k.execution_events(eid))
+            step.state_index(k, sorted(states))
+            if limit is not None and ns is not None:
+                step.key(conc=k.concurrency_running(_s(ns), _s(fid)),
+                         concq=k.concurrency_queue(_s(ns), _s(fid)))
+            _group_nested(step, "runs", _run_keys(k, eid, (_s(t) for t in trids)))
+            out = self._call("kill", step)
+            if out["status"] != "KEYS":
+                return _killed(out)
+        raise StoreError(f"kill {eid}: task runs keep being created")
 
     @_translate
     def restart_execution(self, eid: str, dropped_tasks: list[str], pending_deadline: float
                           ) -> Restarted:
         """Restart an ended execution in place (see ``restart.lua``)."""
         k = self.k
-        keys = [k.execution(eid), k.events(eid), k.task_runs(eid), k.task_run_keys(eid),
-                k.active, k.index_ended]
-        out = self._scripts["restart"](
-            keys=keys, args=[k.prefix, eid, iso(), k.task_run(eid, ""), pending_deadline,
-                             *dropped_tasks])
-        status = Status(_s(out[0]))
-        if status == Status.MISSING:
-            return Restarted(status, None, [])
-        if status == Status.REFUSED:
-            return Restarted(status, StateType(_s(out[1])), [])
-        return Restarted(status, StateType.RESTARTED, [_s(t) for t in out[1:]])
+        for _ in range(100):  # again only if a task run was created meanwhile
+            trids = [_s(t) for t in self.r.lrange(k.task_runs(eid), 0, -1)]
+            step = _Step(eid=eid, date=iso(), deadline=_num(pending_deadline),
+                         dropped=list(dropped_tasks))
+            step.key(exec=k.execution(eid), events=k.events(eid), trs=k.task_runs(eid),
+                     trkey=k.task_run_keys(eid), active=k.active, ended=k.index_ended,
+                     xev=k.execution_events(eid))
+            step.state_index(k, ("FAILED", "KILLED", "RESTARTED"))
+            _group_nested(step, "runs", _run_keys(k, eid, trids))
+            out = self._call("restart", step)
+            if out["status"] != "KEYS":
+                return _restarted(out)
+        raise StoreError(f"restart {eid}: task runs keep being created")
 
     @_translate
     def task_run_field(self, eid: str, trid: str, name: str) -> str | None:
@@ -461,28 +566,12 @@ class RedisStore:
         """Claim task run ``trid`` and start its next attempt (see ``start.lua``)."""
         k = self.k
         now = time.time()
-        out = self._scripts["start"](
-            keys=[k.execution(eid), k.task_run(eid, trid), k.events(eid), k.lease(eid, trid),
-                  k.active],
-            args=[k.prefix, eid, trid, iso(), f"{now:.6f}", worker_id, int(lease_s * 1000),
-                  "1" if force else "0", max_deliveries],
-        )
-        status = Status(_s(out[0]))
-        if status == Status.START:
-            return StartResult(
-                status, attempt=int(out[1]), task_id=_s(out[2]),
-                parent_task_run_id=_s(out[3]) or None, value=_s(out[4]) or None,
-                namespace=_s(out[5]), flow_id=_s(out[6]), revision=int(out[7]),
-                first_start=float(out[8]),
-                iteration=int(out[9]) if out[9] else None,
-            )
-        if status == Status.DONE:
-            return StartResult(status, state=StateType(_s(out[1])))
-        if status == Status.WAIT:
-            return StartResult(status, wait_ms=int(out[1]))
-        if status == Status.BUSY:
-            return StartResult(status, wait_ms=max(int(out[1]), 0), holder=_s(out[2]))
-        return StartResult(status)
+        step = _Step(eid=eid, trid=trid, date=iso(), now=f"{now:.6f}", worker=worker_id,
+                     lease=str(int(lease_s * 1000)), force=force, lost=str(max_deliveries))
+        step.key(exec=k.execution(eid), tr=k.task_run(eid, trid), events=k.events(eid),
+                 lease=k.lease(eid, trid), active=k.active, xev=k.execution_events(eid))
+        step.state_index(k, _START_FROM)
+        return _start_result(self._call("start", step))
 
     @_translate
     def finish_attempt(
@@ -498,37 +587,37 @@ class RedisStore:
         top-level task run, ``then`` holds the next task runs decided for one end state:
         if it ends in that state, they are created (and sent) in the same step."""
         k = self.k
-        keys = [k.execution(eid), k.task_run(eid, trid), k.events(eid), k.lease(eid, trid),
-                k.active, k.metrics(eid)]
-        entries = [m.model_dump_json(by_alias=True) for m in metrics]
-        args: list[Any] = [
-            eid, trid, iso(), attempt, attempt_state.value, task_run_state.value,
-            json.dumps(dict(outputs), default=str) if outputs else "",
-            f"{retry_at:.6f}" if retry_at else "", f"{active_deadline:.6f}", error[:4000],
-            ("1" if errors_branch else "0") if parent else "",
-            "" if iteration is None else iteration, len(entries), *entries]
+        step = _Step(
+            eid=eid, trid=trid, date=iso(), n=str(attempt), aend=attempt_state.value,
+            trend=task_run_state.value,
+            outputs=json.dumps(dict(outputs), default=str) if outputs else "",
+            retryAt=f"{retry_at:.6f}" if retry_at else "", deadline=f"{active_deadline:.6f}",
+            error=error[:4000], metrics=[m.model_dump_json(by_alias=True) for m in metrics])
+        step.key(exec=k.execution(eid), tr=k.task_run(eid, trid), events=k.events(eid),
+                 lease=k.lease(eid, trid), active=k.active, metrics=k.metrics(eid))
         if parent:
-            keys += [k.task_run(eid, parent), k.children_ended(eid, parent),
-                     k.loop_values(eid, parent)]
+            step.args["child"] = {"errors": errors_branch,
+                                  "iteration": "" if iteration is None else str(iteration)}
+            step.key(flowable=k.task_run(eid, parent), ended=k.children_ended(eid, parent),
+                     values=k.loop_values(eid, parent))
         elif then is not None:
-            keys += [k.task_run_keys(eid), k.task_runs(eid), k.value_index(eid)]
+            step.key(trkey=k.task_run_keys(eid), trs=k.task_runs(eid), tv=k.value_index(eid))
             if then.rows:
-                args += [then.state.value, "NEXT", f"{then.pending_deadline:.6f}"]
+                step.args["then"] = {"state": then.state.value, "kind": "NEXT",
+                                     "deadline": _num(then.pending_deadline),
+                                     "rows": step.rows(k, eid, then.rows)}
             else:
-                args += [then.state.value, "END", f"{time.time():.6f}", k.prefix]
-            for row in then.rows:
-                _row_args(row, keys, args, k, eid)
-        out = self._scripts["finish"](keys=keys, args=args)
-        st = _s(out[1])
-        state = StateType(st) if st else None
-        status = Status(_s(out[0]))
-        if parent and len(out) > 2:
-            return Finished(status, state, child=_child_end(parent, out[2:]))
-        if len(out) > 2 and _s(out[2]) == "NEXT":
-            return Finished(status, state, next_state=StateType(_s(out[3])))
-        if len(out) > 2 and _s(out[2]) == "END":
-            return Finished(status, state, ended=StateType(_s(out[3])))
-        return Finished(status, state)
+                step.args["then"] = {"state": then.state.value, "kind": "END",
+                                     "now": f"{time.time():.6f}"}
+                step.key(xev=k.execution_events(eid), ended=k.index_ended)
+                step.state_index(k, (StateType.RUNNING, *_END_STATES))
+                # The other task runs' keys: given (ids derived from the task ids, so
+                # the caller knows them without a read), else read here. The script
+                # checks they are all the task runs the execution has.
+                siblings = then.siblings or [_s(t) for t in self.r.lrange(k.task_runs(eid), 0, -1)]
+                step.group("siblings", [k.task_run(eid, t) for t in dict.fromkeys(siblings)
+                                        if t != trid])
+        return _finished(self._call("finish", step), parent)
 
     @_translate
     def renew_leases(self, leases: Mapping[tuple[str, str], float]) -> None:
@@ -568,24 +657,25 @@ class RedisStore:
                        expected: int, claimed: int, plan: str, values: list[str]) -> Status:
         """Start a flowable task run with its plan (see ``flowable_start.lua``)."""
         k = self.k
-        out = self._scripts["flowable_start"](
-            keys=[k.execution(eid), k.task_run(eid, trid), k.events(eid),
-                  k.children_ended(eid, trid), k.loop_values(eid, trid), k.flowables(eid)],
-            args=[k.prefix, eid, trid, iso(), mode, width, total, expected, claimed, plan,
-                  *values])
-        return Status(_s(out[0]))
+        step = _Step(eid=eid, trid=trid, date=iso(), mode=mode, T=str(width), total=str(total),
+                     expected=str(expected), cn=str(claimed), plan=plan, values=list(values))
+        step.key(exec=k.execution(eid), tr=k.task_run(eid, trid), events=k.events(eid),
+                 ended=k.children_ended(eid, trid), values=k.loop_values(eid, trid),
+                 flowables=k.flowables(eid), xev=k.execution_events(eid))
+        step.state_index(k, _START_FROM)
+        return _status(self._call("flowable_start", step))
 
     @_translate
     def child_ended(self, eid: str, parent: str, child: str, klass: str, task_id: str,
                     iteration: int | None, errors_branch: bool) -> ChildEnd:
         """Count a child's end on its flowable, once (see ``child_ended.lua``)."""
         k = self.k
-        out = self._scripts["child_ended"](
-            keys=[k.task_run(eid, parent), k.children_ended(eid, parent),
-                  k.loop_values(eid, parent), k.active],
-            args=[child, klass, task_id, "" if iteration is None else iteration,
-                  "1" if errors_branch else "0", eid])
-        return _child_end(parent, out)
+        step = _Step(child=child, klass=klass, task=task_id,
+                     iteration="" if iteration is None else str(iteration),
+                     errors=errors_branch, eid=eid)
+        step.key(flowable=k.task_run(eid, parent), ended=k.children_ended(eid, parent),
+                 values=k.loop_values(eid, parent), active=k.active)
+        return _child_end(parent, self._call("child_ended", step))
 
     @_translate
     def children_rows(self, eid: str, parent: str) -> list[TaskRunRow]:
@@ -659,11 +749,9 @@ class RedisStore:
         purged = 0
         unknown = []
         for eid in ids:
-            out = int(self._scripts["purge"](
-                keys=[k.execution(eid), k.index_ended],
-                args=[k.prefix, eid, k.execution(eid).removesuffix("exec"), older_than]))
-            purged += out != -1
-            if out == -2:
+            status = self._purge(eid, older_than)
+            purged += status != Status.KEPT
+            if status == Status.GONE:
                 unknown.append(eid)
         if unknown:
             with self.r.pipeline(transaction=False) as pipe:
@@ -671,6 +759,35 @@ class RedisStore:
                     pipe.zrem(k.index_flow(ns, fid), *unknown)
                 pipe.execute()
         return purged
+
+    def _purge(self, eid: str, older_than: float) -> Status:
+        """Delete one execution (``purge.lua``): OK, KEPT (not due) or GONE (its hash was
+        gone already)."""
+        k = self.k
+        for _ in range(100):  # again only if a task run was created meanwhile
+            with self.r.pipeline(transaction=False) as pipe:
+                pipe.hmget(k.execution(eid), "namespace", "flowId")
+                pipe.lrange(k.task_runs(eid), 0, -1)
+                pipe.smembers(k.flowables(eid))
+                (ns, fid), trids, flowables = pipe.execute()
+            step = _Step(eid=eid, before=_num(older_than))
+            step.key(exec=k.execution(eid), ended=k.index_ended, all=k.index_all)
+            if ns is not None:
+                step.key(flow=k.index_flow(_s(ns), _s(fid)))
+            step.state_index(k, sorted(TERMINAL))
+            step.group("own", {
+                "xev": k.execution_events(eid), "trs": k.task_runs(eid),
+                "tv": k.value_index(eid), "flowables": k.flowables(eid),
+                "subflows": k.subflows(eid), "trkey": k.task_run_keys(eid),
+                "metrics": k.metrics(eid), "logs": k.logs(eid), "events": k.events(eid)})
+            _group_nested(step, "runs", _run_keys(k, eid, (_s(t) for t in trids)))
+            _group_nested(step, "flowables", {
+                _s(t): {"ended": k.children_ended(eid, _s(t)),
+                        "values": k.loop_values(eid, _s(t))} for t in flowables})
+            status = _status(self._call("purge", step))
+            if status != Status.KEYS:
+                return status
+        raise StoreError(f"purge {eid}: task runs keep being created")
 
     def _exists(self, ids: list[str]) -> list[bool]:
         with self.r.pipeline(transaction=False) as pipe:
@@ -819,30 +936,91 @@ class RedisStore:
         return [e for e, a in zip(ids[offset:offset + limit], alive, strict=True) if a]
 
 
-def _moved(status: Any, cur: Any) -> Moved:
-    cur_s = _s(cur)
-    return Moved(Status(_s(status)), StateType(cur_s) if cur_s else None)
+# ---------------------------------------------------------------- replies
+# Every script replies one JSON object with named fields (see _lib.lua); these turn the
+# replies into the named results of executor/store/base.py, in one place.
+
+#: The states an execution starts RUNNING from in ``start.lua`` and ``flowable_start.lua``.
+_START_FROM = (StateType.CREATED, StateType.RESTARTED, StateType.RUNNING)
 
 
-def _pairs(out: list[Any]) -> list[tuple[str, bool]]:
-    """(id, created) pairs from ``create_runs()``'s flat list."""
-    return [(_s(out[i]), bool(int(out[i + 1]))) for i in range(0, len(out), 2)]
+def _num(value: float | str) -> str:
+    """A number as Lua steps receive numbers to store (a string: stored exactly)."""
+    return f"{value:.6f}" if isinstance(value, float) else str(value)
 
 
-def _child_end(parent: str, out: list[Any]) -> ChildEnd:
-    """Parse what ``child_end()`` (in ``_lib.lua``) returns."""
-    status = Status(_s(out[0]))
+def _status(out: Mapping[str, Any]) -> Status:
+    return Status(out["status"])
+
+
+def _opt_state(raw: Any) -> StateType | None:
+    return StateType(raw) if raw else None
+
+
+def _list(raw: Any) -> list[Any]:
+    """A JSON array from Lua (cjson encodes an empty table as ``{}``)."""
+    return raw if isinstance(raw, list) else []
+
+
+def _moved(out: Mapping[str, Any]) -> Moved:
+    return Moved(_status(out), _opt_state(out.get("state")))
+
+
+def _created(out: Mapping[str, Any]) -> Created:
+    if out["status"] == "REFUSED":
+        state = out["state"]
+        return Created(StateType.FAILED if state == "MISSING" else StateType(state), [])
+    return Created(StateType(out["state"]), [(str(i), bool(c)) for i, c in _list(out["runs"])])
+
+
+def _killed(out: Mapping[str, Any]) -> Killed:
+    status = _status(out)
+    if status in (Status.KILLED, Status.KILLING):
+        return Killed(status, StateType(status.value), [str(t) for t in _list(out["running"])])
+    return Killed(status, _opt_state(out.get("state")), [])
+
+
+def _restarted(out: Mapping[str, Any]) -> Restarted:
+    status = _status(out)
+    if status == Status.OK:
+        return Restarted(status, StateType.RESTARTED, [str(t) for t in _list(out["restarted"])])
+    return Restarted(status, _opt_state(out.get("state")), [])
+
+
+def _start_result(out: Mapping[str, Any]) -> StartResult:
+    status = _status(out)
+    if status == Status.START:
+        return StartResult(
+            status, attempt=int(out["attempt"]), task_id=out["taskId"],
+            parent_task_run_id=out["parent"] or None, value=out["value"] or None,
+            namespace=out["namespace"], flow_id=out["flowId"], revision=int(out["revision"]),
+            first_start=float(out["firstStart"]),
+            iteration=int(out["iteration"]) if out["iteration"] else None)
+    if status == Status.BUSY:
+        return StartResult(status, wait_ms=max(int(out["ms"]), 0), holder=out["holder"])
+    return StartResult(status, wait_ms=int(out.get("ms", 0)),
+                       state=_opt_state(out.get("state")))
+
+
+def _finished(out: Mapping[str, Any], parent: str | None) -> Finished:
+    state = _opt_state(out.get("state"))
+    child = _child_end(parent, out["child"]) if parent and "child" in out else None
+    return Finished(_status(out), state, child=child, next_state=_opt_state(out.get("next")),
+                    ended=_opt_state(out.get("ended")))
+
+
+def _child_end(parent: str, out: Mapping[str, Any]) -> ChildEnd:
+    """What ``child_end()`` (in ``_lib.lua``) replies."""
+    status = _status(out)
     if status == Status.PARENT:
         return ChildEnd(status)
-    n = int(out[11])
-    slots = [int(x) for x in out[12:12 + n]]
-    values = [_s(x) for x in out[12 + n:12 + 2 * n]]
-    parent_row = TaskRunRow(parent, _s(out[7]), StateType.RUNNING, _s(out[8]) or None,
-                            _s(out[9]) or None, int(out[10]) if _s(out[10]) else None)
+    parent_row = TaskRunRow(parent, out["taskId"], StateType.RUNNING, out["parent"] or None,
+                            out["value"] or None,
+                            int(out["iteration"]) if out["iteration"] else None)
     return ChildEnd(
-        status, counters=dict(zip(("done", "bad", "warn", "expected"),
-                                  (int(_s(x)) for x in out[1:5]), strict=True)),
-        plan=_s(out[6]), parent=parent_row, successors=list(zip(slots, values, strict=True)))
+        status, counters={name: int(out[name]) for name in ("done", "bad", "warn", "expected")},
+        plan=out["plan"], parent=parent_row,
+        successors=[(int(slot), str(value)) for slot, value in _list(out["successors"])])
 
 
 _ROW_FIELDS = ("taskId", "state", "parentTaskRunId", "value", "iteration")

@@ -4,42 +4,63 @@
 -- runs of the errors and finally branches are dropped so they run again if needed.
 -- It leaves the retention index (P:idx:ended), so the sweep does not delete it.
 --
--- KEYS[1] = execution hash     P:{EID}:exec
--- KEYS[2] = events stream      P:{EID}:events
--- KEYS[3] = task run id list   P:{EID}:trs
--- KEYS[4] = identity hash      P:{EID}:trkey
--- KEYS[5] = active zset        P:active
--- KEYS[6] = ended index        P:idx:ended
--- ARGV[1] = prefix, ARGV[2] = execution id, ARGV[3] = date, ARGV[4] = task run key prefix
--- ARGV[5] = pending deadline (epoch s), ARGV[6..] = task ids of errors/finally branches
+-- KEYS, by name (see _lib.lua):
+--   exec    execution hash     P:{EID}:exec
+--   events  events stream      P:{EID}:events
+--   trs     task run id list   P:{EID}:trs
+--   trkey   identity hash      P:{EID}:trkey
+--   active  active zset        P:active
+--   ended   ended index        P:idx:ended
+--   xev     execution changes  P:{EID}:exec:ev
+--   idx     FAILED, KILLED, RESTARTED -> P:idx:state:STATE
+--   runs    task run id -> {tr = P:{EID}:tr:TRID, lease = P:{EID}:tr:TRID:lease}, for
+--           every task run in trs (as the caller read it)
+-- ARGV[1] = {eid, date, deadline (pending, epoch s), dropped = [task ids of the errors
+--            and finally branches]}
 --
--- Returns {'MISSING'}, {'REFUSED', state}, or {'OK', trid...} with the restarted task runs.
-local cur = redis.call('HGET', KEYS[1], 'state')
-if not cur then return {'MISSING'} end
-if cur ~= 'FAILED' and cur ~= 'KILLED' then return {'REFUSED', cur} end
-local date = ARGV[3]
+-- Reply: {status = MISSING}, {status = REFUSED, state} (not FAILED or KILLED), {status =
+-- KEYS} (trs holds a task run `runs` does not name: read again and call again), or
+-- {status = OK, restarted = [trid, ...]}. Nothing is written unless the status is OK.
+local A, K = args()
+local X = xread(K.exec)
+local cur = X.state
+if not cur then return reply({status = 'MISSING'}) end
+if cur ~= 'FAILED' and cur ~= 'KILLED' then return reply({status = 'REFUSED', state = cur}) end
+local move = xcheck(X, 'RESTARTED', K)
+if move ~= 'OK' then return reply({status = 'REFUSED', state = cur}) end
+local date = A.date
 local dropped = {}
-for i = 6, #ARGV do dropped[ARGV[i]] = true end
-redis.call('ZREM', KEYS[6], ARGV[2])
-exec_move(KEYS[1], ARGV[1], ARGV[2], 'RESTARTED', date)
-local restarted = {}
-for _, trid in ipairs(redis.call('LRANGE', KEYS[3], 0, -1)) do
-    local trkey = ARGV[4] .. trid
-    local t = redis.call('HMGET', trkey, 'taskId', 'state', 'parentTaskRunId', 'value', 'h')
+for _, task in ipairs(A.dropped or {}) do dropped[task] = true end
+local runs = K.runs or {}
+local drop, again = {}, {}
+for _, trid in ipairs(redis.call('LRANGE', K.trs, 0, -1)) do
+    local k = runs[trid]
+    if not k then return reply({status = 'KEYS'}) end
+    local t = redis.call('HMGET', k.tr, 'taskId', 'state', 'parentTaskRunId', 'value', 'h')
     local task, st = t[1], t[2]
     if dropped[task] then
-        redis.call('HDEL', KEYS[4], task .. '|' .. (t[3] or '') .. '|' .. (t[4] or ''))
-        redis.call('LREM', KEYS[3], 0, trid)
-        redis.call('DEL', trkey, trkey .. ':lease')
-    elseif st == 'FAILED' or st == 'KILLED' then
-        redis.call('HSET', trkey, 'state', 'RESTARTED', 'lost', 0,
-            'h', happend(t[5], hist('RESTARTED', date)))
-        redis.call('ZADD', KEYS[5], ARGV[5], ARGV[2] .. '|' .. trid)
-        note('t', trid, task, '', 'RESTARTED', date)
-        restarted[#restarted + 1] = trid
+        drop[#drop + 1] = {trid, k, t}
+    elseif (st == 'FAILED' or st == 'KILLED') and allowed(st, 'RESTARTED') then
+        again[#again + 1] = {trid, k, t}
     end
 end
-emit(KEYS[2])
-local out = {'OK'}
-for _, trid in ipairs(restarted) do out[#out + 1] = trid end
-return out
+-- Checked; writes from here.
+redis.call('ZREM', K.ended, A.eid)
+xapply(X, A.eid, 'RESTARTED', date, K)
+for _, r in ipairs(drop) do
+    local trid, k, t = r[1], r[2], r[3]
+    redis.call('HDEL', K.trkey, t[1] .. '|' .. (t[3] or '') .. '|' .. (t[4] or ''))
+    redis.call('LREM', K.trs, 0, trid)
+    redis.call('DEL', k.tr, k.lease)
+end
+local restarted = {}
+for _, r in ipairs(again) do
+    local trid, k, t = r[1], r[2], r[3]
+    redis.call('HSET', k.tr, 'state', 'RESTARTED', 'lost', 0,
+        'h', happend(t[5], hist('RESTARTED', date)))
+    redis.call('ZADD', K.active, A.deadline, A.eid .. '|' .. trid)
+    note('t', trid, t[1], '', 'RESTARTED', date)
+    restarted[#restarted + 1] = trid
+end
+emit(K.events)
+return reply({status = 'OK', restarted = restarted})

@@ -1,99 +1,122 @@
 -- A worker claims a task run and starts its next attempt.
 --
--- KEYS[1] = execution hash     P:{EID}:exec
--- KEYS[2] = task run hash      P:{EID}:tr:TRID
--- KEYS[3] = events stream      P:{EID}:events
--- KEYS[4] = lease              P:{EID}:tr:TRID:lease
--- KEYS[5] = active zset        P:active
--- ARGV[1] = prefix, ARGV[2] = execution id, ARGV[3] = task run id
--- ARGV[4] = date (ISO), ARGV[5] = now (epoch seconds), ARGV[6] = worker id
--- ARGV[7] = lease (ms), ARGV[8] = "1" when the caller knows the lease holder is dead
--- ARGV[9] = deliveries lost to dead workers after which the task run fails
+-- KEYS, by name (see _lib.lua):
+--   exec    execution hash     P:{EID}:exec
+--   tr      task run hash      P:{EID}:tr:TRID
+--   events  events stream      P:{EID}:events
+--   lease   lease              P:{EID}:tr:TRID:lease
+--   active  active zset        P:active
+--   xev     execution changes  P:{EID}:exec:ev
+--   idx     CREATED, RESTARTED, RUNNING -> P:idx:state:STATE (the execution starts
+--           RUNNING with its first attempt)
+-- ARGV[1] = {eid, trid, date (ISO), now (epoch s), worker (id), lease (ms), force (true
+--            when the caller knows the lease holder is dead), lost (deliveries lost to
+--            dead workers after which the task run fails)}
 --
--- Returns one of:
---   {'MISSING'}                      no such execution or task run
---   {'DONE', state}                  the task run already ended (advance again, idempotent)
---   {'KILLED'}                       the execution is being killed: the task run ended KILLED
---   {'WAIT', ms}                     not due yet (a retry delay), try again later
---   {'PAUSED'}                       the execution is paused (resume sends it again) or
---                                    queued behind a concurrency limit (so is its start)
---   {'BUSY', ms, holder}             another worker holds a live lease on it
---   {'START', n, taskId, parent, value, namespace, flowId, revision, firstStart, iteration}
+-- Reply, by status:
+--   MISSING                      no such execution or task run
+--   DONE {state}                 the task run already ended (advance again, idempotent)
+--   KILLED                       the execution is being killed: the task run ended KILLED
+--   WAIT {ms}                    not due yet (a retry delay), try again later
+--   PAUSED                       the execution is paused (resume sends it again) or
+--                                queued behind a concurrency limit (so is its start)
+--   BUSY {ms, holder}            another worker holds a live lease on it
+--   INVALID {state}              the table forbids the move (nothing written)
+--   START {attempt, taskId, parent, value, namespace, flowId, revision, firstStart,
+--          iteration}
 -- One read of each hash: this runs once per delivery, on the hot path.
-local x = redis.call('HMGET', KEYS[1], 'state', 'namespace', 'flowId', 'flowRevision')
-local t = redis.call('HMGET', KEYS[2], 'state', 'taskId', 'attempts', 'parentTaskRunId',
-    'value', 'firstStart', 'iteration', 'retryAt', 'h')
-local xstate, st = x[1], t[1]
-if not xstate or not st then return {'MISSING'} end
-local trid, date, now = ARGV[3], ARGV[4], tonumber(ARGV[5])
+local A, K = args()
+local X = xread(K.exec, 'namespace', 'flowId', 'flowRevision')
+local t = redis.call('HMGET', K.tr, 'state', 'taskId', 'attempts', 'parentTaskRunId',
+    'value', 'firstStart', 'iteration', 'retryAt', 'h', 'lost')
+local xstate, st = X.state, t[1]
+if not xstate or not st then return reply({status = 'MISSING'}) end
+local trid, date, now = A.trid, A.date, tonumber(A.now)
 local task, h = t[2], t[9]
-local member = ARGV[2] .. '|' .. trid
-if TERMINAL[st] then return {'DONE', st} end
+if TERMINAL[st] then return reply({status = 'DONE', state = st}) end
 
 local n = tonumber(t[3] or '0')
 
 if xstate == 'KILLING' or TERMINAL[xstate] then
     -- A task run of a killed execution never starts (and a lost one is not resumed).
-    if st == 'RUNNING' and (n == 0 or (ARGV[8] ~= '1' and redis.call('GET', KEYS[4]))) then
-        return {'BUSY', redis.call('PTTL', KEYS[4]), redis.call('GET', KEYS[4]) or ''}
+    if st == 'RUNNING' and (n == 0 or (not A.force and redis.call('GET', K.lease))) then
+        return reply({status = 'BUSY', ms = redis.call('PTTL', K.lease),
+            holder = redis.call('GET', K.lease) or ''})
     end
-    kill_run(KEYS[2], trid, task, st, n, h, date)
-    emit(KEYS[3])
-    return {'KILLED'}
+    if not can_kill_run(st) then return reply({status = 'INVALID', state = st}) end
+    -- Checked; writes from here.
+    kill_run(K.tr, trid, task, st, n, h, date)
+    emit(K.events)
+    return reply({status = 'KILLED'})
 end
-if (xstate == 'PAUSED' or xstate == 'QUEUED') and st ~= 'RUNNING' then return {'PAUSED'} end
+if (xstate == 'PAUSED' or xstate == 'QUEUED') and st ~= 'RUNNING' then
+    return reply({status = 'PAUSED'})
+end
 
 if st == 'RETRYING' then
     local at = tonumber(t[8] or '0')
-    if at > now then return {'WAIT', math.ceil((at - now) * 1000)} end
+    if at > now then return reply({status = 'WAIT', ms = math.ceil((at - now) * 1000)}) end
 end
 
-if st == 'PAUSED' then return {'PAUSED'} end
+if st == 'PAUSED' then return reply({status = 'PAUSED'}) end
 local claimed = false
+local fields = {}  -- written with the attempt's start
 if st == 'RUNNING' then
-    local holder = redis.call('GET', KEYS[4])
-    if holder and ARGV[8] ~= '1' then
-        return {'BUSY', redis.call('PTTL', KEYS[4]), holder}
+    local holder = redis.call('GET', K.lease)
+    if holder and not A.force then
+        return reply({status = 'BUSY', ms = redis.call('PTTL', K.lease), holder = holder})
     end
     -- The worker of attempt n died (its lease expired): that attempt is RESUBMITTED.
     if n > 0 then
-        h = happend(h, ahist(n, 'RESUBMITTED', date))
-        redis.call('HSET', KEYS[2], 'a' .. n .. ':state', 'RESUBMITTED',
-            'a' .. n .. ':reason', 'worker lost', 'h', h)
-        note('a', trid, task, n, 'RESUBMITTED', date)
+        local astate = redis.call('HGET', K.tr, 'a' .. n .. ':state')
+        if allowed(astate, 'RESUBMITTED') then
+            h = happend(h, ahist(n, 'RESUBMITTED', date))
+            fields = {'a' .. n .. ':state', 'RESUBMITTED', 'a' .. n .. ':reason', 'worker lost'}
+            note('a', trid, task, n, 'RESUBMITTED', date)
+        end
     end
-    local lost = redis.call('HINCRBY', KEYS[2], 'lost', 1)
-    if lost >= tonumber(ARGV[9]) then
-        redis.call('HSET', KEYS[2], 'state', 'FAILED', 'error',
-            'worker lost ' .. lost .. ' times while running this task run',
-            'h', happend(h, hist('FAILED', date)))
+    local lost = tonumber(t[10] or '0') + 1
+    fields[#fields + 1], fields[#fields + 2] = 'lost', lost
+    if lost >= tonumber(A.lost) then
+        if not allowed(st, 'FAILED') then return reply({status = 'INVALID', state = st}) end
+        -- Checked; writes from here.
+        fields[#fields + 1], fields[#fields + 2] = 'state', 'FAILED'
+        fields[#fields + 1], fields[#fields + 2] = 'error',
+            'worker lost ' .. lost .. ' times while running this task run'
+        fields[#fields + 1], fields[#fields + 2] = 'h', happend(h, hist('FAILED', date))
+        redis.call('HSET', K.tr, unpack(fields))
         note('t', trid, task, '', 'FAILED', date)
-        emit(KEYS[3])
-        return {'DONE', 'FAILED'}
+        emit(K.events)
+        return reply({status = 'DONE', state = 'FAILED'})
     end
 elseif allowed(st, 'RUNNING') then
     claimed = true  -- moves to RUNNING below, with the attempt, in one write
-    note('t', trid, task, '', 'RUNNING', date)
 else
-    return {'WAIT', 1000}
+    return reply({status = 'WAIT', ms = 1000})
+end
+local move = (xstate == 'CREATED' or xstate == 'RESTARTED') and xcheck(X, 'RUNNING', K) or nil
+if move and move ~= 'OK' then
+    EV = {}
+    return reply({status = 'INVALID', state = xstate})
 end
 
+-- Checked; writes from here.
+if claimed then note('t', trid, task, '', 'RUNNING', date) end
 n = n + 1
-local first_start = t[6] or ARGV[5]
+local first_start = t[6] or A.now
 if claimed then
     h = happend(h, hist('RUNNING', date), ahist(n, 'RUNNING', date))
 else
     h = happend(h, ahist(n, 'RUNNING', date))
 end
-redis.call('HSET', KEYS[2], 'state', 'RUNNING', 'attempts', n, 'a' .. n .. ':state', 'RUNNING',
-    'a' .. n .. ':worker', ARGV[6], 'firstStart', first_start, 'h', h)
+redis.call('HSET', K.tr, 'state', 'RUNNING', 'attempts', n, 'a' .. n .. ':state', 'RUNNING',
+    'a' .. n .. ':worker', A.worker, 'firstStart', first_start, 'h', h, unpack(fields))
 note('a', trid, task, n, 'RUNNING', date)
-redis.call('SET', KEYS[4], ARGV[6], 'PX', ARGV[7])
-redis.call('ZADD', KEYS[5], now + tonumber(ARGV[7]) / 1000, member)
+redis.call('SET', K.lease, A.worker, 'PX', A.lease)
+redis.call('ZADD', K.active, now + tonumber(A.lease) / 1000, A.eid .. '|' .. trid)
+if move then xapply(X, A.eid, 'RUNNING', date, K) end
+emit(K.events)
 
-if xstate == 'CREATED' or xstate == 'RESTARTED' then
-    exec_move(KEYS[1], ARGV[1], ARGV[2], 'RUNNING', date)
-end
-emit(KEYS[3])
-
-return {'START', n, task, t[4] or '', t[5] or '', x[2], x[3], x[4], first_start, t[7] or ''}
+return reply({status = 'START', attempt = n, taskId = task, parent = t[4] or '',
+    value = t[5] or '', namespace = X.extra[1], flowId = X.extra[2], revision = X.extra[3],
+    firstStart = first_start, iteration = t[7] or ''})

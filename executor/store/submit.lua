@@ -1,52 +1,57 @@
 -- Create an execution in CREATED with its first task runs, in one step: the execution
 -- hash, its index entries, task runs copied by a replay, the first task runs and their
--- messages (see create_runs() in _lib.lua).
+-- messages (see create_runs() in _lib.lua). A new execution starts in CREATED: a
+-- creation, not a move (and so do its task runs; copies keep the state they had).
 --
--- KEYS[1] = execution hash         P:{EID}:exec
--- KEYS[2] = events stream          P:{EID}:events
--- KEYS[3] = identity -> id hash    P:{EID}:trkey
--- KEYS[4] = task run id list       P:{EID}:trs
--- KEYS[5] = active zset            P:active
--- KEYS[6] = value index hash       P:{EID}:tv
--- KEYS[7] = all executions index   P:idx:all
--- KEYS[8] = the flow's index       P:idx:flow:NS:ID
--- KEYS[9] = CREATED index          P:idx:state:CREATED
--- KEYS[10] = subflows set of the Subflow task run's execution that started it, if any
--- KEYS[11 + 2i], KEYS[12 + 2i] = hash and queue list of the i-th first task run
--- ARGV[1] = execution id, ARGV[2] = date, ARGV[3] = now (epoch s), ARGV[4] = pending
--- deadline, ARGV[5] = "1" to write nothing if the execution exists, ARGV[6] = the
--- execution's fields as a JSON object, ARGV[7] = task run key prefix P:{EID}:tr:,
--- ARGV[8] = task runs copied by a replay, a JSON list of {identity, fields} ("" for none)
--- ARGV[9 + 7i ..] = the i-th first task run, as in create.lua
+-- KEYS, by name (see _lib.lua):
+--   exec      execution hash         P:{EID}:exec
+--   events    events stream          P:{EID}:events
+--   trkey     identity -> id hash    P:{EID}:trkey
+--   trs       task run id list       P:{EID}:trs
+--   active    active zset            P:active
+--   tv        value index hash       P:{EID}:tv
+--   all       all executions index   P:idx:all
+--   flow      the flow's index       P:idx:flow:NS:ID
+--   created   CREATED index          P:idx:state:CREATED
+--   subflows  (a Subflow's child only) the subflows set of the execution that started it
+--   copies    [hash of each task run copied by a replay, as in ARGV's copies]
+--   rows      [keys of each first task run, as in create.lua]
+-- ARGV[1] = {eid, date, now (epoch s), deadline (pending), onlyIfAbsent (true to write
+--            nothing if the execution exists), fields (the execution's hash fields),
+--            copies = [{identity, fields}], rows = [as in create.lua]}
 --
--- Returns 1, or 0 when the execution existed (and ARGV[5] is "1").
-local eid = ARGV[1]
-if ARGV[5] == '1' and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+-- Reply: {status = OK}, or {status = NOOP} when the execution existed (and onlyIfAbsent).
+local A, K = args()
+local eid = A.eid
+if A.onlyIfAbsent and redis.call('EXISTS', K.exec) == 1 then return reply({status = 'NOOP'}) end
+local copies = A.copies or {}
+for i = 1, #copies do
+    if not (K.copies and K.copies[i]) then error('submit: a copied task run has no key') end
+end
+if not rows_ok(A.rows, K.rows) then error('submit: a first task run has no keys') end
+-- Checked; writes from here.
 local fields = {}
-for name, value in pairs(cjson.decode(ARGV[6])) do
+for name, value in pairs(A.fields) do
     fields[#fields + 1] = name
     fields[#fields + 1] = value
 end
-redis.call('HSET', KEYS[1], unpack(fields))
-redis.call('ZADD', KEYS[7], ARGV[3], eid)
-redis.call('ZADD', KEYS[8], ARGV[3], eid)
-redis.call('ZADD', KEYS[9], ARGV[3], eid)
-note('x', '', '', '', 'CREATED', ARGV[2])
-if ARGV[8] ~= '' then
-    for _, copy in ipairs(cjson.decode(ARGV[8])) do
-        local f, trid = {}, copy.fields.id
-        for name, value in pairs(copy.fields) do
-            f[#f + 1] = name
-            f[#f + 1] = value
-        end
-        redis.call('HSET', ARGV[7] .. trid, unpack(f))
-        redis.call('HSET', KEYS[3], copy.identity, trid)
-        redis.call('HSET', KEYS[6], copy.fields.taskId .. '|' .. (copy.fields.value or ''), trid)
-        redis.call('RPUSH', KEYS[4], trid)
+redis.call('HSET', K.exec, unpack(fields))
+redis.call('ZADD', K.all, A.now, eid)
+redis.call('ZADD', K.flow, A.now, eid)
+redis.call('ZADD', K.created, A.now, eid)
+note('x', '', '', '', 'CREATED', A.date)
+for i, copy in ipairs(copies) do
+    local f, trid = {}, copy.fields.id
+    for name, value in pairs(copy.fields) do
+        f[#f + 1] = name
+        f[#f + 1] = value
     end
+    redis.call('HSET', K.copies[i], unpack(f))
+    redis.call('HSET', K.trkey, copy.identity, trid)
+    redis.call('HSET', K.tv, copy.fields.taskId .. '|' .. (copy.fields.value or ''), trid)
+    redis.call('RPUSH', K.trs, trid)
 end
-local K = {trkey = KEYS[3], trs = KEYS[4], active = KEYS[5], tv = KEYS[6]}
-create_runs('CREATED', eid, ARGV[2], ARGV[4], K, KEYS, 11, ARGV, 9, (#ARGV - 8) / 7)
-if KEYS[10] ~= KEYS[1] then redis.call('SADD', KEYS[10], eid) end
-emit(KEYS[2])
-return 1
+create_runs('CREATED', eid, A.date, A.deadline, K, A.rows, K.rows)
+if K.subflows then redis.call('SADD', K.subflows, eid) end
+emit(K.events)
+return reply({status = 'OK'})

@@ -1,29 +1,36 @@
 -- Compare-and-set the state of one task run (used by the orchestrator for the task runs
 -- it runs itself, such as Pause, and for resuming them).
 --
--- KEYS[1] = task run hash      P:{EID}:tr:TRID
--- KEYS[2] = events stream      P:{EID}:events
--- KEYS[3] = active zset        P:active
--- ARGV[1] = execution id, ARGV[2] = task run id, ARGV[3] = proposed state, ARGV[4] = date
--- ARGV[5] = expected current state, or "" for any
--- ARGV[6] = active deadline (epoch s), "" to leave it, "-" to remove the entry
--- ARGV[7..] = field, value pairs to HSET when the move happens
+-- KEYS, by name (see _lib.lua):
+--   tr      task run hash  P:{EID}:tr:TRID
+--   events  events stream  P:{EID}:events
+--   active  active zset    P:active
+-- ARGV[1] = {eid, trid, to, date, expected (current state, or "" for any), active (the
+--            deadline in the active zset, epoch s: "" to leave it, "-" to remove the
+--            entry), fields (name -> value, written with the move)}
 --
--- Returns {status, current}: OK, NOOP, INVALID, STALE or MISSING.
-local t = redis.call('HMGET', KEYS[1], 'state', 'taskId', 'h')
-local cur = t[1]
-if not cur then return {'MISSING', ''} end
-if cur == ARGV[3] then return {'NOOP', cur} end
-if ARGV[5] ~= '' and cur ~= ARGV[5] then return {'STALE', cur} end
-if not allowed(cur, ARGV[3]) then return {'INVALID', cur} end
-redis.call('HSET', KEYS[1], 'state', ARGV[3], 'h', happend(t[3], hist(ARGV[3], ARGV[4])))
-if #ARGV > 6 then redis.call('HSET', KEYS[1], unpack(ARGV, 7)) end
-local member = ARGV[1] .. '|' .. ARGV[2]
-if ARGV[6] == '-' then
-    redis.call('ZREM', KEYS[3], member)
-elseif ARGV[6] ~= '' then
-    redis.call('ZADD', KEYS[3], ARGV[6], member)
+-- Reply: {status, state}: OK, NOOP, INVALID, CONFLICT (not in the expected state) or
+-- MISSING, and the state now. Nothing is written unless the status is OK.
+local A, K = args()
+local t = redis.call('HMGET', K.tr, 'state', 'taskId', 'h')
+local cur, to = t[1], A.to
+if not cur then return reply({status = 'MISSING', state = ''}) end
+if cur == to then return reply({status = 'NOOP', state = cur}) end
+if A.expected ~= '' and cur ~= A.expected then return reply({status = 'CONFLICT', state = cur}) end
+if not allowed(cur, to) then return reply({status = 'INVALID', state = cur}) end
+-- Checked; writes from here.
+local f = {'state', to, 'h', happend(t[3], hist(to, A.date))}
+for name, value in pairs(A.fields or {}) do
+    f[#f + 1] = name
+    f[#f + 1] = value
 end
-note('t', ARGV[2], t[2], '', ARGV[3], ARGV[4])
-emit(KEYS[2])
-return {'OK', ARGV[3]}
+redis.call('HSET', K.tr, unpack(f))
+local member = A.eid .. '|' .. A.trid
+if A.active == '-' then
+    redis.call('ZREM', K.active, member)
+elseif A.active ~= '' then
+    redis.call('ZADD', K.active, A.active, member)
+end
+note('t', A.trid, t[2], '', to, A.date)
+emit(K.events)
+return reply({status = 'OK', state = to})

@@ -233,9 +233,9 @@ def test_execution_expected_state(store: Store) -> None:
     eid = submit(store)
     assert store.transition_execution(eid, S.RUNNING, expected=S.CREATED) == ("OK", S.RUNNING)
     before = store.execution_meta(eid)
-    # not in the expected state: refused, nothing written (RedisStore answers STALE)
+    # not in the expected state: refused, nothing written (RedisStore answers CONFLICT)
     assert store.transition_execution(eid, S.SUCCESS, expected=S.CREATED, x="1") == (
-        "STALE",
+        "CONFLICT",
         S.RUNNING,
     )
     assert store.execution_meta(eid) == before
@@ -252,7 +252,8 @@ def test_task_run_expected_state(store: Store) -> None:
     t = first.id
     assert store.transition_task_run(eid, t, S.RUNNING, expected=S.CREATED) == ("OK", S.RUNNING)
     before = store.read_task_runs_raw(eid, [t])
-    assert store.transition_task_run(eid, t, S.SUCCESS, expected=S.CREATED) == ("STALE", S.RUNNING)
+    refused = store.transition_task_run(eid, t, S.SUCCESS, expected=S.CREATED)
+    assert refused == ("CONFLICT", S.RUNNING)
     assert store.read_task_runs_raw(eid, [t]) == before
     assert store.transition_task_run(eid, t, S.RUNNING, expected=S.CREATED) == ("NOOP", S.RUNNING)
     assert store.transition_task_run(eid, t, S.CREATED, expected=S.RUNNING) == (
@@ -287,14 +288,14 @@ def test_end_execution_is_a_cas_on_the_snapshot(store: Store) -> None:
     # The snapshot is out of date once a task run moved: nothing written.
     store.transition_task_run(eid, trid, S.RESTARTED)
     stale = store.end_execution(eid, S.FAILED, S.RUNNING, snapshot)
-    assert stale.status == "STALE" and store.execution_state(eid) == S.RUNNING
+    assert stale.status == "CONFLICT" and store.execution_state(eid) == S.RUNNING
     # A new task run since the snapshot: nothing written either.
     fresh = store.task_run_rows(eid)
     store.create_task_runs(eid, [row("b")], 0.0)
-    assert store.end_execution(eid, S.FAILED, S.RUNNING, fresh).status == "STALE"
+    assert store.end_execution(eid, S.FAILED, S.RUNNING, fresh).status == "CONFLICT"
     # Not in the expected state: nothing written.
     now = store.task_run_rows(eid)
-    assert store.end_execution(eid, S.FAILED, S.CREATED, now).status == "STALE"
+    assert store.end_execution(eid, S.FAILED, S.CREATED, now).status == "CONFLICT"
     ended = store.end_execution(eid, S.SUCCESS, S.RUNNING, now, {"out": 1})
     assert ended == (Status.OK, S.SUCCESS)
     execution = store.get_execution(eid)

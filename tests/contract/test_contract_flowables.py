@@ -261,11 +261,12 @@ def test_admit_queue_and_promote(store: Store) -> None:
     assert store.slot_holders() == [("ns", "f", [e1])]
     assert store.pop_promoted() == []
     store.transition_execution(e1, S.RUNNING)
-    store.transition_execution(e1, S.SUCCESS)  # its end frees the slot: e2 takes it
+    store.transition_execution(e1, S.SUCCESS)  # its end frees the slot
+    assert store.slot_holders() == [("ns", "f", [])]
+    assert store.pop_promoted() == [e2]  # the queue's head takes it
     assert store.execution_state(e2) == S.CREATED
     assert store.execution_state(e3) == S.QUEUED
     assert store.slot_holders() == [("ns", "f", [e2])]
-    assert store.pop_promoted() == [e2]
     assert store.pop_promoted() == []
     history = [h.state for h in store.get_execution(e2).state.histories]
     assert history == [S.CREATED, S.QUEUED, S.CREATED]
@@ -295,11 +296,12 @@ def test_release_slot_of_a_lost_end(store: Store) -> None:
     e1, e2, _ = _limited(store)
     store.admit(e1, flow)
     store.admit(e2, flow)
-    store.release_slot(e1, "ns", "f", 1)
-    assert store.slot_holders() == [("ns", "f", [e2])]
-    assert store.pop_promoted() == [e2]
-    store.release_slot(e1, "ns", "f", 1)  # idempotent
-    assert store.slot_holders() == [("ns", "f", [e2])]
+    store.release_slot(e1, "ns", "f", 1)  # e1 has not ended: its slot stays its own
+    assert store.slot_holders() == [("ns", "f", [e1])]
+    assert store.pop_promoted() == []
+    store.purge_ended(float("inf"))  # nothing ended: nothing purged
+    store.release_slot("gone", "ns", "f", 1)  # an execution that vanished holds none
+    assert store.slot_holders() == [("ns", "f", [e1])]
 
 
 def test_queued_execution_holds_its_messages(store: Store) -> None:

@@ -91,9 +91,9 @@ def test_worst_follows_the_rank_table() -> None:
 def test_rank_table_is_exported_to_lua() -> None:
     lua = lua_constants()
     for state, rank in RANK.items():
-        assert f"{state.value}={rank}" in lua
+        assert f" {state.value}:{rank} " in lua
     for rank, state in enumerate(BY_RANK):
-        assert f"[{rank}]='{state.value}'" in lua
+        assert f" {rank}:{state.value} " in lua
 
 
 @pytest.mark.parametrize(("child", "transmit", "end"), [
