@@ -777,8 +777,8 @@ class MemoryStore:
                 t = e.tr.get(trid, {})
                 task, st = t.get("taskId"), t.get("state")
                 if task in dropped:
-                    # Its identity is freed, iteration included (restart.lua forgets the
-                    # iteration: a dropped task run of a loop would never run again).
+                    # Its identity is freed, iteration included, so it is created again
+                    # when reached; it leaves the value index and the active set.
                     e.trkey.pop(
                         identity(
                             task or "",
@@ -788,6 +788,9 @@ class MemoryStore:
                         ),
                         None,
                     )
+                    if t.get("parentTaskRunId") or t.get("value"):
+                        e.tv.pop(f"{task}|{t.get('value') or ''}", None)
+                    self._active.pop(f"{eid}|{trid}", None)
                     e.trs[:] = [x for x in e.trs if x != trid]
                     e.tr.pop(trid, None)
                     e.leases.pop(trid, None)

@@ -500,7 +500,8 @@ class RedisStore:
             step = _Step(eid=eid, date=iso(), deadline=_num(pending_deadline),
                          dropped=list(dropped_tasks))
             step.key(exec=k.execution(eid), events=k.events(eid), trs=k.task_runs(eid),
-                     trkey=k.task_run_keys(eid), active=k.active, ended=k.index_ended,
+                     trkey=k.task_run_keys(eid), tv=k.value_index(eid), active=k.active,
+                     ended=k.index_ended,
                      xev=k.execution_events(eid))
             step.state_index(k, ("FAILED", "KILLED", "RESTARTED"))
             _group_nested(step, "runs", _run_keys(k, eid, trids))
@@ -916,22 +917,33 @@ class RedisStore:
         """Execution ids, newest first, filtered by flow and/or current state."""
         k = self.k
         if namespace and flow_id:
-            base = k.index_flow(namespace, flow_id)
-        elif state:
-            base = k.index_state(state.value)
+            ids = [_s(e) for e in self.r.zrevrange(k.index_flow(namespace, flow_id), 0, -1)]
+            return self._filtered(ids, limit, offset, state=state)
+        if state:
+            ids = [_s(e) for e in self.r.zrevrange(k.index_state(state.value), 0, -1)]
         else:
-            base = k.index_all
-        ids = [_s(e) for e in self.r.zrevrange(base, 0, -1)]
-        if state and base != k.index_state(state.value):
+            ids = [_s(e) for e in self.r.zrevrange(k.index_all, 0, -1)]
+        return self._filtered(ids, limit, offset, namespace=namespace, flow_id=flow_id)
+
+    def _filtered(self, ids: list[str], limit: int, offset: int, *,
+                  state: StateType | None = None, namespace: str | None = None,
+                  flow_id: str | None = None) -> list[str]:
+        """Of ``ids``, those in ``state``, ``namespace`` and of ``flow_id`` (each when
+        given) that still exist: the page asked for."""
+        k = self.k
+        if state:
             in_state = set(_s(e) for e in self.r.zrange(k.index_state(state.value), 0, -1))
             ids = [e for e in ids if e in in_state]
-        if namespace and not flow_id:
+        wanted = {"namespace": namespace, "flowId": flow_id}
+        fields = [name for name, value in wanted.items() if value]
+        if fields:
             with self.r.pipeline(transaction=False) as pipe:
                 for eid in ids:
-                    pipe.hget(k.execution(eid), "namespace")
-                nss = pipe.execute()
-            ids = [e for e, ns in zip(ids, nss, strict=True)
-                   if ns is not None and _s(ns) == namespace]
+                    pipe.hmget(k.execution(eid), *fields)
+                found = pipe.execute()
+            ids = [e for e, values in zip(ids, found, strict=True)
+                   if all(v is not None and _s(v) == wanted[f]
+                          for f, v in zip(fields, values, strict=True))]
         alive = self._exists(ids[offset:offset + limit])
         return [e for e, a in zip(ids[offset:offset + limit], alive, strict=True) if a]
 

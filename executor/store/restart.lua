@@ -9,6 +9,7 @@
 --   events  events stream      P:{EID}:events
 --   trs     task run id list   P:{EID}:trs
 --   trkey   identity hash      P:{EID}:trkey
+--   tv      value index        P:{EID}:tv
 --   active  active zset        P:active
 --   ended   ended index        P:idx:ended
 --   xev     execution changes  P:{EID}:exec:ev
@@ -36,7 +37,8 @@ local drop, again = {}, {}
 for _, trid in ipairs(redis.call('LRANGE', K.trs, 0, -1)) do
     local k = runs[trid]
     if not k then return reply({status = 'KEYS'}) end
-    local t = redis.call('HMGET', k.tr, 'taskId', 'state', 'parentTaskRunId', 'value', 'h')
+    local t = redis.call('HMGET', k.tr, 'taskId', 'state', 'parentTaskRunId', 'value', 'h',
+        'iteration')
     local task, st = t[1], t[2]
     if dropped[task] then
         drop[#drop + 1] = {trid, k, t}
@@ -49,7 +51,15 @@ redis.call('ZREM', K.ended, A.eid)
 xapply(X, A.eid, 'RESTARTED', date, K)
 for _, r in ipairs(drop) do
     local trid, k, t = r[1], r[2], r[3]
-    redis.call('HDEL', K.trkey, t[1] .. '|' .. (t[3] or '') .. '|' .. (t[4] or ''))
+    -- Its identity, as create_runs() wrote it (with #iteration inside loops), so that it
+    -- is created again when reached; it leaves the active set and the value index.
+    local ident = t[1] .. '|' .. (t[3] or '') .. '|' .. (t[4] or '')
+    if t[6] and t[6] ~= '' then ident = ident .. '#' .. t[6] end
+    redis.call('HDEL', K.trkey, ident)
+    if (t[3] or '') ~= '' or (t[4] or '') ~= '' then
+        redis.call('HDEL', K.tv, t[1] .. '|' .. (t[4] or ''))
+    end
+    redis.call('ZREM', K.active, A.eid .. '|' .. trid)
     redis.call('LREM', K.trs, 0, trid)
     redis.call('DEL', k.tr, k.lease)
 end

@@ -6,11 +6,9 @@ from __future__ import annotations
 import json
 import time
 
-import pytest
-
 from executor.state import StateType
 from executor.store.base import Status, Store, TaskRunRow
-from tests.contract.support import make_flow, message, row, running, sent, submit, xfail_redis
+from tests.contract.support import make_flow, message, row, running, sent, submit
 
 S = StateType
 
@@ -316,14 +314,7 @@ def test_queued_execution_holds_its_messages(store: Store) -> None:
     assert store.start_attempt(e2, new.id, "w", 30).status == "PAUSED"
 
 
-def test_restart_frees_the_identity_of_a_dropped_looped_run(
-    store: Store, request: pytest.FixtureRequest
-) -> None:
-    xfail_redis(
-        request,
-        "restart.lua deletes the identity taskId|parent|value without the #iteration "
-        "suffix: a dropped task run of a loop keeps its identity and is never created again",
-    )
+def test_restart_frees_the_identity_of_a_dropped_looped_run(store: Store) -> None:
     eid = submit(store, first=[row("a")])
     store.transition_execution(eid, S.RUNNING)
     looped = row("e", parent="p", value="v", iteration=0)
@@ -332,5 +323,7 @@ def test_restart_frees_the_identity_of_a_dropped_looped_run(
     store.kill_execution(eid)
     assert store.restart_execution(eid, ["e"], 0.0).status == "OK"
     assert store.task_run_row(eid, looped.id) is None
+    assert store.task_run_outputs(eid, "e", "v") is None  # gone from the value index
+    assert (eid, looped.id) not in store.due_active(float("inf"))  # and the active set
     again = row("e", parent="p", value="v", iteration=0)
     assert store.create_task_runs(eid, [again], 0.0).runs == [(again.id, True)]

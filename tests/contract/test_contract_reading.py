@@ -11,7 +11,7 @@ from executor.errors import ExecutionNotFound
 from executor.models import LogEntry
 from executor.state import StateType
 from executor.store.base import Store
-from tests.contract.support import make_flow, row, running, submit, xfail_redis
+from tests.contract.support import make_flow, row, running, submit
 
 S = StateType
 
@@ -172,11 +172,7 @@ def test_search(store: Store) -> None:
     assert store.search(namespace="none") == []
 
 
-def test_search_by_flow_id_alone(store: Store, request: pytest.FixtureRequest) -> None:
-    xfail_redis(
-        request,
-        "RedisStore.search ignores flow_id given without namespace: it answers every execution",
-    )
+def test_search_by_flow_id_alone(store: Store) -> None:
     x = _executions(store)
     assert store.search(flow_id="fb") == [x["b1"]]
 
