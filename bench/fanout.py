@@ -74,7 +74,8 @@ def fanout_flow(n: int) -> Flow:
     return Flow.from_yaml(
         f"id: fanout{n}\nnamespace: {NAMESPACE}\ntasks:\n"
         f"  - id: each\n    type: ForEach\n    values: [{values}]\n    concurrencyLimit: 0\n"
-        "    tasks:\n      - id: noop\n        type: Return\n        format: \"x\"\n")
+        '    tasks:\n      - id: noop\n        type: Return\n        format: "x"\n'
+    )
 
 
 def small_flow() -> Flow:
@@ -91,13 +92,15 @@ class CpuMeter:
         self.worker, self.server = worker, server
 
     def snapshot(self) -> dict[str, float]:
-        return {"client": time.process_time(), "worker_main": proc_cpu_s(self.worker.pid),
-                "worker_pool": sum(proc_cpu_s(p) for p in self.worker.children()),
-                "redis": proc_cpu_s(self.server.pid)}
+        return {
+            "client": time.process_time(),
+            "worker_main": proc_cpu_s(self.worker.pid),
+            "worker_pool": sum(proc_cpu_s(p) for p in self.worker.children()),
+            "redis": proc_cpu_s(self.server.pid),
+        }
 
     @staticmethod
-    def per_task(before: dict[str, float], after: dict[str, float], n: int
-                 ) -> dict[str, float]:
+    def per_task(before: dict[str, float], after: dict[str, float], n: int) -> dict[str, float]:
         out = {k: (after[k] - before[k]) * 1000 / n for k in before}
         out["total"] = sum(out.values())
         return {k: _r(v) for k, v in out.items()}
@@ -107,15 +110,17 @@ class CpuMeter:
         before = self.snapshot()
         res = fn()
         (res[0] if isinstance(res, tuple) else res)["cpu_ms_per_task"] = self.per_task(
-            before, self.snapshot(), n)
+            before, self.snapshot(), n
+        )
         return res
 
 
 # ---------------------------------------------------------------------- the three sides
 
 
-def run_ostra(client: Client, flow: Flow, n: int, timeout: float) -> tuple[dict[str, Any],
-                                                                           Execution]:
+def run_ostra(
+    client: Client, flow: Flow, n: int, timeout: float
+) -> tuple[dict[str, Any], Execution]:
     c0, t0 = time.process_time(), time.perf_counter()
     execution = client.submit((flow.namespace, flow.id))
     t_submit = time.perf_counter()
@@ -127,8 +132,11 @@ def run_ostra(client: Client, flow: Flow, n: int, timeout: float) -> tuple[dict[
     assert start is not None and end is not None
     hist_s = _ms(start, end) / 1000
     return {
-        "wall_s": wall, "history_s": hist_s, "task_runs_per_s": n / wall,
-        "history_task_runs_per_s": n / hist_s, "submit_s": t_submit - t0,
+        "wall_s": wall,
+        "history_s": hist_s,
+        "task_runs_per_s": n / wall,
+        "history_task_runs_per_s": n / hist_s,
+        "submit_s": t_submit - t0,
         "client_cpu_s": cpu,
     }, done
 
@@ -178,8 +186,7 @@ def _child_times(children: list[TaskRun]) -> list[dict[str, Any]]:
         running = _hist(tr.state, StateType.RUNNING)
         ended = tr.state.end_date
         worker = tr.attempts[-1].worker_id if tr.attempts else None
-        rows.append({"created": created, "running": running, "ended": ended,
-                     "worker": worker})
+        rows.append({"created": created, "running": running, "ended": ended, "worker": worker})
     # The gap a worker process spends between two task runs: recording the end and
     # advancing the flowable (child_ended), acknowledging, fetching the next message and
     # claiming it (start.lua). In parallel, the only per-transition cost that is not
@@ -203,8 +210,10 @@ def _child_times(children: list[TaskRun]) -> list[dict[str, Any]]:
 
 
 def _edge(rows: list[dict[str, Any]]) -> dict[str, float]:
-    out = {k: _med([r[k] for r in rows if k in r])
-           for k in ("run_ms", "gap_ms", "cycle_ms", "queue_ms")}
+    out = {
+        k: _med([r[k] for r in rows if k in r])
+        for k in ("run_ms", "gap_ms", "cycle_ms", "queue_ms")
+    }
     cycles = sorted(r["cycle_ms"] for r in rows if "cycle_ms" in r)
     if cycles:
         out["cycle_mean_ms"] = _r(statistics.fmean(cycles))
@@ -237,13 +246,16 @@ def analyse_big(done: Execution, n: int) -> dict[str, Any]:
     return {
         "children": len(children),
         "workers_seen": len({r["worker"] for r in rows}),
-        "first_100": first, "last_100": last, "edge": edge,
+        "first_100": first,
+        "last_100": last,
+        "edge": edge,
         "cycle_growth": _r(last["cycle_ms"] / first["cycle_ms"]),
         "cycle_mean_growth": _r(last["cycle_mean_ms"] / first["cycle_mean_ms"]),
         "run_growth": _r(last["run_ms"] / first["run_ms"]),
         "gap_growth": _r(last["gap_ms"] / first["gap_ms"]),
-        "all_children": {k: _med([r[k] for r in rows if k in r])
-                         for k in ("run_ms", "gap_ms", "cycle_ms")},
+        "all_children": {
+            k: _med([r[k] for r in rows if k in r]) for k in ("run_ms", "gap_ms", "cycle_ms")
+        },
         "phases_ms": {
             # execution CREATED -> ForEach RUNNING (planned, values stored)
             "start": _r(_ms(x_start, f_running)),
@@ -266,8 +278,7 @@ def analyse_big(done: Execution, n: int) -> dict[str, Any]:
 def run_big(client: Client, flow: Flow, n: int, meter: CpuMeter) -> dict[str, Any]:
     res: dict[str, Any]
     done: Execution
-    res, done = meter.measure(n, lambda: run_ostra(client, flow, n,
-                                                   timeout=max(300.0, n * 0.2)))
+    res, done = meter.measure(n, lambda: run_ostra(client, flow, n, timeout=max(300.0, n * 0.2)))
     t0 = time.perf_counter()
     client.get(done.id)
     res["get_s"] = time.perf_counter() - t0
@@ -293,8 +304,11 @@ def rss_kib(pid: int) -> int | None:
 def worker_rss(worker: LocalWorker) -> dict[str, Any]:
     """VmRSS (KiB) of the worker's main process and of each pool process."""
     pool = {pid: rss_kib(pid) for pid in worker.children()}
-    return {"main_kib": rss_kib(worker.pid or 0), "pool_kib": pool,
-            "pool_total_kib": sum(v for v in pool.values() if v)}
+    return {
+        "main_kib": rss_kib(worker.pid or 0),
+        "pool_kib": pool,
+        "pool_total_kib": sum(v for v in pool.values() if v),
+    }
 
 
 def run_small(client: Client, flow: Flow, count: int) -> dict[str, Any]:
@@ -306,32 +320,48 @@ def run_small(client: Client, flow: Flow, count: int) -> dict[str, Any]:
         if client.wait(eid, timeout=120).state.current != StateType.SUCCESS:
             bad += 1
     wall = time.perf_counter() - t0
-    return {"executions": count, "failed": bad, "wall_s": _r(wall),
-            "task_runs_per_s": round(3 * count / wall, 1)}
+    return {
+        "executions": count,
+        "failed": bad,
+        "wall_s": _r(wall),
+        "task_runs_per_s": round(3 * count / wall, 1),
+    }
 
 
 def _growth(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    pools = {str(pid): (b["pool_kib"].get(pid) or 0) - (kib or 0)
-             for pid, kib in a["pool_kib"].items()}
-    return {"main_kib": (b["main_kib"] or 0) - (a["main_kib"] or 0), "pool_kib": pools,
-            "pool_total_kib": b["pool_total_kib"] - a["pool_total_kib"],
-            "same_pool_pids": sorted(a["pool_kib"]) == sorted(b["pool_kib"])}
+    pools = {
+        str(pid): (b["pool_kib"].get(pid) or 0) - (kib or 0) for pid, kib in a["pool_kib"].items()
+    }
+    return {
+        "main_kib": (b["main_kib"] or 0) - (a["main_kib"] or 0),
+        "pool_kib": pools,
+        "pool_total_kib": b["pool_total_kib"] - a["pool_total_kib"],
+        "same_pool_pids": sorted(a["pool_kib"]) == sorted(b["pool_kib"]),
+    }
 
 
 # ---------------------------------------------------------------------- report
 
 
-def summarise(args: argparse.Namespace, ostra: list[dict[str, Any]], raw: list[dict[str, Any]],
-              group: list[dict[str, Any]], memory: dict[str, Any], big: dict[str, Any] | None,
-              env: dict[str, Any], elapsed: float) -> dict[str, Any]:
+def summarise(
+    args: argparse.Namespace,
+    ostra: list[dict[str, Any]],
+    raw: list[dict[str, Any]],
+    group: list[dict[str, Any]],
+    memory: dict[str, Any],
+    big: dict[str, Any] | None,
+    env: dict[str, Any],
+    elapsed: float,
+) -> dict[str, Any]:
     n = args.tasks
     o_rate = [r["task_runs_per_s"] for r in ostra]
     raw_rate = [r["tasks_per_s"] for r in raw]
     g_rate = [r["tasks_per_s"] for r in group]
     ratios = [o / b for o, b in zip(o_rate, raw_rate, strict=True)]
     g_ratios = [o / b for o, b in zip(o_rate, g_rate, strict=True)]
-    h_ratios = [r["history_task_runs_per_s"] / b["tasks_per_s"]
-                for r, b in zip(ostra, raw, strict=True)]
+    h_ratios = [
+        r["history_task_runs_per_s"] / b["tasks_per_s"] for r, b in zip(ostra, raw, strict=True)
+    ]
     ratio = statistics.median(ratios)
 
     def cpu(side: list[dict[str, Any]]) -> dict[str, float]:
@@ -340,7 +370,9 @@ def summarise(args: argparse.Namespace, ostra: list[dict[str, Any]], raw: list[d
 
     o_wall = statistics.median(r["wall_s"] for r in ostra)
     out: dict[str, Any] = {
-        "benchmark": "B3 fan-out", "tasks": n, "reps": args.reps,
+        "benchmark": "B3 fan-out",
+        "tasks": n,
+        "reps": args.reps,
         "ostra_s": _r(o_wall),
         "ostra_task_runs_per_s": round(statistics.median(o_rate), 1),
         "raw_tasks_per_s": round(statistics.median(raw_rate), 1),
@@ -383,15 +415,20 @@ def summarise(args: argparse.Namespace, ostra: list[dict[str, Any]], raw: list[d
         linear = args.big / n
         out["big"] = {
             "tasks": args.big,
-            "wall_s": _r(big["wall_s"]), "history_s": _r(big["history_s"]),
+            "wall_s": _r(big["wall_s"]),
+            "history_s": _r(big["history_s"]),
             "task_runs_per_s": round(big["task_runs_per_s"], 1),
-            "submit_s": _r(big["submit_s"]), "get_s": _r(big["get_s"]),
+            "submit_s": _r(big["submit_s"]),
+            "get_s": _r(big["get_s"]),
             "client_cpu_s": _r(big["client_cpu_s"]),
             "cpu_ms_per_task": big["cpu_ms_per_task"],
             # CPU per task run, big run over N run: steadier than wall time on a shared box
-            "cpu_growth": _r(big["cpu_ms_per_task"]["total"]
-                             / statistics.median(r["cpu_ms_per_task"]["total"] for r in ostra)),
-            "scale": _r(scale), "scale_linear": _r(linear),
+            "cpu_growth": _r(
+                big["cpu_ms_per_task"]["total"]
+                / statistics.median(r["cpu_ms_per_task"]["total"] for r in ostra)
+            ),
+            "scale": _r(scale),
+            "scale_linear": _r(linear),
             "scale_per_linear": _r(scale / linear),
             "scale_target": _r(TARGET_GROWTH * linear),
             **big["analysis"],
@@ -402,30 +439,45 @@ def summarise(args: argparse.Namespace, ostra: list[dict[str, Any]], raw: list[d
 
 def print_table(res: dict[str, Any]) -> None:
     n, env = res["tasks"], res["env"]
-    print(f"B3 fan-out: ForEach over {n} values (concurrencyLimit 0) of one no-op task, "
-          f"{res['reps']} reps, interleaved")
+    print(
+        f"B3 fan-out: ForEach over {n} values (concurrencyLimit 0) of one no-op task, "
+        f"{res['reps']} reps, interleaved"
+    )
     harness.print_env(env)
 
     print(f"{'task runs (tasks) per second':<34}{'median':>8}   reps")
-    harness.print_row("ostra (submit -> wait)", res["ostra_task_runs_per_s"],
-                      res["ostra"]["task_runs_per_s"])
-    harness.print_row("raw send_task, no results", res["raw_tasks_per_s"],
-                      res["raw"]["tasks_per_s"])
-    harness.print_row("raw send_task + join results", res["raw_results_tasks_per_s"],
-                      res["raw_results"]["tasks_per_s"])
+    harness.print_row(
+        "ostra (submit -> wait)", res["ostra_task_runs_per_s"], res["ostra"]["task_runs_per_s"]
+    )
+    harness.print_row(
+        "raw send_task, no results", res["raw_tasks_per_s"], res["raw"]["tasks_per_s"]
+    )
+    harness.print_row(
+        "raw send_task + join results",
+        res["raw_results_tasks_per_s"],
+        res["raw_results"]["tasks_per_s"],
+    )
     harness.print_row("ratio ostra/raw (no results)", res["ratio"], res["ratios"], "8.3f")
-    print(f"ratio vs raw+results {res['ratio_vs_results']:.3f}; from the state history "
-          f"{res['history_ratio']:.3f}")
+    print(
+        f"ratio vs raw+results {res['ratio_vs_results']:.3f}; from the state history "
+        f"{res['history_ratio']:.3f}"
+    )
     verdict = "within" if res["within_target"] else "BELOW"
     print(f"target >= {res['target']}: {verdict} target")
     o = res["ostra"]
-    print(f"ostra wall s {o['wall_s']}  history s {o['history_s']}  "
-          f"(submit returned after {o['submit_s']} s)")
+    print(
+        f"ostra wall s {o['wall_s']}  history s {o['history_s']}  "
+        f"(submit returned after {o['submit_s']} s)"
+    )
     if "within_1000_target" in res:
-        print(f"1000 task runs in {res['ostra_s']} s: "
-              f"{'within' if res['within_1000_target'] else 'ABOVE'} {TARGET_1000_S} s target")
-    print(f"client CPU s: ostra {o['client_cpu_s']}, raw {res['raw']['client_cpu_s']}, "
-          f"raw+results {res['raw_results']['client_cpu_s']}")
+        print(
+            f"1000 task runs in {res['ostra_s']} s: "
+            f"{'within' if res['within_1000_target'] else 'ABOVE'} {TARGET_1000_S} s target"
+        )
+    print(
+        f"client CPU s: ostra {o['client_cpu_s']}, raw {res['raw']['client_cpu_s']}, "
+        f"raw+results {res['raw_results']['client_cpu_s']}"
+    )
     print("CPU ms per task, by process (median over reps):")
     cpu = res["cpu_ms_per_task"]
     keys = list(cpu["ostra"])
@@ -436,53 +488,77 @@ def print_table(res: dict[str, Any]) -> None:
     if big and "error" in big:
         print(f"\nscale: ForEach over {big['tasks']} values FAILED: {big['error']}")
     elif big:
-        print(f"\nscale: ForEach over {big['tasks']} values: wall {big['wall_s']} s, history "
-              f"{big['history_s']} s, {big['task_runs_per_s']} task runs/s")
-        print(f"  {big['scale']}x the time of {n} for {big['scale_linear']}x the task runs "
-              f"({big['scale_per_linear']} of linear; target <= {TARGET_GROWTH}, i.e. "
-              f"<= {big['scale_target']}x)")
-        print(f"  client: submit returned after {big['submit_s']} s (it starts the ForEach: "
-              f"creates every child with its message); reading the execution took "
-              f"{big['get_s']} s; client CPU {big['client_cpu_s']} s")
-        print("  CPU ms per task run, by process: " + ", ".join(
-            f"{k} {v}" for k, v in big["cpu_ms_per_task"].items())
-            + f" ({big['cpu_growth']}x the N run's total)")
+        print(
+            f"\nscale: ForEach over {big['tasks']} values: wall {big['wall_s']} s, history "
+            f"{big['history_s']} s, {big['task_runs_per_s']} task runs/s"
+        )
+        print(
+            f"  {big['scale']}x the time of {n} for {big['scale_linear']}x the task runs "
+            f"({big['scale_per_linear']} of linear; target <= {TARGET_GROWTH}, i.e. "
+            f"<= {big['scale_target']}x)"
+        )
+        print(
+            f"  client: submit returned after {big['submit_s']} s (it starts the ForEach: "
+            f"creates every child with its message); reading the execution took "
+            f"{big['get_s']} s; client CPU {big['client_cpu_s']} s"
+        )
+        print(
+            "  CPU ms per task run, by process: "
+            + ", ".join(f"{k} {v}" for k, v in big["cpu_ms_per_task"].items())
+            + f" ({big['cpu_growth']}x the N run's total)"
+        )
         print("  phases (ms): " + ", ".join(f"{k} {v}" for k, v in big["phases_ms"].items()))
-        print(f"  per task run, medians (ms), first {big['edge']} vs last {big['edge']} "
-              "children by creation order:")
+        print(
+            f"  per task run, medians (ms), first {big['edge']} vs last {big['edge']} "
+            "children by creation order:"
+        )
         print(f"    {'':<8}{'run':>9}{'gap':>9}{'cycle':>9}{'queue':>11}")
         for label, key in (("first", "first_100"), ("last", "last_100")):
             e = big[key]
-            print(f"    {label:<8}{e['run_ms']:9.3f}{e['gap_ms']:9.3f}{e['cycle_ms']:9.3f}"
-                  f"{e['queue_ms']:11.1f}")
-        print(f"    growth last/first: cycle {big['cycle_growth']}, run {big['run_growth']}, "
-              f"gap {big['gap_growth']} (target <= {TARGET_GROWTH}); mean cycle "
-              f"{big['first_100']['cycle_mean_ms']} -> {big['last_100']['cycle_mean_ms']} "
-              f"({big['cycle_mean_growth']}), p90 {big['first_100']['cycle_p90_ms']} -> "
-              f"{big['last_100']['cycle_p90_ms']}")
-        print("    (run: RUNNING->SUCCESS; gap: a worker process's previous end -> this "
-              "RUNNING; cycle: run + gap; queue: CREATED->RUNNING, i.e. waiting in line)")
-        print(f"  completion rate, first vs last decile: {big['rate_first_decile']} vs "
-              f"{big['rate_last_decile']} task runs/s")
+            print(
+                f"    {label:<8}{e['run_ms']:9.3f}{e['gap_ms']:9.3f}{e['cycle_ms']:9.3f}"
+                f"{e['queue_ms']:11.1f}"
+            )
+        print(
+            f"    growth last/first: cycle {big['cycle_growth']}, run {big['run_growth']}, "
+            f"gap {big['gap_growth']} (target <= {TARGET_GROWTH}); mean cycle "
+            f"{big['first_100']['cycle_mean_ms']} -> {big['last_100']['cycle_mean_ms']} "
+            f"({big['cycle_mean_growth']}), p90 {big['first_100']['cycle_p90_ms']} -> "
+            f"{big['last_100']['cycle_p90_ms']}"
+        )
+        print(
+            "    (run: RUNNING->SUCCESS; gap: a worker process's previous end -> this "
+            "RUNNING; cycle: run + gap; queue: CREATED->RUNNING, i.e. waiting in line)"
+        )
+        print(
+            f"  completion rate, first vs last decile: {big['rate_first_decile']} vs "
+            f"{big['rate_last_decile']} task runs/s"
+        )
     mem = res["memory"]
     print("\nworker RSS (KiB, pool processes total; main process):")
-    for label, key in (("start", "start"), (f"after {mem['small']} small executions",
-                                            "after_small"),
-                       ("after the big run", "after_big"),
-                       (f"after {mem['small']} more", "after_small_2")):
+    for label, key in (
+        ("start", "start"),
+        (f"after {mem['small']} small executions", "after_small"),
+        ("after the big run", "after_big"),
+        (f"after {mem['small']} more", "after_small_2"),
+    ):
         if key in mem:
             print(f"  {label:<34}{mem[key]['pool_total_kib']:>9}  {mem[key]['main_kib']:>9}")
-    for key, label in (("growth_small", "growth over small executions"),
-                       ("growth_big", "growth over the big run"),
-                       ("growth_small_2", "growth over small executions, again")):
+    for key, label in (
+        ("growth_small", "growth over small executions"),
+        ("growth_big", "growth over the big run"),
+        ("growth_small_2", "growth over small executions, again"),
+    ):
         if key in mem:
             g = mem[key]
             print(f"  {label:<38} pool {g['pool_total_kib']:+} KiB, main {g['main_kib']:+} KiB")
     for key in ("small_run", "small_run_2"):
         if key in mem:
             s = mem[key]
-            print(f"  {key}: {s['executions']} executions in {s['wall_s']} s "
-                  f"({s['task_runs_per_s']} task runs/s, {s['failed']} failed)")
+            print(
+                f"  {key}: {s['executions']} executions in {s['wall_s']} s "
+                f"({s['task_runs_per_s']} task runs/s, {s['failed']} failed)"
+            )
     print(f"\nelapsed {res['elapsed_s']} s")
 
 
@@ -490,10 +566,10 @@ def main(argv: list[str] | None = None) -> int:
     p = harness.parser(__doc__)
     p.add_argument("--tasks", type=int, default=1000, help="ForEach values (N)")
     p.add_argument("--reps", type=int, default=3, help="interleaved repetitions")
-    p.add_argument("--big", type=int, default=10000,
-                   help="ForEach values of the scale run (0 to skip)")
-    p.add_argument("--small", type=int, default=300,
-                   help="3-task executions between RSS readings")
+    p.add_argument(
+        "--big", type=int, default=10000, help="ForEach values of the scale run (0 to skip)"
+    )
+    p.add_argument("--small", type=int, default=300, help="3-task executions between RSS readings")
     args = harness.parse(p, argv)
     args.tasks, args.reps = max(1, args.tasks), max(1, args.reps)
     args.big, args.small = max(0, args.big), max(1, args.small)
@@ -519,8 +595,7 @@ def main(argv: list[str] | None = None) -> int:
         group: list[dict[str, Any]] = []
         meter = CpuMeter(worker, bench.server)
         sides: list[Callable[[], None]] = [
-            lambda: ostra.append(meter.measure(n, lambda: run_ostra(client, flow, n,
-                                                                    timeout))[0]),
+            lambda: ostra.append(meter.measure(n, lambda: run_ostra(client, flow, n, timeout))[0]),
             lambda: raw.append(meter.measure(n, lambda: run_raw(app, r, queue, n, timeout))),
             lambda: group.append(meter.measure(n, lambda: run_group(app, n, timeout))),
         ]

@@ -81,10 +81,14 @@ def proc_cpu_s(pid: int | None) -> float:
 def environment(worker: str = WORKER) -> dict[str, Any]:
     """Versions and machine, for the report (``worker`` describes the worker setup)."""
     try:
-        out = subprocess.run([redis_server_binary(), "--version"], capture_output=True,
-                             text=True, check=False, timeout=10).stdout
-        server = next((w.split("=", 1)[1] for w in out.split() if w.startswith("v=")),
-                      out.strip())
+        out = subprocess.run(
+            [redis_server_binary(), "--version"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=10,
+        ).stdout
+        server = next((w.split("=", 1)[1] for w in out.split() if w.startswith("v=")), out.strip())
     except (OSError, subprocess.SubprocessError) as exc:  # pragma: no cover
         server = f"unknown ({exc})"
     try:
@@ -92,10 +96,15 @@ def environment(worker: str = WORKER) -> dict[str, Any]:
     except OSError:  # pragma: no cover
         load = []
     return {
-        "python": platform.python_version(), "celery": celery.__version__,
-        "kombu": kombu.__version__, "redis_py": redis.__version__,
-        "hiredis": bool(redis.utils.HIREDIS_AVAILABLE), "redis_server": server,
-        "cpu_count": os.cpu_count(), "platform": platform.platform(), "loadavg_start": load,
+        "python": platform.python_version(),
+        "celery": celery.__version__,
+        "kombu": kombu.__version__,
+        "redis_py": redis.__version__,
+        "hiredis": bool(redis.utils.HIREDIS_AVAILABLE),
+        "redis_server": server,
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "loadavg_start": load,
         "worker": worker,
         "redis": "appendonly no, save ''",
     }
@@ -144,11 +153,16 @@ def serve(nodes: int = 1, concurrency: int = 2, named: bool = False) -> Iterator
         server.start()
         pythonpath = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
         for i in range(nodes):
-            workers.append(LocalWorker(
-                server.url, concurrency=concurrency, pool="prefork",
-                name=f"bench{i}-{os.getpid()}@%h" if named else None,
-                log_file=log_dir / ("worker.log" if nodes == 1 else f"worker{i}.log"),
-                env={"PYTHONPATH": pythonpath}).start(wait=False))
+            workers.append(
+                LocalWorker(
+                    server.url,
+                    concurrency=concurrency,
+                    pool="prefork",
+                    name=f"bench{i}-{os.getpid()}@%h" if named else None,
+                    log_file=log_dir / ("worker.log" if nodes == 1 else f"worker{i}.log"),
+                    env={"PYTHONPATH": pythonpath},
+                ).start(wait=False)
+            )
         for w in workers:
             w.wait_ready()
         settings = Settings(redis_url=server.url)
@@ -188,8 +202,12 @@ def parse(p: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namesp
     return p.parse_args(argv)
 
 
-def report(res: dict[str, Any], as_json: bool, table: Callable[[dict[str, Any]], None],
-           default: Callable[[Any], Any] | None = None) -> None:
+def report(
+    res: dict[str, Any],
+    as_json: bool,
+    table: Callable[[dict[str, Any]], None],
+    default: Callable[[Any], Any] | None = None,
+) -> None:
     """One JSON object (``--json``), or the benchmark's table."""
     if as_json:
         print(json.dumps(res, indent=2, default=default))
@@ -198,10 +216,12 @@ def report(res: dict[str, Any], as_json: bool, table: Callable[[dict[str, Any]],
 
 
 def print_env(env: dict[str, Any]) -> None:
-    print(f"python {env['python']}  celery {env['celery']}  kombu {env['kombu']}  "
-          f"redis-py {env['redis_py']} (hiredis {'on' if env['hiredis'] else 'off'})  "
-          f"redis-server {env['redis_server']}  "
-          f"cpus {env['cpu_count']}  load {env['loadavg_start']}")
+    print(
+        f"python {env['python']}  celery {env['celery']}  kombu {env['kombu']}  "
+        f"redis-py {env['redis_py']} (hiredis {'on' if env['hiredis'] else 'off'})  "
+        f"redis-server {env['redis_server']}  "
+        f"cpus {env['cpu_count']}  load {env['loadavg_start']}"
+    )
 
 
 def print_row(label: str, median: float, reps: list[float], fmt: str = "8.1f") -> None:

@@ -106,8 +106,14 @@ def run_raw(app: Any, n: int) -> dict[str, Any]:
     return {"ms_per_task": wall * 1000 / n, "client_cpu_ms_per_task": cpu * 1000 / n}
 
 
-def summarise(n: int, reps: int, ostra: list[dict[str, Any]], raw: list[dict[str, Any]],
-              env: dict[str, Any], elapsed: float) -> dict[str, Any]:
+def summarise(
+    n: int,
+    reps: int,
+    ostra: list[dict[str, Any]],
+    raw: list[dict[str, Any]],
+    env: dict[str, Any],
+    elapsed: float,
+) -> dict[str, Any]:
     o_wall = [r["wall_ms_per_task"] for r in ostra]
     o_hist = [r["history_ms_per_task"] for r in ostra]
     raw_ms = [r["ms_per_task"] for r in raw]
@@ -115,7 +121,9 @@ def summarise(n: int, reps: int, ostra: list[dict[str, Any]], raw: list[dict[str
     h_ratios = [o / b for o, b in zip(o_hist, raw_ms, strict=True)]
     ratio = statistics.median(ratios)
     return {
-        "benchmark": "B1 linear flow", "tasks": n, "reps": reps,
+        "benchmark": "B1 linear flow",
+        "tasks": n,
+        "reps": reps,
         "ostra_ms_per_task": _r(statistics.median(o_wall)),
         "raw_ms_per_task": _r(statistics.median(raw_ms)),
         "ratio": _r(ratio),
@@ -150,11 +158,14 @@ def print_table(res: dict[str, Any]) -> None:
     rat = "  ".join(f"{x:7.3f}" for x in res["ratios"])
     print(f"{'ms per task':<31}{'median':>8}   reps")
     print(f"{'ostra (submit -> wait)':<31}{res['ostra_ms_per_task']:8.3f}   {reps}")
-    print(f"{'ostra (state history)':<31}"
-          f"{res['ostra']['history_ms_per_task_median']:8.3f}   {hist}")
+    print(
+        f"{'ostra (state history)':<31}{res['ostra']['history_ms_per_task_median']:8.3f}   {hist}"
+    )
     print(f"{'raw celery noop.delay().get()':<31}{res['raw_ms_per_task']:8.3f}   {raw}")
-    print(f"{'ratio ostra/raw':<31}{res['ratio']:8.3f}   {rat}   "
-          f"(history: {res['history_ratio']:.3f})")
+    print(
+        f"{'ratio ostra/raw':<31}{res['ratio']:8.3f}   {rat}   "
+        f"(history: {res['history_ratio']:.3f})"
+    )
     verdict = "within" if res["within_target"] else "ABOVE"
     print(f"target <= {TARGET}: {verdict} target")
     o_cpu = statistics.median(res["ostra"]["client_cpu_ms_per_task"])
@@ -163,8 +174,10 @@ def print_table(res: dict[str, Any]) -> None:
     print("ostra per task run, from state histories (medians, ms):")
     for i, b in enumerate(res["ostra"]["breakdown"]):
         print(f"  rep {i + 1}: " + ", ".join(f"{k[:-3]} {v}" for k, v in b.items()))
-    print("  (queue: CREATED->RUNNING, run: RUNNING->SUCCESS, advance: SUCCESS->next CREATED;"
-          " start/end: once per execution)")
+    print(
+        "  (queue: CREATED->RUNNING, run: RUNNING->SUCCESS, advance: SUCCESS->next CREATED;"
+        " start/end: once per execution)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -128,8 +128,9 @@ class Poller:
                 if success + others >= target:
                     return
             if time.perf_counter() > deadline:
-                raise RuntimeError(f"ostra: {target - success - others} executions not ended "
-                                   "in time")
+                raise RuntimeError(
+                    f"ostra: {target - success - others} executions not ended in time"
+                )
             time.sleep(POLL_S)
 
     def drained(self, queue: str) -> bool:
@@ -185,8 +186,9 @@ class Procs:
 # ---------------------------------------------------------------------- the two sides
 
 
-def run_ostra(client: Client, r: redis.Redis, flow: Flow, e: int, t: int,
-              timeout: float, procs: Procs) -> dict[str, Any]:
+def run_ostra(
+    client: Client, r: redis.Redis, flow: Flow, e: int, t: int, timeout: float, procs: Procs
+) -> dict[str, Any]:
     """E executions submitted at once; figures up to the last end, then their histories."""
     poller = Poller(r, client.settings.prefix)
     base = poller.ended()
@@ -218,12 +220,18 @@ def run_ostra(client: Client, r: redis.Redis, flow: Flow, e: int, t: int,
     runs = e * t
     total = sum(stats.values())
     return {
-        "wall_s": wall, "submit_s": t_submit - t0, "client_cpu_s": cpu,
-        "executions_per_s": e / wall, "task_runs_per_s": runs / wall,
-        "latency_ms": {"p50": _r(percentile(latencies, 50)),
-                       "p95": _r(percentile(latencies, 95)),
-                       "max": _r(max(latencies) if latencies else float("nan"))},
-        "states": dict(states), "task_runs_with_retries": multi_attempts,
+        "wall_s": wall,
+        "submit_s": t_submit - t0,
+        "client_cpu_s": cpu,
+        "executions_per_s": e / wall,
+        "task_runs_per_s": runs / wall,
+        "latency_ms": {
+            "p50": _r(percentile(latencies, 50)),
+            "p95": _r(percentile(latencies, 95)),
+            "max": _r(max(latencies) if latencies else float("nan")),
+        },
+        "states": dict(states),
+        "task_runs_with_retries": multi_attempts,
         "worker_processes": len(workers - {""}),
         "commands_per_task_run": total / runs,
         "evalsha_per_task_run": stats["evalsha"] / runs,
@@ -233,8 +241,9 @@ def run_ostra(client: Client, r: redis.Redis, flow: Flow, e: int, t: int,
     }
 
 
-def run_raw(app: Any, r: redis.Redis, queue: str, n: int, timeout: float,
-            procs: Procs) -> dict[str, Any]:
+def run_raw(
+    app: Any, r: redis.Redis, queue: str, n: int, timeout: float, procs: Procs
+) -> dict[str, Any]:
     """N no-result sends; done when the queue is drained and every job acknowledged."""
     poller = Poller(r, "")
     r.config_resetstat()
@@ -247,13 +256,20 @@ def run_raw(app: Any, r: redis.Redis, queue: str, n: int, timeout: float,
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     cpu_ms = procs.per(cpu0, n)
     stats = net_commands(r, poller)
-    return {"wall_s": wall, "send_s": t_sent - t0, "client_cpu_s": cpu,
-            "tasks_per_s": n / wall, "commands_per_task": sum(stats.values()) / n,
-            "top_commands": top(stats, n), "cpu_ms": cpu_ms}
+    return {
+        "wall_s": wall,
+        "send_s": t_sent - t0,
+        "client_cpu_s": cpu,
+        "tasks_per_s": n / wall,
+        "commands_per_task": sum(stats.values()) / n,
+        "top_commands": top(stats, n),
+        "cpu_ms": cpu_ms,
+    }
 
 
-def run_raw_queued(app: Any, r: redis.Redis, queue: str, n: int, nodes: list[str],
-                   timeout: float, procs: Procs) -> dict[str, Any]:
+def run_raw_queued(
+    app: Any, r: redis.Redis, queue: str, n: int, nodes: list[str], timeout: float, procs: Procs
+) -> dict[str, Any]:
     """The workers' own pace, without the sender: N jobs queued while no worker consumes
     the queue (``cancel_consumer``), then drained (``add_consumer``); timed from the
     ``add_consumer`` call to the end, seen as in ``run_raw``."""
@@ -343,8 +359,12 @@ class Monitor:
         return [c for c in self.lines if "ostra-bench-monitor-stop" not in c["command"]]
 
 
-def attribute(lines: list[dict[str, Any]], roles: dict[str, str], scripts: dict[str, str],
-              skip_ports: set[str]) -> dict[str, Any]:
+def attribute(
+    lines: list[dict[str, Any]],
+    roles: dict[str, str],
+    scripts: dict[str, str],
+    skip_ports: set[str],
+) -> dict[str, Any]:
     """Commands by origin: process, direct or inside a script (Redis 6.2's MONITOR shows
     a script's own commands right after its EVALSHA, as ``[0 lua]``)."""
     by_origin: Counter[str] = Counter()
@@ -376,12 +396,27 @@ def attribute(lines: list[dict[str, Any]], roles: dict[str, str], scripts: dict[
         by_origin[origin] += 1
         detail.setdefault(origin, Counter())[name] += 1
         direct[name] += 1
-    return {"by_origin": by_origin, "detail": detail, "direct": direct, "in_lua": in_lua,
-            "script_calls": script_calls, "script_inner": script_inner}
+    return {
+        "by_origin": by_origin,
+        "detail": detail,
+        "direct": direct,
+        "in_lua": in_lua,
+        "script_calls": script_calls,
+        "script_inner": script_inner,
+    }
 
 
-def run_monitor(client: Client, r: redis.Redis, app: Any, queue: str, flow: Flow, e: int,
-                t: int, workers: list[LocalWorker], url: str) -> dict[str, Any]:
+def run_monitor(
+    client: Client,
+    r: redis.Redis,
+    app: Any,
+    queue: str,
+    flow: Flow,
+    e: int,
+    t: int,
+    workers: list[LocalWorker],
+    url: str,
+) -> dict[str, Any]:
     """A small run of each side under MONITOR: where the commands come from."""
     # The sha of each script: redis-py computes it from the source (``Script.sha``).
     scripts = {s.sha: name for name, s in client.store._scripts.items()}
@@ -408,13 +443,19 @@ def run_monitor(client: Client, r: redis.Redis, app: Any, queue: str, flow: Flow
         out[side] = {
             "commands_per_task_run": _r(total / per),
             "by_origin": {k: _r(v / per) for k, v in att["by_origin"].most_common()},
-            "detail": {origin: {k: _r(v / per) for k, v in att["detail"][origin].most_common()}
-                       for origin, _ in att["by_origin"].most_common()},
+            "detail": {
+                origin: {k: _r(v / per) for k, v in att["detail"][origin].most_common()}
+                for origin, _ in att["by_origin"].most_common()
+            },
             "direct": {k: _r(v / per) for k, v in att["direct"].most_common()},
             "in_lua": {k: _r(v / per) for k, v in att["in_lua"].most_common()},
-            "scripts": {name: {"calls_per_task_run": _r(n / per),
-                               "commands_per_call": _r(att["script_inner"][name] / n)}
-                        for name, n in att["script_calls"].most_common()},
+            "scripts": {
+                name: {
+                    "calls_per_task_run": _r(n / per),
+                    "commands_per_call": _r(att["script_inner"][name] / n),
+                }
+                for name, n in att["script_calls"].most_common()
+            },
         }
     poll.close()
     return out
@@ -424,8 +465,10 @@ def _ports_of(r: redis.Redis) -> set[str]:
     """Local ports of the connections of redis-py client ``r``."""
     pool: Any = r.connection_pool
     ports = set()
-    for conn in [*getattr(pool, "_available_connections", []),
-                 *getattr(pool, "_in_use_connections", [])]:
+    for conn in [
+        *getattr(pool, "_available_connections", []),
+        *getattr(pool, "_in_use_connections", []),
+    ]:
         sock = getattr(conn, "_sock", None)
         if sock is not None:
             ports.add(str(sock.getsockname()[1]))
@@ -435,9 +478,15 @@ def _ports_of(r: redis.Redis) -> set[str]:
 # ---------------------------------------------------------------------- report
 
 
-def summarise(args: argparse.Namespace, ostra: list[dict[str, Any]], raw: list[dict[str, Any]],
-              queued: dict[str, Any], monitor: dict[str, Any] | None, env: dict[str, Any],
-              elapsed: float) -> dict[str, Any]:
+def summarise(
+    args: argparse.Namespace,
+    ostra: list[dict[str, Any]],
+    raw: list[dict[str, Any]],
+    queued: dict[str, Any],
+    monitor: dict[str, Any] | None,
+    env: dict[str, Any],
+    elapsed: float,
+) -> dict[str, Any]:
     o_rate = [x["task_runs_per_s"] for x in ostra]
     raw_rate = [x["tasks_per_s"] for x in raw]
     ratios = [o / b for o, b in zip(o_rate, raw_rate, strict=True)]
@@ -447,16 +496,22 @@ def summarise(args: argparse.Namespace, ostra: list[dict[str, Any]], raw: list[d
     mid = ostra[len(ostra) // 2]
     out: dict[str, Any] = {
         "benchmark": "B2 concurrent executions + B4 Redis commands",
-        "executions": args.executions, "tasks": args.tasks,
-        "task_runs": args.executions * args.tasks, "raw": args.raw, "reps": args.reps,
+        "executions": args.executions,
+        "tasks": args.tasks,
+        "task_runs": args.executions * args.tasks,
+        "raw": args.raw,
+        "reps": args.reps,
         "workers": f"{NODES} nodes x prefork -c {CONCURRENCY}",
         "executions_per_s": round(statistics.median(x["executions_per_s"] for x in ostra), 1),
         "task_runs_per_s": round(statistics.median(o_rate), 1),
         "raw_tasks_per_s": round(statistics.median(raw_rate), 1),
-        "ratio": _r(ratio), "target_ratio": TARGET_RATIO,
+        "ratio": _r(ratio),
+        "target_ratio": TARGET_RATIO,
         "ratio_within_target": ratio >= TARGET_RATIO,
-        "latency_ms": {k: _r(statistics.median(x["latency_ms"][k] for x in ostra))
-                       for k in ("p50", "p95", "max")},
+        "latency_ms": {
+            k: _r(statistics.median(x["latency_ms"][k] for x in ostra))
+            for k in ("p50", "p95", "max")
+        },
         "commands_per_task_run": _r(cmds),
         "raw_commands_per_task": _r(raw_cmds),
         "commands_vs_raw": _r(cmds / raw_cmds) if raw_cmds else None,
@@ -506,9 +561,11 @@ def _print_counts(title: str, counts: dict[str, float], indent: str = "  ") -> N
 
 def print_table(res: dict[str, Any]) -> None:
     env = res["env"]
-    print(f"B2 throughput: {res['executions']} executions of a {res['tasks']}-task linear flow "
-          f"({res['task_runs']} task runs) vs {res['raw']} raw no-result jobs; "
-          f"{res['workers']}; {res['reps']} rep(s), interleaved")
+    print(
+        f"B2 throughput: {res['executions']} executions of a {res['tasks']}-task linear flow "
+        f"({res['task_runs']} task runs) vs {res['raw']} raw no-result jobs; "
+        f"{res['workers']}; {res['reps']} rep(s), interleaved"
+    )
     harness.print_env(env)
     o, w = res["ostra"], res["raw_side"]
 
@@ -518,41 +575,61 @@ def print_table(res: dict[str, Any]) -> None:
     harness.print_row("ratio ostra/raw", res["ratio"], res["ratios"], "8.3f")
     verdict = "within" if res["ratio_within_target"] else "BELOW"
     print(f"target >= {res['target_ratio']}: {verdict} target")
-    print(f"ostra: {res['executions_per_s']} executions/s; latency (CREATED -> end) "
-          f"p50 {res['latency_ms']['p50']} ms, p95 {res['latency_ms']['p95']} ms, "
-          f"max {res['latency_ms']['max']} ms")
-    print(f"ostra wall s {o['wall_s']} (submitting took {o['submit_s']} s, client CPU "
-          f"{o['client_cpu_s']} s); raw wall s {w['wall_s']} (sending took {w['send_s']} s)")
-    print(f"raw jobs queued first, then drained (the workers' own pace, no sender): "
-          f"{res['raw_queued_tasks_per_s']} tasks/s; ostra/that {res['ratio_vs_queued']}")
-    print(f"ostra end states {o['states']}; task runs with more than one attempt "
-          f"{o['task_runs_with_retries']}; worker processes seen {o['worker_processes']}")
-    print(f"\nRedis commands per task run (Lua internals included): ostra "
-          f"{res['commands_per_task_run']} (reps {o['commands_per_task_run']}), raw "
-          f"{res['raw_commands_per_task']} per job: {res['commands_vs_raw']}x")
+    print(
+        f"ostra: {res['executions_per_s']} executions/s; latency (CREATED -> end) "
+        f"p50 {res['latency_ms']['p50']} ms, p95 {res['latency_ms']['p95']} ms, "
+        f"max {res['latency_ms']['max']} ms"
+    )
+    print(
+        f"ostra wall s {o['wall_s']} (submitting took {o['submit_s']} s, client CPU "
+        f"{o['client_cpu_s']} s); raw wall s {w['wall_s']} (sending took {w['send_s']} s)"
+    )
+    print(
+        f"raw jobs queued first, then drained (the workers' own pace, no sender): "
+        f"{res['raw_queued_tasks_per_s']} tasks/s; ostra/that {res['ratio_vs_queued']}"
+    )
+    print(
+        f"ostra end states {o['states']}; task runs with more than one attempt "
+        f"{o['task_runs_with_retries']}; worker processes seen {o['worker_processes']}"
+    )
+    print(
+        f"\nRedis commands per task run (Lua internals included): ostra "
+        f"{res['commands_per_task_run']} (reps {o['commands_per_task_run']}), raw "
+        f"{res['raw_commands_per_task']} per job: {res['commands_vs_raw']}x"
+    )
     verdict = "within" if res["commands_within_target"] else "ABOVE"
-    print(f"target <= {res['target_commands']}: {verdict} target; "
-          f"EVALSHA per task run {res['evalsha_per_task_run']}; "
-          f"Redis memory per task run ~{res['bytes_per_task_run']} bytes")
-    print("CPU ms per task run (job), by process: ostra "
-          + ", ".join(f"{k} {v}" for k, v in res["cpu_ms_per_task_run"].items()))
+    print(
+        f"target <= {res['target_commands']}: {verdict} target; "
+        f"EVALSHA per task run {res['evalsha_per_task_run']}; "
+        f"Redis memory per task run ~{res['bytes_per_task_run']} bytes"
+    )
+    print(
+        "CPU ms per task run (job), by process: ostra "
+        + ", ".join(f"{k} {v}" for k, v in res["cpu_ms_per_task_run"].items())
+    )
     print("  raw " + ", ".join(f"{k} {v}" for k, v in res["raw_cpu_ms_per_task"].items()))
-    print("  raw queued first " + ", ".join(f"{k} {v}" for k, v in
-                                             res["raw_queued_cpu_ms_per_task"].items()))
+    print(
+        "  raw queued first "
+        + ", ".join(f"{k} {v}" for k, v in res["raw_queued_cpu_ms_per_task"].items())
+    )
     _print_counts("ostra top commands per task run", res["top_commands"])
     _print_counts("raw top commands per job", res["raw_top_commands"])
     mon = res.get("monitor")
     if mon:
-        print(f"\nMONITOR, {mon['executions']} executions x {mon['tasks']} tasks "
-              f"(and as many raw jobs), commands per task run (job):")
+        print(
+            f"\nMONITOR, {mon['executions']} executions x {mon['tasks']} tasks "
+            f"(and as many raw jobs), commands per task run (job):"
+        )
         for side in ("ostra", "raw"):
             m = mon[side]
             print(f"  {side}: {m['commands_per_task_run']}")
             for origin, n in m["by_origin"].items():
                 _print_counts(f"{origin} {n}", m["detail"][origin], "    ")
             for name, s in m["scripts"].items():
-                print(f"    script {name}: {s['calls_per_task_run']} calls per task run, "
-                      f"{s['commands_per_call']} commands inside each")
+                print(
+                    f"    script {name}: {s['calls_per_task_run']} calls per task run, "
+                    f"{s['commands_per_call']} commands inside each"
+                )
     print(f"\nelapsed {res['elapsed_s']} s")
 
 
@@ -562,16 +639,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tasks", type=int, default=5, help="tasks in the flow (T)")
     p.add_argument("--raw", type=int, default=5000, help="raw no-op jobs (R)")
     p.add_argument("--reps", type=int, default=1, help="interleaved repetitions")
-    p.add_argument("--monitor", type=int, default=0, metavar="N",
-                   help="also run N executions under MONITOR (0: skip)")
+    p.add_argument(
+        "--monitor",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also run N executions under MONITOR (0: skip)",
+    )
     args = harness.parse(p, argv)
     args.executions, args.tasks = max(1, args.executions), max(1, args.tasks)
     args.raw, args.reps, args.monitor = max(1, args.raw), max(1, args.reps), max(0, args.monitor)
     e, t = args.executions, args.tasks
 
     began = time.monotonic()
-    env = harness.environment(worker=f"{NODES} nodes, prefork -c {CONCURRENCY} each, "
-                                     "acks_late, prefetch 1, task events on")
+    env = harness.environment(
+        worker=f"{NODES} nodes, prefork -c {CONCURRENCY} each, "
+        "acks_late, prefetch 1, task events on"
+    )
     with harness.serve(nodes=NODES, concurrency=CONCURRENCY, named=True) as bench:
         client, app, r, workers = bench.client, bench.app, bench.r, bench.workers
         queue = bench.settings.queue
@@ -596,8 +680,7 @@ def main(argv: list[str] | None = None) -> int:
         queued = run_raw_queued(app, r, queue, args.raw, nodes, raw_timeout, procs)
         monitor = None
         if args.monitor:
-            monitor = run_monitor(client, r, app, queue, flow, args.monitor, t,
-                                  workers, bench.url)
+            monitor = run_monitor(client, r, app, queue, flow, args.monitor, t, workers, bench.url)
         res = summarise(args, ostra, raw, queued, monitor, env, time.monotonic() - began)
 
     harness.report(res, args.json, print_table)

@@ -155,68 +155,86 @@ class FunctionProperties(CamelProperties):
 
 _RUNNERS = "workers.tasktypes"
 
-register(TaskType(
-    name="io.kestra.plugin.core.log.Log",
-    aliases=("Log",),
-    properties=LogProperties,
-    runner=f"{_RUNNERS}.core:log",
-    doc="Log a message (or each of a list of messages) at a level. No outputs.",
-))
-register(TaskType(
-    name="io.kestra.plugin.core.debug.Return",
-    aliases=("Return",),
-    properties=ReturnProperties,
-    runner=f"{_RUNNERS}.core:return_",
-    doc="Output the rendered `format` as `value`.",
-))
-register(TaskType(
-    name="io.kestra.plugin.core.output.OutputValues",
-    aliases=("OutputValues",),
-    properties=OutputValuesProperties,
-    runner=f"{_RUNNERS}.core:output_values",
-    doc="Output the map `values` as `values`.",
-))
-register(TaskType(
-    name="io.kestra.plugin.core.execution.Fail",
-    aliases=("Fail",),
-    properties=FailProperties,
-    runner=f"{_RUNNERS}.core:fail",
-    doc="Fail the task run with `errorMessage`.",
-))
-register(TaskType(
-    name="io.kestra.plugin.core.flow.Sleep",
-    aliases=("Sleep",),
-    properties=SleepProperties,
-    runner=f"{_RUNNERS}.core:sleep",
-    doc="Wait for `duration` (ISO-8601, e.g. PT1S). No outputs.",
-))
-register(TaskType(
-    name="io.kestra.plugin.scripts.shell.Commands",
-    aliases=("Commands", "Shell"),
-    properties=CommandsProperties,
-    runner=f"{_RUNNERS}.scripts:commands",
-    doc="Run shell commands in a subprocess. Outputs `exitCode` and `vars` "
-        "(from `::{\"outputs\": {...}}::` lines).",
-))
-register(TaskType(
-    name="io.kestra.plugin.scripts.python.Script",
-    aliases=("Script", "PythonScript"),
-    properties=ScriptProperties,
-    runner=f"{_RUNNERS}.scripts:script",
-    doc="Run inline Python code in a subprocess. Outputs `exitCode` and `vars`.",
-))
-register(TaskType(
-    name="io.ostra.plugin.python.Function",
-    aliases=("Python",),
-    properties=FunctionProperties,
-    runner=f"{_RUNNERS}.python:function",
-    doc="Call a Python function on the worker with `kwargs`; its returned dict is the outputs.",
-))
-register(TaskType(
-    name="io.kestra.plugin.core.flow.Pause",
-    aliases=("Pause",),
-    properties=PauseProperties,
-    flowable=True,  # run by the orchestrator, never sent to a worker
-    doc="Pause the execution; resume by hand, or after `pauseDuration` with `behavior` "
+register(
+    TaskType(
+        name="io.kestra.plugin.core.log.Log",
+        aliases=("Log",),
+        properties=LogProperties,
+        runner=f"{_RUNNERS}.core:log",
+        doc="Log a message (or each of a list of messages) at a level. No outputs.",
+    )
+)
+register(
+    TaskType(
+        name="io.kestra.plugin.core.debug.Return",
+        aliases=("Return",),
+        properties=ReturnProperties,
+        runner=f"{_RUNNERS}.core:return_",
+        doc="Output the rendered `format` as `value`.",
+    )
+)
+register(
+    TaskType(
+        name="io.kestra.plugin.core.output.OutputValues",
+        aliases=("OutputValues",),
+        properties=OutputValuesProperties,
+        runner=f"{_RUNNERS}.core:output_values",
+        doc="Output the map `values` as `values`.",
+    )
+)
+register(
+    TaskType(
+        name="io.kestra.plugin.core.execution.Fail",
+        aliases=("Fail",),
+        properties=FailProperties,
+        runner=f"{_RUNNERS}.core:fail",
+        doc="Fail the task run with `errorMessage`.",
+    )
+)
+register(
+    TaskType(
+        name="io.kestra.plugin.core.flow.Sleep",
+        aliases=("Sleep",),
+        properties=SleepProperties,
+        runner=f"{_RUNNERS}.core:sleep",
+        doc="Wait for `duration` (ISO-8601, e.g. PT1S). No outputs.",
+    )
+)
+register(
+    TaskType(
+        name="io.kestra.plugin.scripts.shell.Commands",
+        aliases=("Commands", "Shell"),
+        properties=CommandsProperties,
+        runner=f"{_RUNNERS}.scripts:commands",
+        doc="Run shell commands in a subprocess. Outputs `exitCode` and `vars` "
+        '(from `::{"outputs": {...}}::` lines).',
+    )
+)
+register(
+    TaskType(
+        name="io.kestra.plugin.scripts.python.Script",
+        aliases=("Script", "PythonScript"),
+        properties=ScriptProperties,
+        runner=f"{_RUNNERS}.scripts:script",
+        doc="Run inline Python code in a subprocess. Outputs `exitCode` and `vars`.",
+    )
+)
+register(
+    TaskType(
+        name="io.ostra.plugin.python.Function",
+        aliases=("Python",),
+        properties=FunctionProperties,
+        runner=f"{_RUNNERS}.python:function",
+        doc="Call a Python function on the worker with `kwargs`; its returned dict is the outputs.",
+    )
+)
+register(
+    TaskType(
+        name="io.kestra.plugin.core.flow.Pause",
+        aliases=("Pause",),
+        properties=PauseProperties,
+        flowable=True,  # run by the orchestrator, never sent to a worker
+        doc="Pause the execution; resume by hand, or after `pauseDuration` with `behavior` "
         "(RESUME, WARN, FAIL, CANCEL).",
-))
+    )
+)

@@ -20,4 +20,3 @@ def lookup(type_name: str) -> TaskType | None:
         load_user_types()
         canonical = _ALIASES.get(type_name)
     return _REGISTRY.get(canonical) if canonical else None
-

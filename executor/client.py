@@ -50,16 +50,18 @@ class Client:
         token: the API's bearer token (HTTP only; defaults to ``OSTRA_API_TOKEN``).
     """
 
-    def __new__(cls, url: str | None = None, *, prefix: str | None = None,
-                token: str | None = None) -> Client:
+    def __new__(
+        cls, url: str | None = None, *, prefix: str | None = None, token: str | None = None
+    ) -> Client:
         if url and url.startswith(("http://", "https://")):
             from executor.api.http_client import HttpClient
 
             return HttpClient(url, token=token)  # type: ignore[return-value]
         return super().__new__(cls)
 
-    def __init__(self, url: str | None = None, *, prefix: str | None = None,
-                 token: str | None = None) -> None:
+    def __init__(
+        self, url: str | None = None, *, prefix: str | None = None, token: str | None = None
+    ) -> None:
         base = get_settings()
         update: dict[str, Any] = {}
         if url:
@@ -68,8 +70,9 @@ class Client:
             update["prefix"] = prefix
         self.settings: Settings = base.model_copy(update=update)
         self.store = RedisStore.from_url(self.settings.url, self.settings.prefix)
-        self.orchestrator = Orchestrator(self.store, Dispatcher(make_app(self.settings)),
-                                         self.settings)
+        self.orchestrator = Orchestrator(
+            self.store, Dispatcher(make_app(self.settings)), self.settings
+        )
 
     # ------------------------------------------------------------------ connection
 
@@ -85,8 +88,12 @@ class Client:
     def __enter__(self) -> Client:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
     # ------------------------------------------------------------------ flows
@@ -133,8 +140,9 @@ class Client:
         if not isinstance(flow, tuple):
             resolved = self.store.deploy_flow(resolved)
         first = self.orchestrator.first_rows(eid, resolved)
-        created = self.store.create_execution(eid, resolved, values, all_labels, first,
-                                              time.time() + self.settings.pending_grace)
+        created = self.store.create_execution(
+            eid, resolved, values, all_labels, first, time.time() + self.settings.pending_grace
+        )
         assert created is not None
         state = self.orchestrator.begin_execution(eid, resolved, first)
         if state != StateType.CREATED:  # queued or ended at once (concurrency limit, no task)
@@ -184,14 +192,18 @@ class Client:
             events = self.events(execution_id, last, block=1.0)
             for last, event in events:  # noqa: B007
                 yield event
-                if (event.task_run_id is None and event.state.is_terminated()
-                        and self.state(execution_id).is_terminated()):
+                if (
+                    event.task_run_id is None
+                    and event.state.is_terminated()
+                    and self.state(execution_id).is_terminated()
+                ):
                     return  # (an end followed by a restart is not the end)
             if not events and self.state(execution_id).is_terminated():
                 return
 
-    def events(self, execution_id: str, after: str = "0", *, block: float | None = None
-               ) -> list[tuple[str, StateEvent]]:
+    def events(
+        self, execution_id: str, after: str = "0", *, block: float | None = None
+    ) -> list[tuple[str, StateEvent]]:
         """The state changes after the one of id ``after`` ("0": from the first), each with
         its id, to resume after it (what ``follow`` and the API's ``/follow`` read).
 
@@ -223,13 +235,18 @@ class Client:
         self.orchestrator.restart(execution_id)
         return self.get(execution_id)
 
-    def replay(self, execution_id: str, task_run_id: str | None = None,
-               inputs: Mapping[str, Any] | None = None) -> Execution:
+    def replay(
+        self,
+        execution_id: str,
+        task_run_id: str | None = None,
+        inputs: Mapping[str, Any] | None = None,
+    ) -> Execution:
         """A new execution (``parentId`` = this one) of the same flow revision, from the
         start or from ``task_run_id``: task runs before it keep their outputs, it and
         everything after it run again; optionally with new ``inputs``."""
-        new = self.orchestrator.replay(execution_id, task_run_id,
-                                       dict(inputs) if inputs is not None else None)
+        new = self.orchestrator.replay(
+            execution_id, task_run_id, dict(inputs) if inputs is not None else None
+        )
         return self.get(new)
 
     def pause(self, execution_id: str) -> Execution:
@@ -253,8 +270,9 @@ class Client:
     ) -> list[Execution]:
         """Executions, newest first, filtered by namespace, flow and current state."""
         st = StateType(state) if state is not None else None
-        ids = self.store.search(namespace=namespace, flow_id=flow_id, state=st, limit=limit,
-                                offset=offset)
+        ids = self.store.search(
+            namespace=namespace, flow_id=flow_id, state=st, limit=limit, offset=offset
+        )
         return [self.get(eid) for eid in ids]
 
     def search_page(
@@ -274,10 +292,11 @@ class Client:
         if page < 1 or size < 1:
             raise ValueError(f"page and size start at 1, got page={page}, size={size}")
         st = StateType(state) if state is not None else None
-        ids = self.store.search(namespace=namespace, flow_id=flow_id, state=st, limit=2**31,
-                                offset=0)
+        ids = self.store.search(
+            namespace=namespace, flow_id=flow_id, state=st, limit=2**31, offset=0
+        )
         results = []
-        for eid in ids[(page - 1) * size:page * size]:
+        for eid in ids[(page - 1) * size : page * size]:
             try:
                 results.append(self.get(eid))
             except ExecutionNotFound:  # expired between the listing and now
@@ -296,14 +315,16 @@ class Client:
 def _labels(flow: Flow, given: Mapping[str, str] | list[Label] | None, eid: str) -> list[Label]:
     merged: dict[str, str] = dict(flow.labels)
     problems = []
-    items = given.items() if isinstance(given, Mapping) else (
-        [(lb.key, lb.value) for lb in given] if given else [])
+    items = (
+        given.items()
+        if isinstance(given, Mapping)
+        else ([(lb.key, lb.value) for lb in given] if given else [])
+    )
     for key, value in items:
         if not isinstance(key, str) or not key:
             problems.append(Problem("labels", f"invalid label key {key!r}"))
         elif key.startswith("system.") and key != "system.correlationId":
-            problems.append(Problem(f"labels.{key}", "labels starting with 'system.' are "
-                                                     "reserved"))
+            problems.append(Problem(f"labels.{key}", "labels starting with 'system.' are reserved"))
         else:
             merged[key] = str(value)
     if problems:

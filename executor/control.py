@@ -49,8 +49,12 @@ class Control:
         if status == Status.ENDED:
             assert state is not None
             if rules.kill_refused(state):
-                raise InvalidTransition(state, StateType.KILLING, f"execution {eid}",
-                                        "it already ended: nothing to kill")
+                raise InvalidTransition(
+                    state,
+                    StateType.KILLING,
+                    f"execution {eid}",
+                    "it already ended: nothing to kill",
+                )
             return state
         for child in self.store.subflow_executions(eid):
             try:
@@ -67,34 +71,49 @@ class Control:
 
     def pause(self, eid: str) -> None:
         """Pause a RUNNING execution: running task runs finish, nothing new starts."""
-        status, state = self.store.transition_execution(eid, StateType.PAUSED,
-                                                        expected=StateType.RUNNING)
+        status, state = self.store.transition_execution(
+            eid, StateType.PAUSED, expected=StateType.RUNNING
+        )
         if status == Status.MISSING:
             raise ExecutionNotFound(eid)
         if status != Status.OK:
-            raise InvalidTransition(state, StateType.PAUSED, f"execution {eid}",
-                                    "only a RUNNING execution can be paused")
+            raise InvalidTransition(
+                state,
+                StateType.PAUSED,
+                f"execution {eid}",
+                "only a RUNNING execution can be paused",
+            )
 
-    def resume(self, eid: str, *, pause_state: StateType = StateType.SUCCESS,
-               only: str | None = None) -> None:
+    def resume(
+        self, eid: str, *, pause_state: StateType = StateType.SUCCESS, only: str | None = None
+    ) -> None:
         """Resume a PAUSED execution: paused task runs end ``pause_state``, held task runs
         are sent, and the execution goes on (or ends, if nothing is left to run)."""
         flow = self._flow(eid)
-        status, state = self.store.transition_execution(eid, StateType.RUNNING,
-                                                        expected=StateType.PAUSED)
+        status, state = self.store.transition_execution(
+            eid, StateType.RUNNING, expected=StateType.PAUSED
+        )
         if status != Status.OK:
-            raise InvalidTransition(state, StateType.RUNNING, f"execution {eid}",
-                                    "only a PAUSED execution can be resumed")
+            raise InvalidTransition(
+                state,
+                StateType.RUNNING,
+                f"execution {eid}",
+                "only a PAUSED execution can be resumed",
+            )
         rows = self.store.task_run_rows(eid)
         resumed = []
         for row in rows:
             if row.state == StateType.PAUSED and (only is None or row.id == only):
-                moved = self.store.transition_task_run(eid, row.id, pause_state,
-                                                       StateType.PAUSED, active="-")
+                moved = self.store.transition_task_run(
+                    eid, row.id, pause_state, StateType.PAUSED, active="-"
+                )
                 if moved.status == Status.OK:
                     resumed.append(row)
-        held = [r for r in rows if r.state in (StateType.CREATED, StateType.RETRYING,
-                                               StateType.RESTARTED)]
+        held = [
+            r
+            for r in rows
+            if r.state in (StateType.CREATED, StateType.RETRYING, StateType.RESTARTED)
+        ]
         for row in held:
             self.o.start(eid, flow, row.id, row.task_id)
         for row in resumed:
@@ -115,12 +134,17 @@ class Control:
         """Restart a FAILED or KILLED execution in place (Kestra's restart)."""
         flow = self._flow(eid)
         status, state, restarted = self.store.restart_execution(
-            eid, rules.restart_dropped(flow), time.time() + self.settings.pending_grace)
+            eid, rules.restart_dropped(flow), time.time() + self.settings.pending_grace
+        )
         if status == Status.MISSING:
             raise ExecutionNotFound(eid)
         if status == Status.REFUSED:
-            raise InvalidTransition(state, StateType.RESTARTED, f"execution {eid}",
-                                    "only FAILED or KILLED executions can be restarted")
+            raise InvalidTransition(
+                state,
+                StateType.RESTARTED,
+                f"execution {eid}",
+                "only FAILED or KILLED executions can be restarted",
+            )
         rows = {r.id: r for r in self.store.task_run_rows(eid)}
         # A restarted flowable walks its children again: only the roots are started here.
         parents = {t: rows[t].parent_task_run_id for t in restarted}
@@ -129,8 +153,9 @@ class Control:
         if not restarted:
             self._reconsider(eid, flow, list(rows.values()))
 
-    def replay(self, eid: str, task_run_id: str | None = None,
-               inputs: dict[str, Any] | None = None) -> str:
+    def replay(
+        self, eid: str, task_run_id: str | None = None, inputs: dict[str, Any] | None = None
+    ) -> str:
         """A new execution of the same flow revision, from the start or from a task run:
         task runs before it are copied with their outputs, it and what follows run again.
         Returns the new execution's id."""
@@ -139,12 +164,24 @@ class Control:
         values = resolve_inputs(flow.inputs, inputs) if inputs is not None else source.inputs
         plan = rules.replay_plan(flow, eid, source.task_run_list, task_run_id)
         new = new_id()
-        copies = [{**{k: v for k, v in fields.items() if k not in {"lost", "retryAt"}},
-                   "id": self.o.task_run_id(new, NewTaskRun(fields["taskId"]))}
-                  for fields in self.store.read_task_runs_raw(eid, plan.copied)]
+        copies = [
+            {
+                **{k: v for k, v in fields.items() if k not in {"lost", "retryAt"}},
+                "id": self.o.task_run_id(new, NewTaskRun(fields["taskId"])),
+            }
+            for fields in self.store.read_task_runs_raw(eid, plan.copied)
+        ]
         first = self.o.first_rows(new, flow, plan.first)
         self.store.create_execution(
-            new, flow, values, source.labels, first, time.time() + self.settings.pending_grace,
-            parent_id=eid, original_id=source.original_id or eid, copies=copies)
+            new,
+            flow,
+            values,
+            source.labels,
+            first,
+            time.time() + self.settings.pending_grace,
+            parent_id=eid,
+            original_id=source.original_id or eid,
+            copies=copies,
+        )
         self.o.begin_execution(new, flow, first)
         return new

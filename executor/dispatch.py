@@ -55,25 +55,39 @@ class Dispatcher:
     def app(self) -> Celery:
         return self._app or get_app()
 
-    def message(self, eid: str, trid: str, *, label: str = "",
-                queue: str | None = None) -> Outgoing:
+    def message(
+        self, eid: str, trid: str, *, label: str = "", queue: str | None = None
+    ) -> Outgoing:
         """The message of task run ``trid``, for a Lua step to push (see module doc)."""
         if self._builder is None:
             conf = self.app.conf
             options = conf.broker_transport_options or {}
-            self._builder = MessageBuilder(self.default_queue or conf.task_default_queue,
-                                           options.get("global_keyprefix", ""))
+            self._builder = MessageBuilder(
+                self.default_queue or conf.task_default_queue, options.get("global_keyprefix", "")
+            )
         return self._builder.build(eid, trid, queue=queue, label=label)
 
-    def send(self, eid: str, trid: str, *, label: str = "", queue: str | None = None,
-             countdown: float | None = None, producer: Any = None) -> str:
+    def send(
+        self,
+        eid: str,
+        trid: str,
+        *,
+        label: str = "",
+        queue: str | None = None,
+        countdown: float | None = None,
+        producer: Any = None,
+    ) -> str:
         """Publish one task run; returns the Celery task id."""
         task_id = str(uuid.uuid4())
         self.app.send_task(
-            RUN_TASK_RUN, args=[eid, trid], task_id=task_id,
+            RUN_TASK_RUN,
+            args=[eid, trid],
+            task_id=task_id,
             queue=queue or self.default_queue or self.app.conf.task_default_queue,
-            countdown=countdown, argsrepr=label or f"execution={eid} taskrun={trid}",
-            kwargsrepr="{}", producer=producer,
+            countdown=countdown,
+            argsrepr=label or f"execution={eid} taskrun={trid}",
+            kwargsrepr="{}",
+            producer=producer,
             # no result to wait for: without this, Celery subscribes to its result channel
             ignore_result=True,
         )

@@ -60,8 +60,13 @@ class EmbeddedRedis:
     keeps what was written, as in production.
     """
 
-    def __init__(self, directory: str | Path | None = None, *, appendonly: bool = True,
-                 password: str | None = None) -> None:
+    def __init__(
+        self,
+        directory: str | Path | None = None,
+        *,
+        appendonly: bool = True,
+        password: str | None = None,
+    ) -> None:
         self._own_dir = directory is None
         self.dir = Path(directory or tempfile.mkdtemp(prefix="ostra-redis-"))
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -80,11 +85,29 @@ class EmbeddedRedis:
         return self.proc.pid if self.proc else None
 
     def start(self) -> EmbeddedRedis:
-        args = [redis_server_binary(), "--bind", "127.0.0.1", "--port", str(self.port),
-                "--dir", str(self.dir), "--save", "", "--daemonize", "no",
-                "--protected-mode", "yes", "--maxmemory-policy", "noeviction",
-                "--appendonly", "yes" if self.appendonly else "no",
-                "--appendfsync", "everysec", "--logfile", str(self.dir / "redis.log")]
+        args = [
+            redis_server_binary(),
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--dir",
+            str(self.dir),
+            "--save",
+            "",
+            "--daemonize",
+            "no",
+            "--protected-mode",
+            "yes",
+            "--maxmemory-policy",
+            "noeviction",
+            "--appendonly",
+            "yes" if self.appendonly else "no",
+            "--appendfsync",
+            "everysec",
+            "--logfile",
+            str(self.dir / "redis.log"),
+        ]
         if self.password:
             args += ["--requirepass", self.password]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -96,8 +119,9 @@ class EmbeddedRedis:
                 break
             except redis.ConnectionError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"redis-server did not start (see {self.dir}/redis.log)"
-                                       ) from None
+                    raise RuntimeError(
+                        f"redis-server did not start (see {self.dir}/redis.log)"
+                    ) from None
                 time.sleep(0.05)
             finally:
                 client.close()
@@ -122,18 +146,30 @@ class EmbeddedRedis:
     def __enter__(self) -> EmbeddedRedis:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
 
 class LocalWorker:
     """A ``celery -A workers worker`` subprocess against ``redis_url``."""
 
-    def __init__(self, redis_url: str, *, concurrency: int = 2, queues: str = "ostra",
-                 name: str | None = None, env: dict[str, str] | None = None,
-                 log_file: Path | None = None, pool: str = "prefork",
-                 loglevel: str = "WARNING") -> None:
+    def __init__(
+        self,
+        redis_url: str,
+        *,
+        concurrency: int = 2,
+        queues: str = "ostra",
+        name: str | None = None,
+        env: dict[str, str] | None = None,
+        log_file: Path | None = None,
+        pool: str = "prefork",
+        loglevel: str = "WARNING",
+    ) -> None:
         self.redis_url = redis_url
         self.concurrency = concurrency
         self.queues = queues
@@ -150,12 +186,31 @@ class LocalWorker:
 
     def start(self, *, wait: bool = True, timeout: float = 60) -> LocalWorker:
         env = {**os.environ, **self.env, "OSTRA_REDIS_URL": self.redis_url}
-        cmd = [sys.executable, "-m", "celery", "-A", "workers", "worker", "-P", self.pool,
-               "-c", str(self.concurrency), "-Q", self.queues, "-n", self.name,
-               "--without-gossip", "--without-mingle", "-E", "--loglevel", self.loglevel]
+        cmd = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "workers",
+            "worker",
+            "-P",
+            self.pool,
+            "-c",
+            str(self.concurrency),
+            "-Q",
+            self.queues,
+            "-n",
+            self.name,
+            "--without-gossip",
+            "--without-mingle",
+            "-E",
+            "--loglevel",
+            self.loglevel,
+        ]
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
-        self.proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
         if wait:
             self.wait_ready(timeout)
         return self
@@ -184,8 +239,12 @@ class LocalWorker:
         if self.proc is None:
             return []
         try:
-            out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.proc.pid)],
-                                 capture_output=True, text=True, check=False).stdout
+            out = subprocess.run(
+                ["ps", "-o", "pid=", "--ppid", str(self.proc.pid)],
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout
         except FileNotFoundError:  # pragma: no cover
             return []
         return [int(p) for p in out.split()]

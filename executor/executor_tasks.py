@@ -36,8 +36,7 @@ if TYPE_CHECKING:
 
 def ended_of(row: TaskRunRow, state: StateType | None = None) -> Ended:
     """The ``Ended`` of a task run row (in ``state``, if given)."""
-    return Ended(row.task_id, state or row.state, row.parent_task_run_id, row.value,
-                 row.iteration)
+    return Ended(row.task_id, state or row.state, row.parent_task_run_id, row.value, row.iteration)
 
 
 class ExecutorTasks:
@@ -62,8 +61,15 @@ class ExecutorTasks:
             self._start_flowable(eid, flow, row, task, rule)
 
     def _context(self, eid: str, flow: Flow, task: TaskDef, row: TaskRunRow) -> dict[str, Any]:
-        return build_context(self.store, eid, flow, task, task_run_id=row.id, value=row.value,
-                             parent_task_run_id=row.parent_task_run_id)
+        return build_context(
+            self.store,
+            eid,
+            flow,
+            task,
+            task_run_id=row.id,
+            value=row.value,
+            parent_task_run_id=row.parent_task_run_id,
+        )
 
     # ------------------------------------------------------------------ runIf
 
@@ -78,16 +84,18 @@ class ExecutorTasks:
             return True
         if run:
             return False
-        moved = self.store.transition_task_run(eid, row.id, StateType.SKIPPED,
-                                               StateType.CREATED, active="-")
+        moved = self.store.transition_task_run(
+            eid, row.id, StateType.SKIPPED, StateType.CREATED, active="-"
+        )
         if moved.status == Status.OK:
             self.o.advance(eid, row.id, flow=flow, ended=ended_of(row, StateType.SKIPPED))
         return True
 
     # ------------------------------------------------------------------ flowables
 
-    def _start_flowable(self, eid: str, flow: Flow, row: TaskRunRow, task: TaskDef,
-                        rule: WalkRule) -> None:
+    def _start_flowable(
+        self, eid: str, flow: Flow, row: TaskRunRow, task: TaskDef, rule: WalkRule
+    ) -> None:
         """Plan a flowable task run (its own properties rendered, its children's not)
         and start its first children."""
         nested = {k for k, _ in child_lists(task.task_type.name, task.properties)} | {"cases"}
@@ -100,19 +108,27 @@ class ExecutorTasks:
             return
         initial = plan.initial()
         status = self.store.start_flowable(
-            eid, row.id, plan.mode, len(plan.tasks) or 1, plan.total, len(initial),
-            plan.claimed_at_start(), plan.to_json(), list(plan.values or []))
+            eid,
+            row.id,
+            plan.mode,
+            len(plan.tasks) or 1,
+            plan.total,
+            len(initial),
+            plan.claimed_at_start(),
+            plan.to_json(),
+            list(plan.values or []),
+        )
         if status != Status.OK:
             return
         if not initial:
-            self.o.end_task_run(eid, flow, row, rule.end_state(0, 0),
-                                expected=StateType.RUNNING)
+            self.o.end_task_run(eid, flow, row, rule.end_state(0, 0), expected=StateType.RUNNING)
             return
         children = []
         for slot in initial:
             task_id, value, iteration = plan.slot(slot)
-            children.append(NewTaskRun(task_id, row.id, value if value is not None else row.value,
-                                       iteration))
+            children.append(
+                NewTaskRun(task_id, row.id, value if value is not None else row.value, iteration)
+            )
         self.o.create(eid, flow, tuple(children), revisit=row.state == StateType.RESTARTED)
 
     # ------------------------------------------------------------------ subflows
@@ -121,8 +137,9 @@ class ExecutorTasks:
         """Start the child execution of a Subflow task run (once, whoever calls)."""
         try:
             props = render_value(task.properties, self._context(eid, flow, task, row))
-            child_flow = self.store.get_flow(props["namespace"], props["flowId"],
-                                             props.get("revision"))
+            child_flow = self.store.get_flow(
+                props["namespace"], props["flowId"], props.get("revision")
+            )
             values = resolve_inputs(child_flow.inputs, props.get("inputs") or {})
         except (OstraError, ValueError, KeyError) as exc:
             self.o.fail_unstarted(eid, flow, row, f"cannot start subflow: {exc}")
@@ -131,21 +148,30 @@ class ExecutorTasks:
         # The child's id derives from this task run, so starting twice creates it once.
         child = derived_id(eid, row.id)
         self.store.transition_task_run(
-            eid, row.id, StateType.RUNNING, active=time.time() + self.settings.pending_grace,
+            eid,
+            row.id,
+            StateType.RUNNING,
+            active=time.time() + self.settings.pending_grace,
             wait="1" if wait else "0",
             transmitFailed="1" if props.get("transmitFailed", True) else "0",
-            outputs=json.dumps({"executionId": child}))
+            outputs=json.dumps({"executionId": child}),
+        )
         if self.store.execution_state(eid) == StateType.CREATED:
             self.store.transition_execution(eid, StateType.RUNNING, expected=StateType.CREATED)
-        labels = [Label(key=str(k), value=str(v)) for k, v in
-                  (props.get("labels") or {}).items()]
+        labels = [Label(key=str(k), value=str(v)) for k, v in (props.get("labels") or {}).items()]
         labels.append(Label(key="system.correlationId", value=eid))
         # Ids derived from the child's, so a second start writes nothing new.
-        first = self.o.first_rows(child, child_flow,
-                                  id_of=lambda c: derived_id(child, c.task_id))
+        first = self.o.first_rows(child, child_flow, id_of=lambda c: derived_id(child, c.task_id))
         created = self.store.create_execution(
-            child, child_flow, values, labels, first, time.time() + self.settings.pending_grace,
-            trigger=(eid, row.id), only_if_absent=True)
+            child,
+            child_flow,
+            values,
+            labels,
+            first,
+            time.time() + self.settings.pending_grace,
+            trigger=(eid, row.id),
+            only_if_absent=True,
+        )
         if created:
             self.o.begin_execution(child, child_flow, first)
         else:
@@ -154,17 +180,25 @@ class ExecutorTasks:
             if child_state in (StateType.FAILED, StateType.KILLED):
                 self.o.restart(child)  # Kestra's RETRY_FAILED: restart the same child
             elif child_state is not None and child_state.is_terminated():
-                self.subflow_ended(eid, row.id, child, child_state,
-                                   self.store.execution_meta(child).get("outputs"))
+                self.subflow_ended(
+                    eid, row.id, child, child_state, self.store.execution_meta(child).get("outputs")
+                )
                 return
         if not wait:
-            self.o.end_task_run(eid, flow, row, StateType.SUCCESS, expected=StateType.RUNNING,
-                                outputs=json.dumps({"executionId": child}))
+            self.o.end_task_run(
+                eid,
+                flow,
+                row,
+                StateType.SUCCESS,
+                expected=StateType.RUNNING,
+                outputs=json.dumps({"executionId": child}),
+            )
         else:
             self.store.clear_active(eid, row.id)  # the child's end moves it on
 
-    def subflow_ended(self, eid: str, trid: str, child: str, state: StateType,
-                      outputs: str | None) -> None:
+    def subflow_ended(
+        self, eid: str, trid: str, child: str, state: StateType, outputs: str | None
+    ) -> None:
         """The execution ``child`` of Subflow task run ``trid`` ended in ``state``: end
         the task run as the engine says, if it waits for it."""
         row = self.store.task_run_row(eid, trid)
@@ -178,9 +212,20 @@ class ExecutorTasks:
         transmit = self.store.task_run_field(eid, trid, "transmitFailed") == "1"
         result = outcomes.subflow_outcome(state, transmit_failed=transmit)
         self.o.end_task_run(
-            eid, flow, row, result, expected=StateType.RUNNING,
-            outputs=json.dumps({"executionId": child, "state": state.value,
-                                "outputs": json.loads(outputs or "{}")}, default=str))
+            eid,
+            flow,
+            row,
+            result,
+            expected=StateType.RUNNING,
+            outputs=json.dumps(
+                {
+                    "executionId": child,
+                    "state": state.value,
+                    "outputs": json.loads(outputs or "{}"),
+                },
+                default=str,
+            ),
+        )
 
     # ------------------------------------------------------------------ Pause
 
@@ -194,7 +239,12 @@ class ExecutorTasks:
             seconds = TypeAdapter(timedelta).validate_python(duration).total_seconds()
             resume_at = f"{time.time() + seconds:.6f}"
         moved = self.store.transition_task_run(
-            eid, row.id, StateType.PAUSED, active=float(resume_at) if resume_at else "-",
-            resumeAt=resume_at, behavior=str(props.get("behavior", "RESUME")).upper())
+            eid,
+            row.id,
+            StateType.PAUSED,
+            active=float(resume_at) if resume_at else "-",
+            resumeAt=resume_at,
+            behavior=str(props.get("behavior", "RESUME")).upper(),
+        )
         if moved.status == Status.OK:
             self.store.transition_execution(eid, StateType.PAUSED)

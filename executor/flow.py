@@ -33,8 +33,19 @@ NAMESPACE_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 #: Properties every task accepts, whatever its type (Kestra's ``Task``).
 COMMON_PROPERTIES = frozenset(
-    {"id", "type", "description", "retry", "timeout", "allowFailure", "allowWarning", "runIf",
-     "disabled", "workerGroup", "logLevel"}
+    {
+        "id",
+        "type",
+        "description",
+        "retry",
+        "timeout",
+        "allowFailure",
+        "allowWarning",
+        "runIf",
+        "disabled",
+        "workerGroup",
+        "logLevel",
+    }
 )
 #: Branches of a flow, in the order they run.
 BRANCHES = ("tasks", "errors", "finally")
@@ -62,7 +73,8 @@ _Yaml12Loader.yaml_implicit_resolvers = {
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _Yaml12Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
     list("tTfF"),
 )
 
@@ -179,8 +191,12 @@ class TaskDef(OstraModel):
     def _split(cls, data: Any) -> Any:
         # YAML puts type-specific properties beside the common ones; keep them apart.
         if isinstance(data, dict) and "properties" not in data:
-            common = {k: v for k, v in data.items() if k in COMMON_PROPERTIES
-                      or k in {"allow_failure", "allow_warning", "run_if", "worker_group"}}
+            common = {
+                k: v
+                for k, v in data.items()
+                if k in COMMON_PROPERTIES
+                or k in {"allow_failure", "allow_warning", "run_if", "worker_group"}
+            }
             rest = {k: v for k, v in data.items() if k not in common}
             return {**common, "properties": rest}
         return data
@@ -194,8 +210,9 @@ class TaskDef(OstraModel):
 
     def to_dict(self) -> dict[str, Any]:
         """The task as Kestra's YAML shape (properties inline, camelCase)."""
-        out = self.model_dump(mode="json", by_alias=True, exclude_defaults=True,
-                              exclude={"properties"})
+        out = self.model_dump(
+            mode="json", by_alias=True, exclude_defaults=True, exclude={"properties"}
+        )
         out.update(self.properties)
         return out
 
@@ -285,8 +302,12 @@ class Flow(OstraModel):
 
     def to_dict(self) -> dict[str, Any]:
         """The flow as Kestra's YAML shape."""
-        out = self.model_dump(mode="json", by_alias=True, exclude_none=True,
-                              exclude={"tasks", "errors", "finally_", "revision"})
+        out = self.model_dump(
+            mode="json",
+            by_alias=True,
+            exclude_none=True,
+            exclude={"tasks", "errors", "finally_", "revision"},
+        )
         for key in ("labels", "inputs", "variables", "outputs", "concurrency"):
             if not out.get(key):
                 out.pop(key, None)
@@ -315,8 +336,9 @@ class Flow(OstraModel):
     def all_tasks(self) -> Iterator[tuple[Location, TaskDef]]:
         """Every task, nested ones included, with where it sits."""
 
-        def walk(tasks: list[TaskDef], branch: str, parent: str | None
-                 ) -> Iterator[tuple[Location, TaskDef]]:
+        def walk(
+            tasks: list[TaskDef], branch: str, parent: str | None
+        ) -> Iterator[tuple[Location, TaskDef]]:
             for i, task in enumerate(tasks):
                 yield Location(branch, i, parent), task
                 tt = task.task_type
@@ -345,9 +367,21 @@ class Flow(OstraModel):
 
 # ---------------------------------------------------------------- validation
 
-_TOP_LEVEL = {"id", "namespace", "revision", "description", "labels", "inputs", "variables",
-              "concurrency",
-              "tasks", "errors", "finally", "outputs", "disabled"}
+_TOP_LEVEL = {
+    "id",
+    "namespace",
+    "revision",
+    "description",
+    "labels",
+    "inputs",
+    "variables",
+    "concurrency",
+    "tasks",
+    "errors",
+    "finally",
+    "outputs",
+    "disabled",
+}
 
 
 def _path(loc: tuple[Any, ...], prefix: str) -> str:
@@ -362,8 +396,9 @@ def _path(loc: tuple[Any, ...], prefix: str) -> str:
     return out
 
 
-def _pydantic_problems(exc: ValidationError, prefix: str, *, skip_templates: bool = False
-                       ) -> list[Problem]:
+def _pydantic_problems(
+    exc: ValidationError, prefix: str, *, skip_templates: bool = False
+) -> list[Problem]:
     problems = []
     for err in exc.errors():
         value = err.get("input")
@@ -409,11 +444,17 @@ def _task_problems(task: Any, path: str, seen: dict[str, str]) -> list[Problem]:
     if task_id is None:
         problems.append(Problem(f"{path}.id", "missing required property 'id'"))
     elif not isinstance(task_id, str) or not ID_RE.match(task_id):
-        problems.append(Problem(f"{path}.id", f"invalid id {task_id!r}: use letters, digits, "
-                                              "'_' and '-' (not starting with '_' or '-')"))
+        problems.append(
+            Problem(
+                f"{path}.id",
+                f"invalid id {task_id!r}: use letters, digits, "
+                "'_' and '-' (not starting with '_' or '-')",
+            )
+        )
     elif task_id in seen:
-        problems.append(Problem(f"{path}.id", f"duplicate task id {task_id!r} "
-                                              f"(also at {seen[task_id]})"))
+        problems.append(
+            Problem(f"{path}.id", f"duplicate task id {task_id!r} (also at {seen[task_id]})")
+        )
     else:
         seen[task_id] = path
     type_name = task.get("type")
@@ -440,8 +481,11 @@ def _task_problems(task: Any, path: str, seen: dict[str, str]) -> list[Problem]:
         problems += _template_problems({k: v for k, v in props.items() if k not in nested}, path)
         for branch, items in lists:
             for i, child in enumerate(items):
-                child_path = (f"{path}.tasks[{i}].task" if tt.name == DAG and branch == "tasks"
-                              else f"{path}.{branch}[{i}]")
+                child_path = (
+                    f"{path}.tasks[{i}].task"
+                    if tt.name == DAG and branch == "tasks"
+                    else f"{path}.{branch}[{i}]"
+                )
                 problems += _task_problems(child, child_path, seen)
         if tt.name == DAG:
             problems += [Problem(f"{path}.{p}", m) for p, m in dag_problems(props)]
@@ -458,9 +502,10 @@ def flow_problems(data: Any) -> list[Problem]:
     for key in data:
         if key not in _TOP_LEVEL and key != "finally_":
             problems.append(Problem(str(key), f"unknown flow property {key!r}"))
-    for key, regex, what in (("id", ID_RE, "letters, digits, '_' and '-'"),
-                             ("namespace", NAMESPACE_RE, "lowercase letters, digits, '.', '_', "
-                                                         "'-'")):
+    for key, regex, what in (
+        ("id", ID_RE, "letters, digits, '_' and '-'"),
+        ("namespace", NAMESPACE_RE, "lowercase letters, digits, '.', '_', '-'"),
+    ):
         value = data.get(key)
         if value is None:
             problems.append(Problem(key, f"missing required property {key!r}"))

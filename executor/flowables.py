@@ -96,37 +96,83 @@ class SubflowProperties(CamelProperties):
 CORE = "io.kestra.plugin.core.flow"
 SEQUENTIAL, PARALLEL, FOREACH = f"{CORE}.Sequential", f"{CORE}.Parallel", f"{CORE}.ForEach"
 EACH_SEQUENTIAL, EACH_PARALLEL = f"{CORE}.EachSequential", f"{CORE}.EachParallel"
-SWITCH, IF, ALLOW_FAILURE, DAG = (f"{CORE}.Switch", f"{CORE}.If", f"{CORE}.AllowFailure",
-                                  f"{CORE}.Dag")
+SWITCH, IF, ALLOW_FAILURE, DAG = (
+    f"{CORE}.Switch",
+    f"{CORE}.If",
+    f"{CORE}.AllowFailure",
+    f"{CORE}.Dag",
+)
 SUBFLOW = f"{CORE}.Subflow"
 
 for _name, _props, _children, _doc in (
     (SEQUENTIAL, SequentialProperties, ("tasks",), "Run `tasks` one after the other."),
-    (PARALLEL, ParallelProperties, ("tasks",),
-     "Run `tasks` at the same time, at most `concurrent` at once (0 = no limit)."),
-    (FOREACH, ForEachProperties, ("tasks",),
-     "Run `tasks` for each of `values`, `concurrencyLimit` iterations at once (0 = all)."),
-    (EACH_SEQUENTIAL, EachSequentialProperties, ("tasks",),
-     "Run `tasks` for each of `value`, one after the other."),
-    (EACH_PARALLEL, EachParallelProperties, ("tasks",),
-     "Run `tasks` for each of `value`, all at once (at most `concurrent`)."),
-    (SWITCH, SwitchProperties, ("cases", "defaults"),
-     "Run the tasks of the case whose key equals `value` (as a string), else `defaults`."),
+    (
+        PARALLEL,
+        ParallelProperties,
+        ("tasks",),
+        "Run `tasks` at the same time, at most `concurrent` at once (0 = no limit).",
+    ),
+    (
+        FOREACH,
+        ForEachProperties,
+        ("tasks",),
+        "Run `tasks` for each of `values`, `concurrencyLimit` iterations at once (0 = all).",
+    ),
+    (
+        EACH_SEQUENTIAL,
+        EachSequentialProperties,
+        ("tasks",),
+        "Run `tasks` for each of `value`, one after the other.",
+    ),
+    (
+        EACH_PARALLEL,
+        EachParallelProperties,
+        ("tasks",),
+        "Run `tasks` for each of `value`, all at once (at most `concurrent`).",
+    ),
+    (
+        SWITCH,
+        SwitchProperties,
+        ("cases", "defaults"),
+        "Run the tasks of the case whose key equals `value` (as a string), else `defaults`.",
+    ),
     (IF, IfProperties, ("then", "else"), "Run `then` if `condition` is true, else `else`."),
-    (ALLOW_FAILURE, AllowFailureProperties, ("tasks",),
-     "Run `tasks`; if one fails, this task run ends WARNING and the flow goes on."),
-    (DAG, DagProperties, ("tasks",),
-     "Run each task as soon as all the tasks it `dependsOn` succeeded."),
+    (
+        ALLOW_FAILURE,
+        AllowFailureProperties,
+        ("tasks",),
+        "Run `tasks`; if one fails, this task run ends WARNING and the flow goes on.",
+    ),
+    (
+        DAG,
+        DagProperties,
+        ("tasks",),
+        "Run each task as soon as all the tasks it `dependsOn` succeeded.",
+    ),
 ):
-    register(TaskType(name=_name, aliases=(_name.rsplit(".", 1)[1],), properties=_props,
-                      flowable=True, children=(*_children, "errors"), doc=_doc))
+    register(
+        TaskType(
+            name=_name,
+            aliases=(_name.rsplit(".", 1)[1],),
+            properties=_props,
+            flowable=True,
+            children=(*_children, "errors"),
+            doc=_doc,
+        )
+    )
 
 
-register(TaskType(
-    name=SUBFLOW, aliases=("Subflow",), properties=SubflowProperties, flowable=True,
-    doc="Start an execution of another flow (`namespace`, `flowId`, `inputs`); with `wait`, "
+register(
+    TaskType(
+        name=SUBFLOW,
+        aliases=("Subflow",),
+        properties=SubflowProperties,
+        flowable=True,
+        doc="Start an execution of another flow (`namespace`, `flowId`, `inputs`); with `wait`, "
         "end as it ends (FAILED if it failed and `transmitFailed`). Outputs `executionId`, "
-        "`state` and the subflow's `outputs`."))
+        "`state` and the subflow's `outputs`.",
+    )
+)
 
 
 def child_lists(type_name: str, props: dict[str, Any]) -> list[tuple[str, list[Any]]]:
@@ -148,8 +194,9 @@ def child_lists(type_name: str, props: dict[str, Any]) -> list[tuple[str, list[A
 def dag_problems(props: dict[str, Any]) -> list[tuple[str, str]]:
     """Unknown dependencies and cycles of a Dag, as (path, message); linear time."""
     entries = [e for e in props.get("tasks") or [] if isinstance(e, dict)]
-    ids = [e.get("task", {}).get("id") if isinstance(e.get("task"), dict) else None
-           for e in entries]
+    ids = [
+        e.get("task", {}).get("id") if isinstance(e.get("task"), dict) else None for e in entries
+    ]
     known = {i for i in ids if isinstance(i, str)}
     problems = []
     deps: dict[str, list[str]] = {}

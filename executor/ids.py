@@ -23,5 +23,4 @@ def new_id() -> str:
 
 def derived_id(*parts: str) -> str:
     """A stable id of 22 base62 characters derived from ``parts`` (same parts, same id)."""
-    return _base62(int.from_bytes(hashlib.sha256("\x1f".join(parts).encode()).digest()[:16],
-                                  "big"))
+    return _base62(int.from_bytes(hashlib.sha256("\x1f".join(parts).encode()).digest()[:16], "big"))

@@ -47,8 +47,7 @@ class MessageBuilder:
         self.default_queue = default_queue
         self.key_prefix = key_prefix
 
-    def build(self, eid: str, trid: str, *, queue: str | None = None,
-              label: str = "") -> Outgoing:
+    def build(self, eid: str, trid: str, *, queue: str | None = None, label: str = "") -> Outgoing:
         """The message of one delivery of task run ``trid`` of execution ``eid``."""
         queue = queue or self.default_queue
         task_id = str(uuid.uuid4())
@@ -59,17 +58,32 @@ class MessageBuilder:
             "content-encoding": "utf-8",
             "content-type": "application/json",
             "headers": {
-                "lang": "py", "task": RUN_TASK_RUN, "id": task_id, "shadow": None,
-                "eta": None, "expires": None, "group": None, "group_index": None,
-                "retries": 0, "timelimit": [None, None], "root_id": task_id,
-                "parent_id": None, "argsrepr": argsrepr, "kwargsrepr": "{}",
-                "origin": f"{os.getpid()}@{_HOST}", "ignore_result": True,
-                "replaced_task_nesting": 0, "stamped_headers": None, "stamps": {},
+                "lang": "py",
+                "task": RUN_TASK_RUN,
+                "id": task_id,
+                "shadow": None,
+                "eta": None,
+                "expires": None,
+                "group": None,
+                "group_index": None,
+                "retries": 0,
+                "timelimit": [None, None],
+                "root_id": task_id,
+                "parent_id": None,
+                "argsrepr": argsrepr,
+                "kwargsrepr": "{}",
+                "origin": f"{os.getpid()}@{_HOST}",
+                "ignore_result": True,
+                "replaced_task_nesting": 0,
+                "stamped_headers": None,
+                "stamps": {},
             },
             "properties": {
-                "correlation_id": task_id, "delivery_mode": 2,
+                "correlation_id": task_id,
+                "delivery_mode": 2,
                 "delivery_info": {"exchange": "", "routing_key": queue},
-                "priority": 0, "body_encoding": "base64",
+                "priority": 0,
+                "body_encoding": "base64",
                 "delivery_tag": str(uuid.uuid4()),
             },
         }

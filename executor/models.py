@@ -143,6 +143,7 @@ class ExecutionPage(OstraModel):
     results: list[Execution]
     total: int
 
+
 class MetricEntry(OstraModel):
     """A counter or a timer emitted by a task run. Timers are stored in milliseconds
     in ``value`` as Kestra does; ``type`` tells which."""

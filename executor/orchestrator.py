@@ -50,8 +50,9 @@ log = logging.getLogger(__name__)
 class Orchestrator:
     """Applies the engine's decisions: creates task runs, sends them, ends executions."""
 
-    def __init__(self, store: Store, dispatcher: Dispatcher | None = None,
-                 settings: Settings | None = None) -> None:
+    def __init__(
+        self, store: Store, dispatcher: Dispatcher | None = None, settings: Settings | None = None
+    ) -> None:
         from executor.control import Control
 
         self.store = store
@@ -62,9 +63,16 @@ class Orchestrator:
 
     # ------------------------------------------------------------------ advancing
 
-    def advance(self, eid: str, trid: str, *, ended: Ended | None = None,
-                flow: Flow | None = None, child_end: ChildEnd | None = None,
-                revisit: bool = False) -> None:
+    def advance(
+        self,
+        eid: str,
+        trid: str,
+        *,
+        ended: Ended | None = None,
+        flow: Flow | None = None,
+        child_end: ChildEnd | None = None,
+        revisit: bool = False,
+    ) -> None:
         """Move execution ``eid`` on after task run ``trid`` ended (idempotent).
 
         A worker that just ended the task run passes what it knows (``ended``, ``flow``,
@@ -102,8 +110,15 @@ class Orchestrator:
         if trid:
             self.store.clear_active(eid, trid)
 
-    def create(self, eid: str, flow: Flow, new: tuple[NewTaskRun, ...], *,
-               ended: str = "", revisit: bool = False) -> None:
+    def create(
+        self,
+        eid: str,
+        flow: Flow,
+        new: tuple[NewTaskRun, ...],
+        *,
+        ended: str = "",
+        revisit: bool = False,
+    ) -> None:
         """Create task runs once each and start them (a paused execution holds them);
         ``ended`` leaves the active set in the same step.
 
@@ -116,7 +131,8 @@ class Orchestrator:
         """
         rows = self.new_rows(eid, flow, new)
         state, runs = self.store.create_task_runs(
-            eid, rows, time.time() + self.settings.pending_grace, ended)
+            eid, rows, time.time() + self.settings.pending_grace, ended
+        )
         if not runs:
             # The execution is being killed (or already ended): nothing new starts.
             if state == StateType.KILLING:
@@ -136,8 +152,15 @@ class Orchestrator:
                 elif found is not None and found.state.is_terminated():
                     self.advance(eid, trid, flow=flow, ended=ended_of(found), revisit=True)
 
-    def new_rows(self, eid: str, flow: Flow, new: Iterable[NewTaskRun], *, send: bool = True,
-                 id_of: Callable[[NewTaskRun], str] | None = None) -> list[NewRow]:
+    def new_rows(
+        self,
+        eid: str,
+        flow: Flow,
+        new: Iterable[NewTaskRun],
+        *,
+        send: bool = True,
+        id_of: Callable[[NewTaskRun], str] | None = None,
+    ) -> list[NewRow]:
         """Task runs to create for ``new`` (fresh ids unless ``id_of`` gives them), each
         with the message that starts it if it goes straight to a worker (and ``send``)."""
         rows = []
@@ -146,10 +169,12 @@ class Orchestrator:
             task = flow.task(c.task_id)
             message = None
             if send and sequencing.goes_to_worker(task):
-                message = self.dispatcher.message(eid, trid, queue=task.worker_group,
-                                                  label=self._label(eid, flow, c.task_id))
-            rows.append(NewRow(trid, c.task_id, c.parent_task_run_id, c.value, c.iteration,
-                               message))
+                message = self.dispatcher.message(
+                    eid, trid, queue=task.worker_group, label=self._label(eid, flow, c.task_id)
+                )
+            rows.append(
+                NewRow(trid, c.task_id, c.parent_task_run_id, c.value, c.iteration, message)
+            )
         return rows
 
     @staticmethod
@@ -164,8 +189,11 @@ class Orchestrator:
     @staticmethod
     def top_level_ids(eid: str, flow: Flow) -> tuple[str, ...]:
         """The ids every top-level task run of ``flow`` has (or will have) in ``eid``."""
-        return tuple(derived_id(eid, t.id) for branch in ("tasks", "errors", "finally")
-                     for t in flow.branch(branch))
+        return tuple(
+            derived_id(eid, t.id)
+            for branch in ("tasks", "errors", "finally")
+            for t in flow.branch(branch)
+        )
 
     def plan_next(self, eid: str, flow: Flow, ended: Ended) -> Then | None:
         """What follows top-level task run ``ended``, for its worker to apply in the step
@@ -175,21 +203,38 @@ class Orchestrator:
             return None
         if decision.end:
             return Then(ended.state, [], siblings=self.top_level_ids(eid, flow))
-        return Then(ended.state, self.new_rows(eid, flow, decision.create),
-                    time.time() + self.settings.pending_grace)
+        return Then(
+            ended.state,
+            self.new_rows(eid, flow, decision.create),
+            time.time() + self.settings.pending_grace,
+        )
 
     # ------------------------------------------------------------------ flowables
 
-    def _child_ended(self, eid: str, flow: Flow, trid: str, ended: Ended, *,
-                     revisit: bool = False, counted: ChildEnd | None = None) -> None:
+    def _child_ended(
+        self,
+        eid: str,
+        flow: Flow,
+        trid: str,
+        ended: Ended,
+        *,
+        revisit: bool = False,
+        counted: ChildEnd | None = None,
+    ) -> None:
         """After a flowable's child ended: count it (unless the worker's finish step did,
         ``counted``), ask the flowable's rule what follows, and apply it."""
         parent_id = ended.parent_task_run_id
         assert parent_id is not None
         in_errors = flow.locate(ended.task_id).branch == "errors"
         end = counted or self.store.child_ended(
-            eid, parent_id, trid, outcomes.child_class(ended.state), ended.task_id,
-            ended.iteration, in_errors)
+            eid,
+            parent_id,
+            trid,
+            outcomes.child_class(ended.state),
+            ended.task_id,
+            ended.iteration,
+            in_errors,
+        )
         if end.status == Status.PARENT or end.parent is None:
             # Its flowable ended already (killed): nothing follows, but the execution may end.
             self.finish(eid, flow)
@@ -203,13 +248,24 @@ class Orchestrator:
         if in_errors:
             decision = after_errors_child(errors, rule, parent_id, ended)
         elif plan.mode == "dag":
-            children = [(r.task_id, r.state) for r in self.store.children_rows(eid, parent_id)
-                        if flow.locate(r.task_id).branch != "errors"]
-            decision = dag_next(plan, rule, parent_id, children, has_errors=bool(errors),
-                                inherited=parent.value)
+            children = [
+                (r.task_id, r.state)
+                for r in self.store.children_rows(eid, parent_id)
+                if flow.locate(r.task_id).branch != "errors"
+            ]
+            decision = dag_next(
+                plan, rule, parent_id, children, has_errors=bool(errors), inherited=parent.value
+            )
         else:
-            decision = after_child(plan, rule, parent_id, end.counters, end.successors,
-                                   has_errors=bool(errors), inherited=parent.value)
+            decision = after_child(
+                plan,
+                rule,
+                parent_id,
+                end.counters,
+                end.successors,
+                has_errors=bool(errors),
+                inherited=parent.value,
+            )
         if decision.errors:
             decision = ChildDecision(create=(NewTaskRun(errors[0], parent_id, parent.value),))
         if decision.create:
@@ -221,16 +277,24 @@ class Orchestrator:
             self._settled(eid, trid)
         # else the step that counted the end took it out of the active set already
 
-    def end_task_run(self, eid: str, flow: Flow, row: TaskRunRow, state: StateType, *,
-                     expected: StateType | None = None, **fields: Any) -> None:
+    def end_task_run(
+        self,
+        eid: str,
+        flow: Flow,
+        row: TaskRunRow,
+        state: StateType,
+        *,
+        expected: StateType | None = None,
+        **fields: Any,
+    ) -> None:
         """End a task run the executor runs itself (a flowable, Subflow, Pause, or one it
         could not start) in ``state`` after ``allowFailure``/``allowWarning``, then
         advance. It stays in the active set until advanced, so a crash in between is
         recovered."""
         final = outcomes.settle(flow.task(row.task_id), state)
         moved = self.store.transition_task_run(
-            eid, row.id, final, expected, active=time.time() + self.settings.lease_seconds,
-            **fields)
+            eid, row.id, final, expected, active=time.time() + self.settings.lease_seconds, **fields
+        )
         if moved.status not in (Status.OK, Status.NOOP):
             if moved.state is None or not moved.state.is_terminated():
                 return
@@ -239,27 +303,49 @@ class Orchestrator:
 
     def fail_unstarted(self, eid: str, flow: Flow, row: TaskRunRow, error: str) -> None:
         """End a task run the executor could not start (a render error) FAILED."""
-        self.store.append_log(LogEntry(level="ERROR", message=error, execution_id=eid,
-                                       task_run_id=row.id, task_id=row.task_id))
+        self.store.append_log(
+            LogEntry(
+                level="ERROR",
+                message=error,
+                execution_id=eid,
+                task_run_id=row.id,
+                task_id=row.task_id,
+            )
+        )
         self.end_task_run(eid, flow, row, StateType.FAILED, error=error)
 
     # ------------------------------------------------------------------ sending
 
-    def start(self, eid: str, flow: Flow, trid: str, task_id: str, *,
-              new: NewTaskRun | None = None) -> None:
+    def start(
+        self, eid: str, flow: Flow, trid: str, task_id: str, *, new: NewTaskRun | None = None
+    ) -> None:
         """Start one task run: the executor's own tasks here (by their rule), ``runIf``
         evaluated first, any other published to its queue (the task's ``workerGroup``)."""
         task = flow.task(task_id)
-        if new is not None and task.run_if is not None and self.tasks.skipped(
-                eid, flow, TaskRunRow(trid, task_id, StateType.CREATED, new.parent_task_run_id,
-                                      new.value, new.iteration)):
+        if (
+            new is not None
+            and task.run_if is not None
+            and self.tasks.skipped(
+                eid,
+                flow,
+                TaskRunRow(
+                    trid,
+                    task_id,
+                    StateType.CREATED,
+                    new.parent_task_run_id,
+                    new.value,
+                    new.iteration,
+                ),
+            )
+        ):
             return
         rule = rule_of(task)
         if rule is not None:
             self.tasks.start(eid, flow, trid, task, rule)
             return
-        self.dispatcher.send(eid, trid, queue=task.worker_group,
-                             label=self._label(eid, flow, task_id))
+        self.dispatcher.send(
+            eid, trid, queue=task.worker_group, label=self._label(eid, flow, task_id)
+        )
 
     def resend(self, eid: str, trid: str) -> None:
         """Start task run ``trid`` again (the reconciler, for lost deliveries)."""
@@ -295,7 +381,8 @@ class Orchestrator:
             return None
         # Top-level task runs decide (a failure inside AllowFailure shows as its WARNING).
         final = outcomes.execution_end(
-            [r.state for r in rows if r.parent_task_run_id is None], current)
+            [r.state for r in rows if r.parent_task_run_id is None], current
+        )
         outputs = None
         flow = flow or self.flow_of(eid)
         if flow is not None and flow.outputs and final != StateType.KILLED:
@@ -304,8 +391,9 @@ class Orchestrator:
                 outputs = {o.id: render_value(o.value, ctx) for o in flow.outputs}
             except TemplateError as exc:
                 final = StateType.FAILED
-                self.store.append_log(LogEntry(level="ERROR", execution_id=eid,
-                                               message=f"flow outputs: {exc}"))
+                self.store.append_log(
+                    LogEntry(level="ERROR", execution_id=eid, message=f"flow outputs: {exc}")
+                )
         moved = self.store.end_execution(eid, final, current, rows, outputs)
         if moved.status == Status.OK:
             self.ended(eid, final)
@@ -322,18 +410,34 @@ class Orchestrator:
         if meta.get("concLimit"):
             self.promote()
         if meta.get("triggerExecutionId"):
-            self.tasks.subflow_ended(meta["triggerExecutionId"], meta["triggerTaskRunId"], eid,
-                                     final, meta.get("outputs"))
+            self.tasks.subflow_ended(
+                meta["triggerExecutionId"],
+                meta["triggerTaskRunId"],
+                eid,
+                final,
+                meta.get("outputs"),
+            )
 
     # ------------------------------------------------------------------ starting executions
 
-    def first_rows(self, eid: str, flow: Flow, new: Iterable[NewTaskRun] | None = None, *,
-                   id_of: Callable[[NewTaskRun], str] | None = None) -> list[NewRow]:
+    def first_rows(
+        self,
+        eid: str,
+        flow: Flow,
+        new: Iterable[NewTaskRun] | None = None,
+        *,
+        id_of: Callable[[NewTaskRun], str] | None = None,
+    ) -> list[NewRow]:
         """The first task runs of a new execution of ``flow`` (``new``, or the flow's
         start). Their messages are pushed as they are created, unless the flow has a
         concurrency limit (``begin_execution`` sends them once a slot is taken)."""
-        return self.new_rows(eid, flow, sequencing.start(flow).create if new is None else new,
-                             send=flow.concurrency is None, id_of=id_of)
+        return self.new_rows(
+            eid,
+            flow,
+            sequencing.start(flow).create if new is None else new,
+            send=flow.concurrency is None,
+            id_of=id_of,
+        )
 
     def begin_execution(self, eid: str, flow: Flow, first: list[NewRow]) -> StateType:
         """Start a created execution: take a concurrency slot if the flow has a limit
@@ -348,9 +452,13 @@ class Orchestrator:
                 return state
         for row in first:
             if row.message is None:
-                self.start(eid, flow, row.id, row.task_id,
-                           new=NewTaskRun(row.task_id, row.parent_task_run_id, row.value,
-                                          row.iteration))
+                self.start(
+                    eid,
+                    flow,
+                    row.id,
+                    row.task_id,
+                    new=NewTaskRun(row.task_id, row.parent_task_run_id, row.value, row.iteration),
+                )
         if not first:
             return self.finish(eid, flow) or StateType.CREATED  # nothing to run: it ends
         return StateType.CREATED
@@ -375,8 +483,9 @@ class Orchestrator:
         """Pause a RUNNING execution (see ``executor/control.py``)."""
         self.control.pause(eid)
 
-    def resume(self, eid: str, *, pause_state: StateType = StateType.SUCCESS,
-               only: str | None = None) -> None:
+    def resume(
+        self, eid: str, *, pause_state: StateType = StateType.SUCCESS, only: str | None = None
+    ) -> None:
         """Resume a PAUSED execution (see ``executor/control.py``)."""
         self.control.resume(eid, pause_state=pause_state, only=only)
 
@@ -384,7 +493,8 @@ class Orchestrator:
         """Restart a FAILED or KILLED execution in place (see ``executor/control.py``)."""
         self.control.restart(eid)
 
-    def replay(self, eid: str, task_run_id: str | None = None,
-               inputs: dict[str, Any] | None = None) -> str:
+    def replay(
+        self, eid: str, task_run_id: str | None = None, inputs: dict[str, Any] | None = None
+    ) -> str:
         """Replay an execution as a new one; its id (see ``executor/control.py``)."""
         return self.control.replay(eid, task_run_id, inputs)

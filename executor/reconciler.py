@@ -87,8 +87,9 @@ class Reconciler:
             if retry_at > now:
                 self.store.set_active(eid, trid, retry_at + 1)
                 return 0
-        log.warning("reconciler: sending task run %s of execution %s again (%s)",
-                    trid, eid, row.state.value)
+        log.warning(
+            "reconciler: sending task run %s of execution %s again (%s)", trid, eid, row.state.value
+        )
         self.orchestrator.resend(eid, trid)
         self.store.set_active(eid, trid, now + self.settings.pending_grace)
         return 1
@@ -100,8 +101,9 @@ class Reconciler:
             if not holders:
                 continue
             states = self.store.execution_states(holders)
-            ended = [e for e, s in zip(holders, states, strict=True)
-                     if s is None or s.is_terminated()]
+            ended = [
+                e for e, s in zip(holders, states, strict=True) if s is None or s.is_terminated()
+            ]
             if not ended:
                 continue
             try:

@@ -122,9 +122,12 @@ class LazyParents(Sequence[dict[str, Any]]):
                 row = self._store.task_run_row(self._eid, parent_id)
                 if row is None:
                     break
-                rows.append({"taskrun": {"id": row.id, "value": row.value,
-                                         "iteration": row.iteration},
-                             "task": {"id": row.task_id}})
+                rows.append(
+                    {
+                        "taskrun": {"id": row.id, "value": row.value, "iteration": row.iteration},
+                        "task": {"id": row.task_id},
+                    }
+                )
                 parent_id = row.parent_task_run_id
             self._rows = rows
         return self._rows

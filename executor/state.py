@@ -62,18 +62,36 @@ TERMINAL: frozenset[StateType] = frozenset(
 #: be RESTARTED (restart) or retried, as Kestra allows.
 TRANSITIONS: dict[StateType, frozenset[StateType]] = {
     S.CREATED: frozenset(
-        {S.SUBMITTED, S.QUEUED, S.RUNNING, S.PAUSED, S.KILLING, S.KILLED, S.CANCELLED,
-         S.SKIPPED, S.FAILED}
+        {
+            S.SUBMITTED,
+            S.QUEUED,
+            S.RUNNING,
+            S.PAUSED,
+            S.KILLING,
+            S.KILLED,
+            S.CANCELLED,
+            S.SKIPPED,
+            S.FAILED,
+        }
     ),
     S.SUBMITTED: frozenset({S.RUNNING, S.CREATED, S.KILLING, S.KILLED, S.FAILED, S.CANCELLED}),
     S.QUEUED: frozenset({S.CREATED, S.RUNNING, S.KILLING, S.KILLED, S.CANCELLED}),
     S.RUNNING: frozenset(
-        {S.SUCCESS, S.WARNING, S.FAILED, S.KILLING, S.KILLED, S.PAUSED, S.RETRYING,
-         S.RESUBMITTED, S.BREAKPOINT, S.CANCELLED}
+        {
+            S.SUCCESS,
+            S.WARNING,
+            S.FAILED,
+            S.KILLING,
+            S.KILLED,
+            S.PAUSED,
+            S.RETRYING,
+            S.RESUBMITTED,
+            S.BREAKPOINT,
+            S.CANCELLED,
+        }
     ),
     S.PAUSED: frozenset(
-        {S.RUNNING, S.RESTARTED, S.KILLING, S.KILLED, S.SUCCESS, S.WARNING, S.FAILED,
-         S.CANCELLED}
+        {S.RUNNING, S.RESTARTED, S.KILLING, S.KILLED, S.SUCCESS, S.WARNING, S.FAILED, S.CANCELLED}
     ),
     S.RETRYING: frozenset({S.RUNNING, S.CREATED, S.KILLING, S.KILLED, S.SUCCESS, S.FAILED}),
     S.RESTARTED: frozenset({S.RUNNING, S.CREATED, S.PAUSED, S.KILLING, S.KILLED}),
@@ -88,6 +106,7 @@ TRANSITIONS: dict[StateType, frozenset[StateType]] = {
     S.SKIPPED: frozenset(),
     S.RESUBMITTED: frozenset(),
 }
+
 
 def can_transition(current: StateType, proposed: StateType) -> bool:
     """True if ``current -> proposed`` is allowed (or is the same state, a no-op)."""
@@ -106,4 +125,3 @@ def markdown_table() -> str:
         targets = ", ".join(t.value for t in StateType if t in TRANSITIONS[state]) or "—"
         lines.append(f"| `{state.value}` | {targets} | {'yes' if state in TERMINAL else 'no'} |")
     return "\n".join(lines)
-

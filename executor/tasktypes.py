@@ -94,8 +94,12 @@ def text_fields(model: type[BaseModel], data: Any) -> Any:
     out = dict(data)
     for name, info in model.model_fields.items():
         for key in {name, info.alias or name}:
-            if key in out and out[key] is not None and not isinstance(out[key], str) \
-                    and _wants_text(info.annotation):
+            if (
+                key in out
+                and out[key] is not None
+                and not isinstance(out[key], str)
+                and _wants_text(info.annotation)
+            ):
                 out[key] = to_text(out[key])
     return out
 
@@ -123,8 +127,15 @@ def task_type(
     """Decorator registering a function as the runner of task type ``name``."""
 
     def wrap(fn: Runner) -> Runner:
-        register(TaskType(name=name, properties=properties, runner=fn, aliases=tuple(aliases),
-                          doc=(fn.__doc__ or "").strip()))
+        register(
+            TaskType(
+                name=name,
+                properties=properties,
+                runner=fn,
+                aliases=tuple(aliases),
+                doc=(fn.__doc__ or "").strip(),
+            )
+        )
         return fn
 
     return wrap

@@ -37,11 +37,11 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedR
 
 
 @pytest.fixture(scope="session")
-def worker(redis_server: EmbeddedRedis, tmp_path_factory: pytest.TempPathFactory
-           ) -> Iterator[LocalWorker]:
+def worker(
+    redis_server: EmbeddedRedis, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalWorker]:
     log = tmp_path_factory.mktemp("worker") / "worker.log"
-    w = LocalWorker(redis_server.url, concurrency=2, env=WORKER_ENV, log_file=log,
-                    loglevel="INFO")
+    w = LocalWorker(redis_server.url, concurrency=2, env=WORKER_ENV, log_file=log, loglevel="INFO")
     w.start()
     yield w
     w.stop()

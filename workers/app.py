@@ -33,8 +33,12 @@ def _start_reconciler(**_: Any) -> None:
 
     settings = get_settings()
     interval = max(0.5, min(settings.lease_seconds / 2, 10.0))
-    thread = threading.Thread(target=reconciler().run_forever, args=(interval, _reconciler_stop),
-                              name="ostra-reconciler", daemon=True)
+    thread = threading.Thread(
+        target=reconciler().run_forever,
+        args=(interval, _reconciler_stop),
+        name="ostra-reconciler",
+        daemon=True,
+    )
     thread.start()
     log.info("ostra reconciler running every %.1fs", interval)
 

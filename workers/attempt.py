@@ -90,11 +90,13 @@ class AttemptRunner:
         """Handle one delivery of task run ``trid`` of execution ``eid``."""
         me = worker_id()
         lease = self.settings.lease_seconds
-        res = self.store.start_attempt(eid, trid, me, lease,
-                                       max_deliveries=self.settings.max_deliveries)
+        res = self.store.start_attempt(
+            eid, trid, me, lease, max_deliveries=self.settings.max_deliveries
+        )
         if res.status == Status.BUSY and _holder_dead(res.holder):
-            res = self.store.start_attempt(eid, trid, me, lease, force=True,
-                                           max_deliveries=self.settings.max_deliveries)
+            res = self.store.start_attempt(
+                eid, trid, me, lease, force=True, max_deliveries=self.settings.max_deliveries
+            )
         if res.status == Status.BUSY:
             # Another worker holds a live lease: a duplicate delivery. Look again once the
             # lease could have lapsed; by then it either ended or its worker is gone.
@@ -131,37 +133,63 @@ class AttemptRunner:
             self.store.append_log(entry)
 
         ctx = RunContext(
-            execution_id=eid, task_run_id=trid, task_id=task.id, namespace=flow.namespace,
-            flow_id=flow.id, attempt=n, timeout=timeout,
-            deadline=time.monotonic() + timeout if timeout else None, value=res.value,
-            on_log=on_log, is_killed=is_killed,
+            execution_id=eid,
+            task_run_id=trid,
+            task_id=task.id,
+            namespace=flow.namespace,
+            flow_id=flow.id,
+            attempt=n,
+            timeout=timeout,
+            deadline=time.monotonic() + timeout if timeout else None,
+            value=res.value,
+            on_log=on_log,
+            is_killed=is_killed,
         )
         try:
             with attempt_guard(timeout) as interrupt:
                 self.heartbeat.add(eid, trid, self.settings.lease_seconds, interrupt)
                 result = self._execute(eid, trid, flow_task=task, flow=flow, ctx=ctx, res=res)
         except (AttemptTimeout, TaskKilled) as exc:  # raised between two checks, by a signal
-            result = _Result(S.KILLED if isinstance(exc, TaskKilled) else S.FAILED,
-                             retryable=not isinstance(exc, TaskKilled), error=str(exc))
+            result = _Result(
+                S.KILLED if isinstance(exc, TaskKilled) else S.FAILED,
+                retryable=not isinstance(exc, TaskKilled),
+                error=str(exc),
+            )
         finally:
             self.heartbeat.remove(eid, trid)
         return self._record(eid, trid, flow, task, n, res, result, ctx)
 
-    def _execute(self, eid: str, trid: str, *, flow_task: TaskDef, flow: Flow, ctx: RunContext,
-                 res: StartResult) -> _Result:
+    def _execute(
+        self,
+        eid: str,
+        trid: str,
+        *,
+        flow_task: TaskDef,
+        flow: Flow,
+        ctx: RunContext,
+        res: StartResult,
+    ) -> _Result:
         tt = flow_task.task_type
         try:
-            context = build_context(self.store, eid, flow, flow_task, task_run_id=trid,
-                                    attempt=ctx.attempt, value=res.value,
-                                    parent_task_run_id=res.parent_task_run_id)
+            context = build_context(
+                self.store,
+                eid,
+                flow,
+                flow_task,
+                task_run_id=trid,
+                attempt=ctx.attempt,
+                value=res.value,
+                parent_task_run_id=res.parent_task_run_id,
+            )
             rendered = render_value(flow_task.properties, context)
             props = tt.properties.model_validate(text_fields(tt.properties, rendered))
             outputs = tt.resolve_runner()(props, ctx)
             outputs = dict(outputs or {})
             size = len(json.dumps(outputs, default=str))
             if size > MAX_OUTPUT_BYTES:
-                raise TaskFailure(f"outputs too large: {size} bytes (limit {MAX_OUTPUT_BYTES})",
-                                  retryable=False)
+                raise TaskFailure(
+                    f"outputs too large: {size} bytes (limit {MAX_OUTPUT_BYTES})", retryable=False
+                )
             return _Result(S.SUCCESS, outputs=outputs)
         except TaskKilled as exc:
             return _Result(S.KILLED, retryable=False, error=str(exc))
@@ -170,35 +198,62 @@ class AttemptRunner:
         except TemplateError as exc:
             return _Result(S.FAILED, retryable=False, error=f"template error: {exc}")
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
-                                 for e in exc.errors())
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
+            )
             return _Result(S.FAILED, retryable=False, error=f"invalid properties: {problems}")
         except Exception as exc:
             ctx.log(traceback.format_exc(limit=8), "DEBUG")
             return _Result(S.FAILED, error=f"{type(exc).__name__}: {exc}")
 
-    def _record(self, eid: str, trid: str, flow: Flow, task: TaskDef, n: int,
-                res: StartResult, result: _Result, ctx: RunContext) -> Outcome:
+    def _record(
+        self,
+        eid: str,
+        trid: str,
+        flow: Flow,
+        task: TaskDef,
+        n: int,
+        res: StartResult,
+        result: _Result,
+        ctx: RunContext,
+    ) -> Outcome:
         now = time.time()
         state = result.attempt_state
         if state == S.FAILED:
             ctx.log(result.error or "attempt failed", "ERROR")
-        outcome = attempt_outcome(task, n, state, retryable=result.retryable,
-                                  elapsed_s=now - res.first_start)
+        outcome = attempt_outcome(
+            task, n, state, retryable=result.retryable, elapsed_s=now - res.first_start
+        )
         tr_state, retry_in = outcome.state, outcome.retry_in
         retry_at = now + retry_in if retry_in is not None else None
-        deadline = (retry_at + self.settings.pending_grace if retry_at
-                    else now + self.settings.lease_seconds)
+        deadline = (
+            retry_at + self.settings.pending_grace
+            if retry_at
+            else now + self.settings.lease_seconds
+        )
         parent = res.parent_task_run_id
         # A top-level task run's successors are decided now, for the end state it is about
         # to record, and created in the same step (unless it ends otherwise: killed).
-        then = (self.orchestrator.plan_next(eid, flow, Ended(task.id, tr_state))
-                if parent is None and retry_in is None else None)
+        then = (
+            self.orchestrator.plan_next(eid, flow, Ended(task.id, tr_state))
+            if parent is None and retry_in is None
+            else None
+        )
         done = self.store.finish_attempt(
-            eid, trid, n, state, tr_state, outputs=result.outputs, retry_at=retry_at,
-            active_deadline=deadline, error=result.error, metrics=ctx.metrics, parent=parent,
+            eid,
+            trid,
+            n,
+            state,
+            tr_state,
+            outputs=result.outputs,
+            retry_at=retry_at,
+            active_deadline=deadline,
+            error=result.error,
+            metrics=ctx.metrics,
+            parent=parent,
             errors_branch=parent is not None and flow.locate(task.id).branch == "errors",
-            iteration=res.iteration, then=then,
+            iteration=res.iteration,
+            then=then,
         )
         final = done.state
         if done.status != Status.OK:
@@ -213,7 +268,11 @@ class AttemptRunner:
             self.orchestrator.ended(eid, done.ended)  # the execution ended in that step
             return Outcome(attempt=n)
         assert final is not None
-        self.orchestrator.advance(eid, trid, flow=flow, child_end=done.child,
-                                  ended=Ended(task.id, final, res.parent_task_run_id, res.value,
-                                              res.iteration))
+        self.orchestrator.advance(
+            eid,
+            trid,
+            flow=flow,
+            child_end=done.child,
+            ended=Ended(task.id, final, res.parent_task_run_id, res.value, res.iteration),
+        )
         return Outcome(attempt=n)

@@ -46,8 +46,9 @@ class Heartbeat:
         self._lock = threading.Lock()
         self._pid = 0
 
-    def add(self, eid: str, trid: str, lease_s: float,
-            interrupt: Callable[[], None] | None = None) -> None:
+    def add(
+        self, eid: str, trid: str, lease_s: float, interrupt: Callable[[], None] | None = None
+    ) -> None:
         with self._lock:
             self._running[(eid, trid)] = _Running(lease_s, interrupt)
         # Started lazily in the process that runs attempts (after the pool forked).

@@ -35,8 +35,10 @@ def run_task_run(self: Task, execution_id: str, task_run_id: str) -> None:  # ty
         # message twice; wait in hops instead (an early delivery just waits again).
         countdown: Any = min(outcome.retry_in, max_countdown(get_settings()))
         # Keep Flower's readable line (flow, task, execution) on the re-published message.
-        options: dict[str, Any] = {"argsrepr": getattr(self.request, "argsrepr", None),
-                                   "kwargsrepr": "{}"}
+        options: dict[str, Any] = {
+            "argsrepr": getattr(self.request, "argsrepr", None),
+            "kwargsrepr": "{}",
+        }
         raise self.retry(countdown=countdown, max_retries=None, **options)
 
 

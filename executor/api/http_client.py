@@ -85,21 +85,30 @@ class HttpClient:
         transport: an httpx transport (tests: ``httpx.ASGITransport``).
     """
 
-    def __init__(self, url: str, token: str | None = None, *, timeout: float = 30.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        token: str | None = None,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         base = url.rstrip("/")
         if base.endswith("/api/v1"):
             base = base[: -len("/api/v1")]
         self.url = base
         self.timeout = timeout
         if token is None:
-            token = next((t.strip() for t in os.environ.get("OSTRA_API_TOKEN", "").split(",")
-                          if t.strip()), None)
+            token = next(
+                (t.strip() for t in os.environ.get("OSTRA_API_TOKEN", "").split(",") if t.strip()),
+                None,
+            )
         headers = {"Accept": "application/json", "User-Agent": "ostra-http-client"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        self._http = httpx.Client(base_url=base + "/api/v1", headers=headers, timeout=timeout,
-                                  transport=transport)
+        self._http = httpx.Client(
+            base_url=base + "/api/v1", headers=headers, timeout=timeout, transport=transport
+        )
         self._root = httpx.Client(base_url=base, timeout=timeout, transport=transport)
 
     def __repr__(self) -> str:  # never the token
@@ -111,8 +120,9 @@ class HttpClient:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
-            raise ApiUnavailable(f"cannot reach the Ostra API at {self.url}: "
-                                 f"{type(exc).__name__}: {exc}") from None
+            raise ApiUnavailable(
+                f"cannot reach the Ostra API at {self.url}: {type(exc).__name__}: {exc}"
+            ) from None
         if response.status_code >= 400:
             raise self._error(response)
         return response
@@ -126,8 +136,9 @@ class HttpClient:
             body = response.json()
         except ValueError:
             body = None
-        return error_from_problem(response.status_code, body if isinstance(body, dict) else None,
-                                  response.reason_phrase)
+        return error_from_problem(
+            response.status_code, body if isinstance(body, dict) else None, response.reason_phrase
+        )
 
     def close(self) -> None:
         """Close the connections to the API (the client is not used after)."""
@@ -137,8 +148,12 @@ class HttpClient:
     def __enter__(self) -> HttpClient:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
     def health(self) -> dict[str, Any]:
@@ -163,15 +178,18 @@ class HttpClient:
 
         Returns the flow with its revision (unchanged if the definition did not change).
         """
-        data = self._json("POST", "/flows", content=_flow_text(flow).encode(),
-                          headers={"Content-Type": "application/x-yaml"})
+        data = self._json(
+            "POST",
+            "/flows",
+            content=_flow_text(flow).encode(),
+            headers={"Content-Type": "application/x-yaml"},
+        )
         return _flow_from(data)
 
     def flow(self, namespace: str, flow_id: str, revision: int | None = None) -> Flow:
         """A deployed flow (its latest revision unless one is given)."""
         params = {"revision": revision} if revision is not None else None
-        return _flow_from(self._json("GET", f"/flows/{_q(namespace)}/{_q(flow_id)}",
-                                     params=params))
+        return _flow_from(self._json("GET", f"/flows/{_q(namespace)}/{_q(flow_id)}", params=params))
 
     # ------------------------------------------------------------------ executions
 
@@ -196,19 +214,27 @@ class HttpClient:
                 resolve_inputs(flow.inputs, inputs or {})
             deployed = self.deploy(flow)
             namespace, flow_id = deployed.namespace, deployed.id
-        items = labels.items() if isinstance(labels, Mapping) else (
-            [(lb.key, lb.value) for lb in labels] if labels else [])
+        items = (
+            labels.items()
+            if isinstance(labels, Mapping)
+            else ([(lb.key, lb.value) for lb in labels] if labels else [])
+        )
         params: list[tuple[str, str]] = []
         problems = []
         for key, value in items:
             if ":" in str(key):
-                problems.append(Problem(f"labels.{key}", "a label key cannot contain ':' "
-                                                         "over the API"))
+                problems.append(
+                    Problem(f"labels.{key}", "a label key cannot contain ':' over the API")
+                )
             params.append(("labels", f"{key}:{value}"))
         if problems:
             raise InputValidationError(problems)
-        data = self._json("POST", f"/executions/{_q(namespace)}/{_q(flow_id)}",
-                          params=params, json=to_jsonable_python(dict(inputs or {})))
+        data = self._json(
+            "POST",
+            f"/executions/{_q(namespace)}/{_q(flow_id)}",
+            params=params,
+            json=to_jsonable_python(dict(inputs or {})),
+        )
         return Execution.model_validate(data)
 
     def get(self, execution_id: str) -> Execution:
@@ -233,8 +259,7 @@ class HttpClient:
             if event == "message":
                 yield StateEvent.model_validate(data)
 
-    def _stream(self, execution_id: str, timeout: float | None
-                ) -> Iterator[tuple[str, Any]]:
+    def _stream(self, execution_id: str, timeout: float | None) -> Iterator[tuple[str, Any]]:
         """(event, data) of ``/follow`` until ``end``; reconnects after ``Last-Event-ID``."""
         deadline = None if timeout is None else time.monotonic() + timeout
         last_id: str | None = None
@@ -252,15 +277,16 @@ class HttpClient:
             if deadline is not None:
                 read = min(read, max(0.05, deadline - time.monotonic()))
             try:
-                with self._http.stream("GET", path, headers=headers,
-                                       timeout=httpx.Timeout(self.timeout, read=read)
-                                       ) as response:
+                with self._http.stream(
+                    "GET", path, headers=headers, timeout=httpx.Timeout(self.timeout, read=read)
+                ) as response:
                     if response.status_code >= 400:
                         response.read()
                         raise self._error(response)
                     failures = 0
                     for event, text, event_id in iter_sse(
-                            _until(response.iter_lines(), deadline, timed_out)):
+                        _until(response.iter_lines(), deadline, timed_out)
+                    ):
                         payload = json.loads(text)
                         if event == "error":
                             raise error_from_problem(int(payload.get("status", 500)), payload)
@@ -276,7 +302,7 @@ class HttpClient:
                 failures += 1
                 if failures > MAX_RECONNECTS:
                     raise ApiUnavailable(f"lost the Ostra API at {self.url}: {exc}") from None
-                time.sleep(min(0.2 * 2 ** failures, 5.0))
+                time.sleep(min(0.2 * 2**failures, 5.0))
             if deadline is not None and time.monotonic() >= deadline:
                 raise timed_out()
 
@@ -308,12 +334,13 @@ class HttpClient:
             skip = offset
         found: list[Execution] = []
         for page, size in pages:
-            data = self._json("GET", "/executions/search",
-                              params={**base, "page": page, "size": size})
+            data = self._json(
+                "GET", "/executions/search", params={**base, "page": page, "size": size}
+            )
             found += [Execution.model_validate(x) for x in data["results"]]
             if len(data["results"]) < size:
                 break
-        return found[skip:skip + limit]
+        return found[skip : skip + limit]
 
     def search_page(
         self,
@@ -335,53 +362,64 @@ class HttpClient:
             params["flowId"] = flow_id
         if state is not None:
             params["state"] = StateType(state).value
-        return ExecutionPage.model_validate(self._json("GET", "/executions/search",
-                                                       params=params))
+        return ExecutionPage.model_validate(self._json("GET", "/executions/search", params=params))
 
     def logs(self, execution_id: str) -> list[LogEntry]:
         """Every log line of the execution, in order."""
-        return [LogEntry.model_validate(x)
-                for x in self._json("GET", f"/logs/{_q(execution_id)}")]
+        return [LogEntry.model_validate(x) for x in self._json("GET", f"/logs/{_q(execution_id)}")]
 
     def metrics(self, execution_id: str) -> list[MetricEntry]:
         """Every metric entry emitted by the execution's task runs."""
-        return [MetricEntry.model_validate(x)
-                for x in self._json("GET", f"/metrics/{_q(execution_id)}")]
+        return [
+            MetricEntry.model_validate(x) for x in self._json("GET", f"/metrics/{_q(execution_id)}")
+        ]
 
     # ------------------------------------------------------------------ control
 
     def kill(self, execution_id: str) -> Execution:
         """Kill the execution (``StateConflict`` if it already ended)."""
         return Execution.model_validate(
-            self._json("DELETE", f"/executions/{_q(execution_id)}/kill"))
+            self._json("DELETE", f"/executions/{_q(execution_id)}/kill")
+        )
 
     def restart(self, execution_id: str) -> Execution:
         """Restart a FAILED or KILLED execution (same id)."""
         return Execution.model_validate(
-            self._json("POST", f"/executions/{_q(execution_id)}/restart"))
+            self._json("POST", f"/executions/{_q(execution_id)}/restart")
+        )
 
-    def replay(self, execution_id: str, task_run_id: str | None = None,
-               inputs: Mapping[str, Any] | None = None) -> Execution:
+    def replay(
+        self,
+        execution_id: str,
+        task_run_id: str | None = None,
+        inputs: Mapping[str, Any] | None = None,
+    ) -> Execution:
         """A new execution of the same flow, from ``task_run_id`` if given."""
         params = {"taskRunId": task_run_id} if task_run_id else None
         body = to_jsonable_python(dict(inputs)) if inputs else None
         return Execution.model_validate(
-            self._json("POST", f"/executions/{_q(execution_id)}/replay", params=params,
-                       json=body))
+            self._json("POST", f"/executions/{_q(execution_id)}/replay", params=params, json=body)
+        )
 
     def pause(self, execution_id: str) -> Execution:
         """Pause a RUNNING execution."""
-        return Execution.model_validate(
-            self._json("POST", f"/executions/{_q(execution_id)}/pause"))
+        return Execution.model_validate(self._json("POST", f"/executions/{_q(execution_id)}/pause"))
 
     def resume(self, execution_id: str) -> Execution:
         """Resume a PAUSED execution."""
         return Execution.model_validate(
-            self._json("POST", f"/executions/{_q(execution_id)}/resume"))
+            self._json("POST", f"/executions/{_q(execution_id)}/resume")
+        )
 
 
-__all__ = ["ApiError", "ApiUnavailable", "HttpClient", "PayloadTooLarge", "Unauthorized",
-           "error_from_problem"]
+__all__ = [
+    "ApiError",
+    "ApiUnavailable",
+    "HttpClient",
+    "PayloadTooLarge",
+    "Unauthorized",
+    "error_from_problem",
+]
 
 
 def iter_sse(lines: Iterable[str]) -> Iterator[tuple[str, str, str | None]]:
@@ -405,8 +443,9 @@ def iter_sse(lines: Iterable[str]) -> Iterator[tuple[str, str, str | None]]:
                 event_id = value
 
 
-def _until(lines: Iterable[str], deadline: float | None,
-           timed_out: Callable[[], Exception]) -> Iterator[str]:
+def _until(
+    lines: Iterable[str], deadline: float | None, timed_out: Callable[[], Exception]
+) -> Iterator[str]:
     for line in lines:
         if deadline is not None and time.monotonic() > deadline:
             raise timed_out()

@@ -56,8 +56,9 @@ class ReplayPlan:
     first: list[NewTaskRun] | None  # None: the flow's start
 
 
-def replay_plan(flow: Flow, execution_id: str, task_runs: Iterable[TaskRun],
-                task_run_id: str | None) -> ReplayPlan:
+def replay_plan(
+    flow: Flow, execution_id: str, task_runs: Iterable[TaskRun], task_run_id: str | None
+) -> ReplayPlan:
     """The replay of an execution of ``flow`` with ``task_runs``, from ``task_run_id``
     (from the start if None). Raises ``TaskRunNotFound`` for an unknown task run and
     ``StateConflict`` for one outside the ``tasks`` branch."""
@@ -70,9 +71,16 @@ def replay_plan(flow: Flow, execution_id: str, task_runs: Iterable[TaskRun],
     loc = flow.locate(target.task_id)
     if loc.branch != "tasks" or loc.parent is not None:
         where = f"the {loc.branch} branch" if loc.parent is None else f"flowable {loc.parent}"
-        raise StateConflict(f"task run {task_run_id} is in {where}: replay from a "
-                            "top-level task of the tasks branch")
-    before = [tr.id for tr in runs
-              if (tl := flow.locate(tr.task_id)).branch == "tasks" and tl.parent is None
-              and tl.index < loc.index and tr.state.current in REPLAY_COPIED]
+        raise StateConflict(
+            f"task run {task_run_id} is in {where}: replay from a "
+            "top-level task of the tasks branch"
+        )
+    before = [
+        tr.id
+        for tr in runs
+        if (tl := flow.locate(tr.task_id)).branch == "tasks"
+        and tl.parent is None
+        and tl.index < loc.index
+        and tr.state.current in REPLAY_COPIED
+    ]
     return ReplayPlan(before, [NewTaskRun(target.task_id)])

@@ -98,9 +98,16 @@ class Plan:
 
     def to_json(self) -> str:
         """The plan as kept on the flowable task run (loop values are kept apart)."""
-        return json.dumps({"mode": self.mode, "tasks": self.tasks,
-                           "looped": self.values is not None, "limit": self.limit,
-                           "branch": self.branch, "depends": self.depends})
+        return json.dumps(
+            {
+                "mode": self.mode,
+                "tasks": self.tasks,
+                "looped": self.values is not None,
+                "limit": self.limit,
+                "branch": self.branch,
+                "depends": self.depends,
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -117,8 +124,14 @@ class StoredPlan:
     @classmethod
     def from_json(cls, raw: str) -> StoredPlan:
         d = json.loads(raw)
-        return cls(d["mode"], tuple(d["tasks"]), d["looped"], d["limit"], d["branch"],
-                   {k: tuple(v) for k, v in d["depends"].items()})
+        return cls(
+            d["mode"],
+            tuple(d["tasks"]),
+            d["looped"],
+            d["limit"],
+            d["branch"],
+            {k: tuple(v) for k, v in d["depends"].items()},
+        )
 
 
 def as_values(raw: Any) -> list[str]:
@@ -201,8 +214,12 @@ class ForEach(WalkRule):
     name = FOREACH
 
     def plan(self, props: dict[str, Any]) -> Plan:
-        return Plan("each", ids(props["tasks"]), tuple(as_values(props["values"])),
-                    limit=int(props.get("concurrencyLimit", 1)))
+        return Plan(
+            "each",
+            ids(props["tasks"]),
+            tuple(as_values(props["values"])),
+            limit=int(props.get("concurrencyLimit", 1)),
+        )
 
 
 class EachSequential(WalkRule):
@@ -216,8 +233,12 @@ class EachParallel(WalkRule):
     name = EACH_PARALLEL
 
     def plan(self, props: dict[str, Any]) -> Plan:
-        return Plan("par", ids(props["tasks"]), tuple(as_values(props["value"])),
-                    limit=int(props.get("concurrent", 0)))
+        return Plan(
+            "par",
+            ids(props["tasks"]),
+            tuple(as_values(props["value"])),
+            limit=int(props.get("concurrent", 0)),
+        )
 
 
 class Switch(WalkRule):
@@ -249,9 +270,12 @@ class Dag(WalkRule):
 
     def plan(self, props: dict[str, Any]) -> Plan:
         entries = [e for e in props["tasks"] if not e["task"].get("disabled")]
-        return Plan("dag", tuple(e["task"]["id"] for e in entries),
-                    limit=int(props.get("concurrent", 0)),
-                    depends={e["task"]["id"]: tuple(e.get("dependsOn") or []) for e in entries})
+        return Plan(
+            "dag",
+            tuple(e["task"]["id"] for e in entries),
+            limit=int(props.get("concurrent", 0)),
+            depends={e["task"]["id"]: tuple(e.get("dependsOn") or []) for e in entries},
+        )
 
 
 class Subflow(Rule):
@@ -270,9 +294,22 @@ class Pause(Rule):
     name = PAUSE
 
 
-RULES: dict[str, Rule] = {r.name: r for r in (
-    Sequential(), AllowFailure(), Parallel(), ForEach(), EachSequential(), EachParallel(),
-    Switch(), If(), Dag(), Subflow(), Pause())}
+RULES: dict[str, Rule] = {
+    r.name: r
+    for r in (
+        Sequential(),
+        AllowFailure(),
+        Parallel(),
+        ForEach(),
+        EachSequential(),
+        EachParallel(),
+        Switch(),
+        If(),
+        Dag(),
+        Subflow(),
+        Pause(),
+    )
+}
 
 
 def rule_of(task: TaskDef) -> Rule | None:
@@ -301,8 +338,9 @@ def make_plan(type_name: str, props: dict[str, Any]) -> Plan:
 # ---------------------------------------------------------------- after a child ends
 
 
-def walk_successors(mode: Mode, width: int, total: int, slot: int, bad: int, claimed: int
-                    ) -> tuple[list[int], int]:
+def walk_successors(
+    mode: Mode, width: int, total: int, slot: int, bad: int, claimed: int
+) -> tuple[list[int], int]:
     """The slots that start after the child in ``slot`` ended, and the new count of
     claimed slots (``par``) or iterations (``each``); ``bad`` counts failed children so
     far, this one included. After a failure nothing new starts. (``child_end`` in
@@ -318,9 +356,16 @@ def walk_successors(mode: Mode, width: int, total: int, slot: int, bad: int, cla
     return [], claimed
 
 
-def after_child(plan: StoredPlan, rule: WalkRule, parent: str, counters: dict[str, int],
-                successors: list[tuple[int, str]], *, has_errors: bool,
-                inherited: str | None = None) -> ChildDecision:
+def after_child(
+    plan: StoredPlan,
+    rule: WalkRule,
+    parent: str,
+    counters: dict[str, int],
+    successors: list[tuple[int, str]],
+    *,
+    has_errors: bool,
+    inherited: str | None = None,
+) -> ChildDecision:
     """What follows a child's end in a ``seq``, ``par`` or ``each`` walk, given the
     flowable's counters (done, bad, warn, expected) and the successors claimed for it.
 
@@ -330,9 +375,14 @@ def after_child(plan: StoredPlan, rule: WalkRule, parent: str, counters: dict[st
     """
     width = len(plan.tasks)
     create = tuple(
-        NewTaskRun(plan.tasks[s % width], parent, value if plan.looped else inherited,
-                   s // width if plan.looped else None)
-        for s, value in successors)
+        NewTaskRun(
+            plan.tasks[s % width],
+            parent,
+            value if plan.looped else inherited,
+            s // width if plan.looped else None,
+        )
+        for s, value in successors
+    )
     if create:
         return ChildDecision(create=create)
     if counters["done"] < counters["expected"]:
@@ -342,8 +392,9 @@ def after_child(plan: StoredPlan, rule: WalkRule, parent: str, counters: dict[st
     return ChildDecision(end=rule.end_state(counters["bad"], counters["warn"]))
 
 
-def after_errors_child(errors: tuple[str, ...], rule: WalkRule, parent: str, ended: Ended
-                       ) -> ChildDecision:
+def after_errors_child(
+    errors: tuple[str, ...], rule: WalkRule, parent: str, ended: Ended
+) -> ChildDecision:
     """A flowable's ``errors`` branch runs in order; then the flowable ends failed."""
     i = errors.index(ended.task_id)
     if not ended.state.is_failed() and i + 1 < len(errors):
@@ -354,19 +405,28 @@ def after_errors_child(errors: tuple[str, ...], rule: WalkRule, parent: str, end
 OK_STATES = (StateType.SUCCESS, StateType.WARNING, StateType.SKIPPED)
 
 
-def dag_next(plan: StoredPlan, rule: WalkRule, parent: str,
-             children: list[tuple[str, StateType]], *, has_errors: bool,
-             inherited: str | None = None) -> ChildDecision:
+def dag_next(
+    plan: StoredPlan,
+    rule: WalkRule,
+    parent: str,
+    children: list[tuple[str, StateType]],
+    *,
+    has_errors: bool,
+    inherited: str | None = None,
+) -> ChildDecision:
     """A Dag's next step from the states of its children so far (task id, state)."""
     states = dict(children)
     bad = sum(1 for s in states.values() if s.is_failed())
     running = sum(1 for s in states.values() if not s.is_terminated())
     if not bad:
         ok = {t for t, s in states.items() if s in OK_STATES}
-        ready = [t for t in plan.tasks
-                 if t not in states and all(d in ok for d in plan.depends.get(t, ()))]
+        ready = [
+            t
+            for t in plan.tasks
+            if t not in states and all(d in ok for d in plan.depends.get(t, ()))
+        ]
         if plan.limit:
-            ready = ready[:max(0, plan.limit - running)]
+            ready = ready[: max(0, plan.limit - running)]
         if ready:
             return ChildDecision(create=tuple(NewTaskRun(t, parent, inherited) for t in ready))
     if running or (not bad and len(states) < len(plan.tasks)):

@@ -27,8 +27,7 @@ from executor.state import StateType
 S = StateType
 
 #: How bad an end state is when an execution's end state is chosen; 0 for the rest.
-RANK: dict[StateType, int] = {S.KILLED: 4, S.FAILED: 3, S.CANCELLED: 3, S.WARNING: 2,
-                              S.PAUSED: 1}
+RANK: dict[StateType, int] = {S.KILLED: 4, S.FAILED: 3, S.CANCELLED: 3, S.WARNING: 2, S.PAUSED: 1}
 #: The end state of each rank.
 BY_RANK: tuple[StateType, ...] = (S.SUCCESS, S.PAUSED, S.WARNING, S.FAILED, S.KILLED)
 
@@ -38,8 +37,7 @@ def worst(states: Iterable[StateType]) -> StateType:
     return BY_RANK[max((RANK.get(s, 0) for s in states), default=0)]
 
 
-def execution_end(top_level: Iterable[StateType], execution_state: StateType | None
-                  ) -> StateType:
+def execution_end(top_level: Iterable[StateType], execution_state: StateType | None) -> StateType:
     """The end state of an execution whose top-level task runs ended in ``top_level``."""
     if execution_state == S.KILLING:
         return S.KILLED
@@ -55,8 +53,14 @@ def settle(task: TaskDef, state: StateType) -> StateType:
     return state
 
 
-def attempt_outcome(task: TaskDef, attempt: int, attempt_state: StateType, *,
-                    retryable: bool = True, elapsed_s: float = 0.0) -> AttemptOutcome:
+def attempt_outcome(
+    task: TaskDef,
+    attempt: int,
+    attempt_state: StateType,
+    *,
+    retryable: bool = True,
+    elapsed_s: float = 0.0,
+) -> AttemptOutcome:
     """How task run of ``task`` goes on after attempt number ``attempt`` ended in
     ``attempt_state`` (SUCCESS, FAILED or KILLED), ``elapsed_s`` seconds after its first
     attempt started (for ``retry.maxDuration``)."""
@@ -81,8 +85,12 @@ def subflow_outcome(child_state: StateType, *, transmit_failed: bool) -> StateTy
 
 
 #: What an expired ``pauseDuration`` does to the Pause task run, by ``behavior``.
-PAUSE_BEHAVIOR: dict[str, StateType] = {"RESUME": S.SUCCESS, "WARN": S.WARNING,
-                                        "FAIL": S.FAILED, "CANCEL": S.CANCELLED}
+PAUSE_BEHAVIOR: dict[str, StateType] = {
+    "RESUME": S.SUCCESS,
+    "WARN": S.WARNING,
+    "FAIL": S.FAILED,
+    "CANCEL": S.CANCELLED,
+}
 
 
 def pause_expired(behavior: str) -> StateType:

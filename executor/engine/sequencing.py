@@ -63,8 +63,11 @@ def ends_in_one_step(flow: Flow) -> bool:
     its top-level task runs (no flow outputs to render, no concurrency slot to free, no
     flowable whose children a worker cannot see), so that the worker recording the last
     task run's end may end the execution in the same step."""
-    return not flow.outputs and flow.concurrency is None and not any(
-        t.task_type.flowable for _, t in flow.all_tasks())
+    return (
+        not flow.outputs
+        and flow.concurrency is None
+        and not any(t.task_type.flowable for _, t in flow.all_tasks())
+    )
 
 
 def successor_in_step(flow: Flow, ended: Ended) -> Decision | None:

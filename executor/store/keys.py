@@ -139,8 +139,12 @@ class Keys:
         return f"{self.prefix}:reconciler:lock"
 
 
-def identity(task_id: str, parent_task_run_id: str | None = None, value: str | None = None,
-             iteration: int | None = None) -> str:
+def identity(
+    task_id: str,
+    parent_task_run_id: str | None = None,
+    value: str | None = None,
+    iteration: int | None = None,
+) -> str:
     """What makes a task run unique within an execution (Kestra's ``TaskRun.isSame``)."""
     base = f"{task_id}|{parent_task_run_id or ''}|{value if value is not None else ''}"
     return base if iteration is None else f"{base}#{iteration}"

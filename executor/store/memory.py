@@ -660,8 +660,10 @@ class MemoryStore:
             if cur is None:
                 return Moved(Status.MISSING, None)
             e = self._e(eid)
-            if cur != expected.value or len(e.trs) != len(task_runs) or any(
-                self._hash(eid, r.id).get("state") != r.state.value for r in task_runs
+            if (
+                cur != expected.value
+                or len(e.trs) != len(task_runs)
+                or any(self._hash(eid, r.id).get("state") != r.state.value for r in task_runs)
             ):
                 return Moved(Status.CONFLICT, StateType(cur))
             via = "RUNNING" if cur in ("CREATED", "QUEUED", "RESTARTED") else None

@@ -58,12 +58,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 def _lua_prelude() -> str:
     # The table as one constant string of " FROM>TO " pairs: Lua interns it when the
     # script is compiled, where a table of tables would be rebuilt on every call.
-    pairs = sorted(f"{src.value}>{dst.value}" for src, targets in TRANSITIONS.items()
-                   for dst in targets)
+    pairs = sorted(
+        f"{src.value}>{dst.value}" for src, targets in TRANSITIONS.items() for dst in targets
+    )
     terminal = ", ".join(f"{s.value}=true" for s in sorted(TERMINAL, key=lambda s: s.value))
-    return (f"local ALLOWED = ' {' '.join(pairs)} '\n"
-            f"local TERMINAL = {{{terminal}}}\n" + lua_constants()
-            + (_HERE / "_lib.lua").read_text())
+    return (
+        f"local ALLOWED = ' {' '.join(pairs)} '\n"
+        f"local TERMINAL = {{{terminal}}}\n" + lua_constants() + (_HERE / "_lib.lua").read_text()
+    )
 
 
 def _script_source(name: str) -> str:
@@ -136,13 +138,19 @@ class _Step:
             if row.message:
                 keys["queue"] = self.index(row.message.queue_key)
             layout.append(keys)
-            out.append({
-                "ident": identity(row.task_id, row.parent_task_run_id, row.value, row.iteration),
-                "id": row.id, "task": row.task_id, "parent": row.parent_task_run_id or "",
-                "value": row.value if row.value is not None else "",
-                "iteration": "" if row.iteration is None else str(row.iteration),
-                "message": row.message.payload if row.message else "",
-            })
+            out.append(
+                {
+                    "ident": identity(
+                        row.task_id, row.parent_task_run_id, row.value, row.iteration
+                    ),
+                    "id": row.id,
+                    "task": row.task_id,
+                    "parent": row.parent_task_run_id or "",
+                    "value": row.value if row.value is not None else "",
+                    "iteration": "" if row.iteration is None else str(row.iteration),
+                    "message": row.message.payload if row.message else "",
+                }
+            )
         self.layout["rows"] = layout
         return out
 
@@ -156,8 +164,9 @@ def _run_keys(k: Keys, eid: str, trids: Iterable[str]) -> dict[str, dict[str, st
 
 
 def _group_nested(step: _Step, name: str, keys: Mapping[str, Mapping[str, str]]) -> None:
-    step.layout[name] = {outer: {inner: step.index(key) for inner, key in d.items()}
-                         for outer, d in keys.items()}
+    step.layout[name] = {
+        outer: {inner: step.index(key) for inner, key in d.items()} for outer, d in keys.items()
+    }
 
 
 #: Moves that end an execution in ``finish.lua`` come from RUNNING to one of these.
@@ -172,9 +181,23 @@ class RedisStore:
         self.k = keys or Keys()
         self._scripts: dict[str, Script] = {
             name: client.register_script(_script_source(name))
-            for name in ("exec_transition", "create", "start", "finish", "kill", "restart",
-                         "tr_transition", "child_ended", "flowable_start", "admit", "release",
-                         "promote", "purge", "submit", "end_execution")
+            for name in (
+                "exec_transition",
+                "create",
+                "start",
+                "finish",
+                "kill",
+                "restart",
+                "tr_transition",
+                "child_ended",
+                "flowable_start",
+                "admit",
+                "release",
+                "promote",
+                "purge",
+                "submit",
+                "end_execution",
+            )
         }
         self._flow_cache: dict[tuple[str, str, int], Flow] = {}
 
@@ -185,8 +208,9 @@ class RedisStore:
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "ostra") -> RedisStore:
-        client = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5,
-                                      health_check_interval=30)
+        client = redis.Redis.from_url(
+            url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=30
+        )
         return cls(client, Keys(prefix))
 
     @_translate
@@ -215,8 +239,10 @@ class RedisStore:
                     revision = int(latest or 0) + 1
                     stored = flow.model_copy(update={"revision": revision})
                     pipe.multi()
-                    pipe.set(self.k.flow_revision(flow.namespace, flow.id, revision),
-                             json.dumps(stored.to_dict()))
+                    pipe.set(
+                        self.k.flow_revision(flow.namespace, flow.id, revision),
+                        json.dumps(stored.to_dict()),
+                    )
                     pipe.hset(key, mapping={"revision": revision, "digest": digest})
                     pipe.zadd(self.k.flows, {f"{flow.namespace}:{flow.id}": time.time()})
                     pipe.execute()
@@ -278,27 +304,55 @@ class RedisStore:
         k = self.k
         inputs_json = json.dumps(dict(inputs))
         fields: dict[str, Any] = {
-            "id": eid, "namespace": flow.namespace, "flowId": flow.id,
-            "flowRevision": str(flow.revision or 1), "state": StateType.CREATED.value,
+            "id": eid,
+            "namespace": flow.namespace,
+            "flowId": flow.id,
+            "flowRevision": str(flow.revision or 1),
+            "state": StateType.CREATED.value,
             "inputs": inputs_json,
             "labels": json.dumps([lb.model_dump() for lb in labels]),
-            "variables": json.dumps(flow.variables), "created": repr(now),
-            "originalId": original_id or eid, "parentId": parent_id or "",
+            "variables": json.dumps(flow.variables),
+            "created": repr(now),
+            "originalId": original_id or eid,
+            "parentId": parent_id or "",
             "h": _hist("CREATED", date),
         }
         if flow.concurrency is not None:
             fields["concLimit"] = str(flow.concurrency.limit)
         if trigger is not None:
             fields["triggerExecutionId"], fields["triggerTaskRunId"] = trigger
-        copied = [{"identity": identity(c["taskId"], c.get("parentTaskRunId") or None,
-                                        c.get("value") or None,
-                                        int(c["iteration"]) if c.get("iteration") else None),
-                   "fields": c} for c in copies]
-        step = _Step(eid=eid, date=date, now=repr(now), deadline=_num(pending_deadline),
-                     onlyIfAbsent=only_if_absent, fields=fields, copies=copied)
-        step.key(exec=k.execution(eid), events=k.events(eid), trkey=k.task_run_keys(eid),
-                 trs=k.task_runs(eid), active=k.active, tv=k.value_index(eid), all=k.index_all,
-                 flow=k.index_flow(flow.namespace, flow.id), created=k.index_state("CREATED"))
+        copied = [
+            {
+                "identity": identity(
+                    c["taskId"],
+                    c.get("parentTaskRunId") or None,
+                    c.get("value") or None,
+                    int(c["iteration"]) if c.get("iteration") else None,
+                ),
+                "fields": c,
+            }
+            for c in copies
+        ]
+        step = _Step(
+            eid=eid,
+            date=date,
+            now=repr(now),
+            deadline=_num(pending_deadline),
+            onlyIfAbsent=only_if_absent,
+            fields=fields,
+            copies=copied,
+        )
+        step.key(
+            exec=k.execution(eid),
+            events=k.events(eid),
+            trkey=k.task_run_keys(eid),
+            trs=k.task_runs(eid),
+            active=k.active,
+            tv=k.value_index(eid),
+            all=k.index_all,
+            flow=k.index_flow(flow.namespace, flow.id),
+            created=k.index_state("CREATED"),
+        )
         if trigger:
             step.key(subflows=k.subflows(trigger[0]))
         step.group("copies", [k.task_run(eid, c["id"]) for c in copies])
@@ -307,17 +361,31 @@ class RedisStore:
             return None
         created = [History(state=StateType.CREATED, date=date)]  # type: ignore[arg-type]
         return Execution(
-            id=eid, namespace=flow.namespace, flow_id=flow.id, flow_revision=flow.revision or 1,
+            id=eid,
+            namespace=flow.namespace,
+            flow_id=flow.id,
+            flow_revision=flow.revision or 1,
             state=State(current=StateType.CREATED, histories=created),
-            inputs=json.loads(inputs_json), labels=labels, variables=flow.variables,
-            parent_id=parent_id, original_id=original_id or eid,
-            task_run_list=[self._task_run(eid, fields, c) for c in copies] + [
-                TaskRun(id=row.id, execution_id=eid, namespace=flow.namespace,
-                        flow_id=flow.id, task_id=row.task_id,
-                        parent_task_run_id=row.parent_task_run_id, value=row.value,
-                        iteration=row.iteration,
-                        state=State(current=StateType.CREATED, histories=created))
-                for row in first],
+            inputs=json.loads(inputs_json),
+            labels=labels,
+            variables=flow.variables,
+            parent_id=parent_id,
+            original_id=original_id or eid,
+            task_run_list=[self._task_run(eid, fields, c) for c in copies]
+            + [
+                TaskRun(
+                    id=row.id,
+                    execution_id=eid,
+                    namespace=flow.namespace,
+                    flow_id=flow.id,
+                    task_id=row.task_id,
+                    parent_task_run_id=row.parent_task_run_id,
+                    value=row.value,
+                    iteration=row.iteration,
+                    state=State(current=StateType.CREATED, histories=created),
+                )
+                for row in first
+            ],
         )
 
     @_translate
@@ -327,11 +395,21 @@ class RedisStore:
         assert flow.concurrency is not None
         k = self.k
         ns, fid = flow.namespace, flow.id
-        step = _Step(eid=eid, limit=str(flow.concurrency.limit),
-                     behavior=str(flow.concurrency.behavior), date=iso(), flow=f"{ns}:{fid}")
-        step.key(exec=k.execution(eid), events=k.events(eid), xev=k.execution_events(eid),
-                 conc=k.concurrency_running(ns, fid), concq=k.concurrency_queue(ns, fid),
-                 flows=k.concurrency_flows)
+        step = _Step(
+            eid=eid,
+            limit=str(flow.concurrency.limit),
+            behavior=str(flow.concurrency.behavior),
+            date=iso(),
+            flow=f"{ns}:{fid}",
+        )
+        step.key(
+            exec=k.execution(eid),
+            events=k.events(eid),
+            xev=k.execution_events(eid),
+            conc=k.concurrency_running(ns, fid),
+            concq=k.concurrency_queue(ns, fid),
+            flows=k.concurrency_flows,
+        )
         step.state_index(k, ("CREATED", "QUEUED", "CANCELLED", "FAILED"))
         return _status(self._call("admit", step))
 
@@ -341,9 +419,11 @@ class RedisStore:
         while the execution has not ended). ``limit`` is not needed any more: queued
         executions take free slots in ``pop_promoted``."""
         k = self.k
-        step = _Step(eid=eid).key(exec=k.execution(eid),
-                                  conc=k.concurrency_running(namespace, flow_id),
-                                  concq=k.concurrency_queue(namespace, flow_id))
+        step = _Step(eid=eid).key(
+            exec=k.execution(eid),
+            conc=k.concurrency_running(namespace, flow_id),
+            concq=k.concurrency_queue(namespace, flow_id),
+        )
         self._call("release", step)
 
     @_translate
@@ -352,8 +432,12 @@ class RedisStore:
         out = []
         for raw in self.r.smembers(self.k.concurrency_flows):  # type: ignore[union-attr]
             ns, _, fid = _s(raw).partition(":")
-            members = [_s(m) for m in self.r.smembers(  # type: ignore[union-attr]
-                self.k.concurrency_running(ns, fid))]
+            members = [
+                _s(m)
+                for m in self.r.smembers(  # type: ignore[union-attr]
+                    self.k.concurrency_running(ns, fid)
+                )
+            ]
             out.append((ns, fid, members))
         return out
 
@@ -379,8 +463,12 @@ class RedisStore:
                     break
                 eid = _s(head)
                 step = _Step(eid=eid, date=iso()).key(
-                    exec=k.execution(eid), events=k.events(eid), xev=k.execution_events(eid),
-                    conc=k.concurrency_running(ns, fid), concq=queue)
+                    exec=k.execution(eid),
+                    events=k.events(eid),
+                    xev=k.execution_events(eid),
+                    conc=k.concurrency_running(ns, fid),
+                    concq=queue,
+                )
                 step.state_index(k, ("QUEUED", "CREATED"))
                 status = _status(self._call("promote", step))
                 if status == Status.OK:
@@ -394,8 +482,9 @@ class RedisStore:
         return [_s(m) for m in self.r.smembers(self.k.subflows(eid))]  # type: ignore[union-attr]
 
     @_translate
-    def create_task_runs(self, eid: str, items: list[NewRow], pending_deadline: float,
-                         ended: str = "") -> Created:
+    def create_task_runs(
+        self, eid: str, items: list[NewRow], pending_deadline: float, ended: str = ""
+    ) -> Created:
         """Create task runs once each, pushing the message of each new one that has one
         (unless the execution is PAUSED, which holds them until resumed).
 
@@ -405,21 +494,36 @@ class RedisStore:
         execution refuses new task runs (KILLING or ended).
         """
         k = self.k
-        step = _Step(eid=eid, date=iso(), deadline=_num(pending_deadline),
-                     ended=active_member(eid, ended) if ended else "")
-        step.key(exec=k.execution(eid), trkey=k.task_run_keys(eid), trs=k.task_runs(eid),
-                 events=k.events(eid), active=k.active, tv=k.value_index(eid))
+        step = _Step(
+            eid=eid,
+            date=iso(),
+            deadline=_num(pending_deadline),
+            ended=active_member(eid, ended) if ended else "",
+        )
+        step.key(
+            exec=k.execution(eid),
+            trkey=k.task_run_keys(eid),
+            trs=k.task_runs(eid),
+            events=k.events(eid),
+            active=k.active,
+            tv=k.value_index(eid),
+        )
         step.args["rows"] = step.rows(k, eid, items)
         return _created(self._call("create", step))
 
     @_translate
-    def transition_execution(self, eid: str, to: StateType, expected: StateType | None = None,
-                             **fields: Any) -> Moved:
+    def transition_execution(
+        self, eid: str, to: StateType, expected: StateType | None = None, **fields: Any
+    ) -> Moved:
         """Compare-and-set the execution's state. Returns (status, state) as in the script."""
         k = self.k
-        step = _Step(eid=eid, to=to.value, date=iso(),
-                     expected=expected.value if expected else "",
-                     fields={name: str(value) for name, value in fields.items()})
+        step = _Step(
+            eid=eid,
+            to=to.value,
+            date=iso(),
+            expected=expected.value if expected else "",
+            fields={name: str(value) for name, value in fields.items()},
+        )
         step.key(exec=k.execution(eid), events=k.events(eid), xev=k.execution_events(eid))
         step.state_index(k, sorted(allowed_sources(to)))
         out = self._call("exec_transition", step)
@@ -432,31 +536,58 @@ class RedisStore:
         return _moved(out)
 
     @_translate
-    def transition_task_run(self, eid: str, trid: str, to: StateType,
-                            expected: StateType | None = None, *, active: float | str = "",
-                            **fields: Any) -> Moved:
+    def transition_task_run(
+        self,
+        eid: str,
+        trid: str,
+        to: StateType,
+        expected: StateType | None = None,
+        *,
+        active: float | str = "",
+        **fields: Any,
+    ) -> Moved:
         """Compare-and-set one task run's state (see ``tr_transition.lua``)."""
         k = self.k
-        step = _Step(eid=eid, trid=trid, to=to.value, date=iso(),
-                     expected=expected.value if expected else "",
-                     active=_num(active) if isinstance(active, float | int) else active,
-                     fields={name: str(value) for name, value in fields.items()})
+        step = _Step(
+            eid=eid,
+            trid=trid,
+            to=to.value,
+            date=iso(),
+            expected=expected.value if expected else "",
+            active=_num(active) if isinstance(active, float | int) else active,
+            fields={name: str(value) for name, value in fields.items()},
+        )
         step.key(tr=k.task_run(eid, trid), events=k.events(eid), active=k.active)
         return _moved(self._call("tr_transition", step))
 
     @_translate
-    def end_execution(self, eid: str, final: StateType, expected: StateType,
-                      task_runs: list[TaskRunRow], outputs: Mapping[str, Any] | None = None
-                      ) -> Moved:
+    def end_execution(
+        self,
+        eid: str,
+        final: StateType,
+        expected: StateType,
+        task_runs: list[TaskRunRow],
+        outputs: Mapping[str, Any] | None = None,
+    ) -> Moved:
         """End an execution in ``final`` if it is still as read: in state ``expected``,
         with exactly ``task_runs``, each in its state (see ``end_execution.lua``)."""
         k = self.k
-        step = _Step(eid=eid, final=final.value, date=iso(), expected=expected.value,
-                     states=[r.state.value for r in task_runs], now=_num(time.time()),
-                     outputs=json.dumps(dict(outputs), default=str) if outputs is not None
-                     else "")
-        step.key(exec=k.execution(eid), events=k.events(eid), xev=k.execution_events(eid),
-                 trs=k.task_runs(eid), ended=k.index_ended)
+        step = _Step(
+            eid=eid,
+            final=final.value,
+            date=iso(),
+            expected=expected.value,
+            states=[r.state.value for r in task_runs],
+            now=_num(time.time()),
+            outputs=json.dumps(dict(outputs), default=str) if outputs is not None else "",
+        )
+        step.key(
+            exec=k.execution(eid),
+            events=k.events(eid),
+            xev=k.execution_events(eid),
+            trs=k.task_runs(eid),
+            ended=k.index_ended,
+        )
         # the end, or RUNNING then the end for an execution not started yet
         step.state_index(k, sorted(allowed_sources(final) | allowed_sources(StateType.RUNNING)))
         step.group("runs", [k.task_run(eid, r.id) for r in task_runs])
@@ -478,12 +609,19 @@ class RedisStore:
                 pipe.hmget(k.execution(eid), "namespace", "flowId", "concLimit")
                 trids, (ns, fid, limit) = pipe.execute()
             step = _Step(eid=eid, date=iso())
-            step.key(exec=k.execution(eid), events=k.events(eid), trs=k.task_runs(eid),
-                     active=k.active, xev=k.execution_events(eid))
+            step.key(
+                exec=k.execution(eid),
+                events=k.events(eid),
+                trs=k.task_runs(eid),
+                active=k.active,
+                xev=k.execution_events(eid),
+            )
             step.state_index(k, sorted(states))
             if limit is not None and ns is not None:
-                step.key(conc=k.concurrency_running(_s(ns), _s(fid)),
-                         concq=k.concurrency_queue(_s(ns), _s(fid)))
+                step.key(
+                    conc=k.concurrency_running(_s(ns), _s(fid)),
+                    concq=k.concurrency_queue(_s(ns), _s(fid)),
+                )
             _group_nested(step, "runs", _run_keys(k, eid, (_s(t) for t in trids)))
             out = self._call("kill", step)
             if out["status"] != "KEYS":
@@ -491,18 +629,26 @@ class RedisStore:
         raise StoreError(f"kill {eid}: task runs keep being created")
 
     @_translate
-    def restart_execution(self, eid: str, dropped_tasks: list[str], pending_deadline: float
-                          ) -> Restarted:
+    def restart_execution(
+        self, eid: str, dropped_tasks: list[str], pending_deadline: float
+    ) -> Restarted:
         """Restart an ended execution in place (see ``restart.lua``)."""
         k = self.k
         for _ in range(100):  # again only if a task run was created meanwhile
             trids = [_s(t) for t in self.r.lrange(k.task_runs(eid), 0, -1)]
-            step = _Step(eid=eid, date=iso(), deadline=_num(pending_deadline),
-                         dropped=list(dropped_tasks))
-            step.key(exec=k.execution(eid), events=k.events(eid), trs=k.task_runs(eid),
-                     trkey=k.task_run_keys(eid), tv=k.value_index(eid), active=k.active,
-                     ended=k.index_ended,
-                     xev=k.execution_events(eid))
+            step = _Step(
+                eid=eid, date=iso(), deadline=_num(pending_deadline), dropped=list(dropped_tasks)
+            )
+            step.key(
+                exec=k.execution(eid),
+                events=k.events(eid),
+                trs=k.task_runs(eid),
+                trkey=k.task_run_keys(eid),
+                tv=k.value_index(eid),
+                active=k.active,
+                ended=k.index_ended,
+                xev=k.execution_events(eid),
+            )
             step.state_index(k, ("FAILED", "KILLED", "RESTARTED"))
             _group_nested(step, "runs", _run_keys(k, eid, trids))
             out = self._call("restart", step)
@@ -562,25 +708,56 @@ class RedisStore:
     # ------------------------------------------------------------------ attempts
 
     @_translate
-    def start_attempt(self, eid: str, trid: str, worker_id: str, lease_s: float,
-                      force: bool = False, max_deliveries: int = 5) -> StartResult:
+    def start_attempt(
+        self,
+        eid: str,
+        trid: str,
+        worker_id: str,
+        lease_s: float,
+        force: bool = False,
+        max_deliveries: int = 5,
+    ) -> StartResult:
         """Claim task run ``trid`` and start its next attempt (see ``start.lua``)."""
         k = self.k
         now = time.time()
-        step = _Step(eid=eid, trid=trid, date=iso(), now=f"{now:.6f}", worker=worker_id,
-                     lease=str(int(lease_s * 1000)), force=force, lost=str(max_deliveries))
-        step.key(exec=k.execution(eid), tr=k.task_run(eid, trid), events=k.events(eid),
-                 lease=k.lease(eid, trid), active=k.active, xev=k.execution_events(eid))
+        step = _Step(
+            eid=eid,
+            trid=trid,
+            date=iso(),
+            now=f"{now:.6f}",
+            worker=worker_id,
+            lease=str(int(lease_s * 1000)),
+            force=force,
+            lost=str(max_deliveries),
+        )
+        step.key(
+            exec=k.execution(eid),
+            tr=k.task_run(eid, trid),
+            events=k.events(eid),
+            lease=k.lease(eid, trid),
+            active=k.active,
+            xev=k.execution_events(eid),
+        )
         step.state_index(k, _START_FROM)
         return _start_result(self._call("start", step))
 
     @_translate
     def finish_attempt(
-        self, eid: str, trid: str, attempt: int, attempt_state: StateType,
-        task_run_state: StateType, *, outputs: Mapping[str, Any] | None = None,
-        retry_at: float | None = None, active_deadline: float, error: str = "",
-        metrics: Iterable[MetricEntry] = (), parent: str | None = None,
-        errors_branch: bool = False, iteration: int | None = None,
+        self,
+        eid: str,
+        trid: str,
+        attempt: int,
+        attempt_state: StateType,
+        task_run_state: StateType,
+        *,
+        outputs: Mapping[str, Any] | None = None,
+        retry_at: float | None = None,
+        active_deadline: float,
+        error: str = "",
+        metrics: Iterable[MetricEntry] = (),
+        parent: str | None = None,
+        errors_branch: bool = False,
+        iteration: int | None = None,
         then: Then | None = None,
     ) -> Finished:
         """Record how attempt ``attempt`` ended (see ``finish.lua``); for a child of a
@@ -589,35 +766,60 @@ class RedisStore:
         if it ends in that state, they are created (and sent) in the same step."""
         k = self.k
         step = _Step(
-            eid=eid, trid=trid, date=iso(), n=str(attempt), aend=attempt_state.value,
+            eid=eid,
+            trid=trid,
+            date=iso(),
+            n=str(attempt),
+            aend=attempt_state.value,
             trend=task_run_state.value,
             outputs=json.dumps(dict(outputs), default=str) if outputs else "",
-            retryAt=f"{retry_at:.6f}" if retry_at else "", deadline=f"{active_deadline:.6f}",
-            error=error[:4000], metrics=[m.model_dump_json(by_alias=True) for m in metrics])
-        step.key(exec=k.execution(eid), tr=k.task_run(eid, trid), events=k.events(eid),
-                 lease=k.lease(eid, trid), active=k.active, metrics=k.metrics(eid))
+            retryAt=f"{retry_at:.6f}" if retry_at else "",
+            deadline=f"{active_deadline:.6f}",
+            error=error[:4000],
+            metrics=[m.model_dump_json(by_alias=True) for m in metrics],
+        )
+        step.key(
+            exec=k.execution(eid),
+            tr=k.task_run(eid, trid),
+            events=k.events(eid),
+            lease=k.lease(eid, trid),
+            active=k.active,
+            metrics=k.metrics(eid),
+        )
         if parent:
-            step.args["child"] = {"errors": errors_branch,
-                                  "iteration": "" if iteration is None else str(iteration)}
-            step.key(flowable=k.task_run(eid, parent), ended=k.children_ended(eid, parent),
-                     values=k.loop_values(eid, parent))
+            step.args["child"] = {
+                "errors": errors_branch,
+                "iteration": "" if iteration is None else str(iteration),
+            }
+            step.key(
+                flowable=k.task_run(eid, parent),
+                ended=k.children_ended(eid, parent),
+                values=k.loop_values(eid, parent),
+            )
         elif then is not None:
             step.key(trkey=k.task_run_keys(eid), trs=k.task_runs(eid), tv=k.value_index(eid))
             if then.rows:
-                step.args["then"] = {"state": then.state.value, "kind": "NEXT",
-                                     "deadline": _num(then.pending_deadline),
-                                     "rows": step.rows(k, eid, then.rows)}
+                step.args["then"] = {
+                    "state": then.state.value,
+                    "kind": "NEXT",
+                    "deadline": _num(then.pending_deadline),
+                    "rows": step.rows(k, eid, then.rows),
+                }
             else:
-                step.args["then"] = {"state": then.state.value, "kind": "END",
-                                     "now": f"{time.time():.6f}"}
+                step.args["then"] = {
+                    "state": then.state.value,
+                    "kind": "END",
+                    "now": f"{time.time():.6f}",
+                }
                 step.key(xev=k.execution_events(eid), ended=k.index_ended)
                 step.state_index(k, (StateType.RUNNING, *_END_STATES))
                 # The other task runs' keys: given (ids derived from the task ids, so
                 # the caller knows them without a read), else read here. The script
                 # checks they are all the task runs the execution has.
                 siblings = then.siblings or [_s(t) for t in self.r.lrange(k.task_runs(eid), 0, -1)]
-                step.group("siblings", [k.task_run(eid, t) for t in dict.fromkeys(siblings)
-                                        if t != trid])
+                step.group(
+                    "siblings", [k.task_run(eid, t) for t in dict.fromkeys(siblings) if t != trid]
+                )
         return _finished(self._call("finish", step), parent)
 
     @_translate
@@ -638,8 +840,9 @@ class RedisStore:
     # ------------------------------------------------------------------ orchestration
 
     @_translate
-    def task_run_outputs(self, eid: str, task_id: str, value: str | None = None
-                         ) -> dict[str, Any] | None:
+    def task_run_outputs(
+        self, eid: str, task_id: str, value: str | None = None
+    ) -> dict[str, Any] | None:
         """Outputs of the (latest) task run of ``task_id`` (for loop value ``value``
         inside loops); None if it has not run."""
         with self.r.pipeline(transaction=False) as pipe:
@@ -654,28 +857,71 @@ class RedisStore:
         return json.loads(raw) if raw else {}
 
     @_translate
-    def start_flowable(self, eid: str, trid: str, mode: str, width: int, total: int,
-                       expected: int, claimed: int, plan: str, values: list[str]) -> Status:
+    def start_flowable(
+        self,
+        eid: str,
+        trid: str,
+        mode: str,
+        width: int,
+        total: int,
+        expected: int,
+        claimed: int,
+        plan: str,
+        values: list[str],
+    ) -> Status:
         """Start a flowable task run with its plan (see ``flowable_start.lua``)."""
         k = self.k
-        step = _Step(eid=eid, trid=trid, date=iso(), mode=mode, T=str(width), total=str(total),
-                     expected=str(expected), cn=str(claimed), plan=plan, values=list(values))
-        step.key(exec=k.execution(eid), tr=k.task_run(eid, trid), events=k.events(eid),
-                 ended=k.children_ended(eid, trid), values=k.loop_values(eid, trid),
-                 flowables=k.flowables(eid), xev=k.execution_events(eid))
+        step = _Step(
+            eid=eid,
+            trid=trid,
+            date=iso(),
+            mode=mode,
+            T=str(width),
+            total=str(total),
+            expected=str(expected),
+            cn=str(claimed),
+            plan=plan,
+            values=list(values),
+        )
+        step.key(
+            exec=k.execution(eid),
+            tr=k.task_run(eid, trid),
+            events=k.events(eid),
+            ended=k.children_ended(eid, trid),
+            values=k.loop_values(eid, trid),
+            flowables=k.flowables(eid),
+            xev=k.execution_events(eid),
+        )
         step.state_index(k, _START_FROM)
         return _status(self._call("flowable_start", step))
 
     @_translate
-    def child_ended(self, eid: str, parent: str, child: str, klass: str, task_id: str,
-                    iteration: int | None, errors_branch: bool) -> ChildEnd:
+    def child_ended(
+        self,
+        eid: str,
+        parent: str,
+        child: str,
+        klass: str,
+        task_id: str,
+        iteration: int | None,
+        errors_branch: bool,
+    ) -> ChildEnd:
         """Count a child's end on its flowable, once (see ``child_ended.lua``)."""
         k = self.k
-        step = _Step(child=child, klass=klass, task=task_id,
-                     iteration="" if iteration is None else str(iteration),
-                     errors=errors_branch, eid=eid)
-        step.key(flowable=k.task_run(eid, parent), ended=k.children_ended(eid, parent),
-                 values=k.loop_values(eid, parent), active=k.active)
+        step = _Step(
+            child=child,
+            klass=klass,
+            task=task_id,
+            iteration="" if iteration is None else str(iteration),
+            errors=errors_branch,
+            eid=eid,
+        )
+        step.key(
+            flowable=k.task_run(eid, parent),
+            ended=k.children_ended(eid, parent),
+            values=k.loop_values(eid, parent),
+            active=k.active,
+        )
         return _child_end(parent, self._call("child_ended", step))
 
     @_translate
@@ -745,8 +991,10 @@ class RedisStore:
         """Delete up to ``limit`` executions that ended before ``older_than`` (every key,
         every index entry; see ``purge.lua``). Returns how many were deleted."""
         k = self.k
-        ids = [_s(e) for e in self.r.zrangebyscore(k.index_ended, "-inf", older_than,
-                                                   start=0, num=limit)]
+        ids = [
+            _s(e)
+            for e in self.r.zrangebyscore(k.index_ended, "-inf", older_than, start=0, num=limit)
+        ]
         purged = 0
         unknown = []
         for eid in ids:
@@ -776,15 +1024,32 @@ class RedisStore:
             if ns is not None:
                 step.key(flow=k.index_flow(_s(ns), _s(fid)))
             step.state_index(k, sorted(TERMINAL))
-            step.group("own", {
-                "xev": k.execution_events(eid), "trs": k.task_runs(eid),
-                "tv": k.value_index(eid), "flowables": k.flowables(eid),
-                "subflows": k.subflows(eid), "trkey": k.task_run_keys(eid),
-                "metrics": k.metrics(eid), "logs": k.logs(eid), "events": k.events(eid)})
+            step.group(
+                "own",
+                {
+                    "xev": k.execution_events(eid),
+                    "trs": k.task_runs(eid),
+                    "tv": k.value_index(eid),
+                    "flowables": k.flowables(eid),
+                    "subflows": k.subflows(eid),
+                    "trkey": k.task_run_keys(eid),
+                    "metrics": k.metrics(eid),
+                    "logs": k.logs(eid),
+                    "events": k.events(eid),
+                },
+            )
             _group_nested(step, "runs", _run_keys(k, eid, (_s(t) for t in trids)))
-            _group_nested(step, "flowables", {
-                _s(t): {"ended": k.children_ended(eid, _s(t)),
-                        "values": k.loop_values(eid, _s(t))} for t in flowables})
+            _group_nested(
+                step,
+                "flowables",
+                {
+                    _s(t): {
+                        "ended": k.children_ended(eid, _s(t)),
+                        "values": k.loop_values(eid, _s(t)),
+                    }
+                    for t in flowables
+                },
+            )
             status = _status(self._call("purge", step))
             if status != Status.KEYS:
                 return status
@@ -813,17 +1078,23 @@ class RedisStore:
             for trid in trids:
                 pipe.hgetall(k.task_run(eid, _s(trid)))
             raw = pipe.execute()
-        task_runs = [self._task_run(eid, x, {_s(a): _s(b) for a, b in fields.items()})
-                     for fields in raw if fields]
+        task_runs = [
+            self._task_run(eid, x, {_s(a): _s(b) for a, b in fields.items()})
+            for fields in raw
+            if fields
+        ]
         return Execution(
-            id=eid, namespace=x["namespace"], flow_id=x["flowId"],
+            id=eid,
+            namespace=x["namespace"],
+            flow_id=x["flowId"],
             flow_revision=int(x.get("flowRevision") or 1),
             state=_state(_history(x.get("h"))),
             inputs=json.loads(x.get("inputs") or "{}"),
             outputs=json.loads(x.get("outputs") or "{}"),
             labels=[Label.model_validate(lb) for lb in json.loads(x.get("labels") or "[]")],
             variables=json.loads(x.get("variables") or "{}"),
-            parent_id=x.get("parentId") or None, original_id=x.get("originalId") or eid,
+            parent_id=x.get("parentId") or None,
+            original_id=x.get("originalId") or eid,
             task_run_list=task_runs,
         )
 
@@ -841,9 +1112,14 @@ class RedisStore:
             for i in range(1, n + 1)
         ]
         return TaskRun(
-            id=h["id"], execution_id=eid, namespace=x["namespace"], flow_id=x["flowId"],
-            task_id=h["taskId"], parent_task_run_id=h.get("parentTaskRunId") or None,
-            value=h.get("value") or None, attempts=attempts,
+            id=h["id"],
+            execution_id=eid,
+            namespace=x["namespace"],
+            flow_id=x["flowId"],
+            task_id=h["taskId"],
+            parent_task_run_id=h.get("parentTaskRunId") or None,
+            value=h.get("value") or None,
+            attempts=attempts,
             iteration=int(h["iteration"]) if h.get("iteration") else None,
             outputs=json.loads(h["outputs"]) if h.get("outputs") else {},
             state=_state([e for e in entries if "attempt" not in e]),
@@ -859,8 +1135,9 @@ class RedisStore:
     def metrics(self, eid: str) -> list[MetricEntry]:
         if not self.r.exists(self.k.execution(eid)):
             raise ExecutionNotFound(eid)
-        return [MetricEntry.model_validate_json(e)
-                for e in self.r.lrange(self.k.metrics(eid), 0, -1)]
+        return [
+            MetricEntry.model_validate_json(e) for e in self.r.lrange(self.k.metrics(eid), 0, -1)
+        ]
 
     @_translate
     def last_execution_event_id(self, eid: str) -> str:
@@ -868,8 +1145,9 @@ class RedisStore:
         return _s(last[0][0]) if last else "0"
 
     @_translate
-    def read_execution_events(self, eid: str, last_id: str, block_ms: int
-                              ) -> list[tuple[str, StateType]]:
+    def read_execution_events(
+        self, eid: str, last_id: str, block_ms: int
+    ) -> list[tuple[str, StateType]]:
         """Execution state changes after ``last_id`` (blocking up to ``block_ms``)."""
         res: Any = self.r.xread({self.k.execution_events(eid): last_id}, block=block_ms)
         return [(_s(i), StateType(_s(f[b"s"]))) for _, entries in res or [] for i, f in entries]
@@ -881,8 +1159,9 @@ class RedisStore:
         return _s(last[0][0]) if last else "0"
 
     @_translate
-    def read_events(self, eid: str, last_id: str = "0", block_ms: int | None = None
-                    ) -> list[tuple[str, StateEvent]]:
+    def read_events(
+        self, eid: str, last_id: str = "0", block_ms: int | None = None
+    ) -> list[tuple[str, StateEvent]]:
         """State changes after ``last_id`` (blocking up to ``block_ms`` for new ones).
 
         One stream entry holds the changes of one step; each change gets its own id,
@@ -893,7 +1172,7 @@ class RedisStore:
         if index:  # the rest of a step whose first changes were read
             found: Any = self.r.xrange(self.k.events(eid), entry, entry)
             for entry_id, f in found or []:
-                out += self._changes(eid, entry_id, f)[int(index) + 1:]
+                out += self._changes(eid, entry_id, f)[int(index) + 1 :]
             if out:
                 block_ms = None
         res: Any = self.r.xread({self.k.events(eid): entry}, block=block_ms, count=1000)
@@ -904,16 +1183,31 @@ class RedisStore:
 
     @staticmethod
     def _changes(eid: str, entry_id: Any, fields: Any) -> list[tuple[str, StateEvent]]:
-        return [(f"{_s(entry_id)}/{i}", StateEvent(
-            execution_id=eid, state=StateType(d["s"]), date=d["d"],
-            task_run_id=d["tr"] or None, task_id=d["task"] or None,
-            attempt=int(d["a"]) if d["a"] else None,
-        )) for i, d in enumerate(json.loads(fields[b"e"]))]
+        return [
+            (
+                f"{_s(entry_id)}/{i}",
+                StateEvent(
+                    execution_id=eid,
+                    state=StateType(d["s"]),
+                    date=d["d"],
+                    task_run_id=d["tr"] or None,
+                    task_id=d["task"] or None,
+                    attempt=int(d["a"]) if d["a"] else None,
+                ),
+            )
+            for i, d in enumerate(json.loads(fields[b"e"]))
+        ]
 
     @_translate
-    def search(self, *, namespace: str | None = None, flow_id: str | None = None,
-               state: StateType | None = None, limit: int = 50, offset: int = 0
-               ) -> list[str]:
+    def search(
+        self,
+        *,
+        namespace: str | None = None,
+        flow_id: str | None = None,
+        state: StateType | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[str]:
         """Execution ids, newest first, filtered by flow and/or current state."""
         k = self.k
         if namespace and flow_id:
@@ -925,9 +1219,16 @@ class RedisStore:
             ids = [_s(e) for e in self.r.zrevrange(k.index_all, 0, -1)]
         return self._filtered(ids, limit, offset, namespace=namespace, flow_id=flow_id)
 
-    def _filtered(self, ids: list[str], limit: int, offset: int, *,
-                  state: StateType | None = None, namespace: str | None = None,
-                  flow_id: str | None = None) -> list[str]:
+    def _filtered(
+        self,
+        ids: list[str],
+        limit: int,
+        offset: int,
+        *,
+        state: StateType | None = None,
+        namespace: str | None = None,
+        flow_id: str | None = None,
+    ) -> list[str]:
         """Of ``ids``, those in ``state``, ``namespace`` and of ``flow_id`` (each when
         given) that still exist: the page asked for."""
         k = self.k
@@ -941,11 +1242,16 @@ class RedisStore:
                 for eid in ids:
                     pipe.hmget(k.execution(eid), *fields)
                 found = pipe.execute()
-            ids = [e for e, values in zip(ids, found, strict=True)
-                   if all(v is not None and _s(v) == wanted[f]
-                          for f, v in zip(fields, values, strict=True))]
-        alive = self._exists(ids[offset:offset + limit])
-        return [e for e, a in zip(ids[offset:offset + limit], alive, strict=True) if a]
+            ids = [
+                e
+                for e, values in zip(ids, found, strict=True)
+                if all(
+                    v is not None and _s(v) == wanted[f]
+                    for f, v in zip(fields, values, strict=True)
+                )
+            ]
+        alive = self._exists(ids[offset : offset + limit])
+        return [e for e, a in zip(ids[offset : offset + limit], alive, strict=True) if a]
 
 
 # ---------------------------------------------------------------- replies
@@ -1003,22 +1309,32 @@ def _start_result(out: Mapping[str, Any]) -> StartResult:
     status = _status(out)
     if status == Status.START:
         return StartResult(
-            status, attempt=int(out["attempt"]), task_id=out["taskId"],
-            parent_task_run_id=out["parent"] or None, value=out["value"] or None,
-            namespace=out["namespace"], flow_id=out["flowId"], revision=int(out["revision"]),
+            status,
+            attempt=int(out["attempt"]),
+            task_id=out["taskId"],
+            parent_task_run_id=out["parent"] or None,
+            value=out["value"] or None,
+            namespace=out["namespace"],
+            flow_id=out["flowId"],
+            revision=int(out["revision"]),
             first_start=float(out["firstStart"]),
-            iteration=int(out["iteration"]) if out["iteration"] else None)
+            iteration=int(out["iteration"]) if out["iteration"] else None,
+        )
     if status == Status.BUSY:
         return StartResult(status, wait_ms=max(int(out["ms"]), 0), holder=out["holder"])
-    return StartResult(status, wait_ms=int(out.get("ms", 0)),
-                       state=_opt_state(out.get("state")))
+    return StartResult(status, wait_ms=int(out.get("ms", 0)), state=_opt_state(out.get("state")))
 
 
 def _finished(out: Mapping[str, Any], parent: str | None) -> Finished:
     state = _opt_state(out.get("state"))
     child = _child_end(parent, out["child"]) if parent and "child" in out else None
-    return Finished(_status(out), state, child=child, next_state=_opt_state(out.get("next")),
-                    ended=_opt_state(out.get("ended")))
+    return Finished(
+        _status(out),
+        state,
+        child=child,
+        next_state=_opt_state(out.get("next")),
+        ended=_opt_state(out.get("ended")),
+    )
 
 
 def _child_end(parent: str, out: Mapping[str, Any]) -> ChildEnd:
@@ -1026,13 +1342,21 @@ def _child_end(parent: str, out: Mapping[str, Any]) -> ChildEnd:
     status = _status(out)
     if status == Status.PARENT:
         return ChildEnd(status)
-    parent_row = TaskRunRow(parent, out["taskId"], StateType.RUNNING, out["parent"] or None,
-                            out["value"] or None,
-                            int(out["iteration"]) if out["iteration"] else None)
+    parent_row = TaskRunRow(
+        parent,
+        out["taskId"],
+        StateType.RUNNING,
+        out["parent"] or None,
+        out["value"] or None,
+        int(out["iteration"]) if out["iteration"] else None,
+    )
     return ChildEnd(
-        status, counters={name: int(out[name]) for name in ("done", "bad", "warn", "expected")},
-        plan=out["plan"], parent=parent_row,
-        successors=[(int(slot), str(value)) for slot, value in _list(out["successors"])])
+        status,
+        counters={name: int(out[name]) for name in ("done", "bad", "warn", "expected")},
+        plan=out["plan"],
+        parent=parent_row,
+        successors=[(int(slot), str(value)) for slot, value in _list(out["successors"])],
+    )
 
 
 _ROW_FIELDS = ("taskId", "state", "parentTaskRunId", "value", "iteration")
@@ -1041,8 +1365,14 @@ _ROW_FIELDS = ("taskId", "state", "parentTaskRunId", "value", "iteration")
 def _row(trid: str, vals: list[Any]) -> TaskRunRow | None:
     if vals[0] is None:
         return None
-    return TaskRunRow(trid, _s(vals[0]), StateType(_s(vals[1])), _s(vals[2]) or None,
-                      _s(vals[3]) or None, int(vals[4]) if vals[4] is not None else None)
+    return TaskRunRow(
+        trid,
+        _s(vals[0]),
+        StateType(_s(vals[1])),
+        _s(vals[2]) or None,
+        _s(vals[3]) or None,
+        int(vals[4]) if vals[4] is not None else None,
+    )
 
 
 def _history(raw: str | None) -> list[dict[str, Any]]:

@@ -31,8 +31,9 @@ tasks:
 
 
 @pytest.mark.timeout(120)
-def test_warm_shutdown_finishes_the_running_attempt_and_loses_nothing(redis_server,
-                                                                      tmp_path) -> None:
+def test_warm_shutdown_finishes_the_running_attempt_and_loses_nothing(
+    redis_server, tmp_path
+) -> None:
     leaving = make_worker(redis_server.url, tmp_path, "leaving").start()
     client = Client(redis_server.url)
     arriving = None
@@ -74,8 +75,7 @@ def test_warm_shutdown_finishes_the_running_attempt_and_loses_nothing(redis_serv
             for tr in execution.task_run_list:
                 assert len(tr.attempts) == 1, (eid, tr.task_id, tr.attempts)
                 assert [a.state.current for a in tr.attempts] == [S.SUCCESS]
-                assert [h.state for h in tr.state.histories] == [S.CREATED, S.RUNNING,
-                                                                 S.SUCCESS]
+                assert [h.state for h in tr.state.histories] == [S.CREATED, S.RUNNING, S.SUCCESS]
         assert done[running].task_run("after").outputs == {"value": "after 1"}
         assert done[running].task_run("after").attempts[0].worker_id != holder
         assert done[queued].task_run("slow").attempts[0].worker_id != holder

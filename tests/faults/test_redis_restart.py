@@ -28,8 +28,14 @@ tasks:
 def test_executions_survive_a_redis_crash(redis_server: EmbeddedRedis, tmp_path) -> None:
     # Lost deliveries are sent again after 3 s here (300 s by default).
     env = {**WORKER_ENV, "OSTRA_PENDING_GRACE": "3"}
-    worker = LocalWorker(redis_server.url, concurrency=2, env=env, loglevel="INFO",
-                         name=f"crash-{os.getpid()}@%h", log_file=tmp_path / "w.log").start()
+    worker = LocalWorker(
+        redis_server.url,
+        concurrency=2,
+        env=env,
+        loglevel="INFO",
+        name=f"crash-{os.getpid()}@%h",
+        log_file=tmp_path / "w.log",
+    ).start()
     client = Client(redis_server.url)
     try:
         ids = [client.submit(FLOW).id for _ in range(6)]

@@ -80,8 +80,9 @@ def test_sigkill_of_the_whole_worker_is_recovered_by_another(redis_server, tmp_p
             second.stop()
 
 
-def test_kill_after_the_worker_died_ends_killed_without_a_new_attempt(redis_server,
-                                                                     tmp_path) -> None:
+def test_kill_after_the_worker_died_ends_killed_without_a_new_attempt(
+    redis_server, tmp_path
+) -> None:
     first = make_worker(redis_server.url, tmp_path, "doomed").start()
     client = Client(redis_server.url)
     second = None

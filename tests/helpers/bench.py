@@ -16,7 +16,11 @@ def run_bench(script: str, *args: str, timeout: float) -> dict[str, Any]:
     it exited 0 (showing the end of its stderr if not) and return the JSON it printed."""
     proc = subprocess.run(
         [sys.executable, f"bench/{script}", *args, "--json"],
-        cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     result: dict[str, Any] = json.loads(proc.stdout)

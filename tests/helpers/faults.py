@@ -18,12 +18,19 @@ def make_worker(url: str, tmp_path: Path, name: str) -> LocalWorker:
     Concurrency 1 and prefetch 1 (celery_config): nothing is reserved behind the running
     task run, the next message stays in the queue.
     """
-    return LocalWorker(url, concurrency=1, env=WORKER_ENV, name=f"{name}-{os.getpid()}@%h",
-                       log_file=tmp_path / f"{name}.log", loglevel="INFO")
+    return LocalWorker(
+        url,
+        concurrency=1,
+        env=WORKER_ENV,
+        name=f"{name}-{os.getpid()}@%h",
+        log_file=tmp_path / f"{name}.log",
+        loglevel="INFO",
+    )
 
 
-def wait_running(client: Client, eid: str, task_id: str, timeout: float = 30,
-                 interval: float = 0.05) -> str:
+def wait_running(
+    client: Client, eid: str, task_id: str, timeout: float = 30, interval: float = 0.05
+) -> str:
     """Wait until the first attempt of ``task_id`` runs; return its worker id."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -91,8 +91,9 @@ tasks:
 """
 
 
-def assert_problem(response: httpx.Response, status: int, kind: str | None = None
-                   ) -> dict[str, Any]:
+def assert_problem(
+    response: httpx.Response, status: int, kind: str | None = None
+) -> dict[str, Any]:
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith(PROBLEM)
     body: dict[str, Any] = response.json()
@@ -214,8 +215,13 @@ def test_openapi_declares_every_route_body_and_error(http: TestClient) -> None:
     follow = paths["/api/v1/executions/{executionId}/follow"]["get"]["responses"]["200"]
     assert "text/event-stream" in follow["content"]
     search = paths["/api/v1/executions/search"]["get"]
-    assert {p["name"] for p in search["parameters"]} == {"namespace", "flowId", "state",
-                                                         "page", "size"}
+    assert {p["name"] for p in search["parameters"]} == {
+        "namespace",
+        "flowId",
+        "state",
+        "page",
+        "size",
+    }
     for path, methods in paths.items():
         for method, op in methods.items():
             for status, response in op["responses"].items():
@@ -243,48 +249,64 @@ def test_deploy_get_and_update_a_flow(http: TestClient, ns: str) -> None:
     assert as_yaml.headers["content-type"].startswith("application/x-yaml")
     assert "duration: PT0.1S" in as_yaml.text
 
-    updated = http.put(f"/api/v1/flows/{ns}/sleepy", headers=YAML,
-                       content=SLEEPY.format(ns=ns, duration="PT0.2S"))
+    updated = http.put(
+        f"/api/v1/flows/{ns}/sleepy", headers=YAML, content=SLEEPY.format(ns=ns, duration="PT0.2S")
+    )
     assert updated.status_code == 200 and updated.json()["revision"] == 2
     assert http.get(f"/api/v1/flows/{ns}/sleepy").json()["revision"] == 2
     old = http.get(f"/api/v1/flows/{ns}/sleepy", params={"revision": 1}).json()
     assert old["revision"] == 1 and old["tasks"][0]["duration"] == "PT0.1S"
 
 
-def test_flow_errors(http: TestClient, ns: str,
-                     quiet_db: tuple[Client, redis.Redis]) -> None:
+def test_flow_errors(http: TestClient, ns: str, quiet_db: tuple[Client, redis.Redis]) -> None:
     missing = assert_problem(http.get(f"/api/v1/flows/{ns}/nope"), 404, "flow-not-found")
     assert (missing["namespace"], missing["flowId"]) == (ns, "nope")
-    assert_problem(http.put(f"/api/v1/flows/{ns}/sleepy", headers=YAML,
-                            content=SLEEPY.format(ns=ns, duration="PT1S")),
-                   404, "flow-not-found")
+    assert_problem(
+        http.put(
+            f"/api/v1/flows/{ns}/sleepy",
+            headers=YAML,
+            content=SLEEPY.format(ns=ns, duration="PT1S"),
+        ),
+        404,
+        "flow-not-found",
+    )
     deploy(http, SLEEPY.format(ns=ns, duration="PT1S"))
-    body = assert_problem(http.put(f"/api/v1/flows/{ns}/other", headers=YAML,
-                                   content=SLEEPY.format(ns=ns, duration="PT1S")),
-                          422, "invalid-flow")
+    body = assert_problem(
+        http.put(
+            f"/api/v1/flows/{ns}/other", headers=YAML, content=SLEEPY.format(ns=ns, duration="PT1S")
+        ),
+        422,
+        "invalid-flow",
+    )
     assert [e["path"] for e in body["errors"]] == ["id"]
     assert_problem(http.post("/api/v1/flows", json={"id": "x"}), 415, "unsupported-media-type")
     assert_problem(http.delete(f"/api/v1/flows/{ns}/sleepy"), 405, "method-not-allowed")
-    assert_problem(http.get(f"/api/v1/flows/{ns}/sleepy", params={"revision": 0}), 422,
-                   "invalid-request")
+    assert_problem(
+        http.get(f"/api/v1/flows/{ns}/sleepy", params={"revision": 0}), 422, "invalid-request"
+    )
 
 
 def test_invalid_flow_lists_every_problem_and_stores_nothing(
-        quiet_db: tuple[Client, redis.Redis], ns: str) -> None:
+    quiet_db: tuple[Client, redis.Redis], ns: str
+) -> None:
     client, raw = quiet_db
     with TestClient(create_app(client, token="")) as http:
         before = raw.dbsize()
-        body = assert_problem(http.post("/api/v1/flows", content=BAD_FLOW.format(ns=ns),
-                                        headers=YAML), 422, "invalid-flow")
+        body = assert_problem(
+            http.post("/api/v1/flows", content=BAD_FLOW.format(ns=ns), headers=YAML),
+            422,
+            "invalid-flow",
+        )
         assert body["detail"] == "invalid flow (2 problems)"
         assert {e["path"] for e in body["errors"]} == {"tasks[0].type", "tasks[1].id"}
         assert all(set(e) == {"path", "message"} for e in body["errors"])
-        assert_problem(http.post("/api/v1/flows", content="id: [unclosed", headers=YAML), 422,
-                       "invalid-flow")
-        assert_problem(http.post("/api/v1/flows", content="", headers=YAML), 422,
-                       "invalid-flow")
-        assert_problem(http.post("/api/v1/flows", content=b"\xff\xfe", headers=YAML), 422,
-                       "invalid-flow")
+        assert_problem(
+            http.post("/api/v1/flows", content="id: [unclosed", headers=YAML), 422, "invalid-flow"
+        )
+        assert_problem(http.post("/api/v1/flows", content="", headers=YAML), 422, "invalid-flow")
+        assert_problem(
+            http.post("/api/v1/flows", content=b"\xff\xfe", headers=YAML), 422, "invalid-flow"
+        )
         assert raw.dbsize() == before
 
 
@@ -294,30 +316,35 @@ def test_yaml_alias_bomb_is_refused_quickly(quiet_db: tuple[Client, redis.Redis]
     for i in range(1, 9):
         refs = ", ".join([f"*a{i - 1}"] * 10)
         lines.append(f"a{i}: &a{i} [{refs}]")
-    bomb = "id: bomb\nnamespace: t\nvariables:\n" + "\n".join("  " + ln for ln in lines) + \
-        "\ntasks:\n  - id: a\n    type: Log\n    message: hi\n"
+    bomb = (
+        "id: bomb\nnamespace: t\nvariables:\n"
+        + "\n".join("  " + ln for ln in lines)
+        + "\ntasks:\n  - id: a\n    type: Log\n    message: hi\n"
+    )
     with TestClient(create_app(client, token="")) as http:
         started = time.monotonic()
-        body = assert_problem(http.post("/api/v1/flows", content=bomb, headers=YAML), 422,
-                              "invalid-flow")
+        body = assert_problem(
+            http.post("/api/v1/flows", content=bomb, headers=YAML), 422, "invalid-flow"
+        )
         assert time.monotonic() - started < 5
         assert "aliases" in body["errors"][0]["message"]
         recursive = "id: r\nnamespace: t\nvariables: &v {self: *v}\ntasks: []\n"
-        assert_problem(http.post("/api/v1/flows", content=recursive, headers=YAML), 422,
-                       "invalid-flow")
+        assert_problem(
+            http.post("/api/v1/flows", content=recursive, headers=YAML), 422, "invalid-flow"
+        )
     assert raw.dbsize() == 0
 
 
 # ---------------------------------------------------------------- executions
 
 
-def test_submit_with_json_inputs_labels_and_wait(http: TestClient, ns: str,
-                                                 worker: Any) -> None:
+def test_submit_with_json_inputs_labels_and_wait(http: TestClient, ns: str, worker: Any) -> None:
     deploy(http, TYPED.format(ns=ns))
-    response = http.post(f"/api/v1/executions/{ns}/typed",
-                         params=[("labels", "team:data"), ("labels", "env:ci"),
-                                 ("wait", "true")],
-                         json={"n": "41", "password": "hunter2"})
+    response = http.post(
+        f"/api/v1/executions/{ns}/typed",
+        params=[("labels", "team:data"), ("labels", "env:ci"), ("wait", "true")],
+        json={"n": "41", "password": "hunter2"},
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["state"]["current"] == "SUCCESS"
@@ -332,8 +359,9 @@ def test_submit_with_json_inputs_labels_and_wait(http: TestClient, ns: str,
     assert got.json()["inputs"]["password"] == "******"
 
 
-def test_submit_without_wait_answers_at_once(http: TestClient, ns: str, api_client: Client,
-                                             worker: Any) -> None:
+def test_submit_without_wait_answers_at_once(
+    http: TestClient, ns: str, api_client: Client, worker: Any
+) -> None:
     deploy(http, SLEEPY.format(ns=ns, duration="PT0.5S"))
     response = http.post(f"/api/v1/executions/{ns}/sleepy")
     assert response.status_code == 200
@@ -342,11 +370,13 @@ def test_submit_without_wait_answers_at_once(http: TestClient, ns: str, api_clie
     assert api_client.wait(body["id"], timeout=30).state.current == StateType.SUCCESS
 
 
-def test_submit_with_multipart_and_urlencoded_inputs(http: TestClient, ns: str,
-                                                     api_client: Client, worker: Any) -> None:
+def test_submit_with_multipart_and_urlencoded_inputs(
+    http: TestClient, ns: str, api_client: Client, worker: Any
+) -> None:
     deploy(http, TYPED.format(ns=ns))
-    multipart = http.post(f"/api/v1/executions/{ns}/typed",
-                          files=[("n", (None, "7")), ("name", (None, "Ada"))])
+    multipart = http.post(
+        f"/api/v1/executions/{ns}/typed", files=[("n", (None, "7")), ("name", (None, "Ada"))]
+    )
     assert multipart.status_code == 200, multipart.text
     assert multipart.json()["inputs"] == {"n": 7, "name": "Ada", "password": None}
     form = http.post(f"/api/v1/executions/{ns}/typed", data={"n": "8"})
@@ -354,63 +384,82 @@ def test_submit_with_multipart_and_urlencoded_inputs(http: TestClient, ns: str,
     assert form.json()["inputs"] == {"n": 8, "name": "world", "password": None}
     done = api_client.wait(multipart.json()["id"], timeout=30)
     assert done.task_run("show").outputs == {"value": "7 Ada"}
-    body = assert_problem(http.post(f"/api/v1/executions/{ns}/typed",
-                                    files={"n": ("n.txt", b"7", "text/plain")}),
-                          422, "invalid-inputs")
+    body = assert_problem(
+        http.post(f"/api/v1/executions/{ns}/typed", files={"n": ("n.txt", b"7", "text/plain")}),
+        422,
+        "invalid-inputs",
+    )
     assert body["errors"] == [{"path": "inputs.n", "message": "file inputs are not supported"}]
 
 
 def test_invalid_inputs_list_every_problem_and_store_nothing(
-        quiet_db: tuple[Client, redis.Redis], ns: str) -> None:
+    quiet_db: tuple[Client, redis.Redis], ns: str
+) -> None:
     client, raw = quiet_db
     with TestClient(create_app(client, token="")) as http:
         deploy(http, TYPED.format(ns=ns))
         before = raw.dbsize()
         url = f"/api/v1/executions/{ns}/typed"
-        body = assert_problem(http.post(url, json={"n": "x", "zz": 1, "password": 12345}),
-                              422, "invalid-inputs")
+        body = assert_problem(
+            http.post(url, json={"n": "x", "zz": 1, "password": 12345}), 422, "invalid-inputs"
+        )
         assert {e["path"] for e in body["errors"]} == {"inputs.n", "inputs.zz"}
         body = assert_problem(http.post(url, json={}), 422, "invalid-inputs")
         assert [e["path"] for e in body["errors"]] == ["inputs.n"]
-        body = assert_problem(http.post(url, params={"labels": "nocolon"}, json={"n": 1}),
-                              422, "invalid-inputs")
+        body = assert_problem(
+            http.post(url, params={"labels": "nocolon"}, json={"n": 1}), 422, "invalid-inputs"
+        )
         assert body["errors"][0]["path"] == "labels"
-        body = assert_problem(http.post(url, params={"labels": "system.x:y"}, json={"n": 1}),
-                              422, "invalid-inputs")
-        assert_problem(http.post(url, content=b"[1, 2]",
-                                 headers={"Content-Type": "application/json"}),
-                       422, "invalid-request")
-        assert_problem(http.post(url, content=b"{not json",
-                                 headers={"Content-Type": "application/json"}),
-                       422, "invalid-request")
-        assert_problem(http.post(url, content=b"n=1", headers={"Content-Type": "text/csv"}),
-                       415, "unsupported-media-type")
-        assert_problem(http.post(url, params={"wait": "maybe"}, json={"n": 1}), 422,
-                       "invalid-request")
-        missing = assert_problem(http.post(f"/api/v1/executions/{ns}/nope", json={}), 404,
-                                 "flow-not-found")
+        body = assert_problem(
+            http.post(url, params={"labels": "system.x:y"}, json={"n": 1}), 422, "invalid-inputs"
+        )
+        assert_problem(
+            http.post(url, content=b"[1, 2]", headers={"Content-Type": "application/json"}),
+            422,
+            "invalid-request",
+        )
+        assert_problem(
+            http.post(url, content=b"{not json", headers={"Content-Type": "application/json"}),
+            422,
+            "invalid-request",
+        )
+        assert_problem(
+            http.post(url, content=b"n=1", headers={"Content-Type": "text/csv"}),
+            415,
+            "unsupported-media-type",
+        )
+        assert_problem(
+            http.post(url, params={"wait": "maybe"}, json={"n": 1}), 422, "invalid-request"
+        )
+        missing = assert_problem(
+            http.post(f"/api/v1/executions/{ns}/nope", json={}), 404, "flow-not-found"
+        )
         assert missing["flowId"] == "nope"
         assert raw.dbsize() == before
 
 
 def test_secret_input_is_never_echoed_in_errors(http: TestClient, ns: str) -> None:
     deploy(http, TYPED.format(ns=ns).replace("required: false", "validator: '^[a-z]+$'"))
-    response = http.post(f"/api/v1/executions/{ns}/typed",
-                         json={"n": 1, "password": "S3CRET-VALUE"})
+    response = http.post(
+        f"/api/v1/executions/{ns}/typed", json={"n": 1, "password": "S3CRET-VALUE"}
+    )
     body = assert_problem(response, 422, "invalid-inputs")
     assert body["errors"][0]["path"] == "inputs.password"
     assert "S3CRET-VALUE" not in response.text
 
 
 def test_unknown_execution_is_404_everywhere(http: TestClient) -> None:
-    for method, path in [("GET", "/api/v1/executions/nope"),
-                         ("GET", "/api/v1/executions/nope/follow"),
-                         ("GET", "/api/v1/logs/nope"), ("GET", "/api/v1/metrics/nope"),
-                         ("DELETE", "/api/v1/executions/nope/kill"),
-                         ("POST", "/api/v1/executions/nope/restart"),
-                         ("POST", "/api/v1/executions/nope/replay"),
-                         ("POST", "/api/v1/executions/nope/pause"),
-                         ("POST", "/api/v1/executions/nope/resume")]:
+    for method, path in [
+        ("GET", "/api/v1/executions/nope"),
+        ("GET", "/api/v1/executions/nope/follow"),
+        ("GET", "/api/v1/logs/nope"),
+        ("GET", "/api/v1/metrics/nope"),
+        ("DELETE", "/api/v1/executions/nope/kill"),
+        ("POST", "/api/v1/executions/nope/restart"),
+        ("POST", "/api/v1/executions/nope/replay"),
+        ("POST", "/api/v1/executions/nope/pause"),
+        ("POST", "/api/v1/executions/nope/resume"),
+    ]:
         body = assert_problem(http.request(method, path), 404)
         assert "nope" in body["detail"], (method, path)
     body = assert_problem(http.get("/api/v1/executions/nope"), 404, "execution-not-found")
@@ -438,8 +487,9 @@ def test_logs_and_metrics(http: TestClient, ns: str, worker: Any) -> None:
     assert additions["tags"] == {"kind": "int"} and additions["taskId"] == "add"
 
 
-def test_search_filters_and_pages(http: TestClient, ns: str, api_client: Client,
-                                  worker: Any) -> None:
+def test_search_filters_and_pages(
+    http: TestClient, ns: str, api_client: Client, worker: Any
+) -> None:
     deploy(http, TYPED.format(ns=ns))
     deploy(http, SLEEPY.format(ns=ns, duration="PT0.01S"))
     ids = []
@@ -452,9 +502,10 @@ def test_search_filters_and_pages(http: TestClient, ns: str, api_client: Client,
         api_client.wait(eid, timeout=30)
 
     def page(n: int, size: int = 2, **params: Any) -> dict[str, Any]:
-        response = http.get("/api/v1/executions/search",
-                            params={"namespace": ns, "flowId": "typed", "page": n,
-                                    "size": size, **params})
+        response = http.get(
+            "/api/v1/executions/search",
+            params={"namespace": ns, "flowId": "typed", "page": n, "size": size, **params},
+        )
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body
@@ -469,15 +520,15 @@ def test_search_filters_and_pages(http: TestClient, ns: str, api_client: Client,
     everything = http.get("/api/v1/executions/search", params={"namespace": ns}).json()
     assert everything["total"] == 6 and everything["results"][0]["id"] == other
     for bad in ({"page": 0}, {"size": 0}, {"size": 10_001}, {"state": "NOPE"}):
-        assert_problem(http.get("/api/v1/executions/search", params=bad), 422,
-                       "invalid-request")
+        assert_problem(http.get("/api/v1/executions/search", params=bad), 422, "invalid-request")
 
 
 # ---------------------------------------------------------------- follow and wait (live)
 
 
-def test_follow_streams_every_state_change_then_end(live: ThreadServer, ns: str,
-                                                    api_client: Client, worker: Any) -> None:
+def test_follow_streams_every_state_change_then_end(
+    live: ThreadServer, ns: str, api_client: Client, worker: Any
+) -> None:
     with httpx.Client(base_url=live.url, timeout=30) as http:
         deploy(http, SLEEPY.format(ns=ns, duration="PT0.5S"))
         eid = http.post(f"/api/v1/executions/{ns}/sleepy").json()["id"]
@@ -498,8 +549,10 @@ def test_follow_streams_every_state_change_then_end(live: ThreadServer, ns: str,
     assert final["id"] == eid and final["state"]["current"] == "SUCCESS"
     changes = [e for e in events if e.event == "message"]
     assert len(changes) == len({e.id for e in changes})  # each with its own id
-    assert all(set(e.data) == {"executionId", "state", "date", "taskRunId", "taskId",
-                               "attempt"} for e in changes)
+    assert all(
+        set(e.data) == {"executionId", "state", "date", "taskRunId", "taskId", "attempt"}
+        for e in changes
+    )
     execution_states = [e.data["state"] for e in changes if e.data["taskRunId"] is None]
     assert execution_states[0] == "CREATED" and execution_states[-1] == "SUCCESS"
     assert "RUNNING" in execution_states
@@ -511,11 +564,13 @@ def test_follow_streams_every_state_change_then_end(live: ThreadServer, ns: str,
     # Last-Event-ID resumes after that event
     middle = changes[len(changes) // 2]
     with httpx.Client(base_url=live.url, timeout=30) as http:
-        again = http.get(f"/api/v1/executions/{eid}/follow",
-                         headers={"Last-Event-ID": middle.id or ""})
+        again = http.get(
+            f"/api/v1/executions/{eid}/follow", headers={"Last-Event-ID": middle.id or ""}
+        )
     rest = parse_sse(again.text.splitlines())
-    assert [e.id for e in rest if e.event == "message"] == \
-        [e.id for e in changes[len(changes) // 2 + 1:]]
+    assert [e.id for e in rest if e.event == "message"] == [
+        e.id for e in changes[len(changes) // 2 + 1 :]
+    ]
     assert rest[-1].event == "end"
 
 
@@ -540,12 +595,14 @@ def test_wait_true_answers_when_it_ends(live: ThreadServer, ns: str, worker: Any
 
 
 def test_body_over_the_limit_is_413_and_stores_nothing(
-        quiet_db: tuple[Client, redis.Redis], ns: str) -> None:
+    quiet_db: tuple[Client, redis.Redis], ns: str
+) -> None:
     client, raw = quiet_db
     with TestClient(create_app(client, token="", max_body=1024)) as http:
         big = SLEEPY.format(ns=ns, duration="PT1S") + "#" * 2000 + "\n"
-        body = assert_problem(http.post("/api/v1/flows", content=big, headers=YAML), 413,
-                              "body-too-large")
+        body = assert_problem(
+            http.post("/api/v1/flows", content=big, headers=YAML), 413, "body-too-large"
+        )
         assert "1024" in body["detail"]
 
         def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
@@ -553,31 +610,44 @@ def test_body_over_the_limit_is_413_and_stores_nothing(
             for _ in range(10):
                 yield b"#" * 200 + b"\n"
 
-        assert_problem(http.post("/api/v1/flows", content=chunks(), headers=YAML), 413,
-                       "body-too-large")
+        assert_problem(
+            http.post("/api/v1/flows", content=chunks(), headers=YAML), 413, "body-too-large"
+        )
         deploy(http, TYPED.format(ns=ns))
         before = raw.dbsize()
-        assert_problem(http.post(f"/api/v1/executions/{ns}/typed",
-                                 json={"n": 1, "name": "x" * 2000}), 413, "body-too-large")
-        assert_problem(http.post(f"/api/v1/executions/{ns}/typed",
-                                 files=[("n", (None, "1")), ("name", (None, "x" * 2000))]),
-                       413, "body-too-large")
+        assert_problem(
+            http.post(f"/api/v1/executions/{ns}/typed", json={"n": 1, "name": "x" * 2000}),
+            413,
+            "body-too-large",
+        )
+        assert_problem(
+            http.post(
+                f"/api/v1/executions/{ns}/typed",
+                files=[("n", (None, "1")), ("name", (None, "x" * 2000))],
+            ),
+            413,
+            "body-too-large",
+        )
         assert raw.dbsize() == before
 
 
-def test_max_body_from_the_environment(monkeypatch: pytest.MonkeyPatch,
-                                       api_client: Client) -> None:
+def test_max_body_from_the_environment(monkeypatch: pytest.MonkeyPatch, api_client: Client) -> None:
     monkeypatch.setenv("OSTRA_API_MAX_BODY", "10")
     with TestClient(create_app(api_client, token="")) as http:
-        assert_problem(http.post("/api/v1/flows", content="id: x\nnamespace: y\n",
-                                 headers=YAML), 413)
+        assert_problem(
+            http.post("/api/v1/flows", content="id: x\nnamespace: y\n", headers=YAML), 413
+        )
 
 
 def test_bearer_tokens_when_configured(api_client: Client) -> None:
     with TestClient(create_app(api_client, token="tok-a, tok-b")) as http:
         assert http.get("/health").status_code == 200
-        for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "tok-a"},
-                        {"Authorization": "Basic dG9rLWE6"}):
+        for headers in (
+            {},
+            {"Authorization": "Bearer nope"},
+            {"Authorization": "tok-a"},
+            {"Authorization": "Basic dG9rLWE6"},
+        ):
             response = http.get("/api/v1/executions/search", headers=headers)
             body = assert_problem(response, 401, "unauthorized")
             assert response.headers["www-authenticate"].startswith("Bearer")
@@ -586,8 +656,9 @@ def test_bearer_tokens_when_configured(api_client: Client) -> None:
         assert_problem(http.get("/api/v1/executions/x"), 401)
         assert_problem(http.post("/api/v1/flows", content="id: x", headers=YAML), 401)
         for token in ("tok-a", "tok-b"):
-            response = http.get("/api/v1/executions/search",
-                                headers={"Authorization": f"Bearer {token}"})
+            response = http.get(
+                "/api/v1/executions/search", headers={"Authorization": f"Bearer {token}"}
+            )
             assert response.status_code == 200
         assert_problem(http.get("/openapi.json"), 401)  # every route but /health
         assert http.get("/docs").status_code == 404
@@ -615,9 +686,13 @@ def test_redis_unreachable_is_503(monkeypatch: pytest.MonkeyPatch) -> None:
             assert http.get("/health").json() == {"status": "DOWN", "redis": "DOWN"}
             body = assert_problem(http.get("/api/v1/executions/x"), 503, "store-unavailable")
             assert "127.0.0.1" not in body["detail"]
-            assert_problem(http.post("/api/v1/flows", headers=YAML,
-                                     content=SLEEPY.format(ns="t", duration="PT1S")),
-                           503, "store-unavailable")
+            assert_problem(
+                http.post(
+                    "/api/v1/flows", headers=YAML, content=SLEEPY.format(ns="t", duration="PT1S")
+                ),
+                503,
+                "store-unavailable",
+            )
     finally:
         client.orchestrator.dispatcher.app.close()
         client.store.r.close()
@@ -627,8 +702,9 @@ def test_redis_unreachable_is_503(monkeypatch: pytest.MonkeyPatch) -> None:
 # pause, resume (the Client's control methods)
 
 
-def test_kill_a_running_execution(http: TestClient, ns: str, api_client: Client,
-                                  worker: Any) -> None:
+def test_kill_a_running_execution(
+    http: TestClient, ns: str, api_client: Client, worker: Any
+) -> None:
     deploy(http, SLEEPY.format(ns=ns, duration="PT20S"))
     eid = http.post(f"/api/v1/executions/{ns}/sleepy").json()["id"]
     wait_task_running(api_client, eid, "nap")
@@ -642,22 +718,27 @@ def test_kill_a_running_execution(http: TestClient, ns: str, api_client: Client,
     assert http.delete(f"/api/v1/executions/{eid}/kill").status_code == 202  # still harmless
 
 
-def test_state_conflicts_are_409(http: TestClient, ns: str, api_client: Client,
-                                 worker: Any) -> None:
+def test_state_conflicts_are_409(
+    http: TestClient, ns: str, api_client: Client, worker: Any
+) -> None:
     deploy(http, SLEEPY.format(ns=ns, duration="PT0.01S"))
     done = http.post(f"/api/v1/executions/{ns}/sleepy", params={"wait": "true"}).json()
     assert done["state"]["current"] == "SUCCESS"
     eid = done["id"]
-    for method, action in [("DELETE", "kill"), ("POST", "restart"), ("POST", "pause"),
-                           ("POST", "resume")]:
-        body = assert_problem(http.request(method, f"/api/v1/executions/{eid}/{action}"), 409,
-                              "state-conflict")
+    for method, action in [
+        ("DELETE", "kill"),
+        ("POST", "restart"),
+        ("POST", "pause"),
+        ("POST", "resume"),
+    ]:
+        body = assert_problem(
+            http.request(method, f"/api/v1/executions/{eid}/{action}"), 409, "state-conflict"
+        )
         assert eid in body["detail"], action
     assert api_client.state(eid) == StateType.SUCCESS
 
 
-def test_pause_and_resume(http: TestClient, ns: str, api_client: Client,
-                          worker: Any) -> None:
+def test_pause_and_resume(http: TestClient, ns: str, api_client: Client, worker: Any) -> None:
     deploy(http, SLEEPY.format(ns=ns, duration="PT2S"))
     eid = http.post(f"/api/v1/executions/{ns}/sleepy").json()["id"]
     wait_task_running(api_client, eid, "nap")
@@ -676,8 +757,9 @@ def test_pause_and_resume(http: TestClient, ns: str, api_client: Client,
     assert api_client.wait(eid, timeout=30).state.current == StateType.SUCCESS
 
 
-def test_restart_a_failed_execution(http: TestClient, ns: str, api_client: Client,
-                                    worker: Any) -> None:
+def test_restart_a_failed_execution(
+    http: TestClient, ns: str, api_client: Client, worker: Any
+) -> None:
     deploy(http, FAILING.format(ns=ns))
     failed = http.post(f"/api/v1/executions/{ns}/failing", params={"wait": "true"}).json()
     assert failed["state"]["current"] == "FAILED"
@@ -691,27 +773,34 @@ def test_restart_a_failed_execution(http: TestClient, ns: str, api_client: Clien
     assert again.task_run("boom").attempt_count == 2
 
 
-def test_replay_is_a_new_execution(http: TestClient, ns: str, api_client: Client,
-                                   worker: Any) -> None:
+def test_replay_is_a_new_execution(
+    http: TestClient, ns: str, api_client: Client, worker: Any
+) -> None:
     deploy(http, TYPED.format(ns=ns))
-    done = http.post(f"/api/v1/executions/{ns}/typed", params={"wait": "true"},
-                     json={"n": 1}).json()
+    done = http.post(
+        f"/api/v1/executions/{ns}/typed", params={"wait": "true"}, json={"n": 1}
+    ).json()
     replay = http.post(f"/api/v1/executions/{done['id']}/replay")
     assert replay.status_code == 200, replay.text
     new = replay.json()
     assert new["id"] != done["id"] and new["parentId"] == done["id"]
-    assert api_client.wait(new["id"], timeout=30).task_run("show").outputs == \
-        {"value": "1 world"}
+    assert api_client.wait(new["id"], timeout=30).task_run("show").outputs == {"value": "1 world"}
     trid = done["taskRunList"][0]["id"]
-    with_inputs = http.post(f"/api/v1/executions/{done['id']}/replay",
-                            params={"taskRunId": trid}, json={"n": 2, "name": "Bo"})
+    with_inputs = http.post(
+        f"/api/v1/executions/{done['id']}/replay",
+        params={"taskRunId": trid},
+        json={"n": 2, "name": "Bo"},
+    )
     assert with_inputs.status_code == 200, with_inputs.text
-    assert api_client.wait(with_inputs.json()["id"], timeout=30).task_run("show").outputs == \
-        {"value": "2 Bo"}
-    assert_problem(http.post(f"/api/v1/executions/{done['id']}/replay",
-                             params={"taskRunId": "nope"}), 404)
-    assert_problem(http.post(f"/api/v1/executions/{done['id']}/replay", json={"n": "x"}),
-                   422, "invalid-inputs")
+    assert api_client.wait(with_inputs.json()["id"], timeout=30).task_run("show").outputs == {
+        "value": "2 Bo"
+    }
+    assert_problem(
+        http.post(f"/api/v1/executions/{done['id']}/replay", params={"taskRunId": "nope"}), 404
+    )
+    assert_problem(
+        http.post(f"/api/v1/executions/{done['id']}/replay", json={"n": "x"}), 422, "invalid-inputs"
+    )
 
 
 # ---------------------------------------------------------------- fuzzing
@@ -735,8 +824,13 @@ def test_schemathesis_finds_no_server_error(quiet_db: tuple[Client, redis.Redis]
 
     client, _ = quiet_db
     schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(client, token=""))
-    checks = [not_a_server_error, status_code_conformance, content_type_conformance,
-              response_schema_conformance, negative_data_rejection]
+    checks = [
+        not_a_server_error,
+        status_code_conformance,
+        content_type_conformance,
+        response_schema_conformance,
+        negative_data_rejection,
+    ]
     failures: list[str] = []
     started = time.monotonic()
     operations = 0
@@ -745,9 +839,13 @@ def test_schemathesis_finds_no_server_error(quiet_db: tuple[Client, redis.Redis]
         operations += 1
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
 
-            @settings(max_examples=15, deadline=None, database=None,
-                      phases=[Phase.explicit, Phase.generate],  # no shrinking: fast
-                      suppress_health_check=list(HealthCheck))
+            @settings(
+                max_examples=15,
+                deadline=None,
+                database=None,
+                phases=[Phase.explicit, Phase.generate],  # no shrinking: fast
+                suppress_health_check=list(HealthCheck),
+            )
             @given(case=operation.as_strategy(generation_mode=mode))
             def fuzz(case: Any) -> None:
                 case.call_and_validate(checks=checks)

@@ -11,8 +11,9 @@ pytestmark = pytest.mark.integration
 
 @pytest.mark.timeout(90)
 def test_fanout_benchmark_reports_figures() -> None:
-    result = run_bench("fanout.py", "--tasks", "50", "--reps", "1", "--big", "200",
-                       "--small", "30", timeout=85)
+    result = run_bench(
+        "fanout.py", "--tasks", "50", "--reps", "1", "--big", "200", "--small", "30", timeout=85
+    )
     assert result["tasks"] == 50
     assert result["ostra_task_runs_per_s"] > 0
     assert result["raw_tasks_per_s"] > 0

@@ -13,8 +13,15 @@ pytestmark = pytest.mark.integration
 def test_throughput_benchmark_reports_figures() -> None:
     result = run_bench("throughput.py", "--executions", "20", "--raw", "100", timeout=60)
     assert result["executions"] == 20 and result["tasks"] == 5 and result["raw"] == 100
-    for key in ("executions_per_s", "task_runs_per_s", "raw_tasks_per_s", "ratio",
-                "commands_per_task_run", "raw_commands_per_task", "raw_queued_tasks_per_s"):
+    for key in (
+        "executions_per_s",
+        "task_runs_per_s",
+        "raw_tasks_per_s",
+        "ratio",
+        "commands_per_task_run",
+        "raw_commands_per_task",
+        "raw_queued_tasks_per_s",
+    ):
         assert result[key] > 0, key  # reported, not judged: speed is the benchmark's business
     assert 0 < result["latency_ms"]["p50"] <= result["latency_ms"]["p95"]
     assert result["top_commands"] and result["raw_top_commands"]

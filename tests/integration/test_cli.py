@@ -81,12 +81,19 @@ def _env(redis_url: str | None = None) -> dict[str, str]:
     return env
 
 
-def ostra(*args: str, redis_url: str | None = None, timeout: float = 90
-          ) -> subprocess.CompletedProcess[str]:
+def ostra(
+    *args: str, redis_url: str | None = None, timeout: float = 90
+) -> subprocess.CompletedProcess[str]:
     """Run ``python -m executor.cli ARGS`` in the repository root."""
-    return subprocess.run([sys.executable, "-m", "executor.cli", *args], cwd=ROOT,
-                          env=_env(redis_url), capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "executor.cli", *args],
+        cwd=ROOT,
+        env=_env(redis_url),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def _json(proc: subprocess.CompletedProcess[str]) -> Any:
@@ -100,8 +107,9 @@ def _no_traceback(proc: subprocess.CompletedProcess[str]) -> None:
 
 
 def _children(pid: int) -> list[int]:
-    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True,
-                         text=True, check=False).stdout
+    out = subprocess.run(
+        ["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True, check=False
+    ).stdout
     return [int(p) for p in out.split()]
 
 
@@ -194,8 +202,9 @@ def test_run_missing_file_exits_2() -> None:
 # ---------------------------------------------------------------- with OSTRA_REDIS_URL
 
 
-def test_run_with_redis_url_uses_real_workers(redis_server: EmbeddedRedis, worker: LocalWorker,
-                                              client: Client) -> None:
+def test_run_with_redis_url_uses_real_workers(
+    redis_server: EmbeddedRedis, worker: LocalWorker, client: Client
+) -> None:
     url = redis_server.url
     proc = ostra("run", "examples/hello.yaml", "-i", "name=Ada", "--json", redis_url=url)
     assert proc.returncode == 0, proc.stderr
@@ -218,8 +227,9 @@ def test_run_with_redis_url_uses_real_workers(redis_server: EmbeddedRedis, worke
     assert "examples.hello" in table.stdout
     assert any(line.split()[:2] == ["say", "SUCCESS"] for line in table.stdout.splitlines())
 
-    listed = ostra("execution", "list", "--namespace", "examples", "--flow", "hello",
-                   "--json", redis_url=url)
+    listed = ostra(
+        "execution", "list", "--namespace", "examples", "--flow", "hello", "--json", redis_url=url
+    )
     assert listed.returncode == 0, listed.stderr
     assert eid in [x["id"] for x in _json(listed)]
     listed = ostra("execution", "list", "--state", "success", redis_url=url)
@@ -249,24 +259,29 @@ def test_unreachable_redis_is_one_line_without_password() -> None:
         assert "hunter2secret" not in proc.stderr + proc.stdout
 
 
-def test_bad_flow_and_bad_input_store_nothing(redis_server: EmbeddedRedis, client: Client,
-                                              tmp_path: Path) -> None:
+def test_bad_flow_and_bad_input_store_nothing(
+    redis_server: EmbeddedRedis, client: Client, tmp_path: Path
+) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(BAD_FLOW)
     counted = tmp_path / "count.yaml"
     counted.write_text(COUNT_FLOW.replace("id: counted", "id: counted_cli_nothing"))
     before = stored(client)
     assert ostra("run", str(bad), redis_url=redis_server.url).returncode == 2
-    assert ostra("run", str(counted), "-i", "count=x", redis_url=redis_server.url
-                 ).returncode == 2
-    assert ostra("flow", "deploy", str(bad), "examples/hello.yaml",
-                 redis_url=redis_server.url).returncode == 2
+    assert ostra("run", str(counted), "-i", "count=x", redis_url=redis_server.url).returncode == 2
+    assert (
+        ostra(
+            "flow", "deploy", str(bad), "examples/hello.yaml", redis_url=redis_server.url
+        ).returncode
+        == 2
+    )
     assert stored(client) == before
     assert ("tests.cli", "counted_cli_nothing") not in client.store.list_flows()
 
 
-def test_etl_metric_is_stored(redis_server: EmbeddedRedis, worker: LocalWorker,
-                              client: Client) -> None:
+def test_etl_metric_is_stored(
+    redis_server: EmbeddedRedis, worker: LocalWorker, client: Client
+) -> None:
     url = redis_server.url
     proc = ostra("run", "examples/etl.yaml", "-i", "limit=2", "--json", redis_url=url)
     assert proc.returncode == 0, proc.stderr
@@ -275,15 +290,17 @@ def test_etl_metric_is_stored(redis_server: EmbeddedRedis, worker: LocalWorker,
     assert load["outputs"] == {"table": "weather", "loaded": 2}
     metrics = client.metrics(execution["id"])
     assert [(m.type, m.name, m.value, m.tags, m.task_id) for m in metrics] == [
-        ("counter", "rows.loaded", 2.0, {"table": "weather"}, "load")]
+        ("counter", "rows.loaded", 2.0, {"table": "weather"}, "load")
+    ]
 
     shown = ostra("execution", "metrics", execution["id"], "--json", redis_url=url)
     assert shown.returncode == 0, shown.stderr
     assert [(m["name"], m["value"]) for m in _json(shown)] == [("rows.loaded", 2.0)]
 
 
-def test_shell_metrics_outputs_and_metrics(redis_server: EmbeddedRedis, worker: LocalWorker,
-                                           client: Client) -> None:
+def test_shell_metrics_outputs_and_metrics(
+    redis_server: EmbeddedRedis, worker: LocalWorker, client: Client
+) -> None:
     url = redis_server.url
     proc = ostra("run", "examples/shell_metrics.yaml", redis_url=url)
     assert proc.returncode == 0, proc.stderr
@@ -304,11 +321,9 @@ def test_shell_metrics_outputs_and_metrics(redis_server: EmbeddedRedis, worker: 
     assert "files.seen" in table.stdout and "dir=/data" in table.stdout
 
 
-def test_deploy_submit_wait_and_get_flow(redis_server: EmbeddedRedis, worker: LocalWorker
-                                         ) -> None:
+def test_deploy_submit_wait_and_get_flow(redis_server: EmbeddedRedis, worker: LocalWorker) -> None:
     url = redis_server.url
-    deployed = ostra("flow", "deploy", "examples/hello.yaml", "examples/flaky.yaml",
-                     redis_url=url)
+    deployed = ostra("flow", "deploy", "examples/hello.yaml", "examples/flaky.yaml", redis_url=url)
     assert deployed.returncode == 0, deployed.stderr
     assert deployed.stdout.startswith("examples.hello revision ")
     assert "examples.flaky revision " in deployed.stdout
@@ -317,8 +332,17 @@ def test_deploy_submit_wait_and_get_flow(redis_server: EmbeddedRedis, worker: Lo
     assert got.returncode == 0, got.stderr
     assert "id: hello\nnamespace: examples\n" in got.stdout
 
-    submitted = ostra("execution", "submit", "examples", "hello", "-i", "name=Bo", "--wait",
-                      "--json", redis_url=url)
+    submitted = ostra(
+        "execution",
+        "submit",
+        "examples",
+        "hello",
+        "-i",
+        "name=Bo",
+        "--wait",
+        "--json",
+        redis_url=url,
+    )
     assert submitted.returncode == 0, submitted.stderr
     execution = _json(submitted)
     assert execution["state"]["current"] == "SUCCESS"
@@ -333,8 +357,7 @@ def test_deploy_submit_wait_and_get_flow(redis_server: EmbeddedRedis, worker: Lo
     missing = ostra("execution", "submit", "examples", "nope", redis_url=url)
     assert missing.returncode == 1
     assert missing.stderr.strip() == "error: flow examples.nope not found"
-    bad_input = ostra("execution", "submit", "examples", "hello", "-i", "age=3",
-                      redis_url=url)
+    bad_input = ostra("execution", "submit", "examples", "hello", "-i", "age=3", redis_url=url)
     assert bad_input.returncode == 2
     assert "inputs.age: unknown input" in bad_input.stderr
 
@@ -344,10 +367,26 @@ def test_worker_command_serves_its_group(redis_server: EmbeddedRedis, tmp_path: 
     flow = tmp_path / "grouped.yaml"
     flow.write_text(GROUP_FLOW.format(group=group))
     log = (tmp_path / "worker.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "executor.cli", "worker", "--group", group,
-                             "-c", "1", "--loglevel", "WARNING", "--without-mingle"],
-                            cwd=ROOT, env=_env(redis_server.url), stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "executor.cli",
+            "worker",
+            "--group",
+            group,
+            "-c",
+            "1",
+            "--loglevel",
+            "WARNING",
+            "--without-mingle",
+        ],
+        cwd=ROOT,
+        env=_env(redis_server.url),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         done = ostra("run", str(flow), "--json", "--timeout", "60", redis_url=redis_server.url)
         assert done.returncode == 0, done.stderr
@@ -367,13 +406,16 @@ def test_worker_command_serves_its_group(redis_server: EmbeddedRedis, tmp_path: 
     assert f"ostra worker: queue '{group}', redis redis://127.0.0.1:" in text
 
 
-def test_executor_command_runs_until_sigterm(redis_server: EmbeddedRedis, tmp_path: Path
-                                             ) -> None:
+def test_executor_command_runs_until_sigterm(redis_server: EmbeddedRedis, tmp_path: Path) -> None:
     log_path = tmp_path / "executor.log"
     with log_path.open("w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "executor.cli", "executor",
-                                 "--interval", "0.2"], cwd=ROOT, env=_env(redis_server.url),
-                                stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "executor.cli", "executor", "--interval", "0.2"],
+            cwd=ROOT,
+            env=_env(redis_server.url),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         try:
             deadline = time.monotonic() + 20
             while "reconciling every" not in log_path.read_text():

@@ -58,9 +58,15 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def ostra(*args: str, redis_url: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "executor.cli", *args], cwd=ROOT,
-                          env=_env(OSTRA_REDIS_URL=redis_url), capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "executor.cli", *args],
+        cwd=ROOT,
+        env=_env(OSTRA_REDIS_URL=redis_url),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def alive(pid: int) -> bool:
@@ -76,8 +82,9 @@ def alive(pid: int) -> bool:
 
 
 def children(pid: int) -> list[int]:
-    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True,
-                         text=True, check=False).stdout
+    out = subprocess.run(
+        ["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True, check=False
+    ).stdout
     return [int(p) for p in out.split()]
 
 
@@ -87,8 +94,13 @@ class Served:
     def __init__(self, args: list[str], log: Path, env: dict[str, str]) -> None:
         self.log = log
         self.out = open(log, "w")  # closed in stop()
-        self.proc = subprocess.Popen([sys.executable, "-m", "executor.cli", *args], cwd=ROOT,
-                                     env=env, stdout=self.out, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "executor.cli", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=self.out,
+            stderr=subprocess.STDOUT,
+        )
 
     def text(self) -> str:
         return self.log.read_text()
@@ -132,8 +144,11 @@ def test_standalone_serves_runs_and_stops_cleanly(tmp_path: Path, ns: str) -> No
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     data = tmp_path / "data"
-    served = Served(["server", "standalone", "--port", str(port), "--data-dir", str(data),
-                     "--no-access-log"], tmp_path / "standalone.log", _env())
+    served = Served(
+        ["server", "standalone", "--port", str(port), "--data-dir", str(data), "--no-access-log"],
+        tmp_path / "standalone.log",
+        _env(),
+    )
     pids: list[int] = []
     try:
         served.wait_healthy(url)
@@ -144,10 +159,25 @@ def test_standalone_serves_runs_and_stops_cleanly(tmp_path: Path, ns: str) -> No
         assert f"listening on {url}" in text
 
         # a second one on the same data directory is refused at once
-        second = subprocess.run([sys.executable, "-m", "executor.cli", "server", "standalone",
-                                 "--port", str(free_port()), "--data-dir", str(data)],
-                                cwd=ROOT, env=_env(), capture_output=True, text=True,
-                                timeout=30, check=False)
+        second = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "executor.cli",
+                "server",
+                "standalone",
+                "--port",
+                str(free_port()),
+                "--data-dir",
+                str(data),
+            ],
+            cwd=ROOT,
+            env=_env(),
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
         assert second.returncode == 1 and "another `ostra server standalone`" in second.stderr
 
         with HttpClient(url, token="") as remote:
@@ -169,8 +199,19 @@ def test_standalone_serves_runs_and_stops_cleanly(tmp_path: Path, ns: str) -> No
         assert (data / "redis").is_dir() and (data / "worker.log").is_file()
 
         # the data stays (append-only file): a new start still has the execution
-        again = Served(["server", "standalone", "--port", str(port), "--data-dir", str(data),
-                        "--no-access-log"], tmp_path / "again.log", _env())
+        again = Served(
+            [
+                "server",
+                "standalone",
+                "--port",
+                str(port),
+                "--data-dir",
+                str(data),
+                "--no-access-log",
+            ],
+            tmp_path / "again.log",
+            _env(),
+        )
         try:
             again.wait_healthy(url)
             more = again.text()
@@ -192,12 +233,16 @@ def test_standalone_serves_runs_and_stops_cleanly(tmp_path: Path, ns: str) -> No
 # ---------------------------------------------------------------- server api
 
 
-def test_server_api_with_token(tmp_path: Path, redis_server: EmbeddedRedis, worker: Any,
-                               ns: str) -> None:
+def test_server_api_with_token(
+    tmp_path: Path, redis_server: EmbeddedRedis, worker: Any, ns: str
+) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    served = Served(["server", "api", "--port", str(port)], tmp_path / "api.log",
-                    _env(OSTRA_REDIS_URL=redis_server.url, OSTRA_API_TOKEN="t0ken-1,t0ken-2"))
+    served = Served(
+        ["server", "api", "--port", str(port)],
+        tmp_path / "api.log",
+        _env(OSTRA_REDIS_URL=redis_server.url, OSTRA_API_TOKEN="t0ken-1,t0ken-2"),
+    )
     try:
         served.wait_healthy(url)
         assert httpx.get(f"{url}/api/v1/executions/search", timeout=10).status_code == 401
@@ -215,8 +260,13 @@ def test_server_api_with_token(tmp_path: Path, redis_server: EmbeddedRedis, work
 
 
 def test_server_api_without_redis_fails_fast() -> None:
-    proc = ostra("server", "api", "--port", str(free_port()),
-                 redis_url=f"redis://:hunter2@127.0.0.1:{free_port()}/0")
+    proc = ostra(
+        "server",
+        "api",
+        "--port",
+        str(free_port()),
+        redis_url=f"redis://:hunter2@127.0.0.1:{free_port()}/0",
+    )
     assert proc.returncode == 1
     assert "error: cannot reach redis" in proc.stderr and "hunter2" not in proc.stderr
 
@@ -243,8 +293,9 @@ def client(redis_server: EmbeddedRedis) -> Iterator[Client]:
     c.store.r.close()
 
 
-def test_execution_control_commands(client: Client, redis_server: EmbeddedRedis, worker: Any,
-                                    ns: str) -> None:
+def test_execution_control_commands(
+    client: Client, redis_server: EmbeddedRedis, worker: Any, ns: str
+) -> None:
     url = redis_server.url
     execution = client.submit(Flow.from_yaml(FLOW.format(ns=ns, duration="PT20S")))
     eid = execution.id
@@ -277,8 +328,7 @@ def test_execution_control_commands(client: Client, redis_server: EmbeddedRedis,
     replayed = ostra("execution", "replay", eid, "--task-run", nap.id, redis_url=url)
     assert replayed.returncode == 0, replayed.stderr
     words = replayed.stdout.split()
-    assert words[0] == "execution" and words[1] != eid and f"(replay of {eid})" in \
-        replayed.stdout
+    assert words[0] == "execution" and words[1] != eid and f"(replay of {eid})" in replayed.stdout
     new = client.get(words[1])
     assert new.parent_id == eid
     assert ostra("execution", "kill", new.id, redis_url=url).returncode == 0
@@ -291,8 +341,9 @@ def test_execution_control_commands(client: Client, redis_server: EmbeddedRedis,
     assert bad.returncode == 2 and "expected KEY=VALUE" in bad.stderr
 
 
-def test_kill_an_ended_execution_exits_1(client: Client, redis_server: EmbeddedRedis,
-                                         worker: Any, ns: str) -> None:
+def test_kill_an_ended_execution_exits_1(
+    client: Client, redis_server: EmbeddedRedis, worker: Any, ns: str
+) -> None:
     done = client.wait(client.submit(Flow.from_yaml(FAILING.format(ns=ns))).id, timeout=60)
     assert done.state.current == StateType.FAILED
     killed = ostra("execution", "kill", done.id, redis_url=redis_server.url)

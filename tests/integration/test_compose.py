@@ -102,9 +102,11 @@ class MissingVariable(ValueError):
     """A ``${VAR:?message}`` whose variable is unset or empty: compose refuses to start."""
 
 
-_VAR = re.compile(r"\$(?:(?P<escaped>\$)"
-                  r"|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<arg>[^}]*))?\}"
-                  r"|(?P<named>[A-Za-z_][A-Za-z0-9_]*))")
+_VAR = re.compile(
+    r"\$(?:(?P<escaped>\$)"
+    r"|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<arg>[^}]*))?\}"
+    r"|(?P<named>[A-Za-z_][A-Za-z0-9_]*))"
+)
 
 
 def interpolate(text: str, env: dict[str, str]) -> str:
@@ -173,8 +175,11 @@ def published_ports(service: dict[str, Any]) -> list[Published]:
     found = []
     for entry in service.get("ports") or []:
         if isinstance(entry, dict):
-            found.append(Published(entry.get("host_ip"), str(entry.get("published", "")),
-                                   int(entry["target"])))
+            found.append(
+                Published(
+                    entry.get("host_ip"), str(entry.get("published", "")), int(entry["target"])
+                )
+            )
             continue
         spec = str(entry).split("/", 1)[0]
         ip: str | None = None
@@ -257,8 +262,10 @@ def test_redis_is_durable_and_needs_the_password(services: dict[str, dict[str, A
     check_text = " ".join(check) if isinstance(check, list) else check
     # The healthcheck authenticates (REDISCLI_AUTH) and needs a real PONG: without the
     # password redis-cli prints NOAUTH and still exits 0.
-    assert environment_of(redis_service).get("REDISCLI_AUTH") == ENV["REDIS_PASSWORD"] \
+    assert (
+        environment_of(redis_service).get("REDISCLI_AUTH") == ENV["REDIS_PASSWORD"]
         or ENV["REDIS_PASSWORD"] in check_text
+    )
     assert "PONG" in check_text
 
 
@@ -267,7 +274,8 @@ def test_published_ports_are_bound_to_loopback(services: dict[str, dict[str, Any
         assert service.get("network_mode") != "host", f"{name}: host networking publishes all"
         for port in published_ports(service):
             assert port.host_ip in LOOPBACK, (
-                f"{name} publishes {port.target} on all interfaces; bind it to 127.0.0.1")
+                f"{name} publishes {port.target} on all interfaces; bind it to 127.0.0.1"
+            )
     assert {p.target for p in published_ports(services["api"])} == {8080}
     assert {p.target for p in published_ports(services["flower"])} == {5555}
     assert not published_ports(services["orchestration"])
@@ -288,8 +296,8 @@ def test_flower_needs_credentials(services: dict[str, dict[str, Any]]) -> None:
     argv = argv_of(flower)
     assert argv[:4] == ["celery", "-A", "workers", "flower"]
     assert option(argv, "--basic-auth") == f"{ENV['FLOWER_USER']}:{ENV['FLOWER_PASSWORD']}"
-    assert option(argv, "--address") == "0.0.0.0"     # inside the container; published on
-    assert option(argv, "--port") == "5555"           # 127.0.0.1 only (see the ports test)
+    assert option(argv, "--address") == "0.0.0.0"  # inside the container; published on
+    assert option(argv, "--port") == "5555"  # 127.0.0.1 only (see the ports test)
     columns = option(argv, "--tasks-columns") or option(argv, "--tasks_columns") or ""
     assert "args" in columns.split(","), "the Tasks page must show each job's readable line"
     for name, service in services.items():
@@ -298,10 +306,14 @@ def test_flower_needs_credentials(services: dict[str, dict[str, Any]]) -> None:
 
 def test_dockerfile_runs_as_a_user_without_secrets() -> None:
     text = DOCKERFILE.read_text(encoding="utf-8")
-    lines = [line.strip() for line in re.sub(r"\\\n", " ", text).splitlines()
-             if line.strip() and not line.lstrip().startswith("#")]
-    assert all(line.split()[1] == "python:3.11-slim" for line in lines
-               if line.upper().startswith("FROM "))
+    lines = [
+        line.strip()
+        for line in re.sub(r"\\\n", " ", text).splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    assert all(
+        line.split()[1] == "python:3.11-slim" for line in lines if line.upper().startswith("FROM ")
+    )
     users = [line.split()[1] for line in lines if line.upper().startswith("USER ")]
     assert users and users[-1] not in ("root", "0"), "the image must not run as root"
     assert any("pip install" in line for line in lines)
@@ -336,9 +348,14 @@ class Service:
     def start(self) -> Service:
         base = {k: v for k, v in os.environ.items() if not k.startswith(("OSTRA_", "FLOWER_"))}
         with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(self.argv, env={**base, **self.env}, cwd=self.cwd,
-                                         stdout=out, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(
+                self.argv,
+                env={**base, **self.env},
+                cwd=self.cwd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         return self
 
     def alive(self) -> bool:
@@ -364,8 +381,9 @@ class Service:
 class Stack:
     """The compose services, started on demand against one local Redis."""
 
-    def __init__(self, services: dict[str, dict[str, Any]], server: EmbeddedRedis,
-                 workdir: Path) -> None:
+    def __init__(
+        self, services: dict[str, dict[str, Any]], server: EmbeddedRedis, workdir: Path
+    ) -> None:
         self.definitions = services
         self.server = server
         self.workdir = workdir
@@ -389,8 +407,10 @@ class Stack:
         argv = [adapt(a) for a in argv_of(definition)]
         assert argv[0] in ("ostra", "celery"), f"{name}: unexpected program {argv[0]}"
         argv[0] = str(BIN / argv[0])
-        env = {k: v.replace("redis:6379", f"127.0.0.1:{self.server.port}")
-               for k, v in environment_of(definition).items()}
+        env = {
+            k: v.replace("redis:6379", f"127.0.0.1:{self.server.port}")
+            for k, v in environment_of(definition).items()
+        }
         assert env["OSTRA_REDIS_URL"] == self.server.url, "not the redis service's password"
         return Service(name, argv, env, ports, self.workdir / f"{name}.log", self.workdir)
 
@@ -414,8 +434,9 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(services: dict[str, dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
-          ) -> Iterator[Stack]:
+def stack(
+    services: dict[str, dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
     password = option(argv_of(services["redis"]), "--requirepass")
     server = EmbeddedRedis(tmp_path_factory.mktemp("compose-redis"), password=password)
     server.start()
@@ -427,8 +448,7 @@ def stack(services: dict[str, dict[str, Any]], tmp_path_factory: pytest.TempPath
         server.close()
 
 
-def wait_for(check: Callable[[], Any], what: str, *services: Service,
-             timeout: float = 30.0) -> Any:
+def wait_for(check: Callable[[], Any], what: str, *services: Service, timeout: float = 30.0) -> Any:
     """Poll ``check`` until it returns something true; fail early if a service died."""
     deadline = time.monotonic() + timeout
     while True:
@@ -437,8 +457,9 @@ def wait_for(check: Callable[[], Any], what: str, *services: Service,
             return result
         for service in services:
             if not service.alive():
-                pytest.fail(f"{service.name} exited while waiting for {what}:\n"
-                            f"{service.output()[-3000:]}")
+                pytest.fail(
+                    f"{service.name} exited while waiting for {what}:\n{service.output()[-3000:]}"
+                )
         if time.monotonic() > deadline:
             logs = "\n".join(f"--- {s.name}\n{s.output()[-2000:]}" for s in services)
             pytest.fail(f"timed out waiting for {what}\n{logs}")
@@ -467,8 +488,11 @@ FLOWER_AUTH = basic(ENV["FLOWER_USER"], ENV["FLOWER_PASSWORD"])
 
 def test_orchestration_resends_a_lost_task_run_and_the_worker_runs_it(stack: Stack) -> None:
     orchestration = stack.start("orchestration")
-    wait_for(lambda: "reconciling every" in orchestration.output(),
-             "the orchestration loop to connect", orchestration)
+    wait_for(
+        lambda: "reconciling every" in orchestration.output(),
+        "the orchestration loop to connect",
+        orchestration,
+    )
     assert ENV["REDIS_PASSWORD"] not in orchestration.output()
 
     client = stack.client
@@ -481,8 +505,12 @@ def test_orchestration_resends_a_lost_task_run_and_the_worker_runs_it(stack: Sta
         broker.delete(queue)
         task_run = client.get(execution.id).task_run("greet")
         client.store.set_active(execution.id, task_run.id, time.time() - 1)  # grace is over
-        wait_for(lambda: broker.llen(queue) == 1, "the orchestration to send it again",
-                 orchestration, timeout=25)
+        wait_for(
+            lambda: broker.llen(queue) == 1,
+            "the orchestration to send it again",
+            orchestration,
+            timeout=25,
+        )
     finally:
         broker.close()
 
@@ -512,8 +540,9 @@ def flower(stack: Stack) -> Service:
 
     def worker_online() -> bool:
         status, body = http(f"{base}/api/workers?status=1", FLOWER_AUTH)
-        return status == 200 and any(str(worker.pid) in name and alive
-                                     for name, alive in json.loads(body).items())
+        return status == 200 and any(
+            str(worker.pid) in name and alive for name, alive in json.loads(body).items()
+        )
 
     # Online from its heartbeat events: Flower's event receiver is connected.
     wait_for(worker_online, "flower to see the worker online", flower, worker)
@@ -538,13 +567,23 @@ def flower_view(stack: Stack, flower: Service) -> FlowerView:
         return mine if ended else None
 
     tasks = wait_for(jobs, "flower to show the execution's jobs", flower, timeout=20)
-    bodies = {path: http(f"{base}{path}", FLOWER_AUTH)[1] for path in (
-        "/api/tasks", "/api/workers", "/api/workers?refresh=1", "/api/task/types",
-        "/tasks/datatable?draw=1&start=0&length=100&search%5Bvalue%5D="
-        "&order%5B0%5D%5Bcolumn%5D=0&order%5B0%5D%5Bdir%5D=asc&columns%5B0%5D%5Bdata%5D=name",
-    )}
-    bodies.update({f"/api/task/info/{uuid}": http(f"{base}/api/task/info/{uuid}",
-                                                   FLOWER_AUTH)[1] for uuid in tasks})
+    bodies = {
+        path: http(f"{base}{path}", FLOWER_AUTH)[1]
+        for path in (
+            "/api/tasks",
+            "/api/workers",
+            "/api/workers?refresh=1",
+            "/api/task/types",
+            "/tasks/datatable?draw=1&start=0&length=100&search%5Bvalue%5D="
+            "&order%5B0%5D%5Bcolumn%5D=0&order%5B0%5D%5Bdir%5D=asc&columns%5B0%5D%5Bdata%5D=name",
+        )
+    }
+    bodies.update(
+        {
+            f"/api/task/info/{uuid}": http(f"{base}/api/task/info/{uuid}", FLOWER_AUTH)[1]
+            for uuid in tasks
+        }
+    )
     bodies["/metrics (no credentials)"] = http(f"{base}/metrics")[1]
     bodies["flower's own log"] = flower.output()
     return FlowerView(base, execution.id, tasks, bodies)
@@ -564,7 +603,7 @@ def test_flower_lists_the_worker(stack: Stack, flower: Service) -> None:
     status, body = http(f"{base}/api/workers?refresh=1", FLOWER_AUTH)
     assert status == 200
     worker = stack.running["worker"]
-    name = f"ostra-ostra-{worker.pid}@{HOSTNAME}"   # `ostra worker` execs celery: same PID
+    name = f"ostra-ostra-{worker.pid}@{HOSTNAME}"  # `ostra worker` execs celery: same PID
     workers = json.loads(body)
     assert name in workers, list(workers)
     assert "ostra.run_task_run" in workers[name]["registered"]
@@ -577,10 +616,12 @@ def test_flower_shows_jobs_by_flow_task_and_execution(flower_view: FlowerView) -
     assert {t["name"] for t in jobs} == {"ostra.run_task_run"}
     assert {t["kwargs"] for t in jobs} == {"{}"}
     shown = {t["args"] for t in jobs if not t["retries"]}
-    assert shown == {f"tests.compose.secretive greet execution={eid}",
-                     f"tests.compose.secretive say execution={eid}"}
+    assert shown == {
+        f"tests.compose.secretive greet execution={eid}",
+        f"tests.compose.secretive say execution={eid}",
+    }
     (retried,) = [t for t in jobs if t["retries"]]
-    assert retried["retries"] == 1          # one Celery retry: the task run's second attempt
+    assert retried["retries"] == 1  # one Celery retry: the task run's second attempt
     assert retried["state"] == "SUCCESS"
 
 
@@ -592,9 +633,17 @@ def test_flower_keeps_the_readable_line_of_a_retried_job(flower_view: FlowerView
 def test_flower_tasks_page_finds_an_execution_by_id(flower_view: FlowerView) -> None:
     status, page = http(f"{flower_view.base}/tasks", FLOWER_AUTH)
     assert status == 200 and 'data-column="args"' in page
-    query = urllib.parse.urlencode({
-        "draw": 1, "start": 0, "length": 100, "search[value]": flower_view.execution_id,
-        "order[0][column]": 0, "order[0][dir]": "asc", "columns[0][data]": "received"})
+    query = urllib.parse.urlencode(
+        {
+            "draw": 1,
+            "start": 0,
+            "length": 100,
+            "search[value]": flower_view.execution_id,
+            "order[0][column]": 0,
+            "order[0][dir]": "asc",
+            "columns[0][data]": "received",
+        }
+    )
     status, body = http(f"{flower_view.base}/tasks/datatable?{query}", FLOWER_AUTH)
     assert status == 200, body
     found = json.loads(body)["data"]
@@ -611,8 +660,12 @@ def test_flower_never_shows_inputs_or_passwords(flower_view: FlowerView) -> None
 
 def _api_server_exists() -> bool:
     try:
-        result = subprocess.run([str(BIN / "ostra"), "server", "api", "--help"],
-                                capture_output=True, timeout=60, check=False)
+        result = subprocess.run(
+            [str(BIN / "ostra"), "server", "api", "--help"],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
     return result.returncode == 0

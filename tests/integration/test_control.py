@@ -90,8 +90,11 @@ tasks:
     assert done.state.current == S.KILLED
     assert done.task_run("spin").attempts[0].state.current == S.KILLED
     # the worker process survived the interruption and keeps working
-    after = client.submit(Flow.from_yaml(
-        "id: alive\nnamespace: tests.control\ntasks:\n  - {id: a, type: Return, format: x}\n"))
+    after = client.submit(
+        Flow.from_yaml(
+            "id: alive\nnamespace: tests.control\ntasks:\n  - {id: a, type: Return, format: x}\n"
+        )
+    )
     assert client.wait(after.id, timeout=20).state.current == S.SUCCESS
 
 
@@ -107,8 +110,13 @@ tasks:
     retry: {type: constant, interval: PT2S, maxAttempts: 5}
 """)
     eid = client.submit(flow).id
-    wait_for(lambda: client.get(eid).task_run("flaky").state.current == S.RETRYING
-             if client.get(eid).task_runs("flaky") else False)
+    wait_for(
+        lambda: (
+            client.get(eid).task_run("flaky").state.current == S.RETRYING
+            if client.get(eid).task_runs("flaky")
+            else False
+        )
+    )
     killed = client.kill(eid)
     assert killed.state.current == S.KILLED  # nothing was running: killed at once
     flaky = killed.task_run("flaky")
@@ -149,8 +157,9 @@ tasks:
 
 
 def test_kill_of_ended_execution_is_refused_and_double_kill_is_harmless(run, client) -> None:
-    done = run("id: ended\nnamespace: tests.control\ntasks:\n  - {id: a, type: Return, "
-               "format: a}\n")
+    done = run(
+        "id: ended\nnamespace: tests.control\ntasks:\n  - {id: a, type: Return, format: a}\n"
+    )
     with pytest.raises(StateConflict, match="already ended"):
         client.kill(done.id)
     flow = Flow.from_yaml("""
@@ -191,17 +200,25 @@ errors:
     assert history(done) == [S.CREATED, S.RUNNING, S.FAILED, S.RESTARTED, S.RUNNING, S.SUCCESS]
     assert len(done.task_run("one").attempts) == 1 and len(done.task_run("two").attempts) == 1
     three = done.task_run("three")
-    assert [(a.number, a.state.current) for a in three.attempts] == [(1, S.FAILED),
-                                                                     (2, S.SUCCESS)]
-    assert [h.state for h in three.state.histories] == [S.CREATED, S.RUNNING, S.FAILED,
-                                                        S.RESTARTED, S.RUNNING, S.SUCCESS]
+    assert [(a.number, a.state.current) for a in three.attempts] == [(1, S.FAILED), (2, S.SUCCESS)]
+    assert [h.state for h in three.state.histories] == [
+        S.CREATED,
+        S.RUNNING,
+        S.FAILED,
+        S.RESTARTED,
+        S.RUNNING,
+        S.SUCCESS,
+    ]
     assert len(done.task_run("four").attempts) == 1
     assert done.task_run("four").outputs == {"value": "12"}
     assert done.task_runs("handler") == []  # the errors branch was dropped
     # restart of a running execution is refused, and changes nothing
-    slow = client.submit(Flow.from_yaml(
-        "id: slow\nnamespace: tests.control\ntasks:\n  - {id: nap, type: Sleep, "
-        "duration: PT1S}\n"))
+    slow = client.submit(
+        Flow.from_yaml(
+            "id: slow\nnamespace: tests.control\ntasks:\n  - {id: nap, type: Sleep, "
+            "duration: PT1S}\n"
+        )
+    )
     with pytest.raises(StateConflict, match="only FAILED or KILLED"):
         client.restart(slow.id)
     assert S.RESTARTED not in history(client.wait(slow.id, timeout=20))
@@ -251,8 +268,10 @@ tasks:
     assert done.task_run("two").id != first.task_run("two").id
     whole = client.wait(client.replay(first.id).id, timeout=30)  # from the start
     assert whole.parent_id == first.id and whole.inputs == {"n": 1}
-    assert whole.task_run("one").attempts[0].state.histories != \
-        first.task_run("one").attempts[0].state.histories
+    assert (
+        whole.task_run("one").attempts[0].state.histories
+        != first.task_run("one").attempts[0].state.histories
+    )
 
 
 def test_pause_and_resume_by_hand(client: Client, worker) -> None:
@@ -298,7 +317,10 @@ tasks:
     done = client.wait(eid, timeout=20)
     assert done.state.current == S.SUCCESS
     assert [h.state for h in done.task_run("approve").state.histories] == [
-        S.CREATED, S.PAUSED, S.SUCCESS]
+        S.CREATED,
+        S.PAUSED,
+        S.SUCCESS,
+    ]
     assert done.task_run("after").outputs == {"value": "x"}
     # a paused execution can be killed; its Pause task run ends KILLED
     eid = client.submit(flow).id
@@ -307,12 +329,17 @@ tasks:
     assert client.get(eid).task_run("approve").state.current == S.KILLED
 
 
-@pytest.mark.parametrize(("behavior", "task_state", "final"), [
-    ("RESUME", S.SUCCESS, S.SUCCESS), ("WARN", S.WARNING, S.WARNING),
-    ("FAIL", S.FAILED, S.FAILED),
-])
-def test_pause_duration_resumes_by_itself(client: Client, worker, behavior: str,
-                                          task_state: StateType, final: StateType) -> None:
+@pytest.mark.parametrize(
+    ("behavior", "task_state", "final"),
+    [
+        ("RESUME", S.SUCCESS, S.SUCCESS),
+        ("WARN", S.WARNING, S.WARNING),
+        ("FAIL", S.FAILED, S.FAILED),
+    ],
+)
+def test_pause_duration_resumes_by_itself(
+    client: Client, worker, behavior: str, task_state: StateType, final: StateType
+) -> None:
     flow = Flow.from_yaml(f"""
 id: pause{behavior.lower()}
 namespace: tests.control
@@ -348,6 +375,9 @@ tasks:
     assert done.state.current == S.SUCCESS
     assert len(done.task_run("before").attempts) == 1
     assert [h.state for h in done.task_run("par").state.histories][-3:] == [
-        S.RESTARTED, S.RUNNING, S.SUCCESS]
+        S.RESTARTED,
+        S.RUNNING,
+        S.SUCCESS,
+    ]
     assert len(done.task_runs("shaky")) == 1 and len(done.task_runs("steady")) == 1
     assert done.task_run("after").outputs == {"value": "2"}

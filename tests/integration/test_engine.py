@@ -111,8 +111,15 @@ tasks:
     tr = done.task_run("flaky")
     assert [a.number for a in tr.attempts] == [1, 2, 3]
     assert attempt_states(done, "flaky") == [S.FAILED, S.FAILED, S.SUCCESS]
-    assert states(done, "flaky") == [S.CREATED, S.RUNNING, S.RETRYING, S.RUNNING, S.RETRYING,
-                                     S.RUNNING, S.SUCCESS]
+    assert states(done, "flaky") == [
+        S.CREATED,
+        S.RUNNING,
+        S.RETRYING,
+        S.RUNNING,
+        S.RETRYING,
+        S.RUNNING,
+        S.SUCCESS,
+    ]
     assert done.task_run("after").outputs == {"value": "3"}
     errors = [e.message for e in client.logs(done.id) if e.level == "ERROR"]
     assert any("flaky failure on attempt 1" in m for m in errors)
@@ -141,7 +148,8 @@ tasks:
 
 
 def test_timeout_fails_the_attempt_and_is_retried(run) -> None:
-    done = run("""
+    done = run(
+        """
 id: timeout
 namespace: tests
 tasks:
@@ -154,7 +162,9 @@ tasks:
     type: Commands
     timeout: PT0.5S
     commands: ["sleep 30"]
-""", timeout=30)
+""",
+        timeout=30,
+    )
     assert done.state.current == S.FAILED
     slow = done.task_run("slow")
     assert attempt_states(done, "slow") == [S.FAILED, S.FAILED]
@@ -163,7 +173,8 @@ tasks:
 
 
 def test_shell_timeout_kills_the_command(run) -> None:
-    done = run("""
+    done = run(
+        """
 id: shtimeout
 namespace: tests
 tasks:
@@ -171,7 +182,9 @@ tasks:
     type: Commands
     timeout: PT0.5S
     commands: ["sleep 30"]
-""", timeout=20)
+""",
+        timeout=20,
+    )
     assert done.state.current == S.FAILED
     tr = done.task_run("sh")
     assert "timed out" in (tr.attempts[0].reason or "")
@@ -363,9 +376,12 @@ tasks:
       - {id: b, type: Return, format: "{{ taskrun.value }}"}
 """)
     with EmbeddedRedis(tmp_path / "redis") as server:
-        worker = LocalWorker(server.url, concurrency=1,
-                             env={**WORKER_ENV, "OSTRA_RETENTION": "1"},
-                             log_file=tmp_path / "w.log").start()
+        worker = LocalWorker(
+            server.url,
+            concurrency=1,
+            env={**WORKER_ENV, "OSTRA_RETENTION": "1"},
+            log_file=tmp_path / "w.log",
+        ).start()
         client = Client(server.url)
         try:
             done = client.wait(client.submit(flow).id, timeout=30)
@@ -379,8 +395,12 @@ tasks:
             assert r.keys(pattern) == []
             with pytest.raises(ExecutionNotFound):
                 client.get(done.id)
-            for index in (k.index_all, k.index_ended, k.index_state("SUCCESS"),
-                          k.index_flow("tests", "retention")):
+            for index in (
+                k.index_all,
+                k.index_ended,
+                k.index_state("SUCCESS"),
+                k.index_flow("tests", "retention"),
+            ):
                 assert r.zscore(index, done.id) is None, index
             assert client.flow("tests", "retention").id == "retention"  # the flow stays
         finally:
@@ -402,5 +422,5 @@ tasks:
   - {id: a, type: Return, format: x}
 """)
     forever = client.settings.model_copy(update={"retention": 0})
-    Reconciler(Orchestrator(client.store, settings=forever)).purge(time.time() + 10 ** 9)
+    Reconciler(Orchestrator(client.store, settings=forever)).purge(time.time() + 10**9)
     assert client.get(done.id).state.current == S.SUCCESS

@@ -50,8 +50,9 @@ def run_attempt(store: RedisStore, eid: str, trid: str, end: StateType) -> None:
 
 def test_a_restart_between_reading_and_ending_wins(redis_server: EmbeddedRedis) -> None:
     client = Client(redis_server.url, prefix="race")
-    late = Orchestrator(RacingStore(client.store.r, client.store.k),
-                        client.orchestrator.dispatcher, client.settings)
+    late = Orchestrator(
+        RacingStore(client.store.r, client.store.k), client.orchestrator.dispatcher, client.settings
+    )
     eid = client.submit(FLOW).id
     trid = client.get(eid).task_run("only").id
     run_attempt(client.store, eid, trid, S.FAILED)  # no worker: the orchestrator ends it

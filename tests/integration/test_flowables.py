@@ -50,12 +50,18 @@ tasks:
     assert done.state.current == S.SUCCESS
     runs = by_task(done)
     assert {t: parent_of(done, r[0]) for t, r in runs.items()} == {
-        "seq": None, "s1": "seq", "s2": "seq", "par": None, "p1": "par", "p2": "par",
-        "p3": "par", "after": None}
+        "seq": None,
+        "s1": "seq",
+        "s2": "seq",
+        "par": None,
+        "p1": "par",
+        "p2": "par",
+        "p3": "par",
+        "after": None,
+    }
     assert runs["s2"][0].outputs == {"value": "one-two"}
     assert runs["after"][0].outputs == {"value": "one-two"}
-    assert [h.state for h in runs["par"][0].state.histories] == [S.CREATED, S.RUNNING,
-                                                                 S.SUCCESS]
+    assert [h.state for h in runs["par"][0].state.histories] == [S.CREATED, S.RUNNING, S.SUCCESS]
     assert runs["par"][0].attempts == []  # flowables never go to a worker
     # concurrent: 2 -> p3 started only after one of p1/p2 ended
     p3_start = runs["p3"][0].state.histories[1].date
@@ -85,8 +91,9 @@ tasks:
     type: Return
     format: "{{ outputs.first['b'].value }} {{ outputs.x['c'].value }}"
 """)
-    assert done.state.current == S.SUCCESS, [(t.task_id, t.state.current) for t in
-                                             done.task_run_list]
+    assert done.state.current == S.SUCCESS, [
+        (t.task_id, t.state.current) for t in done.task_run_list
+    ]
     runs = by_task(done)
     assert sorted(r.value for r in runs["first"]) == ["a", "b", "c"]
     assert sorted(r.iteration for r in runs["first"]) == [0, 1, 2]
@@ -115,8 +122,9 @@ tasks:
     naps = sorted(by_task(done)["nap"], key=lambda r: r.state.histories[0].date)
     assert [r.value for r in sorted(naps, key=lambda r: r.iteration)] == ["1", "2", "3", "4"]
     # never more than 2 running at once
-    events = sorted([(r.state.histories[1].date, 1) for r in naps] +
-                    [(r.state.end_date, -1) for r in naps])
+    events = sorted(
+        [(r.state.histories[1].date, 1) for r in naps] + [(r.state.end_date, -1) for r in naps]
+    )
     running = peak = 0
     for _, delta in events:
         running += delta
@@ -344,9 +352,12 @@ def test_bad_flowables_are_refused_and_nothing_stored(client: Client, case: str)
     with pytest.raises(FlowValidationError) as info:
         client.submit(f"id: bad\nnamespace: tests.flowables\ntasks:{BAD[case]}")
     text = str(info.value)
-    expected = {"cycle": "dependency cycle between a, b, c", "unknown dependency":
-                "unknown task 'ghost'", "empty cases": "tasks[0].cases",
-                "duplicate nested ids": "duplicate task id 'same'"}[case]
+    expected = {
+        "cycle": "dependency cycle between a, b, c",
+        "unknown dependency": "unknown task 'ghost'",
+        "empty cases": "tasks[0].cases",
+        "duplicate nested ids": "duplicate task id 'same'",
+    }[case]
     assert expected in text
     assert stored(client) == before
 
@@ -355,17 +366,22 @@ def test_dag_cycle_check_is_linear() -> None:
     import time
 
     n = 20000
-    entries = "\n".join(f"      - {{task: {{id: t{i}, type: Log, message: m}}, "
-                        f"dependsOn: [t{i - 1}]}}" if i else
-                        "      - {task: {id: t0, type: Log, message: m}}" for i in range(n))
+    entries = "\n".join(
+        f"      - {{task: {{id: t{i}, type: Log, message: m}}, dependsOn: [t{i - 1}]}}"
+        if i
+        else "      - {task: {id: t0, type: Log, message: m}}"
+        for i in range(n)
+    )
     started = time.monotonic()
-    Flow.from_yaml(f"id: big\nnamespace: t\ntasks:\n  - id: dag\n    type: Dag\n"
-                   f"    tasks:\n{entries}\n")
+    Flow.from_yaml(
+        f"id: big\nnamespace: t\ntasks:\n  - id: dag\n    type: Dag\n    tasks:\n{entries}\n"
+    )
     assert time.monotonic() - started < 30
 
 
-def test_worker_group_waits_for_a_worker_of_its_group(client: Client, worker, redis_server,
-                                                      tmp_path) -> None:
+def test_worker_group_waits_for_a_worker_of_its_group(
+    client: Client, worker, redis_server, tmp_path
+) -> None:
     import os
     import time
 
@@ -386,8 +402,14 @@ tasks:
     assert waiting.task_run("plain").state.current == S.SUCCESS
     special = waiting.task_run("special")
     assert special.state.current == S.CREATED and special.attempts == []  # visibly waiting
-    gpu = LocalWorker(redis_server.url, concurrency=1, queues=group, env=WORKER_ENV,
-                      name=f"{group}@%h", log_file=tmp_path / "gpu.log").start()
+    gpu = LocalWorker(
+        redis_server.url,
+        concurrency=1,
+        queues=group,
+        env=WORKER_ENV,
+        name=f"{group}@%h",
+        log_file=tmp_path / "gpu.log",
+    ).start()
     try:
         done = client.wait(eid, timeout=30)
     finally:

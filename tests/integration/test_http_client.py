@@ -81,8 +81,23 @@ def ns() -> str:
 
 
 def test_same_methods_as_client() -> None:
-    wanted = ["deploy", "flow", "submit", "get", "state", "wait", "follow", "search", "logs",
-              "metrics", "kill", "restart", "replay", "pause", "resume"]
+    wanted = [
+        "deploy",
+        "flow",
+        "submit",
+        "get",
+        "state",
+        "wait",
+        "follow",
+        "search",
+        "logs",
+        "metrics",
+        "kill",
+        "restart",
+        "replay",
+        "pause",
+        "resume",
+    ]
     for name in wanted:
         ours = inspect.signature(getattr(HttpClient, name))
         theirs = inspect.signature(getattr(Client, name))
@@ -92,13 +107,13 @@ def test_same_methods_as_client() -> None:
 
 def test_round_trip(remote: HttpClient, local: Client, ns: str, worker: Any) -> None:
     flow = remote.deploy(FLOW.format(ns=ns, duration="PT0.1S"))
-    assert isinstance(flow, Flow) and (flow.namespace, flow.id, flow.revision) == \
-        (ns, "remote", 1)
+    assert isinstance(flow, Flow) and (flow.namespace, flow.id, flow.revision) == (ns, "remote", 1)
     assert remote.deploy(Flow.from_yaml(FLOW.format(ns=ns, duration="PT0.1S"))).revision == 1
     assert remote.flow(ns, "remote") == local.flow(ns, "remote")
 
-    execution = remote.submit((ns, "remote"), inputs={"a": 41, "password": "pw"},
-                              labels={"team": "data"})
+    execution = remote.submit(
+        (ns, "remote"), inputs={"a": 41, "password": "pw"}, labels={"team": "data"}
+    )
     assert isinstance(execution, Execution)
     assert execution.inputs == {"a": 41, "password": "******"}
     assert {lb.key: lb.value for lb in execution.labels}["team"] == "data"
@@ -109,8 +124,9 @@ def test_round_trip(remote: HttpClient, local: Client, ns: str, worker: Any) -> 
     assert remote.state(execution.id) == StateType.SUCCESS
 
     mine, theirs = remote.get(execution.id), local.get(execution.id)
-    assert mine.model_dump(exclude={"inputs": True, "state": {"duration"}}) == \
-        theirs.model_dump(exclude={"inputs": True, "state": {"duration"}})
+    assert mine.model_dump(exclude={"inputs": True, "state": {"duration"}}) == theirs.model_dump(
+        exclude={"inputs": True, "state": {"duration"}}
+    )
     logs = remote.logs(execution.id)
     assert logs == local.logs(execution.id) and all(isinstance(e, LogEntry) for e in logs)
     assert any(e.message == "adding 41 and 1" for e in logs)
@@ -120,8 +136,9 @@ def test_round_trip(remote: HttpClient, local: Client, ns: str, worker: Any) -> 
     assert [m.name for m in metrics] == ["additions"]
 
 
-def test_submit_a_flow_object_deploys_it(remote: HttpClient, local: Client, ns: str,
-                                         worker: Any) -> None:
+def test_submit_a_flow_object_deploys_it(
+    remote: HttpClient, local: Client, ns: str, worker: Any
+) -> None:
     flow = Flow.from_yaml(FLOW.format(ns=ns, duration="PT0.1S"))
     execution = remote.submit(flow, inputs={"a": 1})
     assert local.flow(ns, "remote").revision == 1
@@ -132,8 +149,9 @@ def test_submit_a_flow_object_deploys_it(remote: HttpClient, local: Client, ns: 
     assert remote.wait(again.id, timeout=60).task_run("add").outputs["sum"] == 3
 
 
-def test_follow_yields_state_events_to_the_end(remote: HttpClient, local: Client, ns: str,
-                                               worker: Any) -> None:
+def test_follow_yields_state_events_to_the_end(
+    remote: HttpClient, local: Client, ns: str, worker: Any
+) -> None:
     remote.deploy(FLOW.format(ns=ns, duration="PT0.5S"))
     execution = remote.submit((ns, "remote"), inputs={"a": 1})
     events = list(remote.follow(execution.id, timeout=60))
@@ -163,14 +181,16 @@ def test_search(remote: HttpClient, local: Client, ns: str, worker: Any) -> None
         remote.wait(eid, timeout=60)
     newest_first = list(reversed(ids))
     assert [x.id for x in remote.search(namespace=ns)] == newest_first
-    assert [x.id for x in remote.search(namespace=ns, flow_id="remote", limit=2)] == \
-        newest_first[:2]
+    assert [x.id for x in remote.search(namespace=ns, flow_id="remote", limit=2)] == newest_first[
+        :2
+    ]
     assert [x.id for x in remote.search(namespace=ns, limit=2, offset=2)] == newest_first[2:4]
     assert [x.id for x in remote.search(namespace=ns, limit=3, offset=1)] == newest_first[1:4]
     assert [x.id for x in remote.search(namespace=ns, state="SUCCESS")] == newest_first
     assert remote.search(namespace=ns, state=StateType.FAILED) == []
-    assert [x.id for x in remote.search(namespace=ns, limit=2, offset=2)] == \
-        [x.id for x in local.search(namespace=ns, limit=2, offset=2)]
+    assert [x.id for x in remote.search(namespace=ns, limit=2, offset=2)] == [
+        x.id for x in local.search(namespace=ns, limit=2, offset=2)
+    ]
 
 
 def test_errors_are_the_clients_errors(remote: HttpClient, local: Client, ns: str) -> None:
@@ -188,8 +208,16 @@ def test_errors_are_the_clients_errors(remote: HttpClient, local: Client, ns: st
     with pytest.raises(ExecutionNotFound) as missing:
         remote.get("nope")
     assert missing.value.execution_id == "nope"
-    for call in (remote.logs, remote.metrics, remote.kill, remote.restart, remote.pause,
-                 remote.resume, remote.replay, remote.wait):
+    for call in (
+        remote.logs,
+        remote.metrics,
+        remote.kill,
+        remote.restart,
+        remote.pause,
+        remote.resume,
+        remote.replay,
+        remote.wait,
+    ):
         with pytest.raises(NotFoundError):
             call("nope")
     with pytest.raises(ExecutionNotFound):
@@ -203,8 +231,7 @@ def test_errors_are_the_clients_errors(remote: HttpClient, local: Client, ns: st
         remote.submit((ns, "remote"), inputs={"a": 1, "password": "x" * 100_000})
 
 
-def test_a_flow_with_bad_inputs_is_not_deployed(remote: HttpClient, local: Client,
-                                                ns: str) -> None:
+def test_a_flow_with_bad_inputs_is_not_deployed(remote: HttpClient, local: Client, ns: str) -> None:
     with pytest.raises(InputValidationError):
         remote.submit(Flow.from_yaml(FLOW.format(ns=ns, duration="PT1S")), inputs={"a": "x"})
     with pytest.raises(FlowNotFound):
@@ -223,8 +250,10 @@ def test_control_methods(remote: HttpClient, local: Client, ns: str, worker: Any
     remote.deploy(FLOW.format(ns=ns, duration="PT20S"))
     execution = remote.submit((ns, "remote"), inputs={"a": 1})
     deadline = time.monotonic() + 30
-    while not any(tr.task_id == "nap" and tr.state.current == StateType.RUNNING
-                  for tr in local.get(execution.id).task_run_list):
+    while not any(
+        tr.task_id == "nap" and tr.state.current == StateType.RUNNING
+        for tr in local.get(execution.id).task_run_list
+    ):
         assert time.monotonic() < deadline
         time.sleep(0.05)
     assert remote.pause(execution.id).state.current == StateType.PAUSED
@@ -309,8 +338,9 @@ def test_nothing_stored_for_refused_requests(redis_server: EmbeddedRedis, ns: st
         client.orchestrator.dispatcher.app.close()
 
 
-def test_facade_methods_of_both_transports(remote: HttpClient, local: Client, ns: str,
-                                           worker: Any) -> None:
+def test_facade_methods_of_both_transports(
+    remote: HttpClient, local: Client, ns: str, worker: Any
+) -> None:
     for name in ("ping", "close", "search_page"):
         ours = inspect.signature(getattr(HttpClient, name))
         theirs = inspect.signature(getattr(Client, name))
@@ -334,6 +364,8 @@ def test_facade_methods_of_both_transports(remote: HttpClient, local: Client, ns
     after = local.events(ids[0], events[0][0])
     assert [e for _, e in after] == [e for _, e in events[1:]]
     assert local.events("no-such-execution") == []
-    with HttpClient(f"http://127.0.0.1:{free_port()}", token="") as nowhere, \
-            pytest.raises(ApiUnavailable):
+    with (
+        HttpClient(f"http://127.0.0.1:{free_port()}", token="") as nowhere,
+        pytest.raises(ApiUnavailable),
+    ):
         nowhere.ping()

@@ -27,8 +27,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.scale]
 S = StateType
 
 EXECUTIONS = 500
-NOOP_FLOW = Flow.from_yaml("id: scale5\nnamespace: tests.scale\ntasks:\n" + "".join(
-    f"  - id: t{i}\n    type: Return\n    format: \"{i}\"\n" for i in range(5)))
+NOOP_FLOW = Flow.from_yaml(
+    "id: scale5\nnamespace: tests.scale\ntasks:\n"
+    + "".join(f'  - id: t{i}\n    type: Return\n    format: "{i}"\n' for i in range(5))
+)
 SLOW_EXECUTIONS = 60
 SLEEP_FLOW = Flow.from_yaml("""
 id: scale_sleep
@@ -55,9 +57,16 @@ class Cluster:
         env = {**os.environ, **WORKER_ENV, "OSTRA_REDIS_URL": self.redis.url}
         for i in range(n):
             with open(self.logs / f"executor{i}.log", "ab") as out:
-                self.orchestrators.append(subprocess.Popen(
-                    [sys.executable, "-m", "executor.cli", "executor"], cwd=ROOT, env=env,
-                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
+                self.orchestrators.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "executor.cli", "executor"],
+                        cwd=ROOT,
+                        env=env,
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                )
         deadline = time.monotonic() + 60
         for i, proc in enumerate(self.orchestrators):
             log = self.logs / f"executor{i}.log"
@@ -82,9 +91,14 @@ class Cluster:
                 proc.wait(5)
 
     def worker(self, name: str) -> LocalWorker:
-        return LocalWorker(self.redis.url, concurrency=1, env=WORKER_ENV,
-                           name=f"{name}-{os.getpid()}@%h", log_file=self.logs / f"{name}.log",
-                           loglevel="WARNING")
+        return LocalWorker(
+            self.redis.url,
+            concurrency=1,
+            env=WORKER_ENV,
+            name=f"{name}-{os.getpid()}@%h",
+            log_file=self.logs / f"{name}.log",
+            loglevel="WARNING",
+        )
 
 
 @pytest.fixture(scope="module")
@@ -126,16 +140,21 @@ def _pid(worker_id: str | None) -> int:
 
 def _check_one_attempt_each(done: list[Execution]) -> None:
     assert {x.state.current for x in done} == {S.SUCCESS}, [
-        (x.id, x.state.current) for x in done if x.state.current != S.SUCCESS][:5]
+        (x.id, x.state.current) for x in done if x.state.current != S.SUCCESS
+    ][:5]
     for x in done:
         for tr in x.task_run_list:
-            assert [a.state.current for a in tr.attempts] == [S.SUCCESS], (x.id, tr.task_id,
-                                                                         tr.attempts)
+            assert [a.state.current for a in tr.attempts] == [S.SUCCESS], (
+                x.id,
+                tr.task_id,
+                tr.attempts,
+            )
 
 
 @pytest.mark.timeout(170)
-def test_scale_500_executions_share_3_workers_and_2_orchestrators(cluster: Cluster,
-                                                                   client: Client) -> None:
+def test_scale_500_executions_share_3_workers_and_2_orchestrators(
+    cluster: Cluster, client: Client
+) -> None:
     workers = [cluster.worker(f"scale{i}") for i in range(3)]
     try:
         _start(workers)
@@ -148,8 +167,10 @@ def test_scale_500_executions_share_3_workers_and_2_orchestrators(cluster: Clust
         submitted = time.monotonic() - started
         done = _wait_all(client, ids, timeout=120)
         elapsed = time.monotonic() - started
-        print(f"\n{EXECUTIONS} executions x 5 task runs: submitted in {submitted:.1f}s, "
-              f"all ended in {elapsed:.1f}s ({EXECUTIONS * 5 / elapsed:.0f} task runs/s)")
+        print(
+            f"\n{EXECUTIONS} executions x 5 task runs: submitted in {submitted:.1f}s, "
+            f"all ended in {elapsed:.1f}s ({EXECUTIONS * 5 / elapsed:.0f} task runs/s)"
+        )
 
         _check_one_attempt_each(done)
         pids = [_pid(a.worker_id) for x in done for tr in x.task_run_list for a in tr.attempts]
@@ -182,14 +203,21 @@ def test_scale_added_worker_picks_up_work_at_once(cluster: Cluster, client: Clie
 
         done = _wait_all(client, ids, timeout=90)
         _check_one_attempt_each(done)
-        starts = sorted(a.state.histories[0].date for x in done for tr in x.task_run_list
-                        for a in tr.attempts if _pid(a.worker_id) == new_pid)
+        starts = sorted(
+            a.state.histories[0].date
+            for x in done
+            for tr in x.task_run_list
+            for a in tr.attempts
+            if _pid(a.worker_id) == new_pid
+        )
         assert starts, "the added worker ran nothing"
         first_start = (starts[0] - ready).total_seconds()
         from_launch = starts[0].timestamp() - launched
-        print(f"\nadded worker: first attempt {first_start:.2f}s after it answered a ping "
-              f"({from_launch:.2f}s after its launch); {len(starts)} of "
-              f"{2 * SLOW_EXECUTIONS} task runs")
+        print(
+            f"\nadded worker: first attempt {first_start:.2f}s after it answered a ping "
+            f"({from_launch:.2f}s after its launch); {len(starts)} of "
+            f"{2 * SLOW_EXECUTIONS} task runs"
+        )
         assert first_start < PICKUP_S
         # It kept taking its share from then on, the steady worker too.
         assert len(starts) >= 10

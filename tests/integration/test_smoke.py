@@ -2,7 +2,8 @@ from executor import StateType
 
 
 def test_outputs_flow_between_tasks(run) -> None:
-    done = run("""
+    done = run(
+        """
 id: smoke
 namespace: tests
 inputs:
@@ -16,6 +17,8 @@ tasks:
   - id: shout
     type: Return
     format: "{{ outputs.greet.value | upper }}"
-""", {"name": "Ada"})
+""",
+        {"name": "Ada"},
+    )
     assert done.state.current == StateType.SUCCESS
     assert done.task_run("shout").outputs == {"value": "HELLO ADA"}

@@ -80,14 +80,16 @@ def test_follow_resumes_after_any_change_of_a_step(run, client: Client) -> None:
     ids = [i for i, _ in events]
     assert len(ids) == len(set(ids))
     # the step ending "a" also created "b": two changes of one stream entry
-    pair = [i for i, e in events if (e.task_id, e.state, e.attempt) in
-            (("a", S.SUCCESS, None), ("b", S.CREATED, None))]
+    pair = [
+        i
+        for i, e in events
+        if (e.task_id, e.state, e.attempt) in (("a", S.SUCCESS, None), ("b", S.CREATED, None))
+    ]
     assert len(pair) == 2 and pair[0].split("/")[0] == pair[1].split("/")[0]
     for k, (event_id, _) in enumerate(events):
         rest = client.store.read_events(done.id, event_id)
-        assert [i for i, _ in rest] == ids[k + 1:]
+        assert [i for i, _ in rest] == ids[k + 1 :]
     raw = client.store.r.xrange(client.store.k.events(done.id))
     entries = [json.loads(fields[b"e"]) for _, fields in raw]
     assert sum(len(e) for e in entries) == len(events)
     assert len(entries) < len(events)  # fewer stream entries than changes
-

@@ -36,5 +36,6 @@ def test_execution_cas_matches_the_python_table(store: RedisStore) -> None:
         assert (history is not None) == (status == "OK")
         if status == "OK":  # one dated entry for the move
             assert json.loads(f"[{history.decode()}]") == [  # type: ignore[union-attr]
-                {"state": dst.value, "date": json.loads(f"[{history.decode()}]")[0]["date"]}]
+                {"state": dst.value, "date": json.loads(f"[{history.decode()}]")[0]["date"]}
+            ]
     assert allowed and refused

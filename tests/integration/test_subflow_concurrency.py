@@ -32,7 +32,8 @@ tasks:
 
 def test_subflow_outputs_reach_the_parent(client: Client, worker) -> None:
     client.deploy(CHILD_OK)
-    parent = client.wait(client.submit("""
+    parent = client.wait(
+        client.submit("""
 id: parent
 namespace: tests.subflow
 tasks:
@@ -44,7 +45,9 @@ tasks:
   - id: use
     type: Return
     format: "{{ outputs.sub.outputs.result }}"
-""").id, timeout=30)
+""").id,
+        timeout=30,
+    )
     assert parent.state.current == S.SUCCESS
     sub = parent.task_run("sub")
     child_id = sub.outputs["executionId"]
@@ -57,13 +60,15 @@ tasks:
     assert labels["system.correlationId"] == parent.id
 
 
-@pytest.mark.parametrize(("transmit", "task_state", "final"), [
-    (True, S.FAILED, S.FAILED), (False, S.SUCCESS, S.SUCCESS)])
-def test_failing_subflow_with_and_without_transmit_failed(client: Client, worker,
-                                                          transmit: bool, task_state: StateType,
-                                                          final: StateType) -> None:
+@pytest.mark.parametrize(
+    ("transmit", "task_state", "final"), [(True, S.FAILED, S.FAILED), (False, S.SUCCESS, S.SUCCESS)]
+)
+def test_failing_subflow_with_and_without_transmit_failed(
+    client: Client, worker, transmit: bool, task_state: StateType, final: StateType
+) -> None:
     client.deploy(CHILD_FAIL)
-    parent = client.wait(client.submit(f"""
+    parent = client.wait(
+        client.submit(f"""
 id: parent{str(transmit).lower()}
 namespace: tests.subflow
 tasks:
@@ -72,7 +77,9 @@ tasks:
     namespace: tests.subflow
     flowId: failing
     transmitFailed: {str(transmit).lower()}
-""").id, timeout=30)
+""").id,
+        timeout=30,
+    )
     assert parent.state.current == final
     assert parent.task_run("sub").state.current == task_state
     assert parent.task_run("sub").outputs["state"] == "FAILED"
@@ -112,8 +119,9 @@ def run_window(ex: Execution) -> tuple[float, float]:
 
 
 @pytest.mark.parametrize("behavior", ["QUEUE", "CANCEL", "FAIL"])
-def test_concurrency_limit_never_runs_more_than_the_limit(client: Client, worker,
-                                                           behavior: str) -> None:
+def test_concurrency_limit_never_runs_more_than_the_limit(
+    client: Client, worker, behavior: str
+) -> None:
     flow = client.deploy(f"""
 id: limited{behavior.lower()}
 namespace: tests.concurrency

@@ -10,45 +10,64 @@ from tests.conftest import stored
 pytestmark = pytest.mark.integration
 
 BAD_FLOWS = {
-    "duplicate ids": ("""
+    "duplicate ids": (
+        """
 id: dup
 namespace: tests.bad
 tasks:
   - {id: a, type: Log, message: m}
   - {id: a, type: Log, message: m}
-""", {"tasks[1].id": "duplicate task id 'a'"}),
-    "unknown type": ("""
+""",
+        {"tasks[1].id": "duplicate task id 'a'"},
+    ),
+    "unknown type": (
+        """
 id: unknown
 namespace: tests.bad
 tasks:
   - {id: a, type: io.kestra.plugin.Nope}
-""", {"tasks[0].type": "unknown task type"}),
-    "missing property": ("""
+""",
+        {"tasks[0].type": "unknown task type"},
+    ),
+    "missing property": (
+        """
 id: missing
 namespace: tests.bad
 tasks:
   - {id: a, type: Return}
-""", {"tasks[0].format": ""}),
-    "bad duration": ("""
+""",
+        {"tasks[0].format": ""},
+    ),
+    "bad duration": (
+        """
 id: duration
 namespace: tests.bad
 tasks:
   - {id: a, type: Sleep, duration: ten minutes, timeout: soon}
-""", {"tasks[0].duration": "", "tasks[0].timeout": ""}),
-    "bad template syntax": ("""
+""",
+        {"tasks[0].duration": "", "tasks[0].timeout": ""},
+    ),
+    "bad template syntax": (
+        """
 id: template
 namespace: tests.bad
 tasks:
   - {id: a, type: Log, message: "{{ outputs.x | }}"}
   - {id: b, type: Log, message: ok, runIf: "{% if %}"}
-""", {"tasks[0].message": "template syntax error", "tasks[1].runIf": "template syntax"}),
-    "bad retry": ("""
+""",
+        {"tasks[0].message": "template syntax error", "tasks[1].runIf": "template syntax"},
+    ),
+    "bad retry": (
+        """
 id: retry
 namespace: tests.bad
 tasks:
   - {id: a, type: Log, message: m, retry: {type: linear, interval: PT1S, maxAttempts: 2}}
-""", {"tasks[0].retry": ""}),
-    "bad input definition": ("""
+""",
+        {"tasks[0].retry": ""},
+    ),
+    "bad input definition": (
+        """
 id: inputdef
 namespace: tests.bad
 inputs:
@@ -56,13 +75,16 @@ inputs:
   - {id: n, type: INT, defaults: many}
 tasks:
   - {id: a, type: Log, message: m}
-""", {"inputs[0]": "", "inputs[1]": ""}),
+""",
+        {"inputs[0]": "", "inputs[1]": ""},
+    ),
 }
 
 
 @pytest.mark.parametrize("case", list(BAD_FLOWS), ids=list(BAD_FLOWS))
-def test_bad_flow_is_refused_with_every_problem_and_nothing_stored(client: Client,
-                                                                     case: str) -> None:
+def test_bad_flow_is_refused_with_every_problem_and_nothing_stored(
+    client: Client, case: str
+) -> None:
     text, expected = BAD_FLOWS[case]
     before = stored(client)
     for action in (client.deploy, client.submit):

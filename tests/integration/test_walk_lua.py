@@ -33,8 +33,9 @@ WALKS = [
 
 @pytest.mark.parametrize("seed", range(3))
 @pytest.mark.parametrize(("type_name", "props"), WALKS)
-def test_lua_claims_what_the_rule_says(redis_server: EmbeddedRedis, type_name: str,
-                                       props: str, seed: int) -> None:
+def test_lua_claims_what_the_rule_says(
+    redis_server: EmbeddedRedis, type_name: str, props: str, seed: int
+) -> None:
     client = Client(redis_server.url, prefix="walk")
     flow = Flow.from_yaml(f"""
 id: walk
@@ -57,13 +58,15 @@ tasks:
         bad += klass == "bad"
         task_id = plan.tasks[slot % width]
         iteration = slot // width if plan.values is not None else None
-        counted = client.store.child_ended(eid, parent, f"child-{slot}", klass, task_id,
-                                           iteration, False)
+        counted = client.store.child_ended(
+            eid, parent, f"child-{slot}", klass, task_id, iteration, False
+        )
         expected, claimed = walk_successors(plan.mode, width, total, slot, bad, claimed)
         assert [s for s, _ in counted.successors] == expected, (slot, klass)
         values = plan.values or ()
         assert [v for _, v in counted.successors] == [
-            values[s // width] if values else "" for s in expected]
+            values[s // width] if values else "" for s in expected
+        ]
         open_slots += expected
     client.kill(eid)
     client.close()

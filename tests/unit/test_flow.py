@@ -83,8 +83,9 @@ tasks:
 def test_unknown_property_and_missing_tasks() -> None:
     found = problems("id: x\nnamespace: y\ntasks: []\n")
     assert "tasks" in found
-    found = problems("id: x\nnamespace: y\ntasks:\n"
-                     "  - {id: a, type: Log, message: m, colour: red}\n")
+    found = problems(
+        "id: x\nnamespace: y\ntasks:\n  - {id: a, type: Log, message: m, colour: red}\n"
+    )
     assert any("colour" in path or "colour" in msg for path, msg in found.items())
 
 
@@ -114,8 +115,9 @@ def test_retry_delays() -> None:
     assert c.next_delay(3, timedelta(0)) is None  # maxAttempts counts the first run
     e = ExponentialRetry(type="exponential", interval="PT1S", maxInterval="PT5S", maxAttempts=10)
     assert [e.next_delay(n, timedelta(0)).total_seconds() for n in range(1, 6)] == [1, 2, 4, 5, 5]
-    e3 = ExponentialRetry(type="exponential", interval="PT1S", maxInterval="PT1M", delayFactor=3,
-                          maxAttempts=10)
+    e3 = ExponentialRetry(
+        type="exponential", interval="PT1S", maxInterval="PT1M", delayFactor=3, maxAttempts=10
+    )
     assert e3.next_delay(3, timedelta(0)) == timedelta(seconds=9)
     r = RandomRetry(type="random", minInterval="PT1S", maxInterval="PT2S", maxAttempts=5)
     for _ in range(20):

@@ -29,19 +29,43 @@ def test_state_history_and_derived_dates() -> None:
 
 
 def test_execution_json_is_kestra_shaped_and_round_trips() -> None:
-    attempt = TaskRunAttempt(number=1, state=State.of((S.RUNNING, T0), (S.SUCCESS, T0)),
-                             worker_id="host:1")
-    tr = TaskRun(id="tr1", execution_id="e1", namespace="ns", flow_id="f", task_id="a",
-                 attempts=[attempt], outputs={"value": 1},
-                 state=State.of((S.CREATED, T0), (S.SUCCESS, T0)))
-    ex = Execution(id="e1", namespace="ns", flow_id="f", state=State.of((S.CREATED, T0)),
-                   labels=[Label(key="team", value="x")], task_run_list=[tr], original_id="e1")
+    attempt = TaskRunAttempt(
+        number=1, state=State.of((S.RUNNING, T0), (S.SUCCESS, T0)), worker_id="host:1"
+    )
+    tr = TaskRun(
+        id="tr1",
+        execution_id="e1",
+        namespace="ns",
+        flow_id="f",
+        task_id="a",
+        attempts=[attempt],
+        outputs={"value": 1},
+        state=State.of((S.CREATED, T0), (S.SUCCESS, T0)),
+    )
+    ex = Execution(
+        id="e1",
+        namespace="ns",
+        flow_id="f",
+        state=State.of((S.CREATED, T0)),
+        labels=[Label(key="team", value="x")],
+        task_run_list=[tr],
+        original_id="e1",
+    )
     data = ex.model_dump(mode="json", by_alias=True)
-    assert set(data) >= {"id", "namespace", "flowId", "state", "inputs", "outputs", "labels",
-                         "parentId", "originalId", "taskRunList"}
+    assert set(data) >= {
+        "id",
+        "namespace",
+        "flowId",
+        "state",
+        "inputs",
+        "outputs",
+        "labels",
+        "parentId",
+        "originalId",
+        "taskRunList",
+    }
     run = data["taskRunList"][0]
-    assert set(run) >= {"id", "taskId", "parentTaskRunId", "value", "state", "attempts",
-                        "outputs"}
+    assert set(run) >= {"id", "taskId", "parentTaskRunId", "value", "state", "attempts", "outputs"}
     assert run["attempts"][0]["workerId"] == "host:1"
     assert data["state"]["current"] == "CREATED"
     assert data["state"]["histories"][0] == {"state": "CREATED", "date": "2026-01-01T00:00:00Z"}

@@ -21,23 +21,44 @@ ALL = list(StateType)
 
 # Moves a user of Kestra relies on, and moves that must never happen.
 MUST_ALLOW = [
-    (S.CREATED, S.RUNNING), (S.RUNNING, S.SUCCESS), (S.RUNNING, S.WARNING),
-    (S.RUNNING, S.FAILED), (S.RUNNING, S.KILLING), (S.KILLING, S.KILLED),
-    (S.RUNNING, S.RETRYING), (S.RETRYING, S.RUNNING), (S.FAILED, S.RESTARTED),
-    (S.KILLED, S.RESTARTED), (S.RESTARTED, S.RUNNING), (S.CREATED, S.QUEUED),
-    (S.QUEUED, S.RUNNING), (S.RUNNING, S.PAUSED), (S.PAUSED, S.RUNNING),
-    (S.CREATED, S.SKIPPED), (S.CREATED, S.CANCELLED), (S.RUNNING, S.RESUBMITTED),
+    (S.CREATED, S.RUNNING),
+    (S.RUNNING, S.SUCCESS),
+    (S.RUNNING, S.WARNING),
+    (S.RUNNING, S.FAILED),
+    (S.RUNNING, S.KILLING),
+    (S.KILLING, S.KILLED),
+    (S.RUNNING, S.RETRYING),
+    (S.RETRYING, S.RUNNING),
+    (S.FAILED, S.RESTARTED),
+    (S.KILLED, S.RESTARTED),
+    (S.RESTARTED, S.RUNNING),
+    (S.CREATED, S.QUEUED),
+    (S.QUEUED, S.RUNNING),
+    (S.RUNNING, S.PAUSED),
+    (S.PAUSED, S.RUNNING),
+    (S.CREATED, S.SKIPPED),
+    (S.CREATED, S.CANCELLED),
+    (S.RUNNING, S.RESUBMITTED),
 ]
 MUST_REFUSE = [
-    (S.SUCCESS, S.RUNNING), (S.KILLED, S.SUCCESS), (S.KILLING, S.RUNNING),
-    (S.KILLING, S.SUCCESS), (S.FAILED, S.SUCCESS), (S.WARNING, S.FAILED),
-    (S.SUCCESS, S.RESTARTED), (S.CANCELLED, S.RUNNING), (S.SKIPPED, S.RUNNING),
+    (S.SUCCESS, S.RUNNING),
+    (S.KILLED, S.SUCCESS),
+    (S.KILLING, S.RUNNING),
+    (S.KILLING, S.SUCCESS),
+    (S.FAILED, S.SUCCESS),
+    (S.WARNING, S.FAILED),
+    (S.SUCCESS, S.RESTARTED),
+    (S.CANCELLED, S.RUNNING),
+    (S.SKIPPED, S.RUNNING),
     (S.RESUBMITTED, S.RUNNING),
 ]
 
 
-@pytest.mark.parametrize(("src", "dst"), list(product(ALL, ALL)),
-                         ids=[f"{a.value}->{b.value}" for a, b in product(ALL, ALL)])
+@pytest.mark.parametrize(
+    ("src", "dst"),
+    list(product(ALL, ALL)),
+    ids=[f"{a.value}->{b.value}" for a, b in product(ALL, ALL)],
+)
 def test_every_pair_follows_the_table(src: StateType, dst: StateType) -> None:
     expected = src == dst or dst in TRANSITIONS[src]
     assert can_transition(src, dst) is expected
@@ -63,9 +84,22 @@ def test_terminal_states_only_leave_through_restart_or_retry() -> None:
 def test_every_state_has_a_row() -> None:
     assert set(TRANSITIONS) == set(StateType)
     names = {s.value for s in StateType}
-    assert {"CREATED", "RUNNING", "SUCCESS", "WARNING", "FAILED", "KILLING", "KILLED",
-            "RESTARTED", "QUEUED", "PAUSED", "RETRYING", "RETRIED", "CANCELLED",
-            "SKIPPED"} <= names
+    assert {
+        "CREATED",
+        "RUNNING",
+        "SUCCESS",
+        "WARNING",
+        "FAILED",
+        "KILLING",
+        "KILLED",
+        "RESTARTED",
+        "QUEUED",
+        "PAUSED",
+        "RETRYING",
+        "RETRIED",
+        "CANCELLED",
+        "SKIPPED",
+    } <= names
 
 
 def test_final_state_priority() -> None:
@@ -80,6 +114,6 @@ def test_readme_table_is_generated_from_the_table() -> None:
     table = markdown_table()
     for state in StateType:
         assert f"| `{state.value}` |" in table
-    readme = (__import__("pathlib").Path(__file__).parents[2] / "README.md")
+    readme = __import__("pathlib").Path(__file__).parents[2] / "README.md"
     if readme.exists():
         assert table in readme.read_text(), "README state table is stale: regenerate it"

@@ -110,9 +110,14 @@ def test_lookup_unknown_type() -> None:
 
 def test_runner_strings_point_at_the_runners() -> None:
     expected = {
-        "Log": core.log, "Return": core.return_, "OutputValues": core.output_values,
-        "Fail": core.fail, "Sleep": core.sleep, "Commands": scripts.commands,
-        "Script": scripts.script, "Python": python.function,
+        "Log": core.log,
+        "Return": core.return_,
+        "OutputValues": core.output_values,
+        "Fail": core.fail,
+        "Sleep": core.sleep,
+        "Commands": scripts.commands,
+        "Script": scripts.script,
+        "Python": python.function,
     }
     for name, fn in expected.items():
         tt = lookup(name)
@@ -158,8 +163,13 @@ def test_unknown_properties_are_rejected(model: type[BaseModel], values: dict[st
 
 
 def test_camel_case_names_and_defaults() -> None:
-    p = props(CommandsProperties, commands=["true"], failFast=False,
-              beforeCommands=["x"], env={"PORT": 8080, "DEBUG": True})
+    p = props(
+        CommandsProperties,
+        commands=["true"],
+        failFast=False,
+        beforeCommands=["x"],
+        env={"PORT": 8080, "DEBUG": True},
+    )
     assert p.fail_fast is False
     assert p.before_commands == ["x"]
     assert p.env == {"PORT": "8080", "DEBUG": "true"}
@@ -189,7 +199,9 @@ def test_log_messages_at_level() -> None:
     assert core.log(props(LogProperties, message="one"), ctx) is None
     assert core.log(props(LogProperties, message=["two", "three"], level="ERROR"), ctx) is None
     assert [(e.level, e.message) for e in ctx.logs] == [
-        ("INFO", "one"), ("ERROR", "two"), ("ERROR", "three"),
+        ("INFO", "one"),
+        ("ERROR", "two"),
+        ("ERROR", "three"),
     ]
 
 
@@ -293,12 +305,22 @@ def test_commands_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s3cr3t")
     monkeypatch.setenv("KEEP_ME", "kept")
     ctx = make_ctx()
-    names = ["OSTRA_REDIS_URL", "MY_API_TOKEN", "db_password", "AWS_SECRET_ACCESS_KEY",
-             "KEEP_ME", "GREETING"]
+    names = [
+        "OSTRA_REDIS_URL",
+        "MY_API_TOKEN",
+        "db_password",
+        "AWS_SECRET_ACCESS_KEY",
+        "KEEP_ME",
+        "GREETING",
+    ]
     run_commands(ctx, *[f'echo "{n}=${{{n}:-unset}}"' for n in names], env={"GREETING": "hi"})
     assert messages(ctx) == [
-        "OSTRA_REDIS_URL=unset", "MY_API_TOKEN=unset", "db_password=unset",
-        "AWS_SECRET_ACCESS_KEY=unset", "KEEP_ME=kept", "GREETING=hi",
+        "OSTRA_REDIS_URL=unset",
+        "MY_API_TOKEN=unset",
+        "db_password=unset",
+        "AWS_SECRET_ACCESS_KEY=unset",
+        "KEEP_ME=kept",
+        "GREETING=hi",
     ]
 
 
@@ -387,8 +409,11 @@ def test_script_runs_inline_python() -> None:
 
 def test_script_before_commands_and_failure() -> None:
     ctx = make_ctx()
-    p = props(ScriptProperties, script="import sys; print('ran'); sys.exit(4)",
-              beforeCommands=["echo prepared"])
+    p = props(
+        ScriptProperties,
+        script="import sys; print('ran'); sys.exit(4)",
+        beforeCommands=["echo prepared"],
+    )
     with pytest.raises(TaskFailure, match="code 4"):
         scripts.script(p, ctx)
     assert messages(ctx) == ["prepared", "ran"]
@@ -405,9 +430,7 @@ def test_function_with_ctx_and_kwargs() -> None:
     ctx = make_ctx(attempt=2)
     assert run_function(ctx, "tests.helpers.funcs:add", a=2, b=3) == {"sum": 5, "attempt": 2}
     assert messages(ctx) == ["adding 2 and 3"]
-    assert [(m.name, m.value, m.tags) for m in ctx.metrics] == [
-        ("additions", 1.0, {"kind": "int"})
-    ]
+    assert [(m.name, m.value, m.tags) for m in ctx.metrics] == [("additions", 1.0, {"kind": "int"})]
 
 
 def test_function_results() -> None:

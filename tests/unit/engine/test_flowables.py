@@ -70,13 +70,15 @@ class Walk:
             walk.states = {plan.slot(s)[0]: S.RUNNING for s in plan.initial()}
         return walk
 
-    def end(self, task_id: str, state: S, iteration: int | None = None,
-            has_errors: bool = False) -> ChildDecision:
+    def end(
+        self, task_id: str, state: S, iteration: int | None = None, has_errors: bool = False
+    ) -> ChildDecision:
         stored = StoredPlan.from_json(self.plan.to_json())
         if self.plan.mode == "dag":
             self.states[task_id] = state
-            decision = dag_next(stored, self.rule, "p", list(self.states.items()),
-                                has_errors=has_errors)
+            decision = dag_next(
+                stored, self.rule, "p", list(self.states.items()), has_errors=has_errors
+            )
             self.states.update({c.task_id: S.RUNNING for c in decision.create})
             return decision
         width = len(self.plan.tasks)
@@ -85,13 +87,18 @@ class Walk:
         klass = child_class(state)
         self.bad += klass == "bad"
         self.warn += klass == "warn"
-        succ, self.claimed = walk_successors(self.plan.mode, width, self.plan.total, slot,
-                                             self.bad, self.claimed)
+        succ, self.claimed = walk_successors(
+            self.plan.mode, width, self.plan.total, slot, self.bad, self.claimed
+        )
         self.expected += len(succ)
         values = self.plan.values or ()
         successors = [(s, values[s // width] if values else "") for s in succ]
-        counters = {"done": self.done, "bad": self.bad, "warn": self.warn,
-                    "expected": self.expected}
+        counters = {
+            "done": self.done,
+            "bad": self.bad,
+            "warn": self.warn,
+            "expected": self.expected,
+        }
         return after_child(stored, self.rule, "p", counters, successors, has_errors=has_errors)
 
 
@@ -103,92 +110,295 @@ WAIT = ChildDecision()
 
 # (type, properties, ends so far [(task, state, iteration)], has errors) ->
 #   (created after the last end, errors branch starts, end state of the flowable)
-CASES: list[tuple[str, dict[str, Any], list[tuple[str, S, int | None]], bool,
-                  list[tuple[str, str | None, int | None]], bool, S | None]] = [
+CASES: list[
+    tuple[
+        str,
+        dict[str, Any],
+        list[tuple[str, S, int | None]],
+        bool,
+        list[tuple[str, str | None, int | None]],
+        bool,
+        S | None,
+    ]
+] = [
     # Sequential: in order; a failure stops the walk; WARNING goes on
     (SEQUENTIAL, {"tasks": AB}, [("a", S.SUCCESS, None)], False, [("b", None, None)], False, None),
     (SEQUENTIAL, {"tasks": AB}, [("a", S.WARNING, None)], False, [("b", None, None)], False, None),
     (SEQUENTIAL, {"tasks": AB}, [("a", S.FAILED, None)], False, [], False, S.FAILED),
     (SEQUENTIAL, {"tasks": AB}, [("a", S.KILLED, None)], False, [], False, S.FAILED),
     (SEQUENTIAL, {"tasks": AB}, [("a", S.FAILED, None)], True, [], True, None),
-    (SEQUENTIAL, {"tasks": AB}, [("a", S.SUCCESS, None), ("b", S.SUCCESS, None)], False, [],
-     False, S.SUCCESS),
-    (SEQUENTIAL, {"tasks": AB}, [("a", S.WARNING, None), ("b", S.SUCCESS, None)], False, [],
-     False, S.WARNING),
-    (SEQUENTIAL, {"tasks": AB}, [("a", S.SKIPPED, None), ("b", S.SUCCESS, None)], False, [],
-     False, S.SUCCESS),
+    (
+        SEQUENTIAL,
+        {"tasks": AB},
+        [("a", S.SUCCESS, None), ("b", S.SUCCESS, None)],
+        False,
+        [],
+        False,
+        S.SUCCESS,
+    ),
+    (
+        SEQUENTIAL,
+        {"tasks": AB},
+        [("a", S.WARNING, None), ("b", S.SUCCESS, None)],
+        False,
+        [],
+        False,
+        S.WARNING,
+    ),
+    (
+        SEQUENTIAL,
+        {"tasks": AB},
+        [("a", S.SKIPPED, None), ("b", S.SUCCESS, None)],
+        False,
+        [],
+        False,
+        S.SUCCESS,
+    ),
     # AllowFailure: a failure ends it WARNING, with or without errors
     (ALLOW_FAILURE, {"tasks": AB}, [("a", S.FAILED, None)], False, [], False, S.WARNING),
-    (ALLOW_FAILURE, {"tasks": AB}, [("a", S.SUCCESS, None), ("b", S.SUCCESS, None)], False,
-     [], False, S.SUCCESS),
+    (
+        ALLOW_FAILURE,
+        {"tasks": AB},
+        [("a", S.SUCCESS, None), ("b", S.SUCCESS, None)],
+        False,
+        [],
+        False,
+        S.SUCCESS,
+    ),
     (ALLOW_FAILURE, {"tasks": AB}, [("a", S.FAILED, None)], True, [], True, None),
     # Parallel: all at once (nothing to create), ends when all ended, worst wins
     (PARALLEL, {"tasks": AB}, [("a", S.SUCCESS, None)], False, [], False, None),
     (PARALLEL, {"tasks": AB}, [("a", S.FAILED, None)], False, [], False, None),  # b runs on
-    (PARALLEL, {"tasks": AB}, [("a", S.FAILED, None), ("b", S.SUCCESS, None)], False, [],
-     False, S.FAILED),
-    (PARALLEL, {"tasks": AB}, [("a", S.WARNING, None), ("b", S.SUCCESS, None)], False, [],
-     False, S.WARNING),
-    (PARALLEL, {"tasks": AB}, [("b", S.KILLED, None), ("a", S.SUCCESS, None)], True, [],
-     True, None),
+    (
+        PARALLEL,
+        {"tasks": AB},
+        [("a", S.FAILED, None), ("b", S.SUCCESS, None)],
+        False,
+        [],
+        False,
+        S.FAILED,
+    ),
+    (
+        PARALLEL,
+        {"tasks": AB},
+        [("a", S.WARNING, None), ("b", S.SUCCESS, None)],
+        False,
+        [],
+        False,
+        S.WARNING,
+    ),
+    (
+        PARALLEL,
+        {"tasks": AB},
+        [("b", S.KILLED, None), ("a", S.SUCCESS, None)],
+        True,
+        [],
+        True,
+        None,
+    ),
     # Parallel with concurrent: 1 claims the next slot, none after a failure
-    (PARALLEL, {"tasks": AB, "concurrent": 1}, [("a", S.SUCCESS, None)], False,
-     [("b", None, None)], False, None),
-    (PARALLEL, {"tasks": AB, "concurrent": 1}, [("a", S.FAILED, None)], False, [], False,
-     S.FAILED),
+    (
+        PARALLEL,
+        {"tasks": AB, "concurrent": 1},
+        [("a", S.SUCCESS, None)],
+        False,
+        [("b", None, None)],
+        False,
+        None,
+    ),
+    (PARALLEL, {"tasks": AB, "concurrent": 1}, [("a", S.FAILED, None)], False, [], False, S.FAILED),
     # ForEach: iterations in order inside, concurrencyLimit iterations at once
-    (FOREACH, {"values": ["x", "y"], "tasks": AB}, [("a", S.SUCCESS, 0)], False,
-     [("b", "x", 0)], False, None),
-    (FOREACH, {"values": ["x", "y"], "tasks": AB}, [("a", S.SUCCESS, 0), ("b", S.SUCCESS, 0)],
-     False, [("a", "y", 1)], False, None),
-    (FOREACH, {"values": ["x", "y"], "tasks": AB}, [("a", S.FAILED, 0)], False, [], False,
-     S.FAILED),
-    (FOREACH, {"values": ["x", "y"], "tasks": AB, "concurrencyLimit": 0},
-     [("a", S.SUCCESS, 0), ("a", S.SUCCESS, 1)], False, [("b", "y", 1)], False, None),
-    (FOREACH, {"values": ["x", "y"], "tasks": AB, "concurrencyLimit": 0},
-     [("a", S.SUCCESS, 0), ("a", S.SUCCESS, 1), ("b", S.SUCCESS, 0)], False, [], False, None),
-    (FOREACH, {"values": [1, {"k": 2}], "tasks": AB[:1], "concurrencyLimit": 0},
-     [("a", S.SUCCESS, 0), ("a", S.WARNING, 1)], False, [], False, S.WARNING),
+    (
+        FOREACH,
+        {"values": ["x", "y"], "tasks": AB},
+        [("a", S.SUCCESS, 0)],
+        False,
+        [("b", "x", 0)],
+        False,
+        None,
+    ),
+    (
+        FOREACH,
+        {"values": ["x", "y"], "tasks": AB},
+        [("a", S.SUCCESS, 0), ("b", S.SUCCESS, 0)],
+        False,
+        [("a", "y", 1)],
+        False,
+        None,
+    ),
+    (
+        FOREACH,
+        {"values": ["x", "y"], "tasks": AB},
+        [("a", S.FAILED, 0)],
+        False,
+        [],
+        False,
+        S.FAILED,
+    ),
+    (
+        FOREACH,
+        {"values": ["x", "y"], "tasks": AB, "concurrencyLimit": 0},
+        [("a", S.SUCCESS, 0), ("a", S.SUCCESS, 1)],
+        False,
+        [("b", "y", 1)],
+        False,
+        None,
+    ),
+    (
+        FOREACH,
+        {"values": ["x", "y"], "tasks": AB, "concurrencyLimit": 0},
+        [("a", S.SUCCESS, 0), ("a", S.SUCCESS, 1), ("b", S.SUCCESS, 0)],
+        False,
+        [],
+        False,
+        None,
+    ),
+    (
+        FOREACH,
+        {"values": [1, {"k": 2}], "tasks": AB[:1], "concurrencyLimit": 0},
+        [("a", S.SUCCESS, 0), ("a", S.WARNING, 1)],
+        False,
+        [],
+        False,
+        S.WARNING,
+    ),
     (FOREACH, {"values": [], "tasks": AB}, [], False, [], False, None),
     # EachSequential: every (value, task) slot in order
-    (EACH_SEQUENTIAL, {"value": ["x", "y"], "tasks": AB[:1]}, [("a", S.SUCCESS, 0)], False,
-     [("a", "y", 1)], False, None),
-    (EACH_SEQUENTIAL, {"value": '["x", "y"]', "tasks": AB[:1]}, [("a", S.FAILED, 0)], True,
-     [], True, None),
+    (
+        EACH_SEQUENTIAL,
+        {"value": ["x", "y"], "tasks": AB[:1]},
+        [("a", S.SUCCESS, 0)],
+        False,
+        [("a", "y", 1)],
+        False,
+        None,
+    ),
+    (
+        EACH_SEQUENTIAL,
+        {"value": '["x", "y"]', "tasks": AB[:1]},
+        [("a", S.FAILED, 0)],
+        True,
+        [],
+        True,
+        None,
+    ),
     # EachParallel: all slots at once
-    (EACH_PARALLEL, {"value": ["x", "y"], "tasks": AB[:1]},
-     [("a", S.SUCCESS, 0), ("a", S.SUCCESS, 1)], False, [], False, S.SUCCESS),
+    (
+        EACH_PARALLEL,
+        {"value": ["x", "y"], "tasks": AB[:1]},
+        [("a", S.SUCCESS, 0), ("a", S.SUCCESS, 1)],
+        False,
+        [],
+        False,
+        S.SUCCESS,
+    ),
     # Switch and If walk the chosen branch as a Sequential
-    (SWITCH, {"value": "b", "cases": {"a": AB[:1], "b": AB}}, [("a", S.SUCCESS, None)], False,
-     [("b", None, None)], False, None),
-    (SWITCH, {"value": 1, "cases": {"1": AB[:1]}}, [("a", S.FAILED, None)], False, [], False,
-     S.FAILED),
-    (IF, {"condition": "true", "then": AB}, [("a", S.SUCCESS, None)], False,
-     [("b", None, None)], False, None),
-    (IF, {"condition": 0, "then": AB, "else": AB[1:]}, [("b", S.WARNING, None)], False, [],
-     False, S.WARNING),
+    (
+        SWITCH,
+        {"value": "b", "cases": {"a": AB[:1], "b": AB}},
+        [("a", S.SUCCESS, None)],
+        False,
+        [("b", None, None)],
+        False,
+        None,
+    ),
+    (
+        SWITCH,
+        {"value": 1, "cases": {"1": AB[:1]}},
+        [("a", S.FAILED, None)],
+        False,
+        [],
+        False,
+        S.FAILED,
+    ),
+    (
+        IF,
+        {"condition": "true", "then": AB},
+        [("a", S.SUCCESS, None)],
+        False,
+        [("b", None, None)],
+        False,
+        None,
+    ),
+    (
+        IF,
+        {"condition": 0, "then": AB, "else": AB[1:]},
+        [("b", S.WARNING, None)],
+        False,
+        [],
+        False,
+        S.WARNING,
+    ),
     # Dag: a task starts when every dependency succeeded (or warned, or was skipped)
-    (DAG, {"tasks": [{"task": AB[0]}, {"task": AB[1], "dependsOn": ["a"]}]},
-     [("a", S.SUCCESS, None)], False, [("b", None, None)], False, None),
-    (DAG, {"tasks": [{"task": AB[0]}, {"task": AB[1], "dependsOn": ["a"]}]},
-     [("a", S.WARNING, None)], False, [("b", None, None)], False, None),
-    (DAG, {"tasks": [{"task": AB[0]}, {"task": AB[1], "dependsOn": ["a"]}]},
-     [("a", S.FAILED, None)], False, [], False, S.FAILED),
-    (DAG, {"tasks": [{"task": AB[0]}, {"task": AB[1], "dependsOn": ["a"]}]},
-     [("a", S.KILLED, None)], True, [], True, None),
-    (DAG, {"tasks": [{"task": AB[0]}, {"task": AB[1]}]}, [("a", S.SUCCESS, None)], False, [],
-     False, None),
-    (DAG, {"tasks": [{"task": AB[0]}, {"task": AB[1]}]},
-     [("a", S.SUCCESS, None), ("b", S.WARNING, None)], False, [], False, S.WARNING),
+    (
+        DAG,
+        {"tasks": [{"task": AB[0]}, {"task": AB[1], "dependsOn": ["a"]}]},
+        [("a", S.SUCCESS, None)],
+        False,
+        [("b", None, None)],
+        False,
+        None,
+    ),
+    (
+        DAG,
+        {"tasks": [{"task": AB[0]}, {"task": AB[1], "dependsOn": ["a"]}]},
+        [("a", S.WARNING, None)],
+        False,
+        [("b", None, None)],
+        False,
+        None,
+    ),
+    (
+        DAG,
+        {"tasks": [{"task": AB[0]}, {"task": AB[1], "dependsOn": ["a"]}]},
+        [("a", S.FAILED, None)],
+        False,
+        [],
+        False,
+        S.FAILED,
+    ),
+    (
+        DAG,
+        {"tasks": [{"task": AB[0]}, {"task": AB[1], "dependsOn": ["a"]}]},
+        [("a", S.KILLED, None)],
+        True,
+        [],
+        True,
+        None,
+    ),
+    (
+        DAG,
+        {"tasks": [{"task": AB[0]}, {"task": AB[1]}]},
+        [("a", S.SUCCESS, None)],
+        False,
+        [],
+        False,
+        None,
+    ),
+    (
+        DAG,
+        {"tasks": [{"task": AB[0]}, {"task": AB[1]}]},
+        [("a", S.SUCCESS, None), ("b", S.WARNING, None)],
+        False,
+        [],
+        False,
+        S.WARNING,
+    ),
 ]
 
 
-@pytest.mark.parametrize(("type_name", "props", "ends", "has_errors", "create", "errors",
-                          "end"), CASES)
-def test_after_a_child_ends(type_name: str, props: dict[str, Any],
-                            ends: list[tuple[str, S, int | None]], has_errors: bool,
-                            create: list[tuple[str, str | None, int | None]], errors: bool,
-                            end: S | None) -> None:
+@pytest.mark.parametrize(
+    ("type_name", "props", "ends", "has_errors", "create", "errors", "end"), CASES
+)
+def test_after_a_child_ends(
+    type_name: str,
+    props: dict[str, Any],
+    ends: list[tuple[str, S, int | None]],
+    has_errors: bool,
+    create: list[tuple[str, str | None, int | None]],
+    errors: bool,
+    end: S | None,
+) -> None:
     walk = Walk.of(type_name, props)
     decision = WAIT
     for task_id, state, iteration in ends:
@@ -196,24 +406,34 @@ def test_after_a_child_ends(type_name: str, props: dict[str, Any],
     assert (created(decision), decision.errors, decision.end) == (create, errors, end)
 
 
-@pytest.mark.parametrize(("type_name", "props", "initial"), [
-    (SEQUENTIAL, {"tasks": AB}, [("a", None, None)]),
-    (PARALLEL, {"tasks": AB}, [("a", None, None), ("b", None, None)]),
-    (PARALLEL, {"tasks": AB, "concurrent": 1}, [("a", None, None)]),
-    (FOREACH, {"values": ["x", "y"], "tasks": AB}, [("a", "x", 0)]),
-    (FOREACH, {"values": ["x", "y"], "tasks": AB, "concurrencyLimit": 0},
-     [("a", "x", 0), ("a", "y", 1)]),
-    (EACH_PARALLEL, {"value": [1, 2], "tasks": AB[:1]}, [("a", "1", 0), ("a", "2", 1)]),
-    (SWITCH, {"value": "zz", "cases": {"a": AB}, "defaults": AB[1:]}, [("b", None, None)]),
-    (SWITCH, {"value": "zz", "cases": {"a": AB}}, []),  # no case, no defaults: it just ends
-    (IF, {"condition": "false", "then": AB}, []),
-    (IF, {"condition": "", "then": AB, "else": AB[1:]}, [("b", None, None)]),
-    (DAG, {"tasks": [{"task": AB[0], "dependsOn": ["b"]}, {"task": AB[1]}]},
-     [("b", None, None)]),
-    (SEQUENTIAL, {"tasks": [{**AB[0], "disabled": True}, AB[1]]}, [("b", None, None)]),
-])
-def test_first_children(type_name: str, props: dict[str, Any],
-                        initial: list[tuple[str, str | None, int | None]]) -> None:
+@pytest.mark.parametrize(
+    ("type_name", "props", "initial"),
+    [
+        (SEQUENTIAL, {"tasks": AB}, [("a", None, None)]),
+        (PARALLEL, {"tasks": AB}, [("a", None, None), ("b", None, None)]),
+        (PARALLEL, {"tasks": AB, "concurrent": 1}, [("a", None, None)]),
+        (FOREACH, {"values": ["x", "y"], "tasks": AB}, [("a", "x", 0)]),
+        (
+            FOREACH,
+            {"values": ["x", "y"], "tasks": AB, "concurrencyLimit": 0},
+            [("a", "x", 0), ("a", "y", 1)],
+        ),
+        (EACH_PARALLEL, {"value": [1, 2], "tasks": AB[:1]}, [("a", "1", 0), ("a", "2", 1)]),
+        (SWITCH, {"value": "zz", "cases": {"a": AB}, "defaults": AB[1:]}, [("b", None, None)]),
+        (SWITCH, {"value": "zz", "cases": {"a": AB}}, []),  # no case, no defaults: it just ends
+        (IF, {"condition": "false", "then": AB}, []),
+        (IF, {"condition": "", "then": AB, "else": AB[1:]}, [("b", None, None)]),
+        (
+            DAG,
+            {"tasks": [{"task": AB[0], "dependsOn": ["b"]}, {"task": AB[1]}]},
+            [("b", None, None)],
+        ),
+        (SEQUENTIAL, {"tasks": [{**AB[0], "disabled": True}, AB[1]]}, [("b", None, None)]),
+    ],
+)
+def test_first_children(
+    type_name: str, props: dict[str, Any], initial: list[tuple[str, str | None, int | None]]
+) -> None:
     plan = make_plan(type_name, props)
     assert [plan.slot(s) for s in plan.initial()] == initial
 
@@ -223,34 +443,68 @@ def test_a_flowable_with_no_children_ends_success() -> None:
         assert walk_rule(type_name).end_state(0, 0) == S.SUCCESS
 
 
-@pytest.mark.parametrize(("errors", "ended", "create", "end"), [
-    (("e1", "e2"), Ended("e1", S.SUCCESS, "p"), ["e2"], None),
-    (("e1", "e2"), Ended("e1", S.FAILED, "p"), [], S.FAILED),
-    (("e1", "e2"), Ended("e2", S.SUCCESS, "p"), [], S.FAILED),
-])
+@pytest.mark.parametrize(
+    ("errors", "ended", "create", "end"),
+    [
+        (("e1", "e2"), Ended("e1", S.SUCCESS, "p"), ["e2"], None),
+        (("e1", "e2"), Ended("e1", S.FAILED, "p"), [], S.FAILED),
+        (("e1", "e2"), Ended("e2", S.SUCCESS, "p"), [], S.FAILED),
+    ],
+)
 def test_errors_branch_runs_in_order_then_the_flowable_fails(
-        errors: tuple[str, ...], ended: Ended, create: list[str], end: S | None) -> None:
+    errors: tuple[str, ...], ended: Ended, create: list[str], end: S | None
+) -> None:
     decision = after_errors_child(errors, walk_rule(SEQUENTIAL), "p", ended)
     assert ([c.task_id for c in decision.create], decision.end) == (create, end)
-    assert after_errors_child(errors, walk_rule(ALLOW_FAILURE), "p",
-                              Ended("e2", S.SUCCESS, "p")).end == S.WARNING
+    assert (
+        after_errors_child(errors, walk_rule(ALLOW_FAILURE), "p", Ended("e2", S.SUCCESS, "p")).end
+        == S.WARNING
+    )
 
 
-@pytest.mark.parametrize(("value", "truth"), [
-    (True, True), (False, False), ("true", True), ("false", False), ("False", False),
-    ("", False), ("0", False), ("-0", False), (" 0 ", False), ("no", True), (0, False),
-    (0.0, False), (1, True), (None, False), ([], True)])
+@pytest.mark.parametrize(
+    ("value", "truth"),
+    [
+        (True, True),
+        (False, False),
+        ("true", True),
+        ("false", False),
+        ("False", False),
+        ("", False),
+        ("0", False),
+        ("-0", False),
+        (" 0 ", False),
+        ("no", True),
+        (0, False),
+        (0.0, False),
+        (1, True),
+        (None, False),
+        ([], True),
+    ],
+)
 def test_kestra_truth(value: Any, truth: bool) -> None:
     assert truthy(value) is truth
 
 
 def test_the_registry_knows_every_task_the_executor_runs() -> None:
     names = set(RULES)
-    assert {SEQUENTIAL, PARALLEL, FOREACH, EACH_SEQUENTIAL, EACH_PARALLEL, SWITCH, IF,
-            ALLOW_FAILURE, DAG, SUBFLOW, "io.kestra.plugin.core.flow.Pause"} == names
+    assert {
+        SEQUENTIAL,
+        PARALLEL,
+        FOREACH,
+        EACH_SEQUENTIAL,
+        EACH_PARALLEL,
+        SWITCH,
+        IF,
+        ALLOW_FAILURE,
+        DAG,
+        SUBFLOW,
+        "io.kestra.plugin.core.flow.Pause",
+    } == names
     for short in ("Sequential", "Subflow", "Pause"):
-        tdef = TaskDef.model_validate({"id": "x", "type": short, "tasks": AB,
-                                       "namespace": "n", "flowId": "f"})
+        tdef = TaskDef.model_validate(
+            {"id": "x", "type": short, "tasks": AB, "namespace": "n", "flowId": "f"}
+        )
         assert started_by_executor(tdef) and rule_of(tdef) is not None
     log = TaskDef.model_validate(AB[0])
     assert not started_by_executor(log) and rule_of(log) is None

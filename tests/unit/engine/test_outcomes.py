@@ -41,8 +41,15 @@ ATTEMPTS = [
     ({"retry": RETRY}, 2, S.SUCCESS, True, 2, S.SUCCESS, None),
     ({"retry": {**RETRY, "warningOnRetry": True}}, 2, S.SUCCESS, True, 2, S.WARNING, None),
     ({"retry": {**RETRY, "warningOnRetry": True}}, 1, S.SUCCESS, True, 0, S.SUCCESS, None),
-    ({"retry": {**RETRY, "warningOnRetry": True}, "allowWarning": True}, 2, S.SUCCESS, True,
-     2, S.SUCCESS, None),
+    (
+        {"retry": {**RETRY, "warningOnRetry": True}, "allowWarning": True},
+        2,
+        S.SUCCESS,
+        True,
+        2,
+        S.SUCCESS,
+        None,
+    ),
     ({"allowFailure": True}, 1, S.FAILED, True, 0, S.WARNING, None),
     ({"allowFailure": True, "allowWarning": True}, 1, S.FAILED, True, 0, S.SUCCESS, None),
     ({"allowFailure": True, "retry": RETRY}, 1, S.FAILED, True, 0, S.RETRYING, 2.0),
@@ -51,10 +58,18 @@ ATTEMPTS = [
 ]
 
 
-@pytest.mark.parametrize(("props", "n", "end", "retryable", "elapsed", "state", "retry_in"),
-                         ATTEMPTS)
-def test_attempt_outcome(props: dict[str, Any], n: int, end: S, retryable: bool,
-                         elapsed: float, state: S, retry_in: float | None) -> None:
+@pytest.mark.parametrize(
+    ("props", "n", "end", "retryable", "elapsed", "state", "retry_in"), ATTEMPTS
+)
+def test_attempt_outcome(
+    props: dict[str, Any],
+    n: int,
+    end: S,
+    retryable: bool,
+    elapsed: float,
+    state: S,
+    retry_in: float | None,
+) -> None:
     outcome = attempt_outcome(task(**props), n, end, retryable=retryable, elapsed_s=elapsed)
     assert (outcome.state, outcome.retry_in) == (state, retry_in)
 
@@ -67,16 +82,19 @@ def test_settle() -> None:
     assert settle(task(allowFailure=True), S.KILLED) == S.KILLED
 
 
-@pytest.mark.parametrize(("states", "execution", "end"), [
-    ([], S.RUNNING, S.SUCCESS),
-    ([S.SUCCESS, S.SKIPPED, S.RETRIED], S.RUNNING, S.SUCCESS),
-    ([S.SUCCESS, S.WARNING], S.RUNNING, S.WARNING),
-    ([S.WARNING, S.FAILED, S.SUCCESS], S.RUNNING, S.FAILED),
-    ([S.SUCCESS, S.CANCELLED], S.RUNNING, S.FAILED),
-    ([S.FAILED, S.KILLED], S.RUNNING, S.KILLED),
-    ([S.SUCCESS], S.KILLING, S.KILLED),  # a kill wins whatever ended
-    ([S.SUCCESS, S.PAUSED], S.RUNNING, S.PAUSED),
-])
+@pytest.mark.parametrize(
+    ("states", "execution", "end"),
+    [
+        ([], S.RUNNING, S.SUCCESS),
+        ([S.SUCCESS, S.SKIPPED, S.RETRIED], S.RUNNING, S.SUCCESS),
+        ([S.SUCCESS, S.WARNING], S.RUNNING, S.WARNING),
+        ([S.WARNING, S.FAILED, S.SUCCESS], S.RUNNING, S.FAILED),
+        ([S.SUCCESS, S.CANCELLED], S.RUNNING, S.FAILED),
+        ([S.FAILED, S.KILLED], S.RUNNING, S.KILLED),
+        ([S.SUCCESS], S.KILLING, S.KILLED),  # a kill wins whatever ended
+        ([S.SUCCESS, S.PAUSED], S.RUNNING, S.PAUSED),
+    ],
+)
 def test_execution_end(states: list[S], execution: S, end: S) -> None:
     assert execution_end(states, execution) == end
 
@@ -85,7 +103,10 @@ def test_worst_follows_the_rank_table() -> None:
     for state in S:
         assert worst([S.SUCCESS, state]) == BY_RANK[RANK.get(state, 0)]
     assert [BY_RANK[RANK[s]] for s in (S.KILLED, S.FAILED, S.WARNING)] == [
-        S.KILLED, S.FAILED, S.WARNING]
+        S.KILLED,
+        S.FAILED,
+        S.WARNING,
+    ]
 
 
 def test_rank_table_is_exported_to_lua() -> None:
@@ -96,16 +117,30 @@ def test_rank_table_is_exported_to_lua() -> None:
         assert f" {rank}:{state.value} " in lua
 
 
-@pytest.mark.parametrize(("child", "transmit", "end"), [
-    (S.SUCCESS, True, S.SUCCESS), (S.WARNING, True, S.WARNING), (S.FAILED, True, S.FAILED),
-    (S.KILLED, True, S.FAILED), (S.FAILED, False, S.SUCCESS), (S.KILLED, False, S.SUCCESS),
-])
+@pytest.mark.parametrize(
+    ("child", "transmit", "end"),
+    [
+        (S.SUCCESS, True, S.SUCCESS),
+        (S.WARNING, True, S.WARNING),
+        (S.FAILED, True, S.FAILED),
+        (S.KILLED, True, S.FAILED),
+        (S.FAILED, False, S.SUCCESS),
+        (S.KILLED, False, S.SUCCESS),
+    ],
+)
 def test_subflow_outcome(child: S, transmit: bool, end: S) -> None:
     assert subflow_outcome(child, transmit_failed=transmit) == end
 
 
-@pytest.mark.parametrize(("behavior", "end"), [
-    ("RESUME", S.SUCCESS), ("WARN", S.WARNING), ("FAIL", S.FAILED), ("CANCEL", S.CANCELLED),
-    ("resume", S.SUCCESS)])
+@pytest.mark.parametrize(
+    ("behavior", "end"),
+    [
+        ("RESUME", S.SUCCESS),
+        ("WARN", S.WARNING),
+        ("FAIL", S.FAILED),
+        ("CANCEL", S.CANCELLED),
+        ("resume", S.SUCCESS),
+    ],
+)
 def test_pause_expired(behavior: str, end: S) -> None:
     assert pause_expired(behavior) == end

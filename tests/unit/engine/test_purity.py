@@ -9,9 +9,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[3]
 ENGINE = ROOT / "executor" / "engine"
 #: Modules the engine may never reach.
-IMPURE = ("redis", "celery", "kombu", "billiard", "httpx", "fastapi", "socket", "time",
-          "executor.store", "executor.dispatch", "executor.messages", "executor.orchestrator",
-          "executor.client", "executor.embedded", "executor.celery_config", "workers")
+IMPURE = (
+    "redis",
+    "celery",
+    "kombu",
+    "billiard",
+    "httpx",
+    "fastapi",
+    "socket",
+    "time",
+    "executor.store",
+    "executor.dispatch",
+    "executor.messages",
+    "executor.orchestrator",
+    "executor.client",
+    "executor.embedded",
+    "executor.celery_config",
+    "workers",
+)
 #: Clock reads that are not imports.
 CLOCK_CALLS = ("now", "utcnow", "time", "monotonic", "today")
 
@@ -62,8 +77,9 @@ def test_engine_imports_nothing_impure() -> None:
     modules = [f"executor.engine.{p.stem}" for p in ENGINE.glob("*.py") if p.stem != "__init__"]
     assert len(modules) >= 5
     reached = _reach([*modules, "executor.engine"])
-    bad = {m: via for m, via in reached.items()
-           if any(m == i or m.startswith(i + ".") for i in IMPURE)}
+    bad = {
+        m: via for m, via in reached.items() if any(m == i or m.startswith(i + ".") for i in IMPURE)
+    }
     assert not bad, f"impure imports reached from executor/engine: {bad}"
 
 

@@ -54,8 +54,10 @@ def test_failure_runs_errors_then_finally() -> None:
 
 
 def test_without_errors_or_finally_a_failure_ends() -> None:
-    flow = Flow.from_yaml("id: f\nnamespace: t\ntasks:\n  - {id: a, type: Log, message: m}\n"
-                          "  - {id: b, type: Log, message: m}\n")
+    flow = Flow.from_yaml(
+        "id: f\nnamespace: t\ntasks:\n  - {id: a, type: Log, message: m}\n"
+        "  - {id: b, type: Log, message: m}\n"
+    )
     assert decide(flow, Ended("a", S.FAILED)) == END
     assert decide(flow, Ended("a", S.KILLED)) == END
 

@@ -37,12 +37,21 @@ class RecordingDispatcher(Dispatcher):
         self.builder = MessageBuilder("ostra")
         self.sent: list[tuple[str, str]] = []
 
-    def message(self, eid: str, trid: str, *, label: str = "",
-                queue: str | None = None) -> Outgoing:
+    def message(
+        self, eid: str, trid: str, *, label: str = "", queue: str | None = None
+    ) -> Outgoing:
         return self.builder.build(eid, trid, queue=queue, label=label)
 
-    def send(self, eid: str, trid: str, *, label: str = "", queue: str | None = None,
-             countdown: float | None = None, producer: Any = None) -> str:
+    def send(
+        self,
+        eid: str,
+        trid: str,
+        *,
+        label: str = "",
+        queue: str | None = None,
+        countdown: float | None = None,
+        producer: Any = None,
+    ) -> str:
         self.sent.append((eid, trid))
         return "sent"
 
@@ -97,8 +106,10 @@ def h() -> Harness:
 
 
 def states(ex: Execution) -> dict[str, S]:
-    return {tr.task_id + (f"[{tr.value}]" if tr.value else ""): tr.state.current
-            for tr in ex.task_run_list}
+    return {
+        tr.task_id + (f"[{tr.value}]" if tr.value else ""): tr.state.current
+        for tr in ex.task_run_list
+    }
 
 
 def test_linear_flow_runs_each_task_once_in_order(h: Harness) -> None:
@@ -146,8 +157,12 @@ tasks:
       - {id: inner, type: Fail, errorMessage: y}
   - {id: after, type: Log, message: m}
 """)
-    assert states(ex) == {"soft": S.WARNING, "guard": S.WARNING, "inner": S.FAILED,
-                          "after": S.SUCCESS}
+    assert states(ex) == {
+        "soft": S.WARNING,
+        "guard": S.WARNING,
+        "inner": S.FAILED,
+        "after": S.SUCCESS,
+    }
     assert ex.state.current == S.WARNING
 
 
@@ -166,7 +181,10 @@ tasks:
 """)
     assert ex.state.current == S.SUCCESS
     assert {tr.value: tr.outputs["value"] for tr in ex.task_runs("echo")} == {
-        "x": "v=x", "y": "v=y", "z": "v=z"}
+        "x": "v=x",
+        "y": "v=y",
+        "z": "v=z",
+    }
     assert ex.task_run("after").outputs == {"value": "v=y"}
 
 
@@ -183,8 +201,7 @@ tasks:
     errors:
       - {id: cleanup, type: Log, message: c}
 """)
-    assert states(ex) == {"p": S.FAILED, "ok": S.SUCCESS, "bad": S.FAILED,
-                          "cleanup": S.SUCCESS}
+    assert states(ex) == {"p": S.FAILED, "ok": S.SUCCESS, "bad": S.FAILED, "cleanup": S.SUCCESS}
     assert ex.state.current == S.FAILED
 
 
@@ -230,7 +247,8 @@ tasks:
 
 
 def test_subflow_waits_for_its_execution(h: Harness) -> None:
-    h.store.deploy_flow(Flow.from_yaml("""
+    h.store.deploy_flow(
+        Flow.from_yaml("""
 id: child
 namespace: t
 inputs: [{id: n, type: INT}]
@@ -238,7 +256,8 @@ tasks:
   - {id: double, type: Return, format: "{{ inputs.n * 2 }}"}
 outputs:
   - {id: result, type: STRING, value: "{{ outputs.double.value }}"}
-"""))
+""")
+    )
     ex = h.run("""
 id: parent
 namespace: t
