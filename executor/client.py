@@ -226,13 +226,13 @@ class Client:
         Killing twice is harmless; killing an execution that ended otherwise raises
         ``StateConflict``.
         """
-        self.orchestrator.kill(execution_id)
+        self.orchestrator.control.kill(execution_id)
         return self.get(execution_id)
 
     def restart(self, execution_id: str) -> Execution:
         """Restart a FAILED or KILLED execution in place: failed and killed task runs make a
         new attempt, successful ones keep their outputs (``StateConflict`` otherwise)."""
-        self.orchestrator.restart(execution_id)
+        self.orchestrator.control.restart(execution_id)
         return self.get(execution_id)
 
     def replay(
@@ -244,19 +244,19 @@ class Client:
         """A new execution (``parentId`` = this one) of the same flow revision, from the
         start or from ``task_run_id``: task runs before it keep their outputs, it and
         everything after it run again; optionally with new ``inputs``."""
-        new = self.orchestrator.replay(
+        new = self.orchestrator.control.replay(
             execution_id, task_run_id, dict(inputs) if inputs is not None else None
         )
         return self.get(new)
 
     def pause(self, execution_id: str) -> Execution:
         """Pause a RUNNING execution: running task runs finish, nothing new starts."""
-        self.orchestrator.pause(execution_id)
+        self.orchestrator.control.pause(execution_id)
         return self.get(execution_id)
 
     def resume(self, execution_id: str) -> Execution:
         """Resume a PAUSED execution (paused by hand or by a ``Pause`` task)."""
-        self.orchestrator.resume(execution_id)
+        self.orchestrator.control.resume(execution_id)
         return self.get(execution_id)
 
     def search(

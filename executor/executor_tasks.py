@@ -1,4 +1,4 @@
-"""Starting the tasks the executor runs itself: flowables, Subflow, Pause, and ``runIf``.
+"""The tasks the executor runs itself: flowables, Subflow, Pause, and ``runIf``.
 
 Each is started by its rule's ``kind`` (``executor/engine/flowables.py``): a flowable
 renders its own properties into a plan and starts its first children; a Subflow starts
@@ -17,17 +17,27 @@ from typing import TYPE_CHECKING, Any
 from pydantic import TypeAdapter
 
 from executor.engine import outcomes
-from executor.engine.flowables import Rule, WalkRule, truthy
-from executor.engine.vocabulary import Ended, NewTaskRun
+from executor.engine.flowables import (
+    Rule,
+    StoredPlan,
+    WalkRule,
+    after_child,
+    after_errors_child,
+    dag_next,
+    ids,
+    truthy,
+    walk_rule,
+)
+from executor.engine.vocabulary import ChildDecision, Ended, NewTaskRun
 from executor.errors import OstraError, TemplateError
 from executor.flow import Flow, TaskDef
 from executor.flowables import child_lists
 from executor.ids import derived_id
 from executor.inputs import resolve_inputs
-from executor.models import Label
+from executor.models import Label, LogEntry
 from executor.render_context import build_context
 from executor.state import StateType
-from executor.store.base import Status, TaskRunRow
+from executor.store.base import ChildEnd, Status, TaskRunRow
 from executor.templating import render_value
 
 if TYPE_CHECKING:
@@ -71,6 +81,111 @@ class ExecutorTasks:
             parent_task_run_id=row.parent_task_run_id,
         )
 
+    # ------------------------------------------------------------------ ending
+
+    def child_ended(
+        self,
+        eid: str,
+        flow: Flow,
+        trid: str,
+        ended: Ended,
+        *,
+        revisit: bool = False,
+        counted: ChildEnd | None = None,
+    ) -> None:
+        """After a flowable's child ended: count it (unless the worker's finish step did,
+        ``counted``), ask the flowable's rule what follows, and apply it."""
+        parent_id = ended.parent_task_run_id
+        assert parent_id is not None
+        in_errors = flow.locate(ended.task_id).branch == "errors"
+        end = counted or self.store.child_ended(
+            eid,
+            parent_id,
+            trid,
+            outcomes.child_class(ended.state),
+            ended.task_id,
+            ended.iteration,
+            in_errors,
+        )
+        if end.status == Status.PARENT or end.parent is None:
+            # Its flowable ended already (killed): nothing follows, but the execution may end.
+            self.o.finish(eid, flow)
+            self.o.settled(eid, trid)
+            return
+        parent = end.parent
+        ptask = flow.task(parent.task_id)
+        rule = walk_rule(ptask.task_type.name)
+        errors = ids(ptask.properties.get("errors") or [])
+        plan = StoredPlan.from_json(end.plan)
+        if in_errors:
+            decision = after_errors_child(errors, rule, parent_id, ended)
+        elif plan.mode == "dag":
+            children = [
+                (r.task_id, r.state)
+                for r in self.store.children_rows(eid, parent_id)
+                if flow.locate(r.task_id).branch != "errors"
+            ]
+            decision = dag_next(
+                plan, rule, parent_id, children, has_errors=bool(errors), inherited=parent.value
+            )
+        else:
+            decision = after_child(
+                plan,
+                rule,
+                parent_id,
+                end.counters,
+                end.successors,
+                has_errors=bool(errors),
+                inherited=parent.value,
+            )
+        if decision.errors:
+            decision = ChildDecision(create=(NewTaskRun(errors[0], parent_id, parent.value),))
+        if decision.create:
+            self.o.create(eid, flow, decision.create, ended=trid, revisit=revisit)
+        elif decision.end is not None:
+            self.end_task_run(eid, flow, parent, decision.end, expected=StateType.RUNNING)
+            self.o.settled(eid, trid)
+        elif in_errors or plan.mode == "dag":
+            self.o.settled(eid, trid)
+        # else the step that counted the end took it out of the active set already
+
+    def end_task_run(
+        self,
+        eid: str,
+        flow: Flow,
+        row: TaskRunRow,
+        state: StateType,
+        *,
+        expected: StateType | None = None,
+        **fields: Any,
+    ) -> None:
+        """End a task run the executor runs itself (a flowable, Subflow, Pause, or one it
+        could not start) in ``state`` after ``allowFailure``/``allowWarning``, then
+        advance. It stays in the active set until advanced, so a crash in between is
+        recovered."""
+        final = outcomes.settle(flow.task(row.task_id), state)
+        moved = self.store.transition_task_run(
+            eid, row.id, final, expected, active=time.time() + self.settings.lease_seconds, **fields
+        )
+        if moved.status not in (Status.OK, Status.NOOP):
+            if moved.state is None or not moved.state.is_terminated():
+                return
+            final = moved.state  # it ended otherwise meanwhile (killed): advance from that
+        self.o.advance(eid, row.id, flow=flow, ended=ended_of(row, final))
+
+    def fail_unstarted(self, eid: str, flow: Flow, row: TaskRunRow, error: str) -> None:
+        """End a task run the executor could not start (a render error) FAILED."""
+        self.store.append_log(
+            LogEntry(
+                level="ERROR",
+                message=error,
+                execution_id=eid,
+                task_run_id=row.id,
+                task_id=row.task_id,
+            )
+        )
+        self.end_task_run(eid, flow, row, StateType.FAILED, error=error)
+
     # ------------------------------------------------------------------ runIf
 
     def skipped(self, eid: str, flow: Flow, row: TaskRunRow) -> bool:
@@ -80,7 +195,7 @@ class ExecutorTasks:
         try:
             run = truthy(render_value(task.run_if, self._context(eid, flow, task, row)))
         except TemplateError as exc:
-            self.o.fail_unstarted(eid, flow, row, f"runIf: {exc}")
+            self.fail_unstarted(eid, flow, row, f"runIf: {exc}")
             return True
         if run:
             return False
@@ -91,7 +206,7 @@ class ExecutorTasks:
             self.o.advance(eid, row.id, flow=flow, ended=ended_of(row, StateType.SKIPPED))
         return True
 
-    # ------------------------------------------------------------------ flowables
+    # ------------------------------------------------------------------ flowables: start
 
     def _start_flowable(
         self, eid: str, flow: Flow, row: TaskRunRow, task: TaskDef, rule: WalkRule
@@ -104,7 +219,7 @@ class ExecutorTasks:
             rendered = render_value(own, self._context(eid, flow, task, row))
             plan = rule.plan({**task.properties, **rendered})
         except (OstraError, ValueError, KeyError) as exc:
-            self.o.fail_unstarted(eid, flow, row, f"cannot start {task.id}: {exc}")
+            self.fail_unstarted(eid, flow, row, f"cannot start {task.id}: {exc}")
             return
         initial = plan.initial()
         status = self.store.start_flowable(
@@ -121,7 +236,7 @@ class ExecutorTasks:
         if status != Status.OK:
             return
         if not initial:
-            self.o.end_task_run(eid, flow, row, rule.end_state(0, 0), expected=StateType.RUNNING)
+            self.end_task_run(eid, flow, row, rule.end_state(0, 0), expected=StateType.RUNNING)
             return
         children = []
         for slot in initial:
@@ -142,7 +257,7 @@ class ExecutorTasks:
             )
             values = resolve_inputs(child_flow.inputs, props.get("inputs") or {})
         except (OstraError, ValueError, KeyError) as exc:
-            self.o.fail_unstarted(eid, flow, row, f"cannot start subflow: {exc}")
+            self.fail_unstarted(eid, flow, row, f"cannot start subflow: {exc}")
             return
         wait = bool(props.get("wait", True))
         # The child's id derives from this task run, so starting twice creates it once.
@@ -178,14 +293,14 @@ class ExecutorTasks:
             # Started before (a restart of this task run, or a duplicate start).
             child_state = self.store.execution_state(child)
             if child_state in (StateType.FAILED, StateType.KILLED):
-                self.o.restart(child)  # Kestra's RETRY_FAILED: restart the same child
+                self.o.control.restart(child)  # Kestra's RETRY_FAILED: restart the same child
             elif child_state is not None and child_state.is_terminated():
                 self.subflow_ended(
                     eid, row.id, child, child_state, self.store.execution_meta(child).get("outputs")
                 )
                 return
         if not wait:
-            self.o.end_task_run(
+            self.end_task_run(
                 eid,
                 flow,
                 row,
@@ -211,7 +326,7 @@ class ExecutorTasks:
             return
         transmit = self.store.task_run_field(eid, trid, "transmitFailed") == "1"
         result = outcomes.subflow_outcome(state, transmit_failed=transmit)
-        self.o.end_task_run(
+        self.end_task_run(
             eid,
             flow,
             row,

@@ -9,9 +9,9 @@ harmless: task runs are created once per identity and state changes are compare-
 Applying a decision that follows the end of task run ``ended`` always takes ``ended``
 out of the active set (the reconciler's safety net) as its last effect, in the same
 store step where the step allows it, so no path has to remember it.
-The executor's own tasks (flowables, Subflow, Pause) are started by
-``executor/executor_tasks.py``; kill, pause, resume, restart and replay are applied by
-``executor/control.py``.
+The executor's own tasks (flowables, Subflow, Pause), and a flowable's child ends, are
+applied by ``executor/executor_tasks.py`` (``Orchestrator.tasks``); kill, pause, resume,
+restart and replay by ``executor/control.py`` (``Orchestrator.control``).
 """
 
 from __future__ import annotations
@@ -19,20 +19,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from executor.dispatch import Dispatcher
 from executor.engine import outcomes, sequencing
 from executor.engine.flowables import (
-    StoredPlan,
-    after_child,
-    after_errors_child,
-    dag_next,
-    ids,
     rule_of,
-    walk_rule,
 )
-from executor.engine.vocabulary import ChildDecision, Decision, Ended, NewTaskRun
+from executor.engine.vocabulary import Decision, Ended, NewTaskRun
 from executor.errors import TemplateError
 from executor.executor_tasks import ExecutorTasks, ended_of
 from executor.flow import Flow
@@ -94,7 +87,7 @@ class Orchestrator:
         if ended.parent_task_run_id is None:
             self.apply(eid, flow, sequencing.after(flow, ended), ended=trid)
         else:
-            self._child_ended(eid, flow, trid, ended, counted=child_end, revisit=revisit)
+            self.tasks.child_ended(eid, flow, trid, ended, counted=child_end, revisit=revisit)
 
     def apply(self, eid: str, flow: Flow, decision: Decision, *, ended: str = "") -> None:
         """Carry out a top-level ``decision`` (after task run ``ended``, if any)."""
@@ -103,9 +96,9 @@ class Orchestrator:
             return
         if decision.end:
             self.finish(eid, flow)
-        self._settled(eid, ended)
+        self.settled(eid, ended)
 
-    def _settled(self, eid: str, trid: str) -> None:
+    def settled(self, eid: str, trid: str) -> None:
         """What followed task run ``trid`` is applied: it leaves the active set."""
         if trid:
             self.store.clear_active(eid, trid)
@@ -137,7 +130,7 @@ class Orchestrator:
             # The execution is being killed (or already ended): nothing new starts.
             if state == StateType.KILLING:
                 self.finish(eid, flow)
-            self._settled(eid, ended)
+            self.settled(eid, ended)
             return
         if state == StateType.PAUSED:
             return  # resume sends them
@@ -210,109 +203,6 @@ class Orchestrator:
         )
 
     # ------------------------------------------------------------------ flowables
-
-    def _child_ended(
-        self,
-        eid: str,
-        flow: Flow,
-        trid: str,
-        ended: Ended,
-        *,
-        revisit: bool = False,
-        counted: ChildEnd | None = None,
-    ) -> None:
-        """After a flowable's child ended: count it (unless the worker's finish step did,
-        ``counted``), ask the flowable's rule what follows, and apply it."""
-        parent_id = ended.parent_task_run_id
-        assert parent_id is not None
-        in_errors = flow.locate(ended.task_id).branch == "errors"
-        end = counted or self.store.child_ended(
-            eid,
-            parent_id,
-            trid,
-            outcomes.child_class(ended.state),
-            ended.task_id,
-            ended.iteration,
-            in_errors,
-        )
-        if end.status == Status.PARENT or end.parent is None:
-            # Its flowable ended already (killed): nothing follows, but the execution may end.
-            self.finish(eid, flow)
-            self._settled(eid, trid)
-            return
-        parent = end.parent
-        ptask = flow.task(parent.task_id)
-        rule = walk_rule(ptask.task_type.name)
-        errors = ids(ptask.properties.get("errors") or [])
-        plan = StoredPlan.from_json(end.plan)
-        if in_errors:
-            decision = after_errors_child(errors, rule, parent_id, ended)
-        elif plan.mode == "dag":
-            children = [
-                (r.task_id, r.state)
-                for r in self.store.children_rows(eid, parent_id)
-                if flow.locate(r.task_id).branch != "errors"
-            ]
-            decision = dag_next(
-                plan, rule, parent_id, children, has_errors=bool(errors), inherited=parent.value
-            )
-        else:
-            decision = after_child(
-                plan,
-                rule,
-                parent_id,
-                end.counters,
-                end.successors,
-                has_errors=bool(errors),
-                inherited=parent.value,
-            )
-        if decision.errors:
-            decision = ChildDecision(create=(NewTaskRun(errors[0], parent_id, parent.value),))
-        if decision.create:
-            self.create(eid, flow, decision.create, ended=trid, revisit=revisit)
-        elif decision.end is not None:
-            self.end_task_run(eid, flow, parent, decision.end, expected=StateType.RUNNING)
-            self._settled(eid, trid)
-        elif in_errors or plan.mode == "dag":
-            self._settled(eid, trid)
-        # else the step that counted the end took it out of the active set already
-
-    def end_task_run(
-        self,
-        eid: str,
-        flow: Flow,
-        row: TaskRunRow,
-        state: StateType,
-        *,
-        expected: StateType | None = None,
-        **fields: Any,
-    ) -> None:
-        """End a task run the executor runs itself (a flowable, Subflow, Pause, or one it
-        could not start) in ``state`` after ``allowFailure``/``allowWarning``, then
-        advance. It stays in the active set until advanced, so a crash in between is
-        recovered."""
-        final = outcomes.settle(flow.task(row.task_id), state)
-        moved = self.store.transition_task_run(
-            eid, row.id, final, expected, active=time.time() + self.settings.lease_seconds, **fields
-        )
-        if moved.status not in (Status.OK, Status.NOOP):
-            if moved.state is None or not moved.state.is_terminated():
-                return
-            final = moved.state  # it ended otherwise meanwhile (killed): advance from that
-        self.advance(eid, row.id, flow=flow, ended=ended_of(row, final))
-
-    def fail_unstarted(self, eid: str, flow: Flow, row: TaskRunRow, error: str) -> None:
-        """End a task run the executor could not start (a render error) FAILED."""
-        self.store.append_log(
-            LogEntry(
-                level="ERROR",
-                message=error,
-                execution_id=eid,
-                task_run_id=row.id,
-                task_id=row.task_id,
-            )
-        )
-        self.end_task_run(eid, flow, row, StateType.FAILED, error=error)
 
     # ------------------------------------------------------------------ sending
 
@@ -472,29 +362,3 @@ class Orchestrator:
             for row in self.store.task_run_rows(eid):
                 if row.parent_task_run_id is None and row.state == StateType.CREATED:
                     self.start(eid, flow, row.id, row.task_id)
-
-    # ------------------------------------------------------------------ control
-
-    def kill(self, eid: str) -> StateType:
-        """Kill execution ``eid`` (see ``executor/control.py``)."""
-        return self.control.kill(eid)
-
-    def pause(self, eid: str) -> None:
-        """Pause a RUNNING execution (see ``executor/control.py``)."""
-        self.control.pause(eid)
-
-    def resume(
-        self, eid: str, *, pause_state: StateType = StateType.SUCCESS, only: str | None = None
-    ) -> None:
-        """Resume a PAUSED execution (see ``executor/control.py``)."""
-        self.control.resume(eid, pause_state=pause_state, only=only)
-
-    def restart(self, eid: str) -> None:
-        """Restart a FAILED or KILLED execution in place (see ``executor/control.py``)."""
-        self.control.restart(eid)
-
-    def replay(
-        self, eid: str, task_run_id: str | None = None, inputs: dict[str, Any] | None = None
-    ) -> str:
-        """Replay an execution as a new one; its id (see ``executor/control.py``)."""
-        return self.control.replay(eid, task_run_id, inputs)

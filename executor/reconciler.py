@@ -126,7 +126,7 @@ class Reconciler:
             return 0
         behavior = self.store.task_run_field(eid, trid, "behavior") or "RESUME"
         try:
-            self.orchestrator.resume(eid, pause_state=pause_expired(behavior), only=trid)
+            self.orchestrator.control.resume(eid, pause_state=pause_expired(behavior), only=trid)
         except StateConflict:
             self.store.clear_active(eid, trid)  # resumed or killed meanwhile
         return 1

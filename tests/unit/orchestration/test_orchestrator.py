@@ -273,12 +273,12 @@ tasks:
 
 def test_kill_before_anything_ran(h: Harness) -> None:
     eid = h.submit("id: k\nnamespace: t\ntasks:\n  - {id: a, type: Log, message: m}\n")
-    assert h.o.kill(eid) == S.KILLED
+    assert h.o.control.kill(eid) == S.KILLED
     h.drain()  # the message still queued finds a killed execution: nothing runs
     ex = h.store.get_execution(eid)
     assert ex.state.current == S.KILLED and ex.task_run("a").attempts == []
     with pytest.raises(StateConflict, match="only a RUNNING execution can be paused"):
-        h.o.pause(eid)
+        h.o.control.pause(eid)
 
 
 def test_restart_continues_attempts_and_keeps_successes(h: Harness) -> None:
@@ -292,7 +292,7 @@ finally:
   - {id: z, type: Log, message: m}
 """)
     assert ex.state.current == S.FAILED
-    h.o.restart(ex.id)
+    h.o.control.restart(ex.id)
     h.drain()
     again = h.store.get_execution(ex.id)
     assert again.state.current == S.FAILED  # it fails again, in place
@@ -311,7 +311,7 @@ tasks:
 """)
     h.drain()
     assert h.store.execution_state(eid) == S.PAUSED
-    h.o.resume(eid)
+    h.o.control.resume(eid)
     h.drain()
     ex = h.store.get_execution(eid)
     assert states(ex) == {"wait": S.SUCCESS, "after": S.SUCCESS}
@@ -326,7 +326,7 @@ tasks:
   - {id: one, type: Return, format: first}
   - {id: two, type: Return, format: "{{ outputs.one.value }}!"}
 """)
-    new = h.o.replay(ex.id, ex.task_run("two").id)
+    new = h.o.control.replay(ex.id, ex.task_run("two").id)
     h.drain()
     replayed = h.store.get_execution(new)
     assert replayed.state.current == S.SUCCESS and replayed.parent_id == ex.id
