@@ -44,7 +44,6 @@ from executor.models import (
     State,
     StateEvent,
     TaskRun,
-    TaskRunAttempt,
 )
 from executor.state import TERMINAL, TRANSITIONS, StateType
 from executor.store.base import (
@@ -61,6 +60,7 @@ from executor.store.base import (
     Then,
 )
 from executor.store.keys import identity
+from executor.store.records import ahist, changes_of, happend, hist, history, state_of, task_run_of
 
 #: Entries kept per events stream and per execution-events stream (the Lua's MAXLEN).
 EVENTS_MAXLEN = 100_000
@@ -90,32 +90,6 @@ def _allowed(cur: str | None, to: str) -> bool:
 
 def _terminal(state: str | None) -> bool:
     return state is not None and state in _TERMINAL_NAMES
-
-
-def _hist(state: str, date: str) -> str:
-    return f'{{"state":"{state}","date":"{date}"}}'
-
-
-def _ahist(n: int | str, state: str, date: str) -> str:
-    return f'{{"attempt":{n},"state":"{state}","date":"{date}"}}'
-
-
-def _happend(old: str | None, *entries: str) -> str:
-    """``happend()`` of ``_lib.lua``: history entries joined by commas."""
-    s = old or ""
-    for entry in entries:
-        s = entry if s == "" else f"{s},{entry}"
-    return s
-
-
-def _history(raw: str | None) -> list[dict[str, Any]]:
-    entries: list[dict[str, Any]] = json.loads(f"[{raw}]") if raw else []
-    return entries
-
-
-def _state(entries: list[dict[str, Any]]) -> State:
-    hist = [History(state=StateType(e["state"]), date=e["date"]) for e in entries]
-    return State(current=hist[-1].state if hist else StateType.CREATED, histories=hist)
 
 
 def _encode(value: Any) -> str:
@@ -251,7 +225,7 @@ class MemoryStore:
             return "INVALID"
         assert cur is not None
         x["state"] = to
-        x["h"] = _happend(x.get("h"), _hist(to, date))
+        x["h"] = happend(x.get("h"), hist(to, date))
         self._idx_state.setdefault(cur, {}).pop(eid, None)
         self._idx_state.setdefault(to, {})[eid] = float(x.get("created") or 0)
         self._note("x", "", "", "", to, date)
@@ -276,10 +250,10 @@ class MemoryStore:
         if st == "RUNNING" and n > 0:
             t[f"a{n}:state"] = "KILLED"
             t["state"] = "KILLED"
-            t["h"] = _happend(t.get("h"), _ahist(n, "KILLED", date), _hist("KILLED", date))
+            t["h"] = happend(t.get("h"), ahist(n, "KILLED", date), hist("KILLED", date))
         else:
             t["state"] = "KILLED"
-            t["h"] = _happend(t.get("h"), _hist("KILLED", date))
+            t["h"] = happend(t.get("h"), hist("KILLED", date))
         self._note("t", trid, t.get("taskId", ""), "", "KILLED", date)
 
     def _create_runs(
@@ -307,7 +281,7 @@ class MemoryStore:
                     "value": value,
                     "state": "CREATED",
                     "attempts": "0",
-                    "h": _hist("CREATED", date),
+                    "h": hist("CREATED", date),
                 }
             )
             if row.iteration is not None:
@@ -478,7 +452,7 @@ class MemoryStore:
                 "created": repr(now),
                 "originalId": original_id or eid,
                 "parentId": parent_id or "",
-                "h": _hist("CREATED", date),
+                "h": hist("CREATED", date),
             }
             if flow.concurrency is not None:
                 fields["concLimit"] = str(flow.concurrency.limit)
@@ -519,7 +493,7 @@ class MemoryStore:
             variables=flow.variables,
             parent_id=parent_id,
             original_id=original_id or eid,
-            task_run_list=[_task_run(eid, fields, c) for c in copies]
+            task_run_list=[task_run_of(eid, fields, c) for c in copies]
             + [
                 TaskRun(
                     id=row.id,
@@ -718,7 +692,7 @@ class MemoryStore:
                 return Moved(Status.INVALID, StateType(cur))
             date = self._iso()
             t["state"] = to.value
-            t["h"] = _happend(t.get("h"), _hist(to.value, date))
+            t["h"] = happend(t.get("h"), hist(to.value, date))
             t.update(encoded)
             member = f"{eid}|{trid}"
             if active == "-":
@@ -799,7 +773,7 @@ class MemoryStore:
                 elif st in ("FAILED", "KILLED"):
                     t["state"] = "RESTARTED"
                     t["lost"] = "0"
-                    t["h"] = _happend(t.get("h"), _hist("RESTARTED", date))
+                    t["h"] = happend(t.get("h"), hist("RESTARTED", date))
                     self._active[f"{eid}|{trid}"] = pending_deadline
                     self._note("t", trid, task or "", "", "RESTARTED", date)
                     restarted.append(trid)
@@ -901,7 +875,7 @@ class MemoryStore:
                     return StartResult(Status.BUSY, wait_ms=max(pttl, 0), holder=holder)
                 # The worker of attempt n died (its lease expired): it is RESUBMITTED.
                 if n > 0:
-                    h = _happend(h, _ahist(n, "RESUBMITTED", date))
+                    h = happend(h, ahist(n, "RESUBMITTED", date))
                     t[f"a{n}:state"] = "RESUBMITTED"
                     t[f"a{n}:reason"] = "worker lost"
                     t["h"] = h
@@ -911,7 +885,7 @@ class MemoryStore:
                 if lost >= max_deliveries:
                     t["state"] = "FAILED"
                     t["error"] = f"worker lost {lost} times while running this task run"
-                    t["h"] = _happend(h, _hist("FAILED", date))
+                    t["h"] = happend(h, hist("FAILED", date))
                     self._note("t", trid, task, "", "FAILED", date)
                     self._emit(eid)
                     return StartResult(Status.DONE, state=StateType.FAILED)
@@ -923,9 +897,9 @@ class MemoryStore:
             n += 1
             first_start = t.get("firstStart") or f"{now:.6f}"
             if claimed:
-                h = _happend(h, _hist("RUNNING", date), _ahist(n, "RUNNING", date))
+                h = happend(h, hist("RUNNING", date), ahist(n, "RUNNING", date))
             else:
-                h = _happend(h, _ahist(n, "RUNNING", date))
+                h = happend(h, ahist(n, "RUNNING", date))
             t.update(
                 {
                     "state": "RUNNING",
@@ -991,7 +965,7 @@ class MemoryStore:
             if st != "RUNNING" or t.get("attempts") != n:
                 if t.get(f"a{n}:state") == "RUNNING":
                     t[f"a{n}:state"] = "KILLED"
-                    t["h"] = _happend(h, _ahist(n, "KILLED", date))
+                    t["h"] = happend(h, ahist(n, "KILLED", date))
                 return Finished(Status.STALE, StateType(st))
             e = self._e(eid)
             x = e.x
@@ -1002,7 +976,7 @@ class MemoryStore:
                 aend, trend = "KILLED", "KILLED"
             t[f"a{n}:state"] = aend
             t["state"] = trend
-            t["h"] = _happend(h, _ahist(n, aend, date), _hist(trend, date))
+            t["h"] = happend(h, ahist(n, aend, date), hist(trend, date))
             if outputs_json and trend != "KILLED":
                 t["outputs"] = outputs_json
             if error:
@@ -1144,7 +1118,7 @@ class MemoryStore:
                     "bad": "0",
                     "warn": "0",
                     "plan": plan,
-                    "h": _happend(t.get("h"), _hist("RUNNING", date)),
+                    "h": happend(t.get("h"), hist("RUNNING", date)),
                 }
             )
             if values:
@@ -1331,14 +1305,14 @@ class MemoryStore:
             namespace=x["namespace"],
             flow_id=x["flowId"],
             flow_revision=int(x.get("flowRevision") or 1),
-            state=_state(_history(x.get("h"))),
+            state=state_of(history(x.get("h"))),
             inputs=json.loads(x.get("inputs") or "{}"),
             outputs=json.loads(x.get("outputs") or "{}"),
             labels=[Label.model_validate(lb) for lb in json.loads(x.get("labels") or "[]")],
             variables=json.loads(x.get("variables") or "{}"),
             parent_id=x.get("parentId") or None,
             original_id=x.get("originalId") or eid,
-            task_run_list=[_task_run(eid, x, h) for h in raws],
+            task_run_list=[task_run_of(eid, x, h) for h in raws],
         )
 
     def logs(self, eid: str) -> list[LogEntry]:
@@ -1416,12 +1390,12 @@ class MemoryStore:
                 e = self._x.get(eid)
                 for entry_id, changes in e.events if e else []:
                     if entry_id == entry:
-                        out += _changes(eid, entry_id, changes)[int(index) + 1 :]
+                        out += changes_of(eid, entry_id, changes)[int(index) + 1 :]
                 if out:
                     block_ms = None
             self._wait(lambda: bool(entries()), block_ms)
             for entry_id, changes in entries()[:READ_COUNT]:
-                out += _changes(eid, entry_id, changes)
+                out += changes_of(eid, entry_id, changes)
         return out
 
     def search(
@@ -1465,50 +1439,3 @@ def _row(trid: str, t: Hash) -> TaskRunRow | None:
         t.get("value") or None,
         int(t["iteration"]) if t.get("iteration") is not None else None,
     )
-
-
-def _task_run(eid: str, x: Hash, h: Hash) -> TaskRun:
-    """A task run as stored, with its attempts and their histories."""
-    entries = _history(h.get("h"))
-    n = int(h.get("attempts") or 0)
-    attempts = [
-        TaskRunAttempt(
-            number=i,
-            state=_state([entry for entry in entries if entry.get("attempt") == i]),
-            worker_id=h.get(f"a{i}:worker"),
-            reason=h.get(f"a{i}:reason"),
-        )
-        for i in range(1, n + 1)
-    ]
-    return TaskRun(
-        id=h["id"],
-        execution_id=eid,
-        namespace=x["namespace"],
-        flow_id=x["flowId"],
-        task_id=h["taskId"],
-        parent_task_run_id=h.get("parentTaskRunId") or None,
-        value=h.get("value") or None,
-        attempts=attempts,
-        iteration=int(h["iteration"]) if h.get("iteration") else None,
-        outputs=json.loads(h["outputs"]) if h.get("outputs") else {},
-        state=_state([entry for entry in entries if "attempt" not in entry]),
-    )
-
-
-def _changes(
-    eid: str, entry_id: str, changes: list[dict[str, str]]
-) -> list[tuple[str, StateEvent]]:
-    return [
-        (
-            f"{entry_id}/{i}",
-            StateEvent(
-                execution_id=eid,
-                state=StateType(d["s"]),
-                date=d["d"],  # type: ignore[arg-type]
-                task_run_id=d["tr"] or None,
-                task_id=d["task"] or None,
-                attempt=int(d["a"]) if d["a"] else None,
-            ),
-        )
-        for i, d in enumerate(changes)
-    ]

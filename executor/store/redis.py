@@ -32,7 +32,6 @@ from executor.models import (
     State,
     StateEvent,
     TaskRun,
-    TaskRunAttempt,
     utcnow,
 )
 from executor.state import TERMINAL, TRANSITIONS, StateType, allowed_sources
@@ -50,6 +49,7 @@ from executor.store.base import (
     Then,
 )
 from executor.store.keys import Keys, active_member, identity
+from executor.store.records import changes_of, hist, history, state_of, task_run_of
 
 _HERE = Path(__file__).parent
 F = TypeVar("F", bound=Callable[..., Any])
@@ -315,7 +315,7 @@ class RedisStore:
             "created": repr(now),
             "originalId": original_id or eid,
             "parentId": parent_id or "",
-            "h": _hist("CREATED", date),
+            "h": hist("CREATED", date),
         }
         if flow.concurrency is not None:
             fields["concLimit"] = str(flow.concurrency.limit)
@@ -371,7 +371,7 @@ class RedisStore:
             variables=flow.variables,
             parent_id=parent_id,
             original_id=original_id or eid,
-            task_run_list=[self._task_run(eid, fields, c) for c in copies]
+            task_run_list=[task_run_of(eid, fields, c) for c in copies]
             + [
                 TaskRun(
                     id=row.id,
@@ -1079,7 +1079,7 @@ class RedisStore:
                 pipe.hgetall(k.task_run(eid, _s(trid)))
             raw = pipe.execute()
         task_runs = [
-            self._task_run(eid, x, {_s(a): _s(b) for a, b in fields.items()})
+            task_run_of(eid, x, {_s(a): _s(b) for a, b in fields.items()})
             for fields in raw
             if fields
         ]
@@ -1088,7 +1088,7 @@ class RedisStore:
             namespace=x["namespace"],
             flow_id=x["flowId"],
             flow_revision=int(x.get("flowRevision") or 1),
-            state=_state(_history(x.get("h"))),
+            state=state_of(history(x.get("h"))),
             inputs=json.loads(x.get("inputs") or "{}"),
             outputs=json.loads(x.get("outputs") or "{}"),
             labels=[Label.model_validate(lb) for lb in json.loads(x.get("labels") or "[]")],
@@ -1096,33 +1096,6 @@ class RedisStore:
             parent_id=x.get("parentId") or None,
             original_id=x.get("originalId") or eid,
             task_run_list=task_runs,
-        )
-
-    @staticmethod
-    def _task_run(eid: str, x: dict[str, str], h: dict[str, str]) -> TaskRun:
-        entries = _history(h.get("h"))
-        n = int(h.get("attempts") or 0)
-        attempts = [
-            TaskRunAttempt(
-                number=i,
-                state=_state([e for e in entries if e.get("attempt") == i]),
-                worker_id=h.get(f"a{i}:worker"),
-                reason=h.get(f"a{i}:reason"),
-            )
-            for i in range(1, n + 1)
-        ]
-        return TaskRun(
-            id=h["id"],
-            execution_id=eid,
-            namespace=x["namespace"],
-            flow_id=x["flowId"],
-            task_id=h["taskId"],
-            parent_task_run_id=h.get("parentTaskRunId") or None,
-            value=h.get("value") or None,
-            attempts=attempts,
-            iteration=int(h["iteration"]) if h.get("iteration") else None,
-            outputs=json.loads(h["outputs"]) if h.get("outputs") else {},
-            state=_state([e for e in entries if "attempt" not in e]),
         )
 
     @_translate
@@ -1172,31 +1145,14 @@ class RedisStore:
         if index:  # the rest of a step whose first changes were read
             found: Any = self.r.xrange(self.k.events(eid), entry, entry)
             for entry_id, f in found or []:
-                out += self._changes(eid, entry_id, f)[int(index) + 1 :]
+                out += changes_of(eid, _s(entry_id), json.loads(f[b"e"]))[int(index) + 1 :]
             if out:
                 block_ms = None
         res: Any = self.r.xread({self.k.events(eid): entry}, block=block_ms, count=1000)
         for _stream, entries in res or []:
             for entry_id, f in entries:
-                out += self._changes(eid, entry_id, f)
+                out += changes_of(eid, _s(entry_id), json.loads(f[b"e"]))
         return out
-
-    @staticmethod
-    def _changes(eid: str, entry_id: Any, fields: Any) -> list[tuple[str, StateEvent]]:
-        return [
-            (
-                f"{_s(entry_id)}/{i}",
-                StateEvent(
-                    execution_id=eid,
-                    state=StateType(d["s"]),
-                    date=d["d"],
-                    task_run_id=d["tr"] or None,
-                    task_id=d["task"] or None,
-                    attempt=int(d["a"]) if d["a"] else None,
-                ),
-            )
-            for i, d in enumerate(json.loads(fields[b"e"]))
-        ]
 
     @_translate
     def search(
@@ -1373,18 +1329,3 @@ def _row(trid: str, vals: list[Any]) -> TaskRunRow | None:
         _s(vals[3]) or None,
         int(vals[4]) if vals[4] is not None else None,
     )
-
-
-def _history(raw: str | None) -> list[dict[str, Any]]:
-    """The entries of a history field (JSON objects joined by commas, see ``_lib.lua``)."""
-    return json.loads(f"[{raw}]") if raw else []
-
-
-def _hist(state: str, date: str) -> str:
-    """One history entry, as ``hist()`` in ``_lib.lua`` writes it."""
-    return f'{{"state":"{state}","date":"{date}"}}'
-
-
-def _state(entries: list[dict[str, Any]]) -> State:
-    hist = [History(state=StateType(e["state"]), date=e["date"]) for e in entries]
-    return State(current=hist[-1].state if hist else StateType.CREATED, histories=hist)

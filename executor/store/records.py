@@ -1,0 +1,96 @@
+"""The stored record formats both stores share, written and read in one place.
+
+A task run is a flat hash of strings (attempts as ``aN:*`` fields); a state history is
+field ``h``: JSON entries joined by commas, as ``hist()``/``ahist()``/``happend()`` in
+``_lib.lua`` write them; a step's state changes are one events entry, a JSON list of
+``{k, tr, task, a, s, d}``. ``RedisStore`` keeps these records in Redis, ``MemoryStore``
+in dicts; both read them back into models here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from executor.models import History, State, StateEvent, TaskRun, TaskRunAttempt
+from executor.state import StateType
+
+
+def hist(state: str, date: str) -> str:
+    """One history entry, as ``hist()`` in ``_lib.lua`` writes it."""
+    return f'{{"state":"{state}","date":"{date}"}}'
+
+
+def ahist(n: int | str, state: str, date: str) -> str:
+    """One attempt history entry, as ``ahist()`` in ``_lib.lua`` writes it."""
+    return f'{{"attempt":{n},"state":"{state}","date":"{date}"}}'
+
+
+def happend(old: str | None, *entries: str) -> str:
+    """History entries appended to a history field (``happend()`` in ``_lib.lua``)."""
+    s = old or ""
+    for entry in entries:
+        s = entry if s == "" else f"{s},{entry}"
+    return s
+
+
+def history(raw: str | None) -> list[dict[str, Any]]:
+    """The entries of a history field."""
+    entries: list[dict[str, Any]] = json.loads(f"[{raw}]") if raw else []
+    return entries
+
+
+def state_of(entries: Iterable[Mapping[str, Any]]) -> State:
+    """A ``State`` from history entries (CREATED with none)."""
+    hist_ = [History(state=StateType(e["state"]), date=e["date"]) for e in entries]
+    return State(current=hist_[-1].state if hist_ else StateType.CREATED, histories=hist_)
+
+
+def task_run_of(eid: str, x: Mapping[str, str], h: Mapping[str, str]) -> TaskRun:
+    """A task run from its hash ``h`` (``x``: its execution's hash), with its attempts."""
+    entries = history(h.get("h"))
+    n = int(h.get("attempts") or 0)
+    attempts = [
+        TaskRunAttempt(
+            number=i,
+            state=state_of(e for e in entries if e.get("attempt") == i),
+            worker_id=h.get(f"a{i}:worker"),
+            reason=h.get(f"a{i}:reason"),
+        )
+        for i in range(1, n + 1)
+    ]
+    return TaskRun(
+        id=h["id"],
+        execution_id=eid,
+        namespace=x["namespace"],
+        flow_id=x["flowId"],
+        task_id=h["taskId"],
+        parent_task_run_id=h.get("parentTaskRunId") or None,
+        value=h.get("value") or None,
+        attempts=attempts,
+        iteration=int(h["iteration"]) if h.get("iteration") else None,
+        outputs=json.loads(h["outputs"]) if h.get("outputs") else {},
+        state=state_of(e for e in entries if "attempt" not in e),
+    )
+
+
+def changes_of(
+    eid: str, entry_id: str, changes: Iterable[Mapping[str, str]]
+) -> list[tuple[str, StateEvent]]:
+    """The state changes of one events entry, each with its own id ``ENTRY/i`` (reading
+    resumes after any of them)."""
+    return [
+        (
+            f"{entry_id}/{i}",
+            StateEvent(
+                execution_id=eid,
+                state=StateType(d["s"]),
+                date=d["d"],  # type: ignore[arg-type]
+                task_run_id=d["tr"] or None,
+                task_id=d["task"] or None,
+                attempt=int(d["a"]) if d["a"] else None,
+            ),
+        )
+        for i, d in enumerate(changes)
+    ]
