@@ -202,8 +202,6 @@ class Orchestrator:
             time.time() + self.settings.pending_grace,
         )
 
-    # ------------------------------------------------------------------ flowables
-
     # ------------------------------------------------------------------ sending
 
     def start(
@@ -361,4 +359,4 @@ class Orchestrator:
                 continue
             for row in self.store.task_run_rows(eid):
                 if row.parent_task_run_id is None and row.state == StateType.CREATED:
-                    self.start(eid, flow, row.id, row.task_id)
+                    self.start(eid, flow, row.id, row.task_id, new=NewTaskRun(row.task_id))

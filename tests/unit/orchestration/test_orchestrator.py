@@ -332,3 +332,21 @@ tasks:
     assert replayed.state.current == S.SUCCESS and replayed.parent_id == ex.id
     assert replayed.task_run("one").attempts == ex.task_run("one").attempts  # copied
     assert replayed.task_run("two").outputs == {"value": "first!"}
+
+
+def test_a_queued_execution_evaluates_run_if_when_it_is_promoted(h: Harness) -> None:
+    flow = """
+id: limited
+namespace: t
+concurrency: {limit: 1}
+tasks:
+  - {id: maybe, type: Fail, errorMessage: must not run, runIf: "false"}
+  - {id: then, type: Log, message: m}
+"""
+    first, queued = h.submit(flow), h.submit(flow)
+    assert h.store.execution_state(queued) == S.QUEUED
+    h.drain()
+    for eid in (first, queued):
+        ex = h.store.get_execution(eid)
+        assert states(ex) == {"maybe": S.SKIPPED, "then": S.SUCCESS}, eid
+        assert ex.state.current == S.SUCCESS
