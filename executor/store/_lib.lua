@@ -21,12 +21,13 @@
 -- States, ISO dates, ids and task ids never contain quotes or backslashes (ids are
 -- validated), so the history and event JSON below is built by concatenation.
 
+-- In place: assigning the fields being traversed is allowed, and building a new table
+-- instead costs a rehash at every power of two (most of a step's argument decoding).
 local function resolve(layout)
-    local out = {}
     for name, v in pairs(layout) do
-        if type(v) == 'table' then out[name] = resolve(v) else out[name] = KEYS[v] end
+        if type(v) == 'table' then resolve(v) else layout[name] = KEYS[v] end
     end
-    return out
+    return layout
 end
 
 -- The step's named arguments A and named keys K.
