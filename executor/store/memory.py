@@ -37,13 +37,10 @@ from executor.errors import ExecutionNotFound, FlowNotFound, StoreError
 from executor.flow import Flow
 from executor.models import (
     Execution,
-    History,
     Label,
     LogEntry,
     MetricEntry,
-    State,
     StateEvent,
-    TaskRun,
 )
 from executor.state import TERMINAL, TRANSITIONS, StateType
 from executor.store.base import (
@@ -60,7 +57,16 @@ from executor.store.base import (
     Then,
 )
 from executor.store.keys import identity
-from executor.store.records import ahist, changes_of, happend, hist, history, state_of, task_run_of
+from executor.store.records import (
+    ahist,
+    changes_of,
+    created_execution,
+    happend,
+    hist,
+    history,
+    state_of,
+    task_run_of,
+)
 
 #: Entries kept per events stream and per execution-events stream (the Lua's MAXLEN).
 EVENTS_MAXLEN = 100_000
@@ -481,33 +487,17 @@ class MemoryStore:
             if trigger is not None:
                 self._e(trigger[0]).subflows.add(eid)
             self._emit(eid)
-        created = [History(state=StateType.CREATED, date=date)]  # type: ignore[arg-type]
-        return Execution(
-            id=eid,
-            namespace=flow.namespace,
-            flow_id=flow.id,
-            flow_revision=flow.revision or 1,
-            state=State(current=StateType.CREATED, histories=created),
-            inputs=json.loads(inputs_json),
-            labels=labels,
-            variables=flow.variables,
-            parent_id=parent_id,
-            original_id=original_id or eid,
-            task_run_list=[task_run_of(eid, fields, c) for c in copies]
-            + [
-                TaskRun(
-                    id=row.id,
-                    execution_id=eid,
-                    namespace=flow.namespace,
-                    flow_id=flow.id,
-                    task_id=row.task_id,
-                    parent_task_run_id=row.parent_task_run_id,
-                    value=row.value,
-                    iteration=row.iteration,
-                    state=State(current=StateType.CREATED, histories=created),
-                )
-                for row in first
-            ],
+        return created_execution(
+            eid,
+            flow,
+            json.loads(inputs_json),
+            labels,
+            parent_id,
+            original_id,
+            fields,
+            copies,
+            first,
+            date,
         )
 
     def admit(self, eid: str, flow: Flow) -> Status:

@@ -13,8 +13,10 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from executor.models import History, State, StateEvent, TaskRun, TaskRunAttempt
+from executor.flow import Flow
+from executor.models import Execution, History, Label, State, StateEvent, TaskRun, TaskRunAttempt
 from executor.state import StateType
+from executor.store.base import NewRow
 
 
 def hist(state: str, date: str) -> str:
@@ -72,6 +74,50 @@ def task_run_of(eid: str, x: Mapping[str, str], h: Mapping[str, str]) -> TaskRun
         iteration=int(h["iteration"]) if h.get("iteration") else None,
         outputs=json.loads(h["outputs"]) if h.get("outputs") else {},
         state=state_of(e for e in entries if "attempt" not in e),
+    )
+
+
+def created_execution(
+    eid: str,
+    flow: Flow,
+    inputs: dict[str, Any],
+    labels: list[Label],
+    parent_id: str | None,
+    original_id: str | None,
+    fields: Mapping[str, str],
+    copies: Iterable[Mapping[str, str]],
+    first: Iterable[NewRow],
+    date: str,
+) -> Execution:
+    """An execution as ``create_execution`` just stored it (``fields``: its hash), with
+    the task runs a replay copied and its first task runs, all CREATED at ``date``."""
+    created = [History(state=StateType.CREATED, date=date)]  # type: ignore[arg-type]
+    return Execution(
+        id=eid,
+        namespace=flow.namespace,
+        flow_id=flow.id,
+        flow_revision=flow.revision or 1,
+        state=State(current=StateType.CREATED, histories=created),
+        inputs=inputs,
+        labels=labels,
+        variables=flow.variables,
+        parent_id=parent_id,
+        original_id=original_id or eid,
+        task_run_list=[task_run_of(eid, fields, c) for c in copies]
+        + [
+            TaskRun(
+                id=row.id,
+                execution_id=eid,
+                namespace=flow.namespace,
+                flow_id=flow.id,
+                task_id=row.task_id,
+                parent_task_run_id=row.parent_task_run_id,
+                value=row.value,
+                iteration=row.iteration,
+                state=State(current=StateType.CREATED, histories=created),
+            )
+            for row in first
+        ],
     )
 
 

@@ -25,13 +25,10 @@ from executor.errors import ExecutionNotFound, FlowNotFound, StoreError
 from executor.flow import Flow
 from executor.models import (
     Execution,
-    History,
     Label,
     LogEntry,
     MetricEntry,
-    State,
     StateEvent,
-    TaskRun,
     utcnow,
 )
 from executor.state import TERMINAL, TRANSITIONS, StateType, allowed_sources
@@ -49,7 +46,14 @@ from executor.store.base import (
     Then,
 )
 from executor.store.keys import Keys, active_member, identity
-from executor.store.records import changes_of, hist, history, state_of, task_run_of
+from executor.store.records import (
+    changes_of,
+    created_execution,
+    hist,
+    history,
+    state_of,
+    task_run_of,
+)
 
 _HERE = Path(__file__).parent
 F = TypeVar("F", bound=Callable[..., Any])
@@ -359,33 +363,17 @@ class RedisStore:
         step.args["rows"] = step.rows(k, eid, first)
         if _status(self._call("submit", step)) != Status.OK:
             return None
-        created = [History(state=StateType.CREATED, date=date)]  # type: ignore[arg-type]
-        return Execution(
-            id=eid,
-            namespace=flow.namespace,
-            flow_id=flow.id,
-            flow_revision=flow.revision or 1,
-            state=State(current=StateType.CREATED, histories=created),
-            inputs=json.loads(inputs_json),
-            labels=labels,
-            variables=flow.variables,
-            parent_id=parent_id,
-            original_id=original_id or eid,
-            task_run_list=[task_run_of(eid, fields, c) for c in copies]
-            + [
-                TaskRun(
-                    id=row.id,
-                    execution_id=eid,
-                    namespace=flow.namespace,
-                    flow_id=flow.id,
-                    task_id=row.task_id,
-                    parent_task_run_id=row.parent_task_run_id,
-                    value=row.value,
-                    iteration=row.iteration,
-                    state=State(current=StateType.CREATED, histories=created),
-                )
-                for row in first
-            ],
+        return created_execution(
+            eid,
+            flow,
+            json.loads(inputs_json),
+            labels,
+            parent_id,
+            original_id,
+            fields,
+            copies,
+            first,
+            date,
         )
 
     @_translate
