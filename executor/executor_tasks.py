@@ -188,10 +188,16 @@ class ExecutorTasks:
 
     # ------------------------------------------------------------------ runIf
 
-    def skipped(self, eid: str, flow: Flow, row: TaskRunRow) -> bool:
-        """Apply ``runIf``: a false condition ends the task run SKIPPED without running
-        it, a render error FAILED. True if the task run is not to be started."""
-        task = flow.task(row.task_id)
+    def skipped(self, eid: str, flow: Flow, trid: str, new: NewTaskRun) -> bool:
+        """Apply the ``runIf`` of just created task run ``trid``: a false condition ends it
+        SKIPPED without running it, a render error FAILED. True if it is not to be
+        started."""
+        task = flow.task(new.task_id)
+        if task.run_if is None:
+            return False
+        row = TaskRunRow(
+            trid, new.task_id, StateType.CREATED, new.parent_task_run_id, new.value, new.iteration
+        )
         try:
             run = truthy(render_value(task.run_if, self._context(eid, flow, task, row)))
         except TemplateError as exc:

@@ -34,7 +34,7 @@ from executor.models import LogEntry
 from executor.render_context import build_context
 from executor.settings import Settings, get_settings
 from executor.state import StateType
-from executor.store.base import ChildEnd, NewRow, Status, Store, TaskRunRow, Then
+from executor.store.base import ChildEnd, NewRow, Status, Store, Then
 from executor.templating import render_value
 
 log = logging.getLogger(__name__)
@@ -210,22 +210,7 @@ class Orchestrator:
         """Start one task run: the executor's own tasks here (by their rule), ``runIf``
         evaluated first, any other published to its queue (the task's ``workerGroup``)."""
         task = flow.task(task_id)
-        if (
-            new is not None
-            and task.run_if is not None
-            and self.tasks.skipped(
-                eid,
-                flow,
-                TaskRunRow(
-                    trid,
-                    task_id,
-                    StateType.CREATED,
-                    new.parent_task_run_id,
-                    new.value,
-                    new.iteration,
-                ),
-            )
-        ):
+        if new is not None and self.tasks.skipped(eid, flow, trid, new):
             return
         rule = rule_of(task)
         if rule is not None:
