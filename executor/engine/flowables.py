@@ -326,8 +326,9 @@ def walk_rule(type_name: str) -> WalkRule:
 
 
 def started_by_executor(task: TaskDef) -> bool:
-    """True for flowables, Subflow and Pause: an orchestrator starts their task runs."""
-    return task.task_type.name in RULES or task.task_type.flowable
+    """True for flowables, Subflow and Pause: an orchestrator starts their task runs (by
+    their rule: the one criterion ``Orchestrator.start`` dispatches on too)."""
+    return rule_of(task) is not None
 
 
 def make_plan(type_name: str, props: dict[str, Any]) -> Plan:
