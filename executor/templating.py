@@ -365,6 +365,22 @@ _env.filters.update(
 )
 
 
+def _install_pebble() -> None:
+    """Install the filters, functions and tests of :mod:`executor.pebble.registry`."""
+    import importlib
+
+    from executor.pebble import registry
+
+    for module in registry.MODULES:
+        importlib.import_module(module)
+    _env.filters.update(registry.FILTERS)
+    _env.globals.update(registry.FUNCTIONS)
+    _env.tests.update(registry.TESTS)
+
+
+_install_pebble()
+
+
 # --------------------------------------------------------------------------- compiling
 
 
