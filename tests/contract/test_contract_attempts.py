@@ -198,7 +198,8 @@ def test_retrying_waits_for_retry_at(store: Store) -> None:
     assert res.status == "WAIT" and 55_000 < res.wait_ms <= 60_000
     run = store.get_execution(eid).task_run_list[0]
     assert run.attempts[0].reason == "boom"
-    assert store.execution_state(eid) == S.RUNNING
+    # Kestra's ExecutorService.handleChildWorkerTaskResult: the execution waits RETRYING too
+    assert store.execution_state(eid) == S.RETRYING
 
 
 def test_retry_is_the_next_attempt(store: Store) -> None:
@@ -208,9 +209,11 @@ def test_retry_is_the_next_attempt(store: Store) -> None:
     store.finish_attempt(
         eid, a, 2, S.FAILED, S.RETRYING, retry_at=time.time() - 1, active_deadline=0.0
     )
+    assert store.execution_state(eid) == S.RETRYING
     res = store.start_attempt(eid, a, "w2", 30)
     assert res.status == "START" and res.attempt == 3
     assert res.first_start == pytest.approx(first.first_start)
+    assert store.execution_state(eid) == S.RUNNING  # back with the next attempt
     store.finish_attempt(eid, a, 3, S.SUCCESS, S.SUCCESS, active_deadline=0.0)
     assert _attempts(store, eid, a) == [
         (1, S.RESUBMITTED, "w1"),
