@@ -279,8 +279,7 @@ class ExecutorTasks:
         )
         if self.store.execution_state(eid) == StateType.CREATED:
             self.store.transition_execution(eid, StateType.RUNNING, expected=StateType.CREATED)
-        labels = [Label(key=str(k), value=str(v)) for k, v in (props.get("labels") or {}).items()]
-        labels.append(Label(key="system.correlationId", value=eid))
+        labels = self._subflow_labels(eid, child, child_flow, props)
         # Ids derived from the child's, so a second start writes nothing new.
         first = self.o.first_rows(child, child_flow, id_of=lambda c: derived_id(child, c.task_id))
         created = self.store.create_execution(
@@ -316,6 +315,26 @@ class ExecutorTasks:
             )
         else:
             self.store.clear_active(eid, row.id)  # the child's end moves it on
+
+    def _subflow_labels(
+        self, eid: str, child: str, child_flow: Flow, props: dict[str, Any]
+    ) -> list[Label]:
+        """The labels of a Subflow's child execution, as Kestra's
+        ``ExecutableUtils.subflowExecution`` and ``Execution.newExecution`` give them: the
+        child flow's own (no ``system.`` ones), then this execution's ``system.`` labels
+        (its ``system.correlationId``: the root execution's id) or, with
+        ``inheritLabels``, all of its labels, then the task's ``labels``."""
+        merged = {k: v for k, v in child_flow.labels.items() if not k.startswith("system.")}
+        inherit = bool(props.get("inheritLabels", False))
+        for lb in json.loads(self.store.execution_meta(eid).get("labels") or "[]"):
+            if inherit or str(lb["key"]).startswith("system."):
+                merged[str(lb["key"])] = str(lb["value"])
+        given = props.get("labels") or {}
+        if isinstance(given, list):
+            given = {lb["key"]: lb.get("value") for lb in given}
+        merged.update({str(k): str(v) for k, v in given.items()})
+        merged.setdefault("system.correlationId", child)
+        return [Label(key=k, value=v) for k, v in merged.items()]
 
     def subflow_ended(
         self, eid: str, trid: str, child: str, state: StateType, outputs: str | None
