@@ -230,6 +230,53 @@ def test_retry_is_the_next_attempt(store: Store) -> None:
     ]
 
 
+def test_retried_ends_the_task_run_with_the_new_execution_due(store: Store) -> None:
+    # CREATE_NEW_EXECUTION: the task run ends RETRIED (terminal), the new execution due at
+    # retryAt; the execution itself is moved by the orchestrator (Orchestrator.retried)
+    eid, (a,) = running(store)
+    at = time.time() + 60
+    done = store.finish_attempt(
+        eid, a, 1, S.FAILED, S.RETRIED, retry_at=at, error="boom", active_deadline=at
+    )
+    assert (done.status, done.state, done.next_state, done.ended) == ("OK", S.RETRIED, None, None)
+    assert store.task_run_row(eid, a).state == S.RETRIED  # type: ignore[union-attr]
+    assert store.retry_at(eid, a) == pytest.approx(at, abs=1e-3)
+    assert store.execution_state(eid) == S.RUNNING
+    assert store.due_active(at - 1) == [] and store.due_active(at + 0.01) == [(eid, a)]
+    assert store.start_attempt(eid, a, "w2", 30).status == "DONE"
+
+
+def test_a_retried_child_is_not_counted_by_its_flowable(store: Store) -> None:
+    p = row("p")
+    eid = submit(store, first=[p])
+    plan = '{"mode": "seq", "tasks": ["c"], "looped": false}'
+    assert store.start_flowable(eid, p.id, "seq", 1, 1, 1, 0, plan, []) == "OK"
+    (c, _), *_ = store.create_task_runs(eid, [row("c", parent=p.id)], 0.0).runs
+    assert store.start_attempt(eid, c, "w", 30).status == "START"
+    done = store.finish_attempt(
+        eid, c, 1, S.FAILED, S.RETRIED, retry_at=time.time(), active_deadline=0.0, parent=p.id
+    )
+    assert (done.status, done.state, done.child) == ("OK", S.RETRIED, None)
+    assert store.task_run_row(eid, p.id).state == S.RUNNING  # type: ignore[union-attr]
+
+
+def test_execution_metadata_of_a_retry_chain(store: Store) -> None:
+    first = submit(store)
+    meta = store.get_execution(first).metadata
+    assert meta.attempt_number == 1 and meta.original_created_date is not None
+    origin = meta.original_created_date.timestamp()
+    second = submit(store, parent_id=first, original_id=first, attempt=(2, origin))
+    again = store.get_execution(second)
+    assert (again.metadata.attempt_number, again.parent_id, again.original_id) == (
+        2,
+        first,
+        first,
+    )
+    assert again.metadata.original_created_date == meta.original_created_date
+    dumped = again.model_dump(mode="json", by_alias=True)["metadata"]
+    assert dumped["attemptNumber"] == 2 and "originalCreatedDate" in dumped
+
+
 def test_live_lease_is_busy(store: Store) -> None:
     eid, (a,) = running(store, lease_s=30)
     res = store.start_attempt(eid, a, "w2", 30)
