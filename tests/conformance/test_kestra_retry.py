@@ -312,3 +312,29 @@ tasks:
     message: m
 """)
     assert path in str(err.value)
+
+
+def test_a_subflow_waits_for_the_new_execution_of_its_retried_child(run, client: Client) -> None:
+    # ExecutionService.replay keeps the execution's trigger: the new execution of a retried
+    # child is the one whose end moves the parent's Subflow task run on
+    client.deploy(
+        Flow.from_yaml("""
+id: retry-new-execution-child
+namespace: io.kestra.tests
+retry: {behavior: CREATE_NEW_EXECUTION, type: constant, maxAttempt: 2, interval: PT0S}
+tasks:
+  - {id: fail, type: Fail}
+""")
+    )
+    parent = run("""
+id: retry-new-execution-parent
+namespace: io.kestra.tests
+tasks:
+  - {id: sub, type: Subflow, namespace: io.kestra.tests, flowId: retry-new-execution-child}
+""")
+    assert parent.state.current == S.FAILED
+    last = client.get(parent.task_run("sub").outputs["executionId"])
+    assert last.metadata.attempt_number == 2 and last.state.current == S.FAILED
+    first = client.get(last.parent_id or "")
+    assert first.state.current == S.RETRIED
+    assert {lb.value for lb in last.labels if lb.key == "system.correlationId"} == {parent.id}
