@@ -338,3 +338,56 @@ tasks:
     first = client.get(last.parent_id or "")
     assert first.state.current == S.RETRIED
     assert {lb.value for lb in last.labels if lb.key == "system.correlationId"} == {parent.id}
+
+
+def test_a_subflow_task_is_retried_when_its_child_failed(run, client: Client) -> None:
+    # retry-subflow.yaml (a flow-level retry over a Subflow task; the child here fails
+    # once, like failed-first): only RunnableTasks and Subflow are retried
+    # (ExecutorService.handleChildWorkerTaskResult). Ostra restarts the same child.
+    client.deploy(
+        Flow.from_yaml("""
+id: failed-first
+namespace: io.kestra.tests
+tasks:
+  - {id: flaky, type: Python, function: "tests.helpers.funcs:flaky", kwargs: {fail_times: 1}}
+""")
+    )
+    done = run("""
+id: retry-subflow
+namespace: io.kestra.tests
+retry: {type: constant, interval: PT0.1S, maxAttempt: 3}
+tasks:
+  - {id: subflow, type: Subflow, namespace: io.kestra.tests, flowId: failed-first}
+""")
+    assert done.state.current == S.SUCCESS
+    sub = done.task_run("subflow")
+    assert [h.state for h in sub.state.histories].count(S.RETRYING) == 1
+    assert S.RETRYING in history(done)
+    child = client.get(sub.outputs["executionId"])
+    assert child.state.current == S.SUCCESS
+    assert history(child).count(S.RESTARTED) == 1
+
+
+def test_a_subflow_task_retry_gives_up_at_max_attempt(run, client: Client) -> None:
+    client.deploy(
+        Flow.from_yaml("""
+id: always-failed
+namespace: io.kestra.tests
+tasks:
+  - {id: fail, type: Fail}
+""")
+    )
+    done = run("""
+id: retry-subflow-failed
+namespace: io.kestra.tests
+tasks:
+  - id: subflow
+    type: Subflow
+    namespace: io.kestra.tests
+    flowId: always-failed
+    retry: {type: constant, interval: PT0.1S, maxAttempt: 3}
+""")
+    assert done.state.current == S.FAILED
+    sub = done.task_run("subflow")
+    assert [h.state for h in sub.state.histories].count(S.RETRYING) == 2
+    assert history(client.get(sub.outputs["executionId"])).count(S.RESTARTED) == 2
