@@ -2,9 +2,11 @@
 
 * An attempt ends SUCCESS, FAILED (an error, a timeout: retryable unless the task said
   otherwise) or KILLED. Its task run then ends as ``attempt_outcome`` says: a failed
-  attempt is retried while the task's ``retry`` policy allows (RETRYING), a success
-  after retries is a WARNING with ``warningOnRetry``; ``allowFailure`` turns a final
-  FAILED into WARNING and ``allowWarning`` a WARNING into SUCCESS (``settle``), as
+  attempt is retried while the retry that applies allows (``retry_of``: the task's, else
+  its nearest flowable ancestor's, else the flow's): RETRYING for a new attempt
+  (``RETRY_FAILED_TASK``), RETRIED for a new execution (``CREATE_NEW_EXECUTION``); a
+  success after retries is a WARNING with ``warningOnRetry``; ``allowFailure`` turns a
+  final FAILED into WARNING and ``allowWarning`` a WARNING into SUCCESS (``settle``), as
   Kestra's ``Worker`` and ``ExecutorService`` do.
 * An execution ends in the worst state of its top-level task runs (``RANK``: KILLED over
   FAILED and CANCELLED over WARNING over PAUSED over SUCCESS; SKIPPED and RETRIED count
