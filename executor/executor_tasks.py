@@ -268,19 +268,27 @@ class ExecutorTasks:
         wait = bool(props.get("wait", True))
         # The child's id derives from this task run, so starting twice creates it once.
         child = derived_id(eid, row.id)
+        now = time.time()
+        # When its first attempt started: a retry's maxDuration counts from it.
+        started: dict[str, Any] = (
+            {}
+            if self.store.task_run_field(eid, row.id, "firstStart")
+            else {"firstStart": repr(now)}
+        )
         self.store.transition_task_run(
             eid,
             row.id,
             StateType.RUNNING,
             active=time.time() + self.settings.pending_grace,
+            **started,
             wait="1" if wait else "0",
             transmitFailed="1" if props.get("transmitFailed", True) else "0",
             outputs=json.dumps({"executionId": child}),
         )
-        if self.store.execution_state(eid) == StateType.CREATED:
-            self.store.transition_execution(eid, StateType.RUNNING, expected=StateType.CREATED)
-        labels = [Label(key=str(k), value=str(v)) for k, v in (props.get("labels") or {}).items()]
-        labels.append(Label(key="system.correlationId", value=eid))
+        xstate = self.store.execution_state(eid)
+        if xstate in (StateType.CREATED, StateType.RETRYING):  # a retry: RUNNING again
+            self.store.transition_execution(eid, StateType.RUNNING, expected=xstate)
+        labels = self._subflow_labels(eid, child, child_flow, props)
         # Ids derived from the child's, so a second start writes nothing new.
         first = self.o.first_rows(child, child_flow, id_of=lambda c: derived_id(child, c.task_id))
         created = self.store.create_execution(
@@ -317,6 +325,26 @@ class ExecutorTasks:
         else:
             self.store.clear_active(eid, row.id)  # the child's end moves it on
 
+    def _subflow_labels(
+        self, eid: str, child: str, child_flow: Flow, props: dict[str, Any]
+    ) -> list[Label]:
+        """The labels of a Subflow's child execution, as Kestra's
+        ``ExecutableUtils.subflowExecution`` and ``Execution.newExecution`` give them: the
+        child flow's own (no ``system.`` ones), then this execution's ``system.`` labels
+        (its ``system.correlationId``: the root execution's id) or, with
+        ``inheritLabels``, all of its labels, then the task's ``labels``."""
+        merged = {k: v for k, v in child_flow.labels.items() if not k.startswith("system.")}
+        inherit = bool(props.get("inheritLabels", False))
+        for lb in json.loads(self.store.execution_meta(eid).get("labels") or "[]"):
+            if inherit or str(lb["key"]).startswith("system."):
+                merged[str(lb["key"])] = str(lb["value"])
+        given = props.get("labels") or {}
+        if isinstance(given, list):
+            given = {lb["key"]: lb.get("value") for lb in given}
+        merged.update({str(k): str(v) for k, v in given.items()})
+        merged.setdefault("system.correlationId", child)
+        return [Label(key=k, value=v) for k, v in merged.items()]
+
     def subflow_ended(
         self, eid: str, trid: str, child: str, state: StateType, outputs: str | None
     ) -> None:
@@ -332,21 +360,64 @@ class ExecutorTasks:
             return
         transmit = self.store.task_run_field(eid, trid, "transmitFailed") == "1"
         result = outcomes.subflow_outcome(state, transmit_failed=transmit)
-        self.end_task_run(
-            eid,
-            flow,
-            row,
-            result,
-            expected=StateType.RUNNING,
-            outputs=json.dumps(
-                {
-                    "executionId": child,
-                    "state": state.value,
-                    "outputs": json.loads(outputs or "{}"),
-                },
-                default=str,
-            ),
+        out = json.dumps(
+            {"executionId": child, "state": state.value, "outputs": json.loads(outputs or "{}")},
+            default=str,
         )
+        if result == StateType.FAILED and self._retry_subflow(eid, flow, row, out):
+            return
+        self.end_task_run(eid, flow, row, result, expected=StateType.RUNNING, outputs=out)
+
+    def _retry_subflow(self, eid: str, flow: Flow, row: TaskRunRow, outputs: str) -> bool:
+        """Retry a Subflow task run whose child failed, if the retry that applies to it
+        (``outcomes.retry_of``) says so, as Kestra retries Subflow tasks
+        (``ExecutorService.handleChildWorkerTaskResult``): RETRYING, the execution with
+        it, until the reconciler starts it again when due (its child is restarted); or
+        RETRIED with ``CREATE_NEW_EXECUTION``. True if it is retried."""
+        policy = outcomes.retry_of(flow, row.task_id)
+        if policy is None:
+            return False
+        now = time.time()
+        n = int(self.store.task_run_field(eid, row.id, "subflowAttempt") or 1)
+        first = float(self.store.task_run_field(eid, row.id, "firstStart") or now)
+        meta = self.store.execution_meta(eid) if policy.new_execution else {}
+        origin = float(meta.get("originalCreated") or meta.get("created") or now)
+        outcome = outcomes.attempt_outcome(
+            flow.task(row.task_id),
+            n,
+            StateType.FAILED,
+            elapsed_s=now - first,
+            retry=policy,
+            execution_attempt=int(meta.get("attemptNumber") or 1),
+            since_first_execution_s=now - origin,
+        )
+        if outcome.retry_in is None:
+            return False
+        at = f"{now + outcome.retry_in:.6f}"
+        if outcome.state == StateType.RETRIED:
+            self.end_task_run(
+                eid,
+                flow,
+                row,
+                StateType.RETRIED,
+                expected=StateType.RUNNING,
+                retryAt=at,
+                outputs=outputs,
+            )
+            return True
+        moved = self.store.transition_task_run(
+            eid,
+            row.id,
+            StateType.RETRYING,
+            StateType.RUNNING,
+            active=now + outcome.retry_in,
+            retryAt=at,
+            subflowAttempt=str(n + 1),
+            outputs=outputs,
+        )
+        if moved.status == Status.OK:
+            self.store.transition_execution(eid, StateType.RETRYING, expected=StateType.RUNNING)
+        return moved.status == Status.OK
 
     # ------------------------------------------------------------------ Pause
 

@@ -93,7 +93,10 @@ class _Retry(OstraModel):
     max_attempts: int | None = Field(default=None, ge=1, validation_alias="maxAttempts")
     max_duration: timedelta | None = None
     warning_on_retry: bool = False
-    behavior: Literal["RETRY_FAILED_TASK"] = "RETRY_FAILED_TASK"
+    #: ``RETRY_FAILED_TASK``: a new attempt of the failed task run, in the same execution;
+    #: ``CREATE_NEW_EXECUTION``: the execution ends RETRIED and a new one runs the flow
+    #: again (Kestra's ``AbstractRetry.Behavior``).
+    behavior: Literal["RETRY_FAILED_TASK", "CREATE_NEW_EXECUTION"] = "RETRY_FAILED_TASK"
 
     @model_validator(mode="before")
     @classmethod
@@ -110,6 +113,11 @@ class _Retry(OstraModel):
             raise ValueError("retry needs maxAttempts or maxDuration")
         return self
 
+    @property
+    def new_execution(self) -> bool:
+        """True if a retry is a new execution (``behavior: CREATE_NEW_EXECUTION``)."""
+        return self.behavior == "CREATE_NEW_EXECUTION"
+
     def base_delay(self, attempts_made: int) -> timedelta:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -117,7 +125,9 @@ class _Retry(OstraModel):
         """The wait before attempt ``attempts_made + 1``, or None if no retry is left.
 
         ``maxAttempts`` counts the first run; ``maxDuration`` bounds the time from the
-        first attempt's start to the start of the next one.
+        first attempt's start to the start of the next one. With ``CREATE_NEW_EXECUTION``
+        the attempts are the executions (``metadata.attemptNumber``) and the time runs
+        from the first execution's creation (Kestra's ``ExecutionService.nextRetryDate``).
         """
         if self.max_attempts is not None and attempts_made >= self.max_attempts:
             return None
@@ -265,6 +275,8 @@ class Flow(OstraModel):
     finally_: list[TaskDef] = Field(default_factory=list, alias="finally")
     outputs: list[FlowOutput] = Field(default_factory=list)
     concurrency: Concurrency | None = None
+    #: The retry of any failing task without one of its own or of a flowable ancestor.
+    retry: RetryPolicy | None = None
     disabled: bool = False
 
     @model_validator(mode="before")
@@ -376,6 +388,7 @@ _TOP_LEVEL = {
     "inputs",
     "variables",
     "concurrency",
+    "retry",
     "tasks",
     "errors",
     "finally",
@@ -421,6 +434,10 @@ def _template_problems(value: Any, path: str) -> list[Problem]:
     if isinstance(value, list):
         return [p for i, v in enumerate(value) for p in _template_problems(v, f"{path}[{i}]")]
     return []
+
+
+class _FlowRetry(BaseModel):
+    retry: RetryPolicy
 
 
 class _Common(BaseModel):
@@ -537,6 +554,11 @@ def flow_problems(data: Any) -> list[Problem]:
             Concurrency.model_validate(data["concurrency"])
         except ValidationError as exc:
             problems += _pydantic_problems(exc, "concurrency")
+    if data.get("retry") is not None:
+        try:
+            _FlowRetry.model_validate({"retry": data["retry"]})
+        except ValidationError as exc:
+            problems += _pydantic_problems(exc, "")
     outputs = data.get("outputs")
     if outputs is not None:
         if not isinstance(outputs, list):

@@ -91,6 +91,23 @@ class SubflowProperties(CamelProperties):
     labels: dict[str, Any] = Field(default_factory=dict)
     wait: bool = True
     transmit_failed: bool = True
+    #: The child execution gets this execution's labels too (Kestra's ``inheritLabels``).
+    inherit_labels: bool = False
+
+    @field_validator("labels", mode="before")
+    @classmethod
+    def _labels(cls, value: Any) -> Any:
+        # Kestra takes a map or a list of {key, value}; and no ``system.`` label
+        # (``NoSystemLabelValidation``): those the child gets are the system's.
+        if isinstance(value, list):
+            if not all(isinstance(lb, dict) and "key" in lb for lb in value):
+                raise ValueError("labels must be a mapping or a list of {key, value}")
+            value = {lb["key"]: lb.get("value") for lb in value}
+        if isinstance(value, dict):
+            reserved = sorted(str(k) for k in value if str(k).startswith("system."))
+            if reserved:
+                raise ValueError(f"labels starting with 'system.' are reserved: {reserved}")
+        return value
 
 
 CORE = "io.kestra.plugin.core.flow"

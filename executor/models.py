@@ -108,6 +108,16 @@ class Label(OstraModel):
     value: str
 
 
+class ExecutionMetadata(OstraModel):
+    """Which execution of a chain of flow-level retries this is (Kestra's
+    ``ExecutionMetadata``): ``attemptNumber`` 1 for the first, + 1 for each new execution
+    a ``CREATE_NEW_EXECUTION`` retry made; ``originalCreatedDate`` when the first was
+    created (``maxDuration`` counts from it)."""
+
+    attempt_number: int = 1
+    original_created_date: datetime | None = None
+
+
 class Execution(OstraModel):
     """One run of a flow: its inputs, task runs, outputs and states."""
 
@@ -122,6 +132,7 @@ class Execution(OstraModel):
     variables: dict[str, Any] = Field(default_factory=dict)
     parent_id: str | None = None
     original_id: str | None = None
+    metadata: ExecutionMetadata = Field(default_factory=ExecutionMetadata)
     task_run_list: list[TaskRun] = Field(default_factory=list)
 
     def task_runs(self, task_id: str) -> list[TaskRun]:

@@ -84,6 +84,9 @@ class Orchestrator:
         if flow is None:
             self.store.clear_active(eid, trid)
             return
+        if ended.state == StateType.RETRIED:
+            self.retried(eid, flow, trid, ended)
+            return
         if ended.parent_task_run_id is None:
             self.apply(eid, flow, sequencing.after(flow, ended), ended=trid)
         else:
@@ -290,6 +293,74 @@ class Orchestrator:
                 final,
                 meta.get("outputs"),
             )
+
+    # ------------------------------------------------------------------ flow retries
+
+    def retried(self, eid: str, flow: Flow, trid: str, ended: Ended, now: float = 0.0) -> None:
+        """Task run ``trid`` ended RETRIED (a ``CREATE_NEW_EXECUTION`` retry decided by
+        ``outcomes.attempt_outcome``): its flowable parents and the execution end
+        RETRIED now, and once the retry's delay is over a new execution runs the flow
+        again (Kestra's ``markWithTaskRunAs(..., RETRIED, true)``, then
+        ``ExecutionService.replay``). Until then the task run stays in the active set,
+        due at that time, so the reconciler comes back to it (idempotent: the new
+        execution's id derives from the old one's)."""
+        parent = ended.parent_task_run_id
+        while parent is not None:
+            row = self.store.task_run_row(eid, parent)
+            if row is None:
+                break
+            if not row.state.is_terminated():
+                self.store.transition_task_run(eid, parent, StateType.RETRIED, active="-")
+            parent = row.parent_task_run_id
+        moved = self.store.transition_execution(eid, StateType.RETRIED)
+        if moved.status == Status.OK:
+            self.store.mark_ended(eid)
+            self.ended(eid, StateType.RETRIED)
+            if self.store.execution_meta(eid).get("concLimit"):
+                self.promote()
+        elif moved.state != StateType.RETRIED:
+            self.settled(eid, trid)  # it ended otherwise meanwhile (killed): no retry
+            return
+        due = self.store.retry_at(eid, trid)
+        now = now or time.time()
+        if due > now:
+            self.store.set_active(eid, trid, due)
+            return
+        self.retry_execution(eid, flow)
+        self.settled(eid, trid)
+
+    def retry_execution(self, eid: str, flow: Flow) -> str:
+        """Create and start the execution that retries RETRIED execution ``eid`` (once,
+        whoever calls): a new id, ``parentId`` the old one, the same ``originalId``,
+        inputs and labels, ``metadata.attemptNumber`` + 1, and the same waiting parent
+        if a Subflow started the old one (its end moves that Subflow task run on)."""
+        meta = self.store.execution_meta(eid)
+        new = derived_id(eid, "retry")
+        first = self.first_rows(new, flow)
+        source = self.store.get_execution(eid)
+        trigger = None
+        if meta.get("triggerExecutionId"):
+            trigger = (meta["triggerExecutionId"], meta["triggerTaskRunId"])
+        created = self.store.create_execution(
+            new,
+            flow,
+            source.inputs,
+            source.labels,
+            first,
+            time.time() + self.settings.pending_grace,
+            parent_id=eid,
+            original_id=source.original_id or eid,
+            trigger=trigger,
+            only_if_absent=True,
+            attempt=(
+                int(meta.get("attemptNumber") or 1) + 1,
+                float(meta.get("originalCreated") or meta.get("created") or time.time()),
+            ),
+        )
+        if created is not None:
+            log.info("execution %s retried as %s", eid, new)
+            self.begin_execution(new, flow, first)
+        return new
 
     # ------------------------------------------------------------------ starting executions
 

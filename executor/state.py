@@ -85,6 +85,7 @@ TRANSITIONS: dict[StateType, frozenset[StateType]] = {
             S.KILLED,
             S.PAUSED,
             S.RETRYING,
+            S.RETRIED,
             S.RESUBMITTED,
             S.BREAKPOINT,
             S.CANCELLED,
@@ -93,7 +94,9 @@ TRANSITIONS: dict[StateType, frozenset[StateType]] = {
     S.PAUSED: frozenset(
         {S.RUNNING, S.RESTARTED, S.KILLING, S.KILLED, S.SUCCESS, S.WARNING, S.FAILED, S.CANCELLED}
     ),
-    S.RETRYING: frozenset({S.RUNNING, S.CREATED, S.KILLING, S.KILLED, S.SUCCESS, S.FAILED}),
+    S.RETRYING: frozenset(
+        {S.RUNNING, S.CREATED, S.KILLING, S.KILLED, S.SUCCESS, S.WARNING, S.FAILED, S.RETRIED}
+    ),
     S.RESTARTED: frozenset({S.RUNNING, S.CREATED, S.PAUSED, S.KILLING, S.KILLED}),
     S.KILLING: frozenset({S.KILLED}),
     S.BREAKPOINT: frozenset({S.RUNNING, S.KILLING, S.KILLED}),

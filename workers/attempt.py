@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from executor.context import RunContext
-from executor.engine.outcomes import attempt_outcome
+from executor.engine.outcomes import attempt_outcome, retry_of
 from executor.engine.vocabulary import Ended
 from executor.errors import AttemptTimeout, TaskFailure, TaskKilled, TemplateError
 from executor.flow import Flow, TaskDef
@@ -221,8 +221,21 @@ class AttemptRunner:
         state = result.attempt_state
         if state == S.FAILED:
             ctx.log(result.error or "attempt failed", "ERROR")
+        retry = retry_of(flow, task.id)
+        chain = (1, now)
+        if state == S.FAILED and retry is not None and retry.new_execution:
+            meta = self.store.execution_meta(eid)
+            created = float(meta.get("originalCreated") or meta.get("created") or now)
+            chain = (int(meta.get("attemptNumber") or 1), created)
         outcome = attempt_outcome(
-            task, n, state, retryable=result.retryable, elapsed_s=now - res.first_start
+            task,
+            n,
+            state,
+            retryable=result.retryable,
+            elapsed_s=now - res.first_start,
+            retry=retry,
+            execution_attempt=chain[0],
+            since_first_execution_s=now - chain[1],
         )
         tr_state, retry_in = outcome.state, outcome.retry_in
         retry_at = now + retry_in if retry_in is not None else None

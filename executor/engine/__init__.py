@@ -12,7 +12,8 @@ module                      rules
 ``vocabulary``              what ended, what to create, what to end
 ``sequencing``              start; what follows a task run in ``tasks`` / ``errors`` /
                             ``finally``; what a worker may apply in its finish step
-``outcomes``                an attempt's end -> the task run's end (retry,
+``outcomes``                which retry applies (task, ancestor, flow); an
+                            attempt's end -> the task run's end (retry,
                             ``allowFailure``, ``allowWarning``, ``warningOnRetry``);
                             a subflow's and a Pause's end; the execution's end (the
                             worst-state rank, exported to Lua)

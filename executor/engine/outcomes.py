@@ -2,9 +2,11 @@
 
 * An attempt ends SUCCESS, FAILED (an error, a timeout: retryable unless the task said
   otherwise) or KILLED. Its task run then ends as ``attempt_outcome`` says: a failed
-  attempt is retried while the task's ``retry`` policy allows (RETRYING), a success
-  after retries is a WARNING with ``warningOnRetry``; ``allowFailure`` turns a final
-  FAILED into WARNING and ``allowWarning`` a WARNING into SUCCESS (``settle``), as
+  attempt is retried while the retry that applies allows (``retry_of``: the task's, else
+  its nearest flowable ancestor's, else the flow's): RETRYING for a new attempt
+  (``RETRY_FAILED_TASK``), RETRIED for a new execution (``CREATE_NEW_EXECUTION``); a
+  success after retries is a WARNING with ``warningOnRetry``; ``allowFailure`` turns a
+  final FAILED into WARNING and ``allowWarning`` a WARNING into SUCCESS (``settle``), as
   Kestra's ``Worker`` and ``ExecutorService`` do.
 * An execution ends in the worst state of its top-level task runs (``RANK``: KILLED over
   FAILED and CANCELLED over WARNING over PAUSED over SUCCESS; SKIPPED and RETRIED count
@@ -21,7 +23,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from executor.engine.vocabulary import AttemptOutcome
-from executor.flow import TaskDef
+from executor.flow import Flow, RetryPolicy, TaskDef
 from executor.state import StateType
 
 S = StateType
@@ -53,6 +55,22 @@ def settle(task: TaskDef, state: StateType) -> StateType:
     return state
 
 
+def retry_of(flow: Flow, task_id: str) -> RetryPolicy | None:
+    """The retry that applies when task ``task_id`` fails: its own, else that of its
+    nearest flowable ancestor with one, else the flow's (Kestra's
+    ``ExecutorService.handleChildWorkerTaskResult``: task, then parent, then flow)."""
+    task = flow.task(task_id)
+    if task.retry is not None:
+        return task.retry
+    parent = flow.locate(task_id).parent
+    while parent is not None:
+        found = flow.task(parent).retry
+        if found is not None:
+            return found
+        parent = flow.locate(parent).parent
+    return flow.retry
+
+
 def attempt_outcome(
     task: TaskDef,
     attempt: int,
@@ -60,19 +78,42 @@ def attempt_outcome(
     *,
     retryable: bool = True,
     elapsed_s: float = 0.0,
+    retry: RetryPolicy | None = None,
+    execution_attempt: int = 1,
+    since_first_execution_s: float = 0.0,
 ) -> AttemptOutcome:
     """How task run of ``task`` goes on after attempt number ``attempt`` ended in
     ``attempt_state`` (SUCCESS, FAILED or KILLED), ``elapsed_s`` seconds after its first
-    attempt started (for ``retry.maxDuration``)."""
+    attempt started (for ``retry.maxDuration``).
+
+    ``retry`` is the policy that applies (``retry_of``: the task's, an ancestor's or the
+    flow's; the task's own when None). A failure it retries is RETRYING, the next attempt
+    due in ``retry_in`` seconds; with ``CREATE_NEW_EXECUTION`` it is RETRIED instead, a
+    new execution due in ``retry_in`` seconds, counted by ``execution_attempt`` (the
+    execution's ``metadata.attemptNumber``) and ``since_first_execution_s`` (since the
+    first execution of the chain was created), as Kestra's ``TaskRun.nextRetryDate``
+    does."""
+    policy = retry if retry is not None else task.retry
     if attempt_state == S.SUCCESS:
-        warned = attempt > 1 and task.retry is not None and task.retry.warning_on_retry
+        warned = (
+            attempt > 1
+            and policy is not None
+            and not policy.new_execution
+            and policy.warning_on_retry
+        )
         return AttemptOutcome(settle(task, S.WARNING if warned else S.SUCCESS))
     if attempt_state == S.KILLED:
         return AttemptOutcome(S.KILLED)
-    if task.retry is not None and retryable:
-        delay = task.retry.next_delay(attempt, timedelta(seconds=max(0.0, elapsed_s)))
-        if delay is not None:
-            return AttemptOutcome(S.RETRYING, delay.total_seconds())
+    if policy is not None and retryable:
+        if policy.new_execution:
+            since = timedelta(seconds=max(0.0, since_first_execution_s))
+            delay = policy.next_delay(execution_attempt, since)
+            if delay is not None:
+                return AttemptOutcome(S.RETRIED, delay.total_seconds())
+        else:
+            delay = policy.next_delay(attempt, timedelta(seconds=max(0.0, elapsed_s)))
+            if delay is not None:
+                return AttemptOutcome(S.RETRYING, delay.total_seconds())
     return AttemptOutcome(settle(task, S.FAILED))
 
 

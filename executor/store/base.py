@@ -213,11 +213,14 @@ class Store(Protocol):
         copies: list[dict[str, str]] = ...,  # type: ignore[assignment]
         trigger: tuple[str, str] | None = None,
         only_if_absent: bool = False,
+        attempt: tuple[int, float] | None = None,
     ) -> Execution | None:
         """Create an execution in CREATED with its first task runs (their messages
         pushed), in one step; the execution as created (None with ``only_if_absent``
         when it existed already). ``copies``: ended task runs carried over by a replay
-        (stored fields, new ids); ``trigger``: the (execution, task run) of a Subflow."""
+        (stored fields, new ids); ``trigger``: the (execution, task run) of a Subflow;
+        ``attempt``: (``metadata.attemptNumber``, the first execution's creation, epoch s)
+        of a new execution made by a ``CREATE_NEW_EXECUTION`` retry."""
 
     def admit(self, eid: str, flow: Flow) -> Status:
         """Take a concurrency slot (RUN), or queue (QUEUED), cancel or fail the execution."""

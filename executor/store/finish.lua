@@ -7,6 +7,8 @@
 --   lease    lease              P:{EID}:tr:TRID:lease
 --   active   active zset        P:active
 --   metrics  metrics list       P:{EID}:metrics
+--   for a task run to retry (trend RETRYING): xev (P:{EID}:exec:ev), idx (RUNNING,
+--     RETRYING -> P:idx:state:STATE): a RUNNING execution goes RETRYING with it;
 --   for a child of a flowable: flowable, ended, values (the flowable's hash, ended set
 --     and loop values list, as in child_ended.lua);
 --   for a top-level task run with what follows it decided: trkey, trs, tv
@@ -16,8 +18,9 @@
 --           P:idx:state:STATE), ended (P:idx:ended), siblings = [hash of each other
 --           top-level task run the execution may have, created or not].
 -- ARGV[1] = {eid, trid, date (ISO), n (attempt number), aend (attempt end state),
---            trend (task run state: SUCCESS, WARNING, FAILED, KILLED, or RETRYING to wait
---            for attempt n+1), outputs (JSON, "" for none), retryAt (epoch s, "" if none),
+--            trend (task run state: SUCCESS, WARNING, FAILED, KILLED, RETRYING to wait
+--            for attempt n+1, or RETRIED: a new execution runs the flow again, see
+--            Orchestrator.retried), outputs (JSON, "" for none), retryAt (epoch s, "" if none),
 --            deadline (active deadline, epoch s), error ("" for none),
 --            metrics = [metric entry JSON, ...],
 --            child = {errors (in the flowable's errors branch), iteration ("" outside
@@ -107,7 +110,7 @@ if A.error ~= '' then
     fields[#fields + 1] = 'a' .. n .. ':reason'
     fields[#fields + 1] = A.error
 end
-if trend == 'RETRYING' then
+if trend == 'RETRYING' or trend == 'RETRIED' then
     fields[#fields + 1] = 'retryAt'
     fields[#fields + 1] = A.retryAt
 end
@@ -119,10 +122,16 @@ end
 redis.call('DEL', K.lease)
 note('a', A.trid, task, n, aend, A.date)
 note('t', A.trid, task, '', trend, A.date)
+-- As Kestra's ExecutorService does, the execution waits RETRYING with its task run (its
+-- next attempt's start moves it back to RUNNING, in start.lua).
+if trend == 'RETRYING' and xcheck(X, 'RETRYING', K) == 'OK' then
+    xapply(X, A.eid, 'RETRYING', A.date, K)
+end
 
 if A.child then  -- a child of a flowable
     emit(K.events)
-    if trend == 'RETRYING' then
+    -- Not an end its flowable counts: a retry (RETRIED ends the flowable with it).
+    if trend == 'RETRYING' or trend == 'RETRIED' then
         redis.call('ZADD', K.active, A.deadline, member)
         return reply({status = 'OK', state = trend})
     end

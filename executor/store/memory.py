@@ -64,6 +64,7 @@ from executor.store.records import (
     happend,
     hist,
     history,
+    metadata_of,
     state_of,
     task_run_of,
 )
@@ -437,6 +438,7 @@ class MemoryStore:
         copies: list[dict[str, str]] = (),  # type: ignore[assignment]
         trigger: tuple[str, str] | None = None,
         only_if_absent: bool = False,
+        attempt: tuple[int, float] | None = None,
     ) -> Execution | None:
         """Create an execution in CREATED with its first task runs, in one step
         (``submit.lua``), and return it as created (None with ``only_if_absent`` when
@@ -464,6 +466,9 @@ class MemoryStore:
                 fields["concLimit"] = str(flow.concurrency.limit)
             if trigger is not None:
                 fields["triggerExecutionId"], fields["triggerTaskRunId"] = trigger
+            if attempt is not None:
+                fields["attemptNumber"] = str(attempt[0])
+                fields["originalCreated"] = repr(attempt[1])
             e = self._e(eid)
             e.x.update(fields)
             self._idx_all[eid] = now
@@ -903,7 +908,7 @@ class MemoryStore:
             self._note("a", trid, task, n, "RUNNING", date)
             self._e(eid).leases[trid] = (worker_id, now + lease_ms / 1000)
             self._active[f"{eid}|{trid}"] = now + lease_ms / 1000
-            if xstate in ("CREATED", "RESTARTED"):
+            if xstate in ("CREATED", "RESTARTED", "RETRYING"):
                 self._exec_move(eid, "RUNNING", date)
             self._emit(eid)
             return StartResult(
@@ -971,20 +976,23 @@ class MemoryStore:
                 t["outputs"] = outputs_json
             if error:
                 t[f"a{n}:reason"] = error[:4000]
-            if trend == "RETRYING":
+            if trend in ("RETRYING", "RETRIED"):
                 t["retryAt"] = f"{retry_at:.6f}" if retry_at else ""
             e.metrics.extend(entries)
             e.leases.pop(trid, None)
             self._note("a", trid, task, n, aend, date)
             self._note("t", trid, task, "", trend, date)
+            if trend == "RETRYING" and xstate == "RUNNING":
+                self._exec_move(eid, "RETRYING", date)
+                xstate = "RETRYING"
             member = f"{eid}|{trid}"
             deadline = float(f"{active_deadline:.6f}")
 
             if parent:  # a child of a flowable
                 self._emit(eid)
-                if trend == "RETRYING":
+                if trend in ("RETRYING", "RETRIED"):
                     self._active[member] = deadline
-                    return Finished(Status.OK, StateType.RETRYING)
+                    return Finished(Status.OK, StateType(trend))
                 klass = "ok"
                 if trend in ("FAILED", "KILLED", "CANCELLED"):
                     klass = "bad"
@@ -1302,6 +1310,7 @@ class MemoryStore:
             variables=json.loads(x.get("variables") or "{}"),
             parent_id=x.get("parentId") or None,
             original_id=x.get("originalId") or eid,
+            metadata=metadata_of(x),
             task_run_list=[task_run_of(eid, x, h) for h in raws],
         )
 

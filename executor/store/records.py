@@ -11,10 +11,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from executor.flow import Flow
-from executor.models import Execution, History, Label, State, StateEvent, TaskRun, TaskRunAttempt
+from executor.models import (
+    Execution,
+    ExecutionMetadata,
+    History,
+    Label,
+    State,
+    StateEvent,
+    TaskRun,
+    TaskRunAttempt,
+)
 from executor.state import StateType
 from executor.store.base import NewRow
 
@@ -77,6 +87,16 @@ def task_run_of(eid: str, x: Mapping[str, str], h: Mapping[str, str]) -> TaskRun
     )
 
 
+def metadata_of(x: Mapping[str, str]) -> ExecutionMetadata:
+    """An execution's ``metadata`` from its hash (``attemptNumber``, ``originalCreated``;
+    the first of a chain has neither: attempt 1, created when it was)."""
+    created = x.get("originalCreated") or x.get("created")
+    return ExecutionMetadata(
+        attempt_number=int(x.get("attemptNumber") or 1),
+        original_created_date=datetime.fromtimestamp(float(created), UTC) if created else None,
+    )
+
+
 def created_execution(
     eid: str,
     flow: Flow,
@@ -103,6 +123,7 @@ def created_execution(
         variables=flow.variables,
         parent_id=parent_id,
         original_id=original_id or eid,
+        metadata=metadata_of(fields),
         task_run_list=[task_run_of(eid, fields, c) for c in copies]
         + [
             TaskRun(

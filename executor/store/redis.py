@@ -51,6 +51,7 @@ from executor.store.records import (
     created_execution,
     hist,
     history,
+    metadata_of,
     state_of,
     task_run_of,
 )
@@ -294,6 +295,7 @@ class RedisStore:
         copies: list[dict[str, str]] = (),  # type: ignore[assignment]
         trigger: tuple[str, str] | None = None,
         only_if_absent: bool = False,
+        attempt: tuple[int, float] | None = None,
     ) -> Execution | None:
         """Create an execution in CREATED with its first task runs, in one step
         (``submit.lua``), and return it as created.
@@ -325,6 +327,8 @@ class RedisStore:
             fields["concLimit"] = str(flow.concurrency.limit)
         if trigger is not None:
             fields["triggerExecutionId"], fields["triggerTaskRunId"] = trigger
+        if attempt is not None:
+            fields["attemptNumber"], fields["originalCreated"] = str(attempt[0]), repr(attempt[1])
         copied = [
             {
                 "identity": identity(
@@ -774,6 +778,9 @@ class RedisStore:
             active=k.active,
             metrics=k.metrics(eid),
         )
+        if task_run_state == StateType.RETRYING:
+            step.key(xev=k.execution_events(eid))
+            step.state_index(k, (StateType.RUNNING, StateType.RETRYING))
         if parent:
             step.args["child"] = {
                 "errors": errors_branch,
@@ -1083,6 +1090,7 @@ class RedisStore:
             variables=json.loads(x.get("variables") or "{}"),
             parent_id=x.get("parentId") or None,
             original_id=x.get("originalId") or eid,
+            metadata=metadata_of(x),
             task_run_list=task_runs,
         )
 
@@ -1202,8 +1210,9 @@ class RedisStore:
 # Every script replies one JSON object with named fields (see _lib.lua); these turn the
 # replies into the named results of executor/store/base.py, in one place.
 
-#: The states an execution starts RUNNING from in ``start.lua`` and ``flowable_start.lua``.
-_START_FROM = (StateType.CREATED, StateType.RESTARTED, StateType.RUNNING)
+#: The states an execution starts RUNNING from in ``start.lua`` and ``flowable_start.lua``
+#: (RETRYING: in start.lua, the next attempt of a task run it waited for).
+_START_FROM = (StateType.CREATED, StateType.RESTARTED, StateType.RETRYING, StateType.RUNNING)
 
 
 def _num(value: float | str) -> str:

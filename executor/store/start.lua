@@ -7,8 +7,9 @@
 --   lease   lease              P:{EID}:tr:TRID:lease
 --   active  active zset        P:active
 --   xev     execution changes  P:{EID}:exec:ev
---   idx     CREATED, RESTARTED, RUNNING -> P:idx:state:STATE (the execution starts
---           RUNNING with its first attempt)
+--   idx     CREATED, RESTARTED, RETRYING, RUNNING -> P:idx:state:STATE (the execution
+--           starts RUNNING with its first attempt, and goes RUNNING again from RETRYING
+--           with the next attempt of a retried task run)
 -- ARGV[1] = {eid, trid, date (ISO), now (epoch s), worker (id), lease (ms), force (true
 --            when the caller knows the lease holder is dead), lost (deliveries lost to
 --            dead workers after which the task run fails)}
@@ -94,7 +95,8 @@ elseif allowed(st, 'RUNNING') then
 else
     return reply({status = 'WAIT', ms = 1000})
 end
-local move = (xstate == 'CREATED' or xstate == 'RESTARTED') and xcheck(X, 'RUNNING', K) or nil
+local move = (xstate == 'CREATED' or xstate == 'RESTARTED' or xstate == 'RETRYING')
+    and xcheck(X, 'RUNNING', K) or nil
 if move and move ~= 'OK' then
     EV = {}
     return reply({status = 'INVALID', state = xstate})

@@ -198,7 +198,8 @@ def test_retrying_waits_for_retry_at(store: Store) -> None:
     assert res.status == "WAIT" and 55_000 < res.wait_ms <= 60_000
     run = store.get_execution(eid).task_run_list[0]
     assert run.attempts[0].reason == "boom"
-    assert store.execution_state(eid) == S.RUNNING
+    # Kestra's ExecutorService.handleChildWorkerTaskResult: the execution waits RETRYING too
+    assert store.execution_state(eid) == S.RETRYING
 
 
 def test_retry_is_the_next_attempt(store: Store) -> None:
@@ -208,9 +209,11 @@ def test_retry_is_the_next_attempt(store: Store) -> None:
     store.finish_attempt(
         eid, a, 2, S.FAILED, S.RETRYING, retry_at=time.time() - 1, active_deadline=0.0
     )
+    assert store.execution_state(eid) == S.RETRYING
     res = store.start_attempt(eid, a, "w2", 30)
     assert res.status == "START" and res.attempt == 3
     assert res.first_start == pytest.approx(first.first_start)
+    assert store.execution_state(eid) == S.RUNNING  # back with the next attempt
     store.finish_attempt(eid, a, 3, S.SUCCESS, S.SUCCESS, active_deadline=0.0)
     assert _attempts(store, eid, a) == [
         (1, S.RESUBMITTED, "w1"),
@@ -225,6 +228,53 @@ def test_retry_is_the_next_attempt(store: Store) -> None:
         S.RUNNING,
         S.SUCCESS,
     ]
+
+
+def test_retried_ends_the_task_run_with_the_new_execution_due(store: Store) -> None:
+    # CREATE_NEW_EXECUTION: the task run ends RETRIED (terminal), the new execution due at
+    # retryAt; the execution itself is moved by the orchestrator (Orchestrator.retried)
+    eid, (a,) = running(store)
+    at = time.time() + 60
+    done = store.finish_attempt(
+        eid, a, 1, S.FAILED, S.RETRIED, retry_at=at, error="boom", active_deadline=at
+    )
+    assert (done.status, done.state, done.next_state, done.ended) == ("OK", S.RETRIED, None, None)
+    assert store.task_run_row(eid, a).state == S.RETRIED  # type: ignore[union-attr]
+    assert store.retry_at(eid, a) == pytest.approx(at, abs=1e-3)
+    assert store.execution_state(eid) == S.RUNNING
+    assert store.due_active(at - 1) == [] and store.due_active(at + 0.01) == [(eid, a)]
+    assert store.start_attempt(eid, a, "w2", 30).status == "DONE"
+
+
+def test_a_retried_child_is_not_counted_by_its_flowable(store: Store) -> None:
+    p = row("p")
+    eid = submit(store, first=[p])
+    plan = '{"mode": "seq", "tasks": ["c"], "looped": false}'
+    assert store.start_flowable(eid, p.id, "seq", 1, 1, 1, 0, plan, []) == "OK"
+    (c, _), *_ = store.create_task_runs(eid, [row("c", parent=p.id)], 0.0).runs
+    assert store.start_attempt(eid, c, "w", 30).status == "START"
+    done = store.finish_attempt(
+        eid, c, 1, S.FAILED, S.RETRIED, retry_at=time.time(), active_deadline=0.0, parent=p.id
+    )
+    assert (done.status, done.state, done.child) == ("OK", S.RETRIED, None)
+    assert store.task_run_row(eid, p.id).state == S.RUNNING  # type: ignore[union-attr]
+
+
+def test_execution_metadata_of_a_retry_chain(store: Store) -> None:
+    first = submit(store)
+    meta = store.get_execution(first).metadata
+    assert meta.attempt_number == 1 and meta.original_created_date is not None
+    origin = meta.original_created_date.timestamp()
+    second = submit(store, parent_id=first, original_id=first, attempt=(2, origin))
+    again = store.get_execution(second)
+    assert (again.metadata.attempt_number, again.parent_id, again.original_id) == (
+        2,
+        first,
+        first,
+    )
+    assert again.metadata.original_created_date == meta.original_created_date
+    dumped = again.model_dump(mode="json", by_alias=True)["metadata"]
+    assert dumped["attemptNumber"] == 2 and "originalCreatedDate" in dumped
 
 
 def test_live_lease_is_busy(store: Store) -> None:
