@@ -11,7 +11,7 @@ that the models stay what the engine and the in-process Client use:
 - a log entry's ``namespace``, ``flowId`` and ``attemptNumber`` (0 for the first attempt:
   Kestra's ``TaskRun.attemptNumber()`` is the number of attempts before the one logging),
 - a metric entry's ``namespace`` and ``flowId``,
-- a flow's ``disabled`` and ``deleted``, and its ``source``: the text it was deployed as.
+- a flow's ``disabled``, ``deleted`` and ``draft``, and its ``source``: the text it was deployed as.
 
 Sources: Kestra's ``webserver/.../controllers/api/ExecutionController.java``,
 ``FlowController.java``, ``LogController.java``, ``MetricController.java`` and the
@@ -68,6 +68,8 @@ def iso_duration(seconds: float | None) -> str | None:
 
 def _state(state: dict[str, Any]) -> dict[str, Any]:
     state["duration"] = iso_duration(state.get("duration"))
+    if state.get("endDate") is None:  # State.getEndDate is @JsonInclude(NON_EMPTY)
+        state.pop("endDate", None)
     return state
 
 
@@ -113,6 +115,7 @@ def flow_json(data: dict[str, Any], revision: int, source: str) -> dict[str, Any
     data["revision"] = revision
     data.setdefault("disabled", False)
     data["deleted"] = False
+    data["draft"] = False  # Kestra's current API has draft revisions; Ostra has none
     data["source"] = source
     return data
 

@@ -28,6 +28,7 @@ class FlowOut(BaseModel):
     revision: int
     disabled: bool
     deleted: bool
+    draft: bool
     source: str
     tasks: list[dict[str, Any]]
 
