@@ -209,7 +209,8 @@ class Store(Protocol):
 
     def delete_flow(self, namespace: str, flow_id: str) -> bool:
         """Delete a flow: it is no longer found nor listed; its revisions stay readable
-        by number for the executions that run them. False if there was no such flow."""
+        by number for the executions that run them; the deletion takes a revision number
+        (Kestra's ``FlowWithSource.toDeleted``). False if there was no such flow."""
 
     # -- executions
     def create_execution(

@@ -8,7 +8,7 @@ step is handed every key it touches (DESIGN.md rule 8; see ``_lib.lua``).
 key                             type    holds
 ==============================  ======  ==================================================
 P:flow:NS:ID                    hash    ``revision`` (latest), ``digest``; once deleted
-                                        only ``deleted`` (the last revision)
+                                        only ``deleted`` (the revision it took)
 P:flow:NS:ID:REV                string  the flow revision, as JSON
 P:flow:NS:ID:REV:source         string  the YAML text it was deployed as, byte for byte
 P:flows                         zset    ``NS:ID`` of every deployed flow

@@ -156,7 +156,7 @@ class MemoryStore:
         self._flow_revisions: dict[tuple[str, str, int], str] = {}
         self._flow_index: dict[str, float] = {}
         self._flow_sources: dict[tuple[str, str, int], str] = {}
-        self._deleted_flows: dict[tuple[str, str], int] = {}  # -> the last revision
+        self._deleted_flows: dict[tuple[str, str], int] = {}  # -> the deletion's revision
         self._x: dict[str, _Exec] = {}
         self._idx_all: dict[str, float] = {}
         self._idx_flow: dict[tuple[str, str], dict[str, float]] = {}
@@ -455,7 +455,7 @@ class MemoryStore:
             latest = self._flows.pop((namespace, flow_id), None)
             if latest is None:
                 return False
-            self._deleted_flows[(namespace, flow_id)] = latest[0]
+            self._deleted_flows[(namespace, flow_id)] = latest[0] + 1  # Kestra: toDeleted
             self._flow_index.pop(f"{namespace}:{flow_id}", None)
             return True
 

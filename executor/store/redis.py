@@ -318,7 +318,8 @@ class RedisStore:
 
     @_translate
     def delete_flow(self, namespace: str, flow_id: str) -> bool:
-        """Drop the flow's latest pointer and its listing (revisions stay, by number)."""
+        """Drop the flow's latest pointer and its listing (revisions stay, by number); the
+        deletion takes a revision number, as in Kestra."""
         key = self.k.flow(namespace, flow_id)
         while True:
             with self.r.pipeline() as pipe:
@@ -330,7 +331,8 @@ class RedisStore:
                         return False
                     pipe.multi()
                     pipe.delete(key)
-                    pipe.hset(key, "deleted", _s(latest))
+                    # Kestra's FlowWithSource.toDeleted: the deletion is a revision of its own
+                    pipe.hset(key, "deleted", int(latest) + 1)
                     pipe.zrem(self.k.flows, f"{namespace}:{flow_id}")
                     pipe.execute()
                     return True

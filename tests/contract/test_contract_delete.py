@@ -67,9 +67,10 @@ def test_delete_flow(store: Store) -> None:
     # revisions stay readable by number: executions of them go on
     assert [t.id for t in store.get_flow("ns", "f", 1).tasks] == ["a", "b"]
     assert store.delete_flow("ns", "f") is False
-    # deployed again: the revisions continue, none is overwritten
+    # deployed again: the revisions continue after the one the deletion took (Kestra's
+    # FlowWithSource.toDeleted), none is overwritten
     again = store.deploy_flow_source(make_flow(tasks=("c",)), "three")
-    assert again.revision == 3
-    assert store.get_flow("ns", "f").revision == 3
+    assert again.revision == 4
+    assert store.get_flow("ns", "f").revision == 4
     assert store.flow_source("ns", "f", 1) == "one"
     assert sorted(store.list_flows()) == [("ns", "f"), ("ns", "g")]
