@@ -290,7 +290,13 @@ def test_follow_streams_whole_executions(client: Client, worker: Any, ns: str) -
 def test_actions_paths(http: TestClient, ns: str) -> None:
     deploy(http, FLAKY.format(ns=ns))
     failed = run(http, ns, "flaky")
-    restarted = http.post(f"/api/v1/main/executions/{failed['id']}/actions/restart")
+    other = http.post(
+        f"/api/v1/main/executions/{failed['id']}/actions/restart", params={"revision": 7}
+    )
+    assert other.status_code == 422 and "revision 7 is not supported" in other.text
+    restarted = http.post(
+        f"/api/v1/main/executions/{failed['id']}/actions/restart", params={"revision": 1}
+    )
     assert restarted.status_code == 200 and restarted.json()["id"] == failed["id"]
     deadline = time.monotonic() + 30
     while http.get(f"/api/v1/executions/{failed['id']}").json()["state"]["current"] != "FAILED":

@@ -41,6 +41,31 @@ STREAM_ID = re.compile(r"^\d+-\d+(/\d+)?$")
 router = APIRouter(tags=["executions"])
 
 ExecutionId = Annotated[str, PathParam(alias="executionId")]
+#: Kestra's ``?revision=`` of restart and replay: Ostra runs the execution's own revision
+RevisionParam = Annotated[
+    int | None,
+    Query(ge=1, description="The flow revision: only the execution's own is supported"),
+]
+
+
+def same_revision(api: ApiDep, execution_id: str, revision: int | None) -> None:
+    """Refuse (422) a ``revision`` other than the execution's: restarting or replaying
+    with another revision of the flow is not supported."""
+    if revision is None:
+        return
+    ref = api.client.store.flow_ref(execution_id)
+    if ref is None:
+        api.client.get(execution_id)  # raises ExecutionNotFound
+    elif ref[2] != revision:
+        raise BadRequest(
+            [
+                Problem(
+                    "revision",
+                    f"execution {execution_id} runs revision {ref[2]} of its flow; "
+                    f"running it with revision {revision} is not supported",
+                )
+            ]
+        )
 
 
 #: the ``filters[...]`` a search takes (Kestra's ``QueryFilter``), and their operations
@@ -170,7 +195,10 @@ def kill_execution(api: ApiDep, execution_id: ExecutionId) -> Response:
     summary="Restart a FAILED or KILLED execution",
     responses=error_responses(404, 409),
 )
-def restart_execution(api: ApiDep, execution_id: ExecutionId) -> Response:
+def restart_execution(
+    api: ApiDep, execution_id: ExecutionId, revision: RevisionParam = None
+) -> Response:
+    same_revision(api, execution_id, revision)
     return api.respond(api.client.restart(execution_id))
 
 
@@ -202,7 +230,9 @@ async def replay_execution(
     task_run_id: Annotated[
         str | None, Query(alias="taskRunId", description="Replay from this task run")
     ] = None,
+    revision: RevisionParam = None,
 ) -> Response:
+    await run_in_threadpool(same_revision, api, execution_id, revision)
     inputs = await read_inputs(request)
     execution = await run_in_threadpool(
         api.client.replay, execution_id, task_run_id, inputs or None
