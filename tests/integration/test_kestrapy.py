@@ -1,6 +1,7 @@
-"""Kestra's own Python SDK (``kestrapy``) drives ``ostra server standalone``: deploy a flow,
-create executions (inputs, ``wait``), get, search, kill, restart, replay, follow them and
-read their logs and metrics, with a bearer token and with basic auth.
+"""Kestra's own Python SDK (``kestrapy``) drives ``ostra server standalone``: deploy, update,
+search and delete flows; create executions (inputs, ``wait``), get, search, kill, restart,
+replay, follow and delete them, read their logs and metrics; with a bearer token and with
+basic auth.
 
 Each answer is also validated strictly with the SDK's pydantic models: the SDK falls back
 to building a model without validation when one does not fit, which would hide a missing
@@ -232,6 +233,17 @@ def test_deploy_run_with_inputs_and_wait_then_read_everything(
     )
     assert flows.total == 1 and flows.results[0].id == "greet"
     assert [f.id for f in kestra.flows.list_flows_by_namespace(ns, TENANT)] == ["greet"]
+
+    by_flow = kestra.executions.search_executions_by_flow_id(TENANT, ns, "greet")
+    assert [x["id"] for x in by_flow["results"]] == [done.id]
+    changed = text.replace("hello {{ inputs.name }}", "hi {{ inputs.name }}")
+    assert kestra.flows.update_flow(ns, "greet", TENANT, changed).revision == 2
+    kestra.executions.delete_execution(done.id, TENANT)
+    with pytest.raises(NotFoundException):
+        kestra.executions.execution(done.id, TENANT)
+    kestra.flows.delete_flow(ns, "greet", TENANT)
+    with pytest.raises(NotFoundException):
+        kestra.flows.flow(ns, "greet", TENANT)
 
 
 def test_follow_kill_restart_replay(kestra: KestraClient, server: str, ns: str) -> None:
