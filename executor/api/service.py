@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse
 from executor.api import kestra as K
 from executor.api import problems as P
 from executor.client import Client
-from executor.errors import FlowNotFound, OstraError, WaitTimeout
+from executor.errors import ExecutionNotFound, FlowNotFound, OstraError, WaitTimeout
 from executor.flow import Flow
 from executor.inputs import InputType
 from executor.models import Execution
@@ -112,14 +112,13 @@ class Api:
     def _flow_of(self, execution_id: str) -> tuple[str, str]:
         ref = self.client.store.flow_ref(execution_id)
         if ref is None:
-            self.client.get(execution_id)  # raises ExecutionNotFound
-            raise AssertionError("unreachable")  # pragma: no cover
+            raise ExecutionNotFound(execution_id)
         return ref[0], ref[1]
 
     def delete_execution(self, execution_id: str) -> None:
         """Delete an ended execution with its logs and metrics (404, 409 if running)."""
         if not self.client.store.delete_execution(execution_id):
-            self.client.get(execution_id)  # raises ExecutionNotFound
+            raise ExecutionNotFound(execution_id)
 
     # -- flows
 

@@ -9,8 +9,8 @@ includes them in this order (it matters: see ``executions``).
 
 The routers carry no prefix, token check or shared error responses: ``create_app`` adds
 them when it includes the routers, twice: under ``/api/v1`` and under Kestra's
-``/api/v1/{tenant}`` (the tenant checked to be ``main``). Each route reaches the Client through ``ApiDep``
-(``executor.api.service``).
+``/api/v1/{tenant}`` (the tenant checked to be ``main``). Each route reaches the Client
+through ``ApiDep`` (``executor.api.service``).
 """
 
 from executor.api.routes import executions, flows, health, logs, metrics

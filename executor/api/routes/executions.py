@@ -29,7 +29,7 @@ from executor.api.schemas import (
     error_responses,
 )
 from executor.api.service import ApiDep
-from executor.errors import BadRequest, Problem
+from executor.errors import BadRequest, ExecutionNotFound, Problem
 from executor.models import Execution
 from executor.state import StateType
 
@@ -55,8 +55,8 @@ def same_revision(api: ApiDep, execution_id: str, revision: int | None) -> None:
         return
     ref = api.client.store.flow_ref(execution_id)
     if ref is None:
-        api.client.get(execution_id)  # raises ExecutionNotFound
-    elif ref[2] != revision:
+        raise ExecutionNotFound(execution_id)
+    if ref[2] != revision:
         raise BadRequest(
             [
                 Problem(
