@@ -205,7 +205,8 @@ class Client:
         self, execution_id: str, after: str = "0", *, block: float | None = None
     ) -> list[tuple[str, StateEvent]]:
         """The state changes after the one of id ``after`` ("0": from the first), each with
-        its id, to resume after it (what ``follow`` and the API's ``/follow`` read).
+        its id, to resume after it (what ``follow`` and the
+        API's ``/events`` and ``/follow`` read).
 
         With ``block`` (seconds), waits that long for a change when there is none yet; an
         unknown execution has none.

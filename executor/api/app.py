@@ -5,30 +5,42 @@
     uvicorn executor.api.app:create_app --factory --port 8080
     ostra server api --port 8080          # the same, with Ostra's logging
 
-Routes (JSON in Kestra's shape, camelCase; errors are ``application/problem+json``):
+Routes (JSON in Kestra's shape, camelCase; errors are ``application/problem+json``);
+each is also under Kestra's tenant path ``/api/v1/{tenant}/...`` (the tenant is ``main``,
+any other is a 404), and the controls also as ``/executions/{id}/actions/kill|...``:
 
 =========================================  ============================================
 ``POST   /api/v1/flows``                    deploy a flow (YAML body)
-``GET    /api/v1/flows/{namespace}/{id}``   a deployed flow (``?revision=``)
+``GET    /api/v1/flows/{namespace}/{id}``   a deployed flow (``?revision=``), its source
+                                            as deployed
 ``PUT    /api/v1/flows/{namespace}/{id}``   deploy a new revision of an existing flow
+``DELETE /api/v1/flows/{namespace}/{id}``   delete a flow (204)
+``GET    /api/v1/flows/search``             ``namespace`` (and under it), ``q``, pages
+``GET    /api/v1/flows/{namespace}``        the flows of a namespace
 ``POST   /api/v1/executions/{ns}/{flowId}``  submit (inputs as JSON or a form; ``labels=k:v``;
                                             ``?wait=true`` answers when it ends)
 ``GET    /api/v1/executions/{id}``          an execution
+``DELETE /api/v1/executions/{id}``          delete an ended execution (204)
 ``GET    /api/v1/executions/search``        ``namespace, flowId, state, page (1-based), size``
+                                            (or ``filters[field][EQUALS]``)
+``GET    /api/v1/executions``               ``namespace, flowId``: the executions of a flow
 ``DELETE /api/v1/executions/{id}/kill``     kill (202)
 ``POST   /api/v1/executions/{id}/restart``  restart a FAILED or KILLED execution
 ``POST   /api/v1/executions/{id}/replay``   a new execution (``?taskRunId=``; optional inputs)
 ``POST   /api/v1/executions/{id}/pause``    pause a RUNNING execution
 ``POST   /api/v1/executions/{id}/resume``   resume a PAUSED execution
-``GET    /api/v1/executions/{id}/follow``   server-sent events: every state change, then
-                                            ``end`` with the execution
+``GET    /api/v1/executions/{id}/follow``   server-sent events as Kestra's: the execution
+                                            as ``progress`` on every change, ``end`` last
+``GET    /api/v1/executions/{id}/events``   server-sent events: every state change, then
+                                            ``end`` with the execution (``Last-Event-ID``)
 ``GET    /api/v1/logs/{id}``                the execution's log lines
-``GET    /api/v1/metrics/{id}``             the execution's metrics
+``GET    /api/v1/metrics/{id}``             a page of the execution's metrics
 ``GET    /health``                          liveness and Redis (never needs a token)
 =========================================  ============================================
 
 Configuration (environment, or ``create_app`` arguments): ``OSTRA_API_TOKEN`` (a
-comma-separated list of accepted bearer tokens; unset: no authentication),
+comma-separated list of accepted tokens, sent as a bearer token or as the password of
+basic auth, as Kestra's SDK sends either; unset: no authentication),
 ``OSTRA_API_MAX_BODY`` (bytes, default 1 MiB), and the ``OSTRA_*`` settings of the Client.
 
 Nothing is stored for a refused request: flows and inputs are validated in full before
@@ -48,15 +60,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI
+from fastapi import Path as PathParam
 from fastapi.params import Depends as DependsParam
 from fastapi.responses import JSONResponse
+from fastapi.utils import generate_unique_id
 
 from executor import __version__
 from executor.api import security
 from executor.api.handlers import install_error_handlers
+from executor.api.kestra import check_tenant
 from executor.api.parsing import MAX_YAML_NODES, YAML_TYPES, yaml_nodes
 from executor.api.routes import API_ROUTERS, health
 from executor.api.routes.executions import MAX_PAGE_SIZE
@@ -73,6 +88,13 @@ from executor.client import Client
 from executor.errors import BadRequest, BodyTooLarge, Unauthorized
 
 API_PREFIX = "/api/v1"
+
+
+def tenant(
+    name: Annotated[str, PathParam(alias="tenant", description="Always main: Ostra has one")],
+) -> None:
+    """The ``{tenant}`` of Kestra's paths: 404 unless it is ``main``."""
+    check_tenant(name)
 
 
 def create_app(
@@ -131,6 +153,16 @@ def create_app(
             prefix=API_PREFIX,
             dependencies=dependencies,
             responses=error_responses(*auth_errors, 422, 503),
+        )
+    # Kestra's paths with a tenant, /api/v1/{tenant}/...: after the tenant-less ones, which
+    # take precedence (a tenant named like a resource, "flows", is not reachable).
+    for router in API_ROUTERS:
+        app.include_router(
+            router,
+            prefix=API_PREFIX + "/{tenant}",
+            dependencies=[*dependencies, Depends(tenant)],
+            responses=error_responses(*auth_errors, 404, 422, 503),
+            generate_unique_id_function=lambda route: generate_unique_id(route) + "_tenant",
         )
 
     def openapi() -> dict[str, Any]:

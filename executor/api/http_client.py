@@ -71,7 +71,7 @@ def _flow_text(flow: Flow | str | Path) -> str:
 
 
 def _flow_from(data: Mapping[str, Any]) -> Flow:
-    fields = {k: v for k, v in data.items() if k not in ("revision", "source")}
+    fields = {k: v for k, v in data.items() if k not in ("revision", "source", "deleted", "draft")}
     return Flow.from_dict(fields).model_copy(update={"revision": data.get("revision")})
 
 
@@ -260,11 +260,11 @@ class HttpClient:
                 yield StateEvent.model_validate(data)
 
     def _stream(self, execution_id: str, timeout: float | None) -> Iterator[tuple[str, Any]]:
-        """(event, data) of ``/follow`` until ``end``; reconnects after ``Last-Event-ID``."""
+        """(event, data) of ``/events`` until ``end``; reconnects after ``Last-Event-ID``."""
         deadline = None if timeout is None else time.monotonic() + timeout
         last_id: str | None = None
         failures = 0
-        path = f"/executions/{_q(execution_id)}/follow"
+        path = f"/executions/{_q(execution_id)}/events"
 
         def timed_out() -> WaitTimeout:
             return WaitTimeout(execution_id, timeout or 0, self.state(execution_id))
@@ -366,13 +366,28 @@ class HttpClient:
 
     def logs(self, execution_id: str) -> list[LogEntry]:
         """Every log line of the execution, in order."""
-        return [LogEntry.model_validate(x) for x in self._json("GET", f"/logs/{_q(execution_id)}")]
+        entries = []
+        for x in self._json("GET", f"/logs/{_q(execution_id)}"):
+            number = x.pop("attemptNumber", None)  # Kestra's, from 0
+            entries.append(
+                LogEntry.model_validate({**x, "attempt": None if number is None else number + 1})
+            )
+        return entries
 
     def metrics(self, execution_id: str) -> list[MetricEntry]:
         """Every metric entry emitted by the execution's task runs."""
-        return [
-            MetricEntry.model_validate(x) for x in self._json("GET", f"/metrics/{_q(execution_id)}")
-        ]
+        found: list[MetricEntry] = []
+        page = 1
+        while True:
+            data = self._json(
+                "GET",
+                f"/metrics/{_q(execution_id)}",
+                params={"page": page, "size": MAX_PAGE_SIZE},
+            )
+            found += [MetricEntry.model_validate(x) for x in data["results"]]
+            if len(found) >= data["total"] or not data["results"]:
+                return found
+            page += 1
 
     # ------------------------------------------------------------------ control
 

@@ -11,21 +11,40 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from executor.api import problems as P
+from executor.api.kestra import flow_json
 from executor.api.parsing import YAML_TYPES
 from executor.flow import Flow
 from executor.models import Execution
 
 
 class FlowOut(BaseModel):
-    """A deployed flow in Kestra's shape, with its ``revision`` and YAML ``source``."""
+    """A deployed flow in Kestra's shape (``FlowWithSource``), with its ``revision`` and
+    its ``source``: the text it was deployed as, byte for byte."""
 
     model_config = ConfigDict(extra="allow")
 
     id: str
     namespace: str
     revision: int
+    disabled: bool
+    deleted: bool
+    draft: bool
     source: str
     tasks: list[dict[str, Any]]
+
+
+class PagedFlows(BaseModel):
+    """One page of a flow search (Kestra's ``PagedResults``)."""
+
+    results: list[FlowOut]
+    total: int
+
+
+class PagedMetrics(BaseModel):
+    """One page of an execution's metrics (Kestra's ``PagedResults``)."""
+
+    results: list[dict[str, Any]]
+    total: int
 
 
 class PagedExecutions(BaseModel):
@@ -44,11 +63,9 @@ class Health(BaseModel):
 
 
 def flow_out(flow: Flow) -> dict[str, Any]:
-    """The JSON of a deployed flow (``FlowOut``)."""
-    data = flow.to_dict()
-    data["revision"] = flow.revision or 1
-    data["source"] = flow.to_yaml()
-    return data
+    """The JSON of a deployed flow (``FlowOut``), its source written from the flow (the
+    routes give the text it was deployed as: ``Api.flow_json``)."""
+    return flow_json(flow.to_dict(), flow.revision or 1, flow.to_yaml())
 
 
 #: What each problem status means, in the OpenAPI document.
@@ -114,10 +131,21 @@ INPUTS_BODY = {
 #: The answer of ``GET /executions/{executionId}/follow``.
 SSE_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {
+        "description": "Server-sent events as Kestra sends them: the execution now, then "
+        "again after every change of it, of a task run or an attempt (event and id "
+        "`progress`, data: the execution), then once it ended (event and id `end`, data: "
+        "the execution). An ended execution is sent as `end` alone. An event `error` "
+        "(data: a problem) ends a stream that cannot go on.",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    },
+}
+#: The answer of ``GET /executions/{executionId}/events``.
+EVENTS_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
         "description": "Server-sent events: one per state change of the execution, a task "
-        "run or an attempt (data: a StateEvent), then an event `end` (data: "
-        "the execution). An event `error` (data: a problem) ends a stream "
-        "that cannot go on.",
+        "run or an attempt (data: a StateEvent; its id resumes the stream as "
+        "`Last-Event-ID`), then an event `end` (data: the execution). An event `error` "
+        "(data: a problem) ends a stream that cannot go on.",
         "content": {"text/event-stream": {"schema": {"type": "string"}}},
     },
 }

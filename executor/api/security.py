@@ -6,12 +6,14 @@ Tokens are compared in constant time and never logged or answered.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
 import os
 from collections.abc import Callable, Sequence
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -54,14 +56,32 @@ def token_ok(given: str, tokens: list[bytes]) -> bool:
     return ok
 
 
+def basic_password(header: str) -> str | None:
+    """The password of an ``Authorization: Basic ...`` header (None if it is not one)."""
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, sep, password = decoded.partition(":")
+    return password if sep else None
+
+
 def bearer_auth(tokens: list[bytes]) -> Callable[..., None]:
     """A FastAPI dependency raising ``Unauthorized`` unless the request has one of
-    ``tokens`` as its bearer token."""
+    ``tokens`` as its bearer token, or as the password of basic auth (any user name:
+    Kestra's SDK sends ``username``/``password`` that way)."""
 
     def authenticate(
+        request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
     ) -> None:
-        if credentials is None or not token_ok(credentials.credentials, tokens):
+        if credentials is not None and token_ok(credentials.credentials, tokens):
+            return
+        password = basic_password(request.headers.get("authorization", ""))
+        if password is None or not token_ok(password, tokens):
             raise Unauthorized()
 
     return authenticate

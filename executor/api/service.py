@@ -1,10 +1,11 @@
 """What the routes share: ``Api``, the routes' logic around one ``Client`` (presenting
-executions with SECRET inputs masked, a page of a search, waiting for an end, the
-server-sent events of ``/follow``), and ``ApiDep``, the dependency that hands it to a
-route.
+executions in Kestra's shape with SECRET inputs masked, a page of a search, flows with
+their source, waiting for an end, the server-sent events of ``/follow`` and
+``/events``), and ``ApiDep``, the dependency that hands it to a route.
 
-Every call goes through the Client facade (``executor.client``); blocking calls run in
-the threadpool.
+Every call goes through the Client facade (``executor.client``), but for what the Client
+has no method for (a flow's source text, listing and deleting flows, deleting an
+execution): those go to the Client's store. Blocking calls run in the threadpool.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from executor.api import kestra as K
 from executor.api import problems as P
 from executor.client import Client
-from executor.errors import OstraError, WaitTimeout
+from executor.errors import ExecutionNotFound, FlowNotFound, OstraError, WaitTimeout
+from executor.flow import Flow
 from executor.inputs import InputType
 from executor.models import Execution
 from executor.state import StateType
@@ -63,8 +66,8 @@ class Api:
         }
 
     def present(self, execution: Execution) -> dict[str, Any]:
-        """The execution's JSON, SECRET inputs masked."""
-        data = execution.model_dump(mode="json", by_alias=True)
+        """The execution's JSON in Kestra's shape, SECRET inputs masked."""
+        data = K.execution_json(execution.model_dump(mode="json", by_alias=True))
         for key in self._secret_inputs(execution):
             if data["inputs"].get(key) is not None:
                 data["inputs"][key] = MASK
@@ -90,6 +93,69 @@ class Api:
         )
         return {"results": [self.present(e) for e in found.results], "total": found.total}
 
+    def logs(self, execution_id: str) -> list[dict[str, Any]]:
+        """The execution's log entries in Kestra's shape (``ExecutionNotFound`` if none)."""
+        ns, fid = self._flow_of(execution_id)
+        return [
+            K.log_json(e.model_dump(mode="json", by_alias=True), ns, fid)
+            for e in self.client.logs(execution_id)
+        ]
+
+    def metrics(self, execution_id: str) -> list[dict[str, Any]]:
+        """The execution's metric entries in Kestra's shape."""
+        ns, fid = self._flow_of(execution_id)
+        return [
+            K.metric_json(m.model_dump(mode="json", by_alias=True), ns, fid)
+            for m in self.client.metrics(execution_id)
+        ]
+
+    def _flow_of(self, execution_id: str) -> tuple[str, str]:
+        ref = self.client.store.flow_ref(execution_id)
+        if ref is None:
+            raise ExecutionNotFound(execution_id)
+        return ref[0], ref[1]
+
+    def delete_execution(self, execution_id: str) -> None:
+        """Delete an ended execution with its logs and metrics (404, 409 if running)."""
+        if not self.client.store.delete_execution(execution_id):
+            raise ExecutionNotFound(execution_id)
+
+    # -- flows
+
+    def deploy(self, flow: Flow, source: str) -> dict[str, Any]:
+        """Deploy ``flow``, keeping ``source`` (the text it was read from)."""
+        deployed = self.client.store.deploy_flow_source(flow, source)
+        return self.flow_json(deployed, source)
+
+    def flow_json(self, flow: Flow, source: str | None = None) -> dict[str, Any]:
+        """The flow in Kestra's shape (``FlowWithSource``), its source as deployed."""
+        revision = flow.revision or 1
+        if source is None:
+            source = self.client.store.flow_source(flow.namespace, flow.id, revision)
+        return K.flow_json(
+            flow.to_dict(), revision, source if source is not None else flow.to_yaml()
+        )
+
+    def flows(self, namespace: str | None = None, prefix: bool = False) -> list[Flow]:
+        """The latest revision of every deployed flow, by namespace then id; in
+        ``namespace`` (or under it too, with ``prefix``: ``a`` holds ``a.b``)."""
+        found = []
+        for ns, fid in sorted(self.client.store.list_flows()):
+            if namespace is not None and not (
+                ns == namespace or (prefix and ns.startswith(namespace + "."))
+            ):
+                continue
+            try:
+                found.append(self.client.flow(ns, fid))
+            except FlowNotFound:  # deleted meanwhile
+                continue
+        return found
+
+    def delete_flow(self, namespace: str, flow_id: str) -> None:
+        """Delete a flow (``FlowNotFound`` if there is none)."""
+        if not self.client.store.delete_flow(namespace, flow_id):
+            raise FlowNotFound(namespace, flow_id)
+
     async def wait(self, request: Request, execution_id: str) -> Execution | None:
         """The execution once it ended; None if the caller went away first."""
         while True:
@@ -99,8 +165,49 @@ class Api:
                 if await request.is_disconnected():
                     return None
 
+    async def follow(self, execution_id: str) -> AsyncIterator[str]:
+        """Kestra's follow stream (the execution is known to exist): the execution now,
+        then again after every change, each as event ``progress`` (Kestra names it by the
+        event's ``id``: both are written), then as ``end`` once it ended; an execution
+        that ended already is sent as ``end`` alone."""
+        client = self.client
+        silent_since = time.monotonic()
+        yield "retry: 1000\n\n"
+        try:
+            last_id = await run_in_threadpool(client.store.last_event_id, execution_id)
+            execution = await run_in_threadpool(client.get, execution_id)
+            if execution.state.current.is_terminated():
+                yield sse(self.present(execution), event="end", event_id="end")
+                return
+            data = self.present(execution)
+            yield sse(data, event="progress", event_id="progress")
+            while True:
+                batch = await run_in_threadpool(client.events, execution_id, last_id, block=1.0)
+                if batch:
+                    last_id = batch[-1][0]
+                    execution = await run_in_threadpool(client.get, execution_id)
+                    data = self.present(execution)
+                    yield sse(data, event="progress", event_id="progress")
+                    silent_since = time.monotonic()
+                else:
+                    state = await run_in_threadpool(client.state, execution_id)
+                    if state.is_terminated() and not execution.state.current.is_terminated():
+                        execution = await run_in_threadpool(client.get, execution_id)
+                        data = self.present(execution)
+                # An end seen may be an earlier one (since restarted): the stream ends
+                # when the execution's current state is an end state.
+                if execution.state.current.is_terminated():
+                    yield sse(data, event="end", event_id="end")
+                    return
+                if time.monotonic() - silent_since >= self.ping_interval:
+                    yield ": ping\n\n"
+                    silent_since = time.monotonic()
+        except OstraError as exc:
+            yield sse(P.from_error(exc), event="error")
+
     async def events(self, execution_id: str, last_id: str) -> AsyncIterator[str]:
-        """The follow stream (the execution is known to exist)."""
+        """Ostra's event stream (the execution is known to exist): every state change as
+        a ``StateEvent`` with its id, then ``end`` with the execution."""
         client = self.client
         silent_since = time.monotonic()
         yield "retry: 1000\n\n"

@@ -199,6 +199,19 @@ class Store(Protocol):
     def list_flows(self) -> list[tuple[str, str]]:
         """(namespace, id) of every deployed flow."""
 
+    def deploy_flow_source(self, flow: Flow, source: str) -> Flow:
+        """``deploy_flow`` keeping ``source`` (the text ``flow`` was read from) as the
+        revision's source; a flow deployed again after ``delete_flow`` continues the
+        revisions it had."""
+
+    def flow_source(self, namespace: str, flow_id: str, revision: int) -> str | None:
+        """The text a revision was deployed as (None if it was deployed without one)."""
+
+    def delete_flow(self, namespace: str, flow_id: str) -> bool:
+        """Delete a flow: it is no longer found nor listed; its revisions stay readable
+        by number for the executions that run them; the deletion takes a revision number
+        (Kestra's ``FlowWithSource.toDeleted``). False if there was no such flow."""
+
     # -- executions
     def create_execution(
         self,
@@ -414,6 +427,10 @@ class Store(Protocol):
 
     def purge_ended(self, older_than: float, limit: int = 200) -> int:
         """Delete up to ``limit`` executions that ended before ``older_than``."""
+
+    def delete_execution(self, eid: str) -> bool:
+        """Delete an ended execution now, with its logs and metrics (False if there is no
+        such execution; ``StateConflict`` if it has not ended)."""
 
     # -- reading executions
     def get_execution(self, eid: str) -> Execution:

@@ -7,8 +7,10 @@ step is handed every key it touches (DESIGN.md rule 8; see ``_lib.lua``).
 ==============================  ======  ==================================================
 key                             type    holds
 ==============================  ======  ==================================================
-P:flow:NS:ID                    hash    ``revision`` (latest), ``digest``
+P:flow:NS:ID                    hash    ``revision`` (latest), ``digest``; once deleted
+                                        only ``deleted`` (the revision it took)
 P:flow:NS:ID:REV                string  the flow revision, as JSON
+P:flow:NS:ID:REV:source         string  the YAML text it was deployed as, byte for byte
 P:flows                         zset    ``NS:ID`` of every deployed flow
 P:{EID}:exec                    hash    the execution (state, inputs, labels, outputs, ...;
                                         ``h``: its state history, JSON ``{state, date}``
@@ -57,6 +59,9 @@ class Keys:
 
     def flow_revision(self, namespace: str, flow_id: str, revision: int) -> str:
         return f"{self.prefix}:flow:{namespace}:{flow_id}:{revision}"
+
+    def flow_source(self, namespace: str, flow_id: str, revision: int) -> str:
+        return f"{self.prefix}:flow:{namespace}:{flow_id}:{revision}:source"
 
     @property
     def flows(self) -> str:

@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from executor.engine.flowables import walk_successors
-from executor.errors import ExecutionNotFound, FlowNotFound, StoreError
+from executor.errors import ExecutionNotFound, FlowNotFound, StateConflict, StoreError
 from executor.flow import Flow
 from executor.models import (
     Execution,
@@ -156,6 +156,8 @@ class MemoryStore:
         self._flows: dict[tuple[str, str], tuple[int, str]] = {}  # -> (latest, digest)
         self._flow_revisions: dict[tuple[str, str, int], str] = {}
         self._flow_index: dict[str, float] = {}
+        self._flow_sources: dict[tuple[str, str, int], str] = {}
+        self._deleted_flows: dict[tuple[str, str], int] = {}  # -> the deletion's revision
         self._x: dict[str, _Exec] = {}
         self._idx_all: dict[str, float] = {}
         self._idx_flow: dict[tuple[str, str], dict[str, float]] = {}
@@ -422,6 +424,41 @@ class MemoryStore:
             ns, _, fid = m.partition(":")
             out.append((ns, fid))
         return out
+
+    def deploy_flow_source(self, flow: Flow, source: str) -> Flow:
+        """``deploy_flow`` keeping ``source`` byte for byte; after ``delete_flow`` the
+        revisions continue from the last one."""
+        digest = flow.digest()
+        with self._lock:
+            key = (flow.namespace, flow.id)
+            latest = self._flows.get(key)
+            if latest is not None and latest[1] == digest:
+                revision = latest[0]
+                stored = flow.model_copy(update={"revision": revision})
+            else:
+                revision = (latest[0] if latest else self._deleted_flows.get(key, 0)) + 1
+                stored = flow.model_copy(update={"revision": revision})
+                self._flow_revisions[(*key, revision)] = json.dumps(stored.to_dict())
+                self._flows[key] = (revision, digest)
+                self._deleted_flows.pop(key, None)
+                self._flow_index[f"{flow.namespace}:{flow.id}"] = self._now()
+            self._flow_sources[(*key, revision)] = source
+            return stored
+
+    def flow_source(self, namespace: str, flow_id: str, revision: int) -> str | None:
+        """The text a revision was deployed as (None if deployed without one)."""
+        with self._lock:
+            return self._flow_sources.get((namespace, flow_id, revision))
+
+    def delete_flow(self, namespace: str, flow_id: str) -> bool:
+        """Forget the flow's latest revision and listing (revisions stay, by number)."""
+        with self._lock:
+            latest = self._flows.pop((namespace, flow_id), None)
+            if latest is None:
+                return False
+            self._deleted_flows[(namespace, flow_id)] = latest[0] + 1  # Kestra: toDeleted
+            self._flow_index.pop(f"{namespace}:{flow_id}", None)
+            return True
 
     # ------------------------------------------------------------------ executions
 
@@ -1243,6 +1280,21 @@ class MemoryStore:
                 for eid in unknown:
                     index.pop(eid, None)
             return purged
+
+    def delete_execution(self, eid: str) -> bool:
+        """Delete an ended execution now, as the retention sweep does."""
+        with self._lock:
+            raw = self._xhash(eid).get("state")
+            if raw is None:
+                return False
+            if not _terminal(raw):
+                raise StateConflict(f"execution {eid} is {raw}: only an ended one is deleted")
+            self._idx_ended.setdefault(eid, self._now())
+            out = self._purge(eid, math.inf)
+            if out == -2:
+                for index in self._idx_flow.values():
+                    index.pop(eid, None)
+            return True
 
     def _purge(self, eid: str, older_than: float) -> int:
         score = self._idx_ended.get(eid)

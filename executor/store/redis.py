@@ -21,7 +21,7 @@ import redis
 from redis.commands.core import Script
 
 from executor.engine.outcomes import lua_constants
-from executor.errors import ExecutionNotFound, FlowNotFound, StoreError
+from executor.errors import ExecutionNotFound, FlowNotFound, StateConflict, StoreError
 from executor.flow import Flow
 from executor.models import (
     Execution,
@@ -278,6 +278,67 @@ class RedisStore:
     @_translate
     def list_flows(self) -> list[tuple[str, str]]:
         return [tuple(_s(m).split(":", 1)) for m in self.r.zrange(self.k.flows, 0, -1)]  # type: ignore[misc]
+
+    @_translate
+    def deploy_flow_source(self, flow: Flow, source: str) -> Flow:
+        """``deploy_flow`` keeping ``source`` byte for byte; after ``delete_flow`` the
+        revisions continue from the last one (``deleted``), never overwriting one."""
+        key = self.k.flow(flow.namespace, flow.id)
+        digest = flow.digest()
+        while True:
+            with self.r.pipeline() as pipe:
+                try:
+                    pipe.watch(key)  # type: ignore[no-untyped-call]
+                    latest, old_digest, deleted = pipe.hmget(key, "revision", "digest", "deleted")
+                    pipe.multi()
+                    if latest is not None and _s(old_digest) == digest:
+                        revision = int(latest)
+                        stored = flow.model_copy(update={"revision": revision})
+                    else:
+                        revision = int(latest or deleted or 0) + 1
+                        stored = flow.model_copy(update={"revision": revision})
+                        pipe.set(
+                            self.k.flow_revision(flow.namespace, flow.id, revision),
+                            json.dumps(stored.to_dict()),
+                        )
+                        pipe.hset(key, mapping={"revision": revision, "digest": digest})
+                        pipe.hdel(key, "deleted")
+                        pipe.zadd(self.k.flows, {f"{flow.namespace}:{flow.id}": time.time()})
+                    # The same definition sent as another text: that text becomes the
+                    # revision's source (the revision number follows the definition).
+                    pipe.set(self.k.flow_source(flow.namespace, flow.id, revision), source)
+                    pipe.execute()
+                    return stored
+                except redis.WatchError:
+                    continue  # another deploy of the same flow won the race; look again
+
+    @_translate
+    def flow_source(self, namespace: str, flow_id: str, revision: int) -> str | None:
+        raw = self.r.get(self.k.flow_source(namespace, flow_id, revision))
+        return None if raw is None else raw.decode("utf-8") if isinstance(raw, bytes) else raw
+
+    @_translate
+    def delete_flow(self, namespace: str, flow_id: str) -> bool:
+        """Drop the flow's latest pointer and its listing (revisions stay, by number); the
+        deletion takes a revision number, as in Kestra."""
+        key = self.k.flow(namespace, flow_id)
+        while True:
+            with self.r.pipeline() as pipe:
+                try:
+                    pipe.watch(key)  # type: ignore[no-untyped-call]
+                    latest = pipe.hget(key, "revision")
+                    if latest is None:
+                        pipe.unwatch()  # type: ignore[no-untyped-call]
+                        return False
+                    pipe.multi()
+                    pipe.delete(key)
+                    # Kestra's FlowWithSource.toDeleted: the deletion is a revision of its own
+                    pipe.hset(key, "deleted", int(latest) + 1)
+                    pipe.zrem(self.k.flows, f"{namespace}:{flow_id}")
+                    pipe.execute()
+                    return True
+                except redis.WatchError:
+                    continue  # deployed meanwhile: look again
 
     # ------------------------------------------------------------------ executions
 
@@ -1003,6 +1064,27 @@ class RedisStore:
                     pipe.zrem(k.index_flow(ns, fid), *unknown)
                 pipe.execute()
         return purged
+
+    @_translate
+    def delete_execution(self, eid: str) -> bool:
+        """Delete an ended execution now (``purge.lua``, as the retention sweep does)."""
+        state = self.execution_state(eid)
+        if state is None:
+            return False
+        if not state.is_terminated():
+            raise StateConflict(f"execution {eid} is {state.value}: only an ended one is deleted")
+        # Into the retention index if not there yet, so that purge.lua takes it; the
+        # script checks the state again (a restart meanwhile keeps it).
+        self.r.zadd(self.k.index_ended, {eid: time.time()}, nx=True)
+        status = self._purge(eid, time.time() + 1e9)
+        if status == Status.KEPT:
+            raise StateConflict(f"execution {eid} is running again: only an ended one is deleted")
+        if status == Status.GONE:
+            with self.r.pipeline(transaction=False) as pipe:
+                for ns, fid in self.list_flows():
+                    pipe.zrem(self.k.index_flow(ns, fid), eid)
+                pipe.execute()
+        return True
 
     def _purge(self, eid: str, older_than: float) -> Status:
         """Delete one execution (``purge.lua``): OK, KEPT (not due) or GONE (its hash was

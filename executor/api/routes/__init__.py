@@ -1,15 +1,16 @@
 """The REST API's routes, one router per resource; ``executor.api.app.create_app``
 includes them in this order (it matters: see ``executions``).
 
-- ``flows``: ``/api/v1/flows`` (deploy, read, new revision)
-- ``executions``: ``/api/v1/executions`` (start, read, search, control, follow)
+- ``flows``: ``/api/v1/flows`` (deploy, read, new revision, search, list, delete)
+- ``executions``: ``/api/v1/executions`` (start, read, search, delete, control, follow)
 - ``logs``: ``/api/v1/logs/{executionId}``
 - ``metrics``: ``/api/v1/metrics/{executionId}``
 - ``health``: ``/health`` (never behind a token)
 
 The routers carry no prefix, token check or shared error responses: ``create_app`` adds
-them when it includes the routers. Each route reaches the Client through ``ApiDep``
-(``executor.api.service``).
+them when it includes the routers, twice: under ``/api/v1`` and under Kestra's
+``/api/v1/{tenant}`` (the tenant checked to be ``main``). Each route reaches the Client
+through ``ApiDep`` (``executor.api.service``).
 """
 
 from executor.api.routes import executions, flows, health, logs, metrics

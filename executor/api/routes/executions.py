@@ -1,6 +1,8 @@
-"""``/api/v1/executions``: start an execution of a deployed flow, read and search
-executions, control them (kill, restart, replay, pause, resume), follow their state
-changes as server-sent events.
+"""``/api/v1/executions``: start an execution of a deployed flow, read, search and
+delete executions, control them (kill, restart, replay, pause, resume: each also under
+``/actions/``, as Kestra's current API and its SDK have them), follow them as server-sent
+events (``/follow``: Kestra's stream of whole executions; ``/events``: Ostra's stream of
+state changes, resumable).
 
 The order of the routes matters: ``/executions/search`` comes before
 ``/executions/{executionId}``, and ``/executions/{executionId}/restart|replay|pause|resume``
@@ -17,9 +19,17 @@ from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
+from executor.api import kestra as K
 from executor.api.parsing import parse_labels, read_inputs
-from executor.api.schemas import INPUTS_BODY, SSE_RESPONSE, PagedExecutions, error_responses
+from executor.api.schemas import (
+    EVENTS_RESPONSE,
+    INPUTS_BODY,
+    SSE_RESPONSE,
+    PagedExecutions,
+    error_responses,
+)
 from executor.api.service import ApiDep
+from executor.errors import BadRequest, ExecutionNotFound, Problem
 from executor.models import Execution
 from executor.state import StateType
 
@@ -31,15 +41,82 @@ STREAM_ID = re.compile(r"^\d+-\d+(/\d+)?$")
 router = APIRouter(tags=["executions"])
 
 ExecutionId = Annotated[str, PathParam(alias="executionId")]
+#: Kestra's ``?revision=`` of restart and replay: Ostra runs the execution's own revision
+RevisionParam = Annotated[
+    int | None,
+    Query(ge=1, description="The flow revision: only the execution's own is supported"),
+]
+
+
+def same_revision(api: ApiDep, execution_id: str, revision: int | None) -> None:
+    """Refuse (422) a ``revision`` other than the execution's: restarting or replaying
+    with another revision of the flow is not supported."""
+    if revision is None:
+        return
+    ref = api.client.store.flow_ref(execution_id)
+    if ref is None:
+        raise ExecutionNotFound(execution_id)
+    if ref[2] != revision:
+        raise BadRequest(
+            [
+                Problem(
+                    "revision",
+                    f"execution {execution_id} runs revision {ref[2]} of its flow; "
+                    f"running it with revision {revision} is not supported",
+                )
+            ]
+        )
+
+
+#: the ``filters[...]`` a search takes (Kestra's ``QueryFilter``), and their operations
+SEARCH_FILTERS = {
+    "namespace": ("EQUALS",),
+    "flowId": ("EQUALS",),
+    "state": ("EQUALS", "IN"),
+}
+
+
+def _search(
+    request: Request,
+    api: ApiDep,
+    namespace: str | None,
+    flow_id: str | None,
+    state: StateType | None,
+    page: int,
+    size: int,
+) -> Response:
+    given = K.filters(request.query_params, SEARCH_FILTERS)
+    if "namespace" in given:
+        namespace = given["namespace"][1]
+    if "flowId" in given:
+        flow_id = given["flowId"][1]
+    if "state" in given:
+        values = [v.strip() for v in given["state"][1].split(",") if v.strip()]
+        try:
+            states = [StateType(v) for v in values]
+        except ValueError:
+            raise BadRequest(
+                [Problem("filters[state]", f"not a state: {given['state'][1]!r}")]
+            ) from None
+        if len(states) != 1:
+            raise BadRequest(
+                [Problem("filters[state]", "exactly one state is supported in a filter")]
+            )
+        state = states[0]
+    return JSONResponse(api.search(namespace, flow_id, state, page, size))
 
 
 @router.get(
     "/executions/search",
     response_model=PagedExecutions,
     summary="Search executions, newest first",
+    description="Filters as parameters (``namespace``, ``flowId``, ``state``) or as "
+    "Kestra's ``filters[namespace][EQUALS]``, ``filters[flowId][EQUALS]``, "
+    "``filters[state][EQUALS|IN]`` (one state).",
     responses=error_responses(422),
 )
 def search_executions(
+    request: Request,
     api: ApiDep,
     namespace: str | None = None,
     flow_id: Annotated[str | None, Query(alias="flowId")] = None,
@@ -47,7 +124,24 @@ def search_executions(
     page: Annotated[int, Query(ge=1, le=2**31)] = 1,
     size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 25,
 ) -> Response:
-    return JSONResponse(api.search(namespace, flow_id, state, page, size))
+    return _search(request, api, namespace, flow_id, state, page, size)
+
+
+@router.get(
+    "/executions",
+    response_model=PagedExecutions,
+    summary="The executions of a flow, newest first",
+    responses=error_responses(422),
+)
+def list_executions(
+    request: Request,
+    api: ApiDep,
+    namespace: str,
+    flow_id: Annotated[str, Query(alias="flowId")],
+    page: Annotated[int, Query(ge=1, le=2**31)] = 1,
+    size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 25,
+) -> Response:
+    return _search(request, api, namespace, flow_id, None, page, size)
 
 
 @router.get(
@@ -61,7 +155,25 @@ def get_execution(api: ApiDep, execution_id: ExecutionId) -> Response:
 
 
 @router.delete(
+    "/executions/{executionId}",
+    status_code=204,
+    summary="Delete an ended execution, its logs and metrics",
+    responses=error_responses(404, 409),
+)
+def delete_execution(api: ApiDep, execution_id: ExecutionId) -> Response:
+    api.delete_execution(execution_id)
+    return Response(status_code=204)
+
+
+@router.delete(
     "/executions/{executionId}/kill",
+    response_model=Execution,
+    status_code=202,
+    summary="Kill an execution",
+    responses=error_responses(404, 409),
+)
+@router.delete(
+    "/executions/{executionId}/actions/kill",
     response_model=Execution,
     status_code=202,
     summary="Kill an execution",
@@ -77,7 +189,16 @@ def kill_execution(api: ApiDep, execution_id: ExecutionId) -> Response:
     summary="Restart a FAILED or KILLED execution",
     responses=error_responses(404, 409),
 )
-def restart_execution(api: ApiDep, execution_id: ExecutionId) -> Response:
+@router.post(
+    "/executions/{executionId}/actions/restart",
+    response_model=Execution,
+    summary="Restart a FAILED or KILLED execution",
+    responses=error_responses(404, 409),
+)
+def restart_execution(
+    api: ApiDep, execution_id: ExecutionId, revision: RevisionParam = None
+) -> Response:
+    same_revision(api, execution_id, revision)
     return api.respond(api.client.restart(execution_id))
 
 
@@ -88,6 +209,20 @@ def restart_execution(api: ApiDep, execution_id: ExecutionId) -> Response:
     openapi_extra=INPUTS_BODY,
     responses=error_responses(404, 409, 413, 415, 422),
 )
+@router.post(
+    "/executions/{executionId}/actions/replay",
+    response_model=Execution,
+    summary="Replay an execution (a new execution)",
+    openapi_extra=INPUTS_BODY,
+    responses=error_responses(404, 409, 413, 415, 422),
+)
+@router.post(
+    "/executions/{executionId}/actions/replay-with-inputs",
+    response_model=Execution,
+    summary="Replay an execution with new inputs (a new execution)",
+    openapi_extra=INPUTS_BODY,
+    responses=error_responses(404, 409, 413, 415, 422),
+)
 async def replay_execution(
     request: Request,
     api: ApiDep,
@@ -95,7 +230,9 @@ async def replay_execution(
     task_run_id: Annotated[
         str | None, Query(alias="taskRunId", description="Replay from this task run")
     ] = None,
+    revision: RevisionParam = None,
 ) -> Response:
+    await run_in_threadpool(same_revision, api, execution_id, revision)
     inputs = await read_inputs(request)
     execution = await run_in_threadpool(
         api.client.replay, execution_id, task_run_id, inputs or None
@@ -109,12 +246,24 @@ async def replay_execution(
     summary="Pause a RUNNING execution",
     responses=error_responses(404, 409),
 )
+@router.post(
+    "/executions/{executionId}/actions/pause",
+    response_model=Execution,
+    summary="Pause a RUNNING execution",
+    responses=error_responses(404, 409),
+)
 def pause_execution(api: ApiDep, execution_id: ExecutionId) -> Response:
     return api.respond(api.client.pause(execution_id))
 
 
 @router.post(
     "/executions/{executionId}/resume",
+    response_model=Execution,
+    summary="Resume a PAUSED execution",
+    responses=error_responses(404, 409),
+)
+@router.post(
+    "/executions/{executionId}/actions/resume",
     response_model=Execution,
     summary="Resume a PAUSED execution",
     responses=error_responses(404, 409),
@@ -150,16 +299,37 @@ async def create_execution(
         if done is None:  # the caller went away; the execution goes on
             return Response(status_code=204)
         execution = done
-    return api.respond(execution)
+    data = api.present(execution)
+    # Kestra's ExecutionResponse: the execution and where the UI shows it
+    data["url"] = (
+        f"{str(request.base_url).rstrip('/')}/ui/{K.TENANT}/executions/"
+        f"{execution.namespace}/{execution.flow_id}/{execution.id}"
+    )
+    return JSONResponse(data)
 
 
 @router.get(
     "/executions/{executionId}/follow",
-    summary="Follow an execution's state changes (server-sent events)",
+    summary="Follow an execution (server-sent events, as Kestra streams them)",
     response_class=StreamingResponse,
     responses={**SSE_RESPONSE, **error_responses(404)},
 )
-async def follow_execution(
+async def follow_execution(api: ApiDep, execution_id: ExecutionId) -> Response:
+    await run_in_threadpool(api.client.state, execution_id)  # 404 before streaming
+    return StreamingResponse(
+        api.follow(execution_id),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.get(
+    "/executions/{executionId}/events",
+    summary="Every state change of an execution (server-sent events, resumable)",
+    response_class=StreamingResponse,
+    responses={**EVENTS_RESPONSE, **error_responses(404)},
+)
+async def execution_events(
     api: ApiDep,
     execution_id: ExecutionId,
     last_event_id: Annotated[
