@@ -6,7 +6,7 @@ Ostra's models dump close to Kestra's shape already (camelCase, ``state.current`
 that the models stay what the engine and the in-process Client use:
 
 - ``state.duration`` as an ISO-8601 duration (``PT1.5S``, Java's ``Duration.toString``),
-- an execution's ``originalId``, ``deleted`` and ``metadata`` (``attemptNumber``: one more
+- an execution's ``originalId``, ``deleted`` and ``metadata`` (``attemptNumber``: the stored one plus one
   per restart; ``originalCreatedDate``),
 - a log entry's ``namespace``, ``flowId`` and ``attemptNumber`` (0 for the first attempt:
   Kestra's ``TaskRun.attemptNumber()`` is the number of attempts before the one logging),
@@ -87,9 +87,12 @@ def execution_json(data: dict[str, Any]) -> dict[str, Any]:
     data["deleted"] = False
     histories = data["state"].get("histories") or []
     restarts = sum(1 for h in histories if h.get("state") == StateType.RESTARTED.value)
+    # The stored metadata counts the executions of a CREATE_NEW_EXECUTION retry chain;
+    # Kestra's restart adds one more attempt to it (ExecutionService.restart).
+    stored = data.get("metadata") or {}
     data["metadata"] = {
-        "attemptNumber": restarts + 1,
-        "originalCreatedDate": data["state"].get("startDate"),
+        "attemptNumber": int(stored.get("attemptNumber") or 1) + restarts,
+        "originalCreatedDate": stored.get("originalCreatedDate") or data["state"].get("startDate"),
     }
     return data
 
