@@ -249,7 +249,9 @@ def _yaml_lines(value: Any, indent: int) -> list[str]:
 @_filter("yaml")
 def _to_yaml(value: Any) -> str:
     """``{{ x | yaml }}``: YAML as Kestra's Jackson writer prints it (no ``---``, arrays
-    indented by one space, minimal quotes), ending with a newline."""
+    indented by one space, minimal quotes), ending with a newline; ``null`` for null."""
+    if value is None:
+        return "null"
     return "\n".join(_yaml_lines(_plain(value), 0)) + "\n"
 
 
