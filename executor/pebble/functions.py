@@ -105,9 +105,25 @@ class _Variables(Mapping[str, Any]):
 _DEPTH = "pebble.render.depth"
 
 
-def _render_again(value: Any, variables: Mapping[str, Any], recursive: bool) -> Any:
-    from executor.templating import contains_template, render
+def _render_text(text: str, variables: Mapping[str, Any]) -> str:
+    """Render ``text``; an error inside a nested ``render()`` keeps one message, not one
+    ``in template`` per level."""
+    from executor.templating import _snippet, render
 
+    try:
+        return render(text, variables)
+    except TemplateError as e:
+        msg = str(e)
+        if msg.startswith("render:"):
+            suffix = f" in template {_snippet(e.template)!r}"
+            raise TemplateError(msg.removesuffix(suffix)) from None
+        raise TemplateError(f"render: {msg}") from None
+
+
+def _render_again(value: Any, variables: Mapping[str, Any], recursive: bool) -> Any:
+    from executor.templating import contains_template
+
+    render = _render_text
     if isinstance(value, str):
         text = render(value, variables)
         seen = 1

@@ -90,6 +90,13 @@ def test_render_sees_set_variables_and_stays_sandboxed() -> None:
     )
 
 
+def test_render_calling_itself_stops_with_one_message() -> None:
+    message = fails("{{ render(t) }}", {"t": "{{ render(t) }}"})
+    assert message == "render: nested too deeply (limit 10) in template '{{ render(t) }}'"
+    inner = fails("{{ render(a) }}", {"a": "{{ render(b) }}", "b": "{{ [1] | chunk(0) }}"})
+    assert inner.startswith("render: chunk: 'size' must be greater than 0")
+
+
 def test_render_of_a_growing_template_stops() -> None:
     ctx = {"t": "{{ t ~ t }}"}
     message = fails("{{ render(t) }}", ctx)
