@@ -208,9 +208,13 @@ def current_each_output(ctx: Context, outputs: Any = missing) -> Any:
     _defined("currentEachOutput", outputs)
     if not isinstance(outputs, Mapping):
         raise TemplateError("currentEachOutput: expects an argument 'outputs' with type map")
+    from executor.render_context import LoopOutputs
+
     parents = ctx.resolve_or_missing("parents")
     current: Any = outputs
-    if parents is not missing and parents:
+    # Ostra keys a looped task's outputs by its own loop value only (LoopOutputs); Kestra
+    # nests them by every enclosing loop's value, outermost first.
+    if not isinstance(outputs, LoopOutputs) and parents is not missing and parents:
         for parent in reversed(list(parents)):
             taskrun = parent.get("taskrun") if isinstance(parent, Mapping) else None
             if isinstance(taskrun, Mapping) and taskrun.get("value") is not None:

@@ -63,3 +63,28 @@ tasks:
     assert done.task_run("bad").state.current == StateType.FAILED
     errors = [log.message for log in client.logs(done.id) if log.level == "ERROR"]
     assert any("chunk: expects a list, got string" in m for m in errors), errors
+
+
+def test_current_each_output_in_a_loop(run) -> None:  # type: ignore[no-untyped-def]
+    # Kestra's docs for currentEachOutput(): a sibling's outputs for the current value of a
+    # ForEach (CurrentEachOutputFunction)
+    done = run(
+        """
+id: kestra_current_each_output
+namespace: conformance
+tasks:
+  - id: each
+    type: io.kestra.plugin.core.flow.ForEach
+    values: ["a", "b"]
+    tasks:
+      - id: first
+        type: io.kestra.plugin.core.debug.Return
+        format: "{{ taskrun.value | upper }}1"
+      - id: second
+        type: io.kestra.plugin.core.debug.Return
+        format: "{{ currentEachOutput(outputs.first).value }}-{{ range(1, 2) | join('') }}"
+"""
+    )
+    assert done.state.current == StateType.SUCCESS
+    seconds = sorted(t.outputs["value"] for t in done.task_run_list if t.task_id == "second")
+    assert seconds == ["A1-12", "B1-12"]
