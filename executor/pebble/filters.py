@@ -18,6 +18,7 @@ import hashlib
 import json
 import math
 import re
+import unicodedata
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
@@ -937,3 +938,15 @@ def _urldecode(value: Any) -> str | None:
     if value is None:
         return None
     return urllib.parse.unquote_plus(_str_input("urldecode", value), errors="strict")
+
+
+@_filter("slugify")
+def _slugify(value: Any) -> str | None:
+    """``"Hello World!" | slugify`` -> ``hello-world`` (Kestra's Slugify: whitespace to
+    dashes, accents and other non-word characters dropped, lower case)."""
+    if value is None:
+        return None
+    text = re.sub(r"\s", "-", _text(value))
+    text = re.sub(r"[^\w-]", "", unicodedata.normalize("NFD", text), flags=re.ASCII)
+    text = re.sub("-{2,}", "-", text.replace("_", "-"))
+    return text.removeprefix("-").removesuffix("-").lower()

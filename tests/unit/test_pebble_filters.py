@@ -241,6 +241,12 @@ def test_substrings() -> None:
     )
 
 
+def test_slugify() -> None:
+    # SlugifyFilterTest: "Test\t\t\ntest*" -> "test-test"; accents are dropped (NFD)
+    assert r('{{ "Test\t\t\ntest*" | slugify }}') == "test-test"
+    assert r("{{ '  Crème Brûlée_2 ' | slugify }}") == "creme-brulee-2"
+
+
 def test_starts_and_ends_with() -> None:
     # StartsWithFilterTest / EndsWithFilterTest, with Kestra's argument name "value"
     assert v("{{ 'kestra.io' | startsWith('kestra') }}") is True
