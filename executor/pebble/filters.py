@@ -929,7 +929,7 @@ def _urlencode(value: Any) -> str | None:
     text = _str_input("urlencode", value)
     if len(text) * 9 > _max_output():
         raise TemplateError(f"urlencode: input too large (limit {_max_output() // 9} characters)")
-    return urllib.parse.quote_plus(text, safe="*")
+    return urllib.parse.quote_plus(text, safe="*").replace("~", "%7E")  # URLEncoder encodes ~
 
 
 @_filter("urldecode")

@@ -320,6 +320,7 @@ def test_base64_and_url() -> None:
     assert r("{{ 'hello' | base64encode }}") == "aGVsbG8="
     assert r("{{ 'aGVsbG8=' | base64decode }}") == "hello"
     assert r("{{ 'a b&c=é' | urlencode }}") == "a+b%26c%3D%C3%A9"
+    assert r("{{ '~a*b_c.d-e' | urlencode }}") == "%7Ea*b_c.d-e"
     assert r("{{ 'a+b%26c' | urldecode }}") == "a b&c"  # UrlDecodeFilter test
     assert "base64decode: the input is not valid Base64" in fails("{{ '%%%' | base64decode }}")
 
