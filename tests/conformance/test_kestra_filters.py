@@ -88,3 +88,27 @@ tasks:
     assert done.state.current == StateType.SUCCESS
     seconds = sorted(t.outputs["value"] for t in done.task_run_list if t.task_id == "second")
     assert seconds == ["A1-12", "B1-12"]
+
+
+def test_print_context_in_a_task(run) -> None:  # type: ignore[no-untyped-def]
+    # FetchContextFunction: printContext() is the map of the render's variables
+    done = run(
+        """
+id: kestra_print_context
+namespace: conformance
+tasks:
+  - id: first
+    type: io.kestra.plugin.core.debug.Return
+    format: one
+  - id: ctx
+    type: io.kestra.plugin.core.output.OutputValues
+    values:
+      context: "{{ printContext() }}"
+"""
+    )
+    assert done.state.current == StateType.SUCCESS
+    context = done.task_run("ctx").outputs["values"]["context"]
+    assert context["flow"]["id"] == "kestra_print_context"
+    assert context["task"]["id"] == "ctx"
+    # (outputs are listed only once read: render_context.LazyOutputs iterates its cache)
+    assert "outputs" in context and "taskrun" in context
