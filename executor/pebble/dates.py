@@ -68,8 +68,8 @@ def zone_of(name: Any, what: str) -> tzinfo:
         return DEFAULT_ZONE
     if not isinstance(name, str):
         raise TemplateError(f"{what}: timeZone must be a string, got {type(name).__name__}")
-    if name in ("Z", "UTC", "GMT"):
-        return ZoneInfo("UTC") if name != "Z" else UTC
+    if name == "Z":
+        return UTC
     m = re.fullmatch(r"(?:UTC|GMT)?([+-])(\d{1,2})(?::?(\d{2}))?(?::?(\d{2}))?", name)
     if m:
         sign = -1 if m.group(1) == "-" else 1

@@ -140,6 +140,14 @@ def test_inputs_kestra_accepts() -> None:
     assert render("{{ s | timestampMilli }}", nanos) == "1704067200123"
 
 
+def test_zone_ids_and_offsets() -> None:
+    # ZoneId.of: region ids, "Z", and offsets ("+05:30", "UTC+01:00")
+    tmpl = "{{ 0 | date('yyyy-MM-dd HH:mm XXX VV', timeZone=z) }}"
+    assert render(tmpl, {"z": "GMT"}) == "1970-01-01 00:00 Z GMT"
+    assert render(tmpl, {"z": "+05:30"}) == "1970-01-01 05:30 +05:30 +05:30"
+    assert render(tmpl, {"z": "UTC+01:00"}) == "1970-01-01 01:00 +01:00 +01:00"
+
+
 def test_date_add_units() -> None:
     # ChronoUnit names as DateAddFilter takes them; months clamp to the month's last day
     ctx = {"d": "2024-01-31T10:00:00Z"}
