@@ -100,11 +100,10 @@ class PauseProperties(CamelProperties):
     """``io.kestra.plugin.core.flow.Pause``: pause the execution until it is resumed, or
     for ``pauseDuration`` (``delay``, its deprecated name), after which ``behavior`` says
     how the Pause task run ends; with only a ``timeout``, it ends FAILED when that
-    passes. Its ``tasks`` (deprecated in Kestra, still run) run once it is resumed."""
+    passes (``timeout`` is the common task property). Its ``tasks`` (deprecated in Kestra, still run) run once it is resumed."""
 
-    pause_duration: timedelta | None = None
-    delay: timedelta | None = None
-    timeout: timedelta | None = None
+    pause_duration: timedelta | str | None = None
+    delay: timedelta | str | None = None
     behavior: Literal["RESUME", "WARN", "FAIL", "CANCEL"] = "RESUME"
     tasks: list[dict[str, Any]] = Field(default_factory=list)
     errors: list[dict[str, Any]] = Field(default_factory=list)

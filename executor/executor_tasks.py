@@ -385,7 +385,8 @@ class ExecutorTasks:
         own = {k: v for k, v in task.properties.items() if k not in ("tasks", "errors")}
         try:
             props = render_value(own, self._context(eid, flow, task, row))
-            seconds, behavior = pause_wait(props)
+            # `timeout` is a common task property: read apart from the Pause's own.
+            seconds, behavior = pause_wait({**props, "timeout": task.timeout})
         except (OstraError, ValueError) as exc:
             self.fail_unstarted(eid, flow, row, f"cannot start {task.id}: {exc}")
             return
