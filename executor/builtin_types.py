@@ -100,7 +100,8 @@ class PauseProperties(CamelProperties):
     """``io.kestra.plugin.core.flow.Pause``: pause the execution until it is resumed, or
     for ``pauseDuration`` (``delay``, its deprecated name), after which ``behavior`` says
     how the Pause task run ends; with only a ``timeout``, it ends FAILED when that
-    passes (``timeout`` is the common task property). Its ``tasks`` (deprecated in Kestra, still run) run once it is resumed."""
+    passes (``timeout`` is the common task property). Its ``tasks`` (deprecated in
+    Kestra, still run) run once it is resumed."""
 
     pause_duration: timedelta | str | None = None
     delay: timedelta | str | None = None
