@@ -237,15 +237,25 @@ class ExecutorTasks:
         }
         try:
             rendered = render_value(own, self._context(eid, flow, task, row))
-            plan = rule.plan({**task.properties, **rendered})
+            props = {**task.properties, **rendered}
+            plan = rule.plan(props)
+            own_outputs = rule.outputs(props)
         except (OstraError, ValueError, KeyError) as exc:
             self.fail_unstarted(eid, flow, row, f"cannot start {task.id}: {exc}")
             return
-        self._walk(eid, flow, row, plan, rule)
+        self._walk(eid, flow, row, plan, rule, own_outputs)
 
-    def _walk(self, eid: str, flow: Flow, row: TaskRunRow, plan: Plan, rule: WalkRule) -> None:
+    def _walk(
+        self,
+        eid: str,
+        flow: Flow,
+        row: TaskRunRow,
+        plan: Plan,
+        rule: WalkRule,
+        own_outputs: dict[str, Any] | None = None,
+    ) -> None:
         """Start the walk of a planned flowable task run: its first children."""
-        outputs = ""
+        outputs = json.dumps(own_outputs) if own_outputs else ""
         if plan.loop is not None:
             # maxDuration counts from here; iterationCount is 1 during the first iteration.
             plan = dataclasses.replace(

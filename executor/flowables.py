@@ -53,7 +53,7 @@ class EachParallelProperties(_Flowable):
 class SwitchProperties(_Flowable):
     value: Any
     cases: dict[str, TaskList] = Field(min_length=1)
-    defaults: TaskList = Field(default_factory=list)
+    defaults: TaskList | None = None  # null as Kestra's switch-impossible.yaml writes it
 
     @field_validator("cases")
     @classmethod

@@ -182,7 +182,7 @@ def as_values(raw: Any) -> list[str]:
         raise ValueError(f"values must be a list, got {type(raw).__name__}")
     nulls = sum(1 for v in raw if v is None)
     if nulls:
-        raise ValueError(f"found {nulls} null value(s) in values {json.dumps(raw)}")
+        raise ValueError(f"Found '{nulls}' null values on Each, with values={json.dumps(raw)}")
     out: list[str] = []
     seen: set[str] = set()
     for v in raw:
@@ -232,6 +232,10 @@ class WalkRule(Rule):
     def plan(self, props: dict[str, Any]) -> Plan:
         """The plan from the flowable's rendered properties."""
         return Plan("seq", ids(props["tasks"]))
+
+    def outputs(self, props: dict[str, Any]) -> dict[str, Any] | None:
+        """The flowable's own outputs, known when it starts (None: none)."""
+        return None
 
     def end_state(self, bad: int, warn: int) -> StateType:
         """The flowable's own end state from its children's ends."""
@@ -306,6 +310,12 @@ class Switch(WalkRule):
         if not props.get("defaults"):
             raise ValueError(f"no case matches {key!r} and there are no defaults")
         return Plan("seq", ids(props["defaults"]), branch="defaults")
+
+    def outputs(self, props: dict[str, Any]) -> dict[str, Any] | None:
+        """Kestra's ``Switch.Output``: the rendered ``value``, and whether no case
+        matched (``defaults``)."""
+        key = switch_key(props["value"])
+        return {"value": key, "defaults": key not in props["cases"]}
 
 
 def switch_key(value: Any) -> str:

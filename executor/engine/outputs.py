@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from datetime import time as time_of_day
 from typing import Any
 
 import yaml
@@ -93,7 +94,7 @@ def _parse(kind: str, current: Any) -> Any:
     if kind == "DATE":
         return dt.date.fromisoformat(str(current)).isoformat()
     if kind == "TIME":
-        dt.time.fromisoformat(str(current))
+        time_of_day.fromisoformat(str(current))
         return str(current)
     if kind == "DURATION":
         TypeAdapter(dt.timedelta).validate_python(str(current))
