@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from executor.engine import outcomes
 from executor.engine.flowables import (
+    OK_STATES,
     Plan,
     Rule,
     StoredPlan,
@@ -256,12 +257,22 @@ class ExecutorTasks:
     ) -> None:
         """Start the walk of a planned flowable task run: its first children."""
         outputs = json.dumps(own_outputs) if own_outputs else ""
+        first, resume_at = 1, 0  # a loop's iteration, and the slot it starts with
         if plan.loop is not None:
+            if row.state == StateType.RESTARTED:
+                # A restarted loop goes on with the iteration that failed, from its
+                # first task that did not succeed.
+                kids = self.store.children_rows(eid, row.id)
+                first = max((r.iteration or 1 for r in kids), default=1)
+                ok = {
+                    r.task_id for r in kids if (r.iteration or 1) == first and r.state in OK_STATES
+                }
+                resume_at = next((i for i, t in enumerate(plan.tasks) if t not in ok), 0)
             # maxDuration counts from here; iterationCount is 1 during the first iteration.
             plan = dataclasses.replace(
                 plan, loop=dataclasses.replace(plan.loop, started=time.time())
             )
-            outputs = json.dumps({"iterationCount": 1})
+            outputs = json.dumps({"iterationCount": first})
         initial = plan.initial()
         status = self.store.start_flowable(
             eid,
@@ -284,7 +295,7 @@ class ExecutorTasks:
         for slot in initial:
             task_id, value, iteration = plan.slot(slot)
             if plan.mode == "loop":
-                iteration = 1  # Kestra's first iteration
+                task_id, iteration = plan.tasks[resume_at], first  # iterations count from 1
             children.append(
                 NewTaskRun(task_id, row.id, value if value is not None else row.value, iteration)
             )
@@ -481,9 +492,10 @@ class ExecutorTasks:
             return
         if not self._begin(eid, row):
             return
-        if self.store.update_labels(eid, labels) != Status.OK:
-            return  # being killed or ended: the kill ends this task run
-        self.end_task_run(eid, flow, row, StateType.SUCCESS, expected=StateType.RUNNING)
+        ok = self.store.update_labels(eid, labels) == Status.OK
+        # Refused: the execution is being killed (or ended): no worker stops this one.
+        state = StateType.SUCCESS if ok else StateType.KILLED
+        self.end_task_run(eid, flow, row, state, expected=StateType.RUNNING)
 
     # ------------------------------------------------------------------ LoopUntil
 

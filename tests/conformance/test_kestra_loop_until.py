@@ -194,3 +194,105 @@ tasks:
     )
     assert ex.state.current == S.FAILED
     assert len(ex.task_runs("log")) == 1
+
+
+def test_a_loop_waiting_for_its_next_iteration_can_be_killed(client, worker) -> None:  # type: ignore[no-untyped-def]
+    # Kestra pauses a WaitFor between iterations (ExecutorService: pauseFlowable); a
+    # kill ends the paused task run KILLED (research/kestra.md §4.4, issue #6243)
+    import time
+
+    from executor import Flow
+
+    flow = Flow.from_yaml(
+        """
+id: waitfor-kill
+namespace: io.kestra.tests
+tasks:
+  - id: waitfor
+    type: io.kestra.plugin.core.flow.LoopUntil
+    condition: "{{ false }}"
+    checkFrequency:
+      interval: PT30S
+    tasks:
+      - id: log
+        type: io.kestra.plugin.core.log.Log
+        message: once
+"""
+    )
+    eid = client.submit(flow).id
+    deadline = time.monotonic() + 20
+    while client.get(eid).task_run("waitfor").state.current != S.PAUSED:
+        assert time.monotonic() < deadline, "the loop never waited"
+        time.sleep(0.05)
+    assert client.kill(eid).state.current == S.KILLED
+    ex = client.get(eid)
+    assert ex.task_run("waitfor").state.current == S.KILLED
+    assert len(ex.task_runs("log")) == 1
+
+
+def test_a_failed_child_runs_the_loops_errors_branch(run) -> None:  # type: ignore[no-untyped-def]
+    # WaitFor.resolveNexts / FlowableUtils.resolveWaitForNext: after a failure, the
+    # flowable's `errors`; the loop then ends FAILED
+    ex = run(
+        """
+id: waitfor-errors
+namespace: io.kestra.tests
+tasks:
+  - id: waitfor
+    type: io.kestra.plugin.core.flow.LoopUntil
+    condition: "{{ true }}"
+    tasks:
+      - id: fail
+        type: io.kestra.plugin.core.execution.Fail
+    errors:
+      - id: handle
+        type: io.kestra.plugin.core.debug.Return
+        format: "handled {{ taskrun.id }}"
+"""
+    )
+    assert ex.state.current == S.FAILED
+    assert ex.task_run("handle").state.current == S.SUCCESS
+    assert ex.task_run("waitfor").state.current == S.FAILED
+
+
+def test_a_restarted_loop_goes_on_with_the_failed_iteration(client, worker, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # Kestra's restart (ExecutionService.restart): failed task runs and their parents
+    # run again; the loop resumes counting where it failed
+    from executor import Flow
+
+    flow = Flow.from_yaml(
+        f"""
+id: waitfor-restart
+variables:
+  dir: {tmp_path}
+namespace: io.kestra.tests
+tasks:
+  - id: waitfor
+    type: io.kestra.plugin.core.flow.LoopUntil
+    condition: "{{{{ outputs.count.value == '3' }}}}"
+    checkFrequency:
+      interval: PT0S
+    tasks:
+      - id: count
+        type: io.kestra.plugin.core.debug.Return
+        format: "{{{{ taskrun.iteration }}}}"
+      - id: maybe
+        type: io.kestra.plugin.scripts.shell.Commands
+        commands:
+          # fails once, in iteration 2: the marker file says it failed before
+          - 'test "$IT" != 2 || test -f "$MARK" || {{ touch "$MARK"; exit 1; }}'
+        env:
+          IT: "{{{{ taskrun.iteration }}}}"
+          MARK: "{{{{ vars.dir }}}}/{{{{ execution.id }}}}"
+"""
+    )
+    eid = client.submit(flow).id
+    first = client.wait(eid, timeout=30)
+    assert first.state.current == S.FAILED
+    assert [tr.iteration for tr in first.task_runs("count")] == [1, 2]
+    client.restart(eid)
+    again = client.wait(eid, timeout=30)
+    assert again.state.current == S.SUCCESS, [
+        (t.task_id, t.iteration, t.state.current) for t in again.task_run_list
+    ]
+    assert sorted(tr.iteration for tr in again.task_runs("count")) == [1, 2, 3]
