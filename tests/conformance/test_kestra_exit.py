@@ -127,3 +127,40 @@ tasks:
     )
     assert ex.state.current == S.FAILED
     assert ex.task_run("exit").state.current == S.FAILED
+
+
+def test_exit_failed_ends_the_execution_while_a_sibling_runs(run, client) -> None:  # type: ignore[no-untyped-def]
+    # Exit's doc: running tasks "will not be terminated except if state is KILLED"
+    import time
+
+    ex = run(
+        """
+id: exit-parallel-failed
+namespace: company.team
+tasks:
+  - id: parallel
+    type: io.kestra.plugin.core.flow.Parallel
+    tasks:
+      - id: slow
+        type: io.kestra.plugin.core.flow.Sleep
+        duration: PT1S
+      - id: exit
+        type: io.kestra.plugin.core.execution.Exit
+        state: FAILED
+  - id: after
+    type: io.kestra.plugin.core.log.Log
+    message: never
+"""
+    )
+    assert ex.state.current == S.FAILED
+    assert ex.task_run("parallel").state.current == S.FAILED
+    deadline = time.monotonic() + 20
+    while not client.get(ex.id).task_run("slow").state.current.is_terminated():
+        assert time.monotonic() < deadline, "the sibling never ended"
+        time.sleep(0.1)
+    later = client.get(ex.id)
+    # Kestra lets it finish SUCCESS; Ostra's worker stops a task run whose execution
+    # ended (KILLED). Either way the execution keeps the Exit's state.
+    assert later.task_run("slow").state.current in (S.SUCCESS, S.KILLED)
+    assert later.state.current == S.FAILED
+    assert later.task_runs("after") == []
