@@ -98,15 +98,43 @@ class SleepProperties(CamelProperties):
 
 class PauseProperties(CamelProperties):
     """``io.kestra.plugin.core.flow.Pause``: pause the execution until it is resumed, or
-    for ``pauseDuration``, after which ``behavior`` says how the Pause task run ends."""
+    for ``pauseDuration`` (``delay``, its deprecated name), after which ``behavior`` says
+    how the Pause task run ends; with only a ``timeout``, it ends FAILED when that
+    passes (``timeout`` is the common task property). Its ``tasks`` (deprecated in
+    Kestra, still run) run once it is resumed."""
 
-    pause_duration: timedelta | None = None
+    pause_duration: timedelta | str | None = None
+    delay: timedelta | str | None = None
     behavior: Literal["RESUME", "WARN", "FAIL", "CANCEL"] = "RESUME"
+    tasks: list[dict[str, Any]] = Field(default_factory=list)
+    errors: list[dict[str, Any]] = Field(default_factory=list)
 
     @field_validator("behavior", mode="before")
     @classmethod
     def _upper(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
+
+
+class ExitProperties(CamelProperties):
+    """``io.kestra.plugin.core.execution.Exit``: end the execution in ``state`` (Kestra's
+    ``ExitState``; ``CANCELLED`` is accepted for ``CANCELED``)."""
+
+    state: Literal["SUCCESS", "WARNING", "KILLED", "FAILED", "CANCELED"] = "SUCCESS"
+
+    @field_validator("state", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.upper()
+            return "CANCELED" if value == "CANCELLED" else value
+        return value
+
+
+class LabelsProperties(CamelProperties):
+    """``io.kestra.plugin.core.execution.Labels``: add labels to the running execution,
+    as a map, a list of ``{key, value}``, or a string rendering to a JSON map."""
+
+    labels: dict[str, Any] | list[dict[str, Any]] | str
 
 
 class CommandsProperties(CamelProperties):
@@ -234,7 +262,29 @@ register(
         aliases=("Pause",),
         properties=PauseProperties,
         flowable=True,  # run by the orchestrator, never sent to a worker
-        doc="Pause the execution; resume by hand, or after `pauseDuration` with `behavior` "
-        "(RESUME, WARN, FAIL, CANCEL).",
+        children=("tasks", "errors"),
+        doc="Pause the execution; resume by hand, or after `pauseDuration` (`delay`) with "
+        "`behavior` (RESUME, WARN, FAIL, CANCEL); with only `timeout`, FAILED when it "
+        "passes. `tasks` run once it is resumed.",
+    )
+)
+register(
+    TaskType(
+        name="io.kestra.plugin.core.execution.Exit",
+        aliases=("Exit",),
+        properties=ExitProperties,
+        flowable=True,  # run by the orchestrator, never sent to a worker
+        doc="End the execution in `state` (SUCCESS, WARNING, KILLED, FAILED, CANCELED); "
+        "nothing after it runs. With KILLED, running task runs are killed.",
+    )
+)
+register(
+    TaskType(
+        name="io.kestra.plugin.core.execution.Labels",
+        aliases=("Labels",),
+        properties=LabelsProperties,
+        flowable=True,  # run by the orchestrator, never sent to a worker
+        doc="Add `labels` (a map or a list of {key, value}) to the running execution; "
+        "`system.` labels are refused.",
     )
 )

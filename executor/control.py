@@ -101,9 +101,12 @@ class Control:
                 "only a PAUSED execution can be resumed",
             )
         rows = self.store.task_run_rows(eid)
-        resumed = []
+        resumed, walked = [], []
         for row in rows:
             if row.state == StateType.PAUSED and (only is None or row.id == only):
+                if self.o.tasks.resume_paused(eid, flow, row, pause_state):
+                    walked.append(row)  # a Pause's tasks, or a loop's next iteration
+                    continue
                 moved = self.store.transition_task_run(
                     eid, row.id, pause_state, StateType.PAUSED, active="-"
                 )
@@ -118,7 +121,12 @@ class Control:
             self.o.start(eid, flow, row.id, row.task_id)
         for row in resumed:
             self.o.advance(eid, row.id, flow=flow, ended=ended_of(row, pause_state))
-        if not resumed and not held and not any(r.state == StateType.RUNNING for r in rows):
+        if (
+            not resumed
+            and not held
+            and not walked
+            and not any(r.state == StateType.RUNNING for r in rows)
+        ):
             self._reconsider(eid, flow, rows)
 
     def _reconsider(self, eid: str, flow: Flow, rows: list[TaskRunRow]) -> None:

@@ -9,29 +9,35 @@ and renders what the rules need, and applies their decisions through the store.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
-
-from pydantic import TypeAdapter
 
 from executor.engine import outcomes
 from executor.engine.flowables import (
+    OK_STATES,
+    Plan,
     Rule,
     StoredPlan,
     WalkRule,
     after_child,
     after_errors_child,
     dag_next,
+    exit_state,
     ids,
+    loop_end,
+    loop_maxed,
+    loop_next,
+    new_labels,
+    pause_wait,
     truthy,
     walk_rule,
 )
 from executor.engine.vocabulary import ChildDecision, Ended, NewTaskRun
 from executor.errors import OstraError, TemplateError
 from executor.flow import Flow, TaskDef
-from executor.flowables import child_lists
+from executor.flowables import LOOP_UNTIL, WAIT_FOR, child_lists
 from executor.ids import derived_id
 from executor.inputs import resolve_inputs
 from executor.models import Label, LogEntry
@@ -63,7 +69,11 @@ class ExecutorTasks:
         if row is None or row.state.is_terminated():
             return
         if rule.kind == "pause":
-            self._pause(eid, row, task)
+            self._pause(eid, flow, row, task)
+        elif rule.kind == "exit":
+            self._exit(eid, flow, row, task)
+        elif rule.kind == "labels":
+            self._labels(eid, flow, row, task)
         elif rule.kind == "subflow":
             self._start_subflow(eid, flow, row, task)
         else:
@@ -79,6 +89,7 @@ class ExecutorTasks:
             task_run_id=row.id,
             value=row.value,
             parent_task_run_id=row.parent_task_run_id,
+            iteration=row.iteration,
         )
 
     # ------------------------------------------------------------------ ending
@@ -128,6 +139,8 @@ class ExecutorTasks:
             decision = dag_next(
                 plan, rule, parent_id, children, has_errors=bool(errors), inherited=parent.value
             )
+        elif plan.mode == "loop":
+            decision = self._loop_step(eid, flow, parent, ptask, rule, plan, bool(errors))
         else:
             decision = after_child(
                 plan,
@@ -145,7 +158,7 @@ class ExecutorTasks:
         elif decision.end is not None:
             self.end_task_run(eid, flow, parent, decision.end, expected=StateType.RUNNING)
             self.o.settled(eid, trid)
-        elif in_errors or plan.mode == "dag":
+        elif in_errors or plan.mode in ("dag", "loop"):
             self.o.settled(eid, trid)
         # else the step that counted the end took it out of the active set already
 
@@ -220,13 +233,46 @@ class ExecutorTasks:
         """Plan a flowable task run (its own properties rendered, its children's not)
         and start its first children."""
         nested = {k for k, _ in child_lists(task.task_type.name, task.properties)} | {"cases"}
-        own = {k: v for k, v in task.properties.items() if k not in nested}
+        own = {
+            k: v for k, v in task.properties.items() if k not in nested and k not in rule.deferred
+        }
         try:
             rendered = render_value(own, self._context(eid, flow, task, row))
-            plan = rule.plan({**task.properties, **rendered})
+            props = {**task.properties, **rendered}
+            plan = rule.plan(props)
+            own_outputs = rule.outputs(props)
         except (OstraError, ValueError, KeyError) as exc:
             self.fail_unstarted(eid, flow, row, f"cannot start {task.id}: {exc}")
             return
+        self._walk(eid, flow, row, plan, rule, own_outputs)
+
+    def _walk(
+        self,
+        eid: str,
+        flow: Flow,
+        row: TaskRunRow,
+        plan: Plan,
+        rule: WalkRule,
+        own_outputs: dict[str, Any] | None = None,
+    ) -> None:
+        """Start the walk of a planned flowable task run: its first children."""
+        outputs = json.dumps(own_outputs) if own_outputs else ""
+        first, resume_at = 1, 0  # a loop's iteration, and the slot it starts with
+        if plan.loop is not None:
+            if row.state == StateType.RESTARTED:
+                # A restarted loop goes on with the iteration that failed, from its
+                # first task that did not succeed.
+                kids = self.store.children_rows(eid, row.id)
+                first = max((r.iteration or 1 for r in kids), default=1)
+                ok = {
+                    r.task_id for r in kids if (r.iteration or 1) == first and r.state in OK_STATES
+                }
+                resume_at = next((i for i, t in enumerate(plan.tasks) if t not in ok), 0)
+            # maxDuration counts from here; iterationCount is 1 during the first iteration.
+            plan = dataclasses.replace(
+                plan, loop=dataclasses.replace(plan.loop, started=time.time())
+            )
+            outputs = json.dumps({"iterationCount": first})
         initial = plan.initial()
         status = self.store.start_flowable(
             eid,
@@ -238,6 +284,7 @@ class ExecutorTasks:
             plan.claimed_at_start(),
             plan.to_json(),
             list(plan.values or []),
+            outputs,
         )
         if status != Status.OK:
             return
@@ -247,6 +294,8 @@ class ExecutorTasks:
         children = []
         for slot in initial:
             task_id, value, iteration = plan.slot(slot)
+            if plan.mode == "loop":
+                task_id, iteration = plan.tasks[resume_at], first  # iterations count from 1
             children.append(
                 NewTaskRun(task_id, row.id, value if value is not None else row.value, iteration)
             )
@@ -421,22 +470,196 @@ class ExecutorTasks:
 
     # ------------------------------------------------------------------ Pause
 
-    def _pause(self, eid: str, row: TaskRunRow, task: TaskDef) -> None:
-        """Pause the execution; with ``pauseDuration`` the reconciler resumes it when due
-        (``outcomes.pause_expired`` says how the Pause task run then ends)."""
-        props = task.properties
-        duration = props.get("pauseDuration")
-        resume_at = ""
-        if duration is not None:
-            seconds = TypeAdapter(timedelta).validate_python(duration).total_seconds()
-            resume_at = f"{time.time() + seconds:.6f}"
+    def _pause(self, eid: str, flow: Flow, row: TaskRunRow, task: TaskDef) -> None:
+        """Pause the execution; with ``pauseDuration``/``delay`` or ``timeout`` the
+        reconciler resumes it when due (``flowables.pause_wait`` says when and with which
+        ``behavior``, ``outcomes.pause_expired`` how the Pause task run then ends)."""
+        own = {k: v for k, v in task.properties.items() if k not in ("tasks", "errors")}
+        try:
+            props = render_value(own, self._context(eid, flow, task, row))
+            # `timeout` is a common task property: read apart from the Pause's own.
+            seconds, behavior = pause_wait({**props, "timeout": task.timeout})
+        except (OstraError, ValueError) as exc:
+            self.fail_unstarted(eid, flow, row, f"cannot start {task.id}: {exc}")
+            return
+        resume_at = f"{time.time() + seconds:.6f}" if seconds is not None else ""
         moved = self.store.transition_task_run(
             eid,
             row.id,
             StateType.PAUSED,
             active=float(resume_at) if resume_at else "-",
             resumeAt=resume_at,
-            behavior=str(props.get("behavior", "RESUME")).upper(),
+            behavior=behavior,
         )
         if moved.status == Status.OK:
             self.store.transition_execution(eid, StateType.PAUSED)
+
+    def resume_paused(self, eid: str, flow: Flow, row: TaskRunRow, state: StateType) -> bool:
+        """Resume PAUSED task run ``row``: a loop waiting for its next iteration starts
+        it; a Pause with ``tasks`` resumed to go on (``state`` SUCCESS) walks them (as
+        Kestra's ``markAs`` RUNNING); True if one of these applied. Any other ends
+        ``state``, by its caller."""
+        task = flow.task(row.task_id)
+        if task.task_type.name in LOOPS:
+            self.loop_wake(eid, row.id)
+            return True
+        if state != StateType.SUCCESS or not ids(task.properties.get("tasks") or []):
+            return False
+        rule = walk_rule(task.task_type.name)
+        self._walk(eid, flow, row, rule.plan(task.properties), rule)
+        return True
+
+    # ------------------------------------------------------------------ Exit, Labels
+
+    def _begin(self, eid: str, row: TaskRunRow) -> bool:
+        """Move a task run the executor runs at once to RUNNING (its execution too)."""
+        moved = self.store.transition_task_run(eid, row.id, StateType.RUNNING, row.state)
+        if moved.status != Status.OK:
+            return False
+        if self.store.execution_state(eid) == StateType.CREATED:
+            self.store.transition_execution(eid, StateType.RUNNING, expected=StateType.CREATED)
+        return True
+
+    def _exit(self, eid: str, flow: Flow, row: TaskRunRow, task: TaskDef) -> None:
+        """End the execution in the Exit's ``state`` (Kestra's ``Exit.update``): KILLED
+        kills it; any other state ends the Exit task run and its flowables above it in
+        that state, and the execution with it; task runs still running elsewhere are
+        left to finish (nothing follows them)."""
+        try:
+            raw = render_value(
+                task.properties.get("state", "SUCCESS"), self._context(eid, flow, task, row)
+            )
+            state = exit_state(raw)
+        except (OstraError, ValueError) as exc:
+            self.fail_unstarted(eid, flow, row, f"cannot start {task.id}: {exc}")
+            return
+        if state == StateType.KILLED:
+            self.o.control.kill(eid)
+            return
+        if not self._begin(eid, row):
+            return
+        trid: str | None = row.id
+        while trid is not None:
+            self.store.transition_task_run(eid, trid, state, StateType.RUNNING, active="-")
+            found = self.store.task_run_row(eid, trid)
+            trid = found.parent_task_run_id if found else None
+        for _ in range(5):  # the snapshot moves if a sibling ends meanwhile: read again
+            current = self.store.execution_state(eid)
+            if current is None or current.is_terminated() or current == StateType.KILLING:
+                return
+            moved = self.store.end_execution(eid, state, current, self.store.task_run_rows(eid))
+            if moved.status == Status.OK:
+                self.o.ended(eid, state)
+                self.o.after_end(eid, state)
+                return
+
+    def _labels(self, eid: str, flow: Flow, row: TaskRunRow, task: TaskDef) -> None:
+        """Add the task's ``labels`` to the execution (Kestra's ``Labels.update``)."""
+        try:
+            raw = render_value(task.properties.get("labels"), self._context(eid, flow, task, row))
+            labels = new_labels(raw)
+        except (OstraError, ValueError) as exc:
+            self.fail_unstarted(eid, flow, row, f"{task.id}: {exc}")
+            return
+        if not self._begin(eid, row):
+            return
+        ok = self.store.update_labels(eid, labels) == Status.OK
+        # Refused: the execution is being killed (or ended): no worker stops this one.
+        state = StateType.SUCCESS if ok else StateType.KILLED
+        self.end_task_run(eid, flow, row, state, expected=StateType.RUNNING)
+
+    # ------------------------------------------------------------------ LoopUntil
+
+    def _loop_step(
+        self,
+        eid: str,
+        flow: Flow,
+        parent: TaskRunRow,
+        ptask: TaskDef,
+        rule: WalkRule,
+        plan: StoredPlan,
+        has_errors: bool,
+    ) -> ChildDecision:
+        """What follows a loop's child: the engine's ``loop_next``; once an iteration
+        succeeded, the condition (rendered now, never before) and ``loop_end`` decide:
+        the loop ends (with its ``iterationCount``), or it waits ``interval`` PAUSED, as
+        Kestra's ``WaitFor`` does, before its next iteration."""
+        children = [
+            (r.task_id, r.state, r.iteration)
+            for r in self.store.children_rows(eid, parent.id)
+            if flow.locate(r.task_id).branch != "errors"
+        ]
+        decision = loop_next(
+            plan, rule, parent.id, children, has_errors=has_errors, inherited=parent.value
+        )
+        if decision is not None:
+            return decision
+        assert plan.loop is not None
+        iteration = max((it or 1 for _, _, it in children), default=1)
+        count = iteration + 1
+        outputs = json.dumps({"iterationCount": count})
+        maxed = loop_maxed(plan.loop, count, time.time())
+        condition = False
+        if not maxed:
+            try:
+                ctx = self._context(eid, flow, ptask, parent)
+                condition = truthy(render_value(ptask.properties.get("condition"), ctx))
+            except TemplateError as exc:
+                self.store.append_log(
+                    LogEntry(
+                        level="ERROR",
+                        message=f"condition: {exc}",
+                        execution_id=eid,
+                        task_run_id=parent.id,
+                        task_id=parent.task_id,
+                    )
+                )
+                self.end_task_run(
+                    eid,
+                    flow,
+                    parent,
+                    StateType.FAILED,
+                    expected=StateType.RUNNING,
+                    outputs=outputs,
+                    error=f"condition: {exc}",
+                )
+                return ChildDecision()
+        end = loop_end(plan.loop, maxed=maxed, condition=condition)
+        if end is not None:
+            self.end_task_run(eid, flow, parent, end, expected=StateType.RUNNING, outputs=outputs)
+            return ChildDecision()
+        interval = plan.loop.interval
+        resume_at = f"{time.time() + interval:.6f}"
+        moved = self.store.transition_task_run(
+            eid,
+            parent.id,
+            StateType.PAUSED,
+            StateType.RUNNING,
+            active=float(resume_at) if interval > 0 else "-",
+            outputs=outputs,
+            resumeAt=resume_at,
+            loop="1",
+        )
+        if moved.status == Status.OK and interval <= 0:
+            self.loop_wake(eid, parent.id)
+        return ChildDecision()
+
+    def loop_wake(self, eid: str, trid: str) -> None:
+        """Start the next iteration of a loop waiting PAUSED (its interval passed)."""
+        row = self.store.task_run_row(eid, trid)
+        flow = self.o.flow_of(eid)
+        if row is None or flow is None or row.state != StateType.PAUSED:
+            return
+        raw = self.store.task_run_field(eid, trid, "plan")
+        moved = self.store.transition_task_run(
+            eid, trid, StateType.RUNNING, StateType.PAUSED, active="-", resumeAt=""
+        )
+        if moved.status != Status.OK or not raw:
+            return
+        plan = StoredPlan.from_json(raw)
+        done = [r.iteration or 1 for r in self.store.children_rows(eid, trid)]
+        nxt = max(done, default=0) + 1
+        self.o.create(eid, flow, (NewTaskRun(plan.tasks[0], trid, row.value, nxt),))
+
+
+LOOPS = frozenset({LOOP_UNTIL, WAIT_FOR})

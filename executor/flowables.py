@@ -8,6 +8,7 @@ orchestrator starts them (``executor/executor_tasks.py``), never a worker.
 from __future__ import annotations
 
 from collections import deque
+from datetime import timedelta
 from typing import Any
 
 from pydantic import Field, field_validator
@@ -52,7 +53,7 @@ class EachParallelProperties(_Flowable):
 class SwitchProperties(_Flowable):
     value: Any
     cases: dict[str, TaskList] = Field(min_length=1)
-    defaults: TaskList = Field(default_factory=list)
+    defaults: TaskList | None = None  # null as Kestra's switch-impossible.yaml writes it
 
     @field_validator("cases")
     @classmethod
@@ -81,6 +82,22 @@ class DagTask(CamelProperties):
 class DagProperties(_Flowable):
     tasks: list[DagTask] = Field(min_length=1)
     concurrent: int = Field(default=0, ge=0)
+
+
+class CheckFrequency(CamelProperties):
+    """How often a LoopUntil checks its condition, and its maximums (Kestra's
+    ``CheckFrequency``: every second, at most 100 iterations or one hour)."""
+
+    interval: timedelta | str = timedelta(seconds=1)
+    max_iterations: int | str | None = Field(default=100)
+    max_duration: timedelta | str | None = timedelta(hours=1)
+
+
+class LoopUntilProperties(_Flowable):
+    condition: Any
+    tasks: TaskList = NonEmptyTaskList
+    check_frequency: CheckFrequency = Field(default_factory=CheckFrequency)
+    fail_on_max_reached: bool = False
 
 
 class SubflowProperties(CamelProperties):
@@ -120,6 +137,7 @@ SWITCH, IF, ALLOW_FAILURE, DAG = (
     f"{CORE}.Dag",
 )
 SUBFLOW = f"{CORE}.Subflow"
+LOOP_UNTIL, WAIT_FOR = f"{CORE}.LoopUntil", f"{CORE}.WaitFor"
 
 for _name, _props, _children, _doc in (
     (SEQUENTIAL, SequentialProperties, ("tasks",), "Run `tasks` one after the other."),
@@ -165,6 +183,20 @@ for _name, _props, _children, _doc in (
         DagProperties,
         ("tasks",),
         "Run each task as soon as all the tasks it `dependsOn` succeeded.",
+    ),
+    (
+        LOOP_UNTIL,
+        LoopUntilProperties,
+        ("tasks",),
+        "Run `tasks` again and again until `condition` is true after an iteration, every "
+        "`checkFrequency.interval`, at most `maxIterations` times or for `maxDuration` "
+        "(then FAILED with `failOnMaxReached`). Outputs `iterationCount`.",
+    ),
+    (
+        WAIT_FOR,
+        LoopUntilProperties,
+        ("tasks",),
+        "The former name of LoopUntil.",
     ),
 ):
     register(

@@ -19,12 +19,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from executor.dispatch import Dispatcher
 from executor.engine import outcomes, sequencing
 from executor.engine.flowables import (
     rule_of,
 )
+from executor.engine.outputs import typed_output
 from executor.engine.vocabulary import Decision, Ended, NewTaskRun
 from executor.errors import TemplateError
 from executor.executor_tasks import ExecutorTasks, ended_of
@@ -35,7 +37,20 @@ from executor.render_context import build_context
 from executor.settings import Settings, get_settings
 from executor.state import StateType
 from executor.store.base import ChildEnd, NewRow, Status, Store, Then
-from executor.templating import render_value
+from executor.templating import render
+
+
+def render_text(value: Any, context: dict[str, Any]) -> Any:
+    """Every string inside ``value`` rendered to text (a map or a list prints as its
+    JSON), as Kestra renders flow outputs before typing them; other leaves unchanged."""
+    if isinstance(value, str):
+        return render(value, context)
+    if isinstance(value, dict):
+        return {k: render_text(v, context) for k, v in value.items()}
+    if isinstance(value, list):
+        return [render_text(v, context) for v in value]
+    return value
+
 
 log = logging.getLogger(__name__)
 
@@ -264,9 +279,13 @@ class Orchestrator:
         if flow is not None and flow.outputs and final != StateType.KILLED:
             try:
                 ctx = build_context(self.store, eid, flow, None, task_run_id="")
-                outputs = {o.id: render_value(o.value, ctx) for o in flow.outputs}
-            except TemplateError as exc:
-                final = StateType.FAILED
+                # As Kestra: rendered as text, then parsed as each output's type.
+                outputs = {
+                    o.id: typed_output(o.id, o.type, render_text(o.value, ctx))
+                    for o in flow.outputs
+                }
+            except (TemplateError, ValueError) as exc:
+                final, outputs = StateType.FAILED, None
                 self.store.append_log(
                     LogEntry(level="ERROR", execution_id=eid, message=f"flow outputs: {exc}")
                 )

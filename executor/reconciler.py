@@ -124,6 +124,9 @@ class Reconciler:
         if at > now:
             self.store.set_active(eid, trid, at)
             return 0
+        if self.store.task_run_field(eid, trid, "loop") == "1":
+            self.orchestrator.tasks.loop_wake(eid, trid)  # a loop's next iteration is due
+            return 1
         behavior = self.store.task_run_field(eid, trid, "behavior") or "RESUME"
         try:
             self.orchestrator.control.resume(eid, pause_state=pause_expired(behavior), only=trid)

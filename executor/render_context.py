@@ -167,6 +167,7 @@ def build_context(
     attempt: int = 1,
     value: str | None = None,
     parent_task_run_id: str | None = None,
+    iteration: int | None = None,
 ) -> dict[str, Any]:
     """The render context of one attempt of a task run."""
     parents = LazyParents(store, eid, parent_task_run_id)
@@ -185,5 +186,6 @@ def build_context(
             "attemptsCount": attempt - 1,
             "value": value,
             "parentId": parent_task_run_id,
+            "iteration": iteration,
         },
     }

@@ -179,6 +179,7 @@ class AttemptRunner:
                 task_run_id=trid,
                 attempt=ctx.attempt,
                 value=res.value,
+                iteration=res.iteration,
                 parent_task_run_id=res.parent_task_run_id,
             )
             rendered = render_value(flow_task.properties, context)

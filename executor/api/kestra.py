@@ -6,8 +6,8 @@ Ostra's models dump close to Kestra's shape already (camelCase, ``state.current`
 that the models stay what the engine and the in-process Client use:
 
 - ``state.duration`` as an ISO-8601 duration (``PT1.5S``, Java's ``Duration.toString``),
-- an execution's ``originalId``, ``deleted`` and ``metadata`` (``attemptNumber``: the stored one plus one
-  per restart; ``originalCreatedDate``),
+- an execution's ``originalId``, ``deleted`` and ``metadata`` (``attemptNumber``: the
+  stored one plus one per restart; ``originalCreatedDate``),
 - a log entry's ``namespace``, ``flowId`` and ``attemptNumber`` (0 for the first attempt:
   Kestra's ``TaskRun.attemptNumber()`` is the number of attempts before the one logging),
 - a metric entry's ``namespace`` and ``flowId``,

@@ -11,7 +11,9 @@ way to walk them:
   (Parallel, EachParallel);
 * ``each`` — iterations of ``tasks`` over ``values``, up to ``limit`` iterations at once,
   the tasks of one iteration in order (ForEach);
-* ``dag``  — a task starts once all its ``dependsOn`` succeeded (Dag).
+* ``dag``  — a task starts once all its ``dependsOn`` succeeded (Dag);
+* ``loop`` — ``tasks`` in order, again and again until a condition holds (LoopUntil,
+  WaitFor: ``loop_next`` and ``loop_end``).
 
 After a child ends, ``walk_successors`` says which slots start next (the Lua step that
 counts the child's end applies this same rule atomically, so the cost of a child's end
@@ -25,8 +27,11 @@ decide what follows: more children, the flowable's ``errors`` branch, or its end
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from typing import Any, ClassVar, Literal
+
+from pydantic import TypeAdapter
 
 from executor.engine.vocabulary import ChildDecision, Ended, NewTaskRun
 from executor.flow import TaskDef
@@ -37,16 +42,20 @@ from executor.flowables import (
     EACH_SEQUENTIAL,
     FOREACH,
     IF,
+    LOOP_UNTIL,
     PARALLEL,
     SEQUENTIAL,
     SUBFLOW,
     SWITCH,
+    WAIT_FOR,
 )
 from executor.state import StateType
 
 PAUSE = "io.kestra.plugin.core.flow.Pause"
+EXIT = "io.kestra.plugin.core.execution.Exit"
+LABELS = "io.kestra.plugin.core.execution.Labels"
 
-Mode = Literal["seq", "par", "each", "dag"]
+Mode = Literal["seq", "par", "each", "dag", "loop"]
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,8 @@ class Plan:
     limit: int = 0
     branch: str = "tasks"
     depends: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: A loop's check frequency (``LoopCheck``), for ``loop`` plans.
+    loop: LoopCheck | None = None
 
     @property
     def total(self) -> int:
@@ -83,7 +94,7 @@ class Plan:
         """Slots to start with."""
         if self.total == 0:
             return []
-        if self.mode == "seq":
+        if self.mode in ("seq", "loop"):
             return [0]
         if self.mode == "dag":
             return [i for i, t in enumerate(self.tasks) if not self.depends.get(t)]
@@ -106,8 +117,22 @@ class Plan:
                 "limit": self.limit,
                 "branch": self.branch,
                 "depends": self.depends,
+                **({"loop": asdict(self.loop)} if self.loop else {}),
             }
         )
+
+
+@dataclass(frozen=True)
+class LoopCheck:
+    """How a LoopUntil / WaitFor checks (Kestra's ``checkFrequency`` and
+    ``failOnMaxReached``), in seconds; ``started`` is when the loop started (epoch s,
+    for ``maxDuration``)."""
+
+    interval: float = 1.0
+    max_iterations: int | None = 100
+    max_duration: float | None = 3600.0
+    fail_on_max: bool = False
+    started: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -120,6 +145,7 @@ class StoredPlan:
     limit: int
     branch: str
     depends: dict[str, tuple[str, ...]]
+    loop: LoopCheck | None = None
 
     @classmethod
     def from_json(cls, raw: str) -> StoredPlan:
@@ -131,19 +157,40 @@ class StoredPlan:
             d["limit"],
             d["branch"],
             {k: tuple(v) for k, v in d["depends"].items()},
+            LoopCheck(**d["loop"]) if d.get("loop") else None,
         )
 
 
 def as_values(raw: Any) -> list[str]:
-    """Loop values as Kestra gives them to children: strings (JSON for non-strings)."""
+    """Loop values as Kestra gives them to children (``FlowableUtils.resolveEachTasks``):
+    strings, JSON text for maps and other non-strings, each distinct value once, in
+    order. A string is parsed as a JSON list; in a list, only strings, integers and maps
+    are allowed. A null value is an error, as in Kestra."""
     if isinstance(raw, str):
         try:
             raw = json.loads(raw)
         except ValueError:
-            raise ValueError(f"values must render to a list, got {raw!r}") from None
-    if not isinstance(raw, list):
+            raise ValueError(f"values must render to a JSON list, got {raw!r}") from None
+        if not isinstance(raw, list):
+            raise ValueError(f"values must render to a JSON list, got {type(raw).__name__}")
+    elif isinstance(raw, list):
+        for v in raw:
+            if v is not None and (isinstance(v, bool) or not isinstance(v, str | int | dict)):
+                raise ValueError(f"unknown value element type: {type(v).__name__} ({v!r})")
+        raw = [str(v) if isinstance(v, int) else v for v in raw]
+    else:
         raise ValueError(f"values must be a list, got {type(raw).__name__}")
-    return [v if isinstance(v, str) else json.dumps(v, separators=(",", ":")) for v in raw]
+    nulls = sum(1 for v in raw if v is None)
+    if nulls:
+        raise ValueError(f"Found '{nulls}' null values on Each, with values={json.dumps(raw)}")
+    out: list[str] = []
+    seen: set[str] = set()
+    for v in raw:
+        text = v if isinstance(v, str) else json.dumps(v, separators=(",", ":"))
+        if text not in seen:
+            seen.add(text)
+            out.append(text)
+    return out
 
 
 def truthy(value: Any) -> bool:
@@ -167,21 +214,28 @@ def ids(tasks: list[Any]) -> tuple[str, ...]:
 
 class Rule:
     """The rules of a task type the executor runs itself. ``kind`` says how it starts:
-    ``walk`` (children, by a plan), ``subflow`` (an execution of another flow) or
-    ``pause`` (the execution waits)."""
+    ``walk`` (children, by a plan), ``subflow`` (an execution of another flow),
+    ``pause`` (the execution waits), ``exit`` (the execution ends) or ``labels`` (the
+    execution's labels change)."""
 
-    kind: ClassVar[Literal["walk", "subflow", "pause"]]
+    kind: ClassVar[Literal["walk", "subflow", "pause", "exit", "labels"]]
     name: ClassVar[str]
 
 
 class WalkRule(Rule):
     """A flowable with children."""
 
-    kind = "walk"
+    kind: ClassVar[Literal["walk", "subflow", "pause", "exit", "labels"]] = "walk"
+    #: Properties rendered later, not when the flowable starts.
+    deferred: ClassVar[tuple[str, ...]] = ()
 
     def plan(self, props: dict[str, Any]) -> Plan:
         """The plan from the flowable's rendered properties."""
         return Plan("seq", ids(props["tasks"]))
+
+    def outputs(self, props: dict[str, Any]) -> dict[str, Any] | None:
+        """The flowable's own outputs, known when it starts (None: none)."""
+        return None
 
     def end_state(self, bad: int, warn: int) -> StateType:
         """The flowable's own end state from its children's ends."""
@@ -243,17 +297,30 @@ class EachParallel(WalkRule):
 
 class Switch(WalkRule):
     """The tasks of the case whose key equals ``value`` (compared as strings), else
-    ``defaults`` (none: it ends SUCCESS)."""
+    ``defaults``; with neither, Kestra finds no task to run and the Switch fails
+    (``Switch.childTasks`` gives null: ``FlowableUtils.resolveState`` ends it FAILED)."""
 
     name = SWITCH
 
     def plan(self, props: dict[str, Any]) -> Plan:
-        key = props["value"]
-        key = key if isinstance(key, str) else json.dumps(key)
+        key = switch_key(props["value"])
         cases = props["cases"]
         if key in cases:
             return Plan("seq", ids(cases[key]), branch=f"cases.{key}")
-        return Plan("seq", ids(props.get("defaults") or []), branch="defaults")
+        if not props.get("defaults"):
+            raise ValueError(f"no case matches {key!r} and there are no defaults")
+        return Plan("seq", ids(props["defaults"]), branch="defaults")
+
+    def outputs(self, props: dict[str, Any]) -> dict[str, Any] | None:
+        """Kestra's ``Switch.Output``: the rendered ``value``, and whether no case
+        matched (``defaults``)."""
+        key = switch_key(props["value"])
+        return {"value": key, "defaults": key not in props["cases"]}
+
+
+def switch_key(value: Any) -> str:
+    """A Switch's rendered ``value`` as the string its case keys are compared with."""
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 class If(WalkRule):
@@ -278,6 +345,43 @@ class Dag(WalkRule):
         )
 
 
+class LoopUntil(WalkRule):
+    """``tasks`` in order, iteration after iteration (``taskrun.iteration`` 1, 2, ...),
+    until ``condition`` renders true after an iteration, as Kestra's ``WaitFor`` (since
+    renamed ``LoopUntil``). The condition is rendered after each iteration, never at
+    the start (``deferred``)."""
+
+    name = LOOP_UNTIL
+    deferred: ClassVar[tuple[str, ...]] = ("condition",)
+
+    def plan(self, props: dict[str, Any]) -> Plan:
+        return Plan("loop", ids(props["tasks"]), loop=loop_check(props))
+
+
+class WaitFor(LoopUntil):
+    name = WAIT_FOR
+
+
+def loop_check(props: dict[str, Any], started: float = 0.0) -> LoopCheck:
+    """A loop's ``LoopCheck`` from its rendered ``checkFrequency`` and
+    ``failOnMaxReached`` (durations already in seconds, or ISO-8601 text)."""
+
+    def seconds(v: Any) -> float | None:
+        if v is None:
+            return None
+        return float(TypeAdapter(timedelta).validate_python(v).total_seconds())
+
+    cf = props.get("checkFrequency") or {}
+    interval = seconds(cf.get("interval", "PT1S"))
+    return LoopCheck(
+        interval=interval if interval is not None else 1.0,
+        max_iterations=int(cf["maxIterations"]) if cf.get("maxIterations") is not None else 100,
+        max_duration=seconds(cf.get("maxDuration", "PT1H")),
+        fail_on_max=bool(props.get("failOnMaxReached", False)),
+        started=started,
+    )
+
+
 class Subflow(Rule):
     """An execution of another flow; with ``wait`` the task run ends as it ends
     (``executor.engine.outcomes.subflow_outcome``)."""
@@ -286,12 +390,119 @@ class Subflow(Rule):
     name = SUBFLOW
 
 
-class Pause(Rule):
-    """The execution pauses until resumed or, with ``pauseDuration``, until it passes
-    (``executor.engine.outcomes.pause_expired``)."""
+class Pause(WalkRule):
+    """The execution pauses until resumed or, with ``pauseDuration`` (``delay``) or
+    ``timeout``, until that passes (``pause_wait``; ``executor.engine.outcomes
+    .pause_expired``). Resumed, its ``tasks`` run in order (none: it ends SUCCESS)."""
 
     kind = "pause"
     name = PAUSE
+
+
+def pause_wait(props: dict[str, Any]) -> tuple[float | None, str]:
+    """How long a Pause waits before it resumes by itself (None: until resumed by hand),
+    and the ``behavior`` that then applies: ``pauseDuration`` or its former name
+    ``delay`` with ``behavior``; else ``timeout``, after which it fails (Kestra's
+    ``ExecutorService.handlePausedDelay``: a delay resumes it, a timeout fails it)."""
+
+    def seconds(v: Any) -> float | None:
+        if v is None or v == "":
+            return None
+        return float(TypeAdapter(timedelta).validate_python(v).total_seconds())
+
+    duration = seconds(props.get("pauseDuration"))
+    if duration is None:
+        duration = seconds(props.get("delay"))
+    behavior = str(props.get("behavior") or "RESUME").upper()
+    if duration is None:
+        duration = seconds(props.get("timeout"))
+        if duration is not None:
+            behavior = "FAIL"
+    return duration, behavior
+
+
+class Exit(Rule):
+    """Ends the execution in its ``state`` (``exit_state``)."""
+
+    kind = "exit"
+    name = EXIT
+
+
+#: Kestra's ``Exit.ExitState`` and the execution state each gives.
+EXIT_STATES: dict[str, StateType] = {
+    "SUCCESS": StateType.SUCCESS,
+    "WARNING": StateType.WARNING,
+    "KILLED": StateType.KILLED,
+    "FAILED": StateType.FAILED,
+    "CANCELED": StateType.CANCELLED,
+    "CANCELLED": StateType.CANCELLED,
+}
+
+
+def exit_state(state: Any) -> StateType:
+    """The end state an Exit's rendered ``state`` asks for (``ValueError`` if unknown)."""
+    found = EXIT_STATES.get(str(state).strip().upper())
+    if found is None:
+        allowed = ", ".join(k for k in EXIT_STATES if k != "CANCELLED")
+        raise ValueError(f"Exit state must be one of {allowed}, got {state!r}")
+    return found
+
+
+class Labels(Rule):
+    """Adds labels to the running execution (``new_labels``)."""
+
+    kind = "labels"
+    name = LABELS
+
+
+SYSTEM_PREFIX = "system."
+
+
+def new_labels(raw: Any) -> dict[str, str]:
+    """The labels a Labels task's rendered ``labels`` sets, as Kestra's ``Labels.update``
+    reads them: a map, a list of ``{key, value}``, or a string holding a JSON map.
+    ``ValueError`` for another shape and for ``system.`` labels, which only the system
+    sets."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raise ValueError(f"labels must render to a JSON map, got {raw!r}") from None
+        if not isinstance(raw, dict):
+            raise ValueError(f"labels must render to a JSON map, got {type(raw).__name__}")
+    if isinstance(raw, list):
+        pairs: dict[str, str] = {}
+        for item in raw:
+            if not isinstance(item, dict) or "key" not in item:
+                raise ValueError(f"a label must be a {{key, value}} map, got {item!r}")
+            pairs[label_text(item["key"])] = label_text(item.get("value"))
+        raw = pairs
+    if not isinstance(raw, dict):
+        raise ValueError(f"labels must be a map or a list, got {type(raw).__name__}")
+    out = {label_text(k): label_text(v) for k, v in raw.items()}
+    for k, v in out.items():
+        if k.startswith(SYSTEM_PREFIX):
+            raise ValueError(
+                f"system labels can only be set by Ostra itself, offending label: {k}={v}"
+            )
+    return out
+
+
+def label_text(value: Any) -> str:
+    """A label key or value as text (JSON for maps and lists, ``true``/``false``)."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    return json.dumps(value, separators=(",", ":"))
+
+
+def merged_labels(old: list[tuple[str, str]], new: dict[str, str]) -> list[tuple[str, str]]:
+    """The execution's labels after a Labels task: existing keys get the new value in
+    place, new keys are appended (Kestra: the old map, ``putAll`` of the new)."""
+    out = [(k, new.get(k, v)) for k, v in old]
+    known = {k for k, _ in old}
+    return out + [(k, v) for k, v in new.items() if k not in known]
 
 
 RULES: dict[str, Rule] = {
@@ -306,8 +517,12 @@ RULES: dict[str, Rule] = {
         Switch(),
         If(),
         Dag(),
+        LoopUntil(),
+        WaitFor(),
         Subflow(),
         Pause(),
+        Exit(),
+        Labels(),
     )
 }
 
@@ -436,3 +651,56 @@ def dag_next(
         return ChildDecision(errors=True)
     warn = sum(1 for s in states.values() if s == StateType.WARNING)
     return ChildDecision(end=rule.end_state(bad, warn))
+
+
+# ---------------------------------------------------------------- loops
+
+
+def loop_next(
+    plan: StoredPlan,
+    rule: WalkRule,
+    parent: str,
+    children: list[tuple[str, StateType, int | None]],
+    *,
+    has_errors: bool,
+    inherited: str | None = None,
+) -> ChildDecision | None:
+    """A loop's next step from its children so far (task id, state, iteration): the
+    next task of the current iteration, its ``errors`` branch after a failure, its end
+    (a WARNING child ends the loop WARNING, as Kestra's ``WaitFor`` counts only SUCCESS
+    children as an executed iteration), or None once the current iteration succeeded:
+    the caller then renders the condition and asks ``loop_end``."""
+    current = max((it or 1 for _, _, it in children), default=1)
+    states = [(t, s) for t, s, it in children if (it or 1) == current]
+    if any(not s.is_terminated() for _, s in states):
+        return ChildDecision()
+    bad = sum(1 for _, s in states if s.is_failed())
+    if bad:
+        return ChildDecision(errors=True) if has_errors else ChildDecision(end=rule.end_state(1, 0))
+    done = {t for t, _ in states}
+    left = [t for t in plan.tasks if t not in done]
+    if left:
+        return ChildDecision(create=(NewTaskRun(left[0], parent, inherited, current),))
+    if any(s == StateType.WARNING for _, s in states):
+        return ChildDecision(end=rule.end_state(0, 1))
+    return None
+
+
+def loop_maxed(check: LoopCheck, count: int, now: float) -> bool:
+    """True once a loop reached its maximums: ``count`` (its ``iterationCount`` after
+    the iteration that just ended: iterations done + 1) past ``maxIterations``, or
+    ``maxDuration`` passed since it started (Kestra's ``WaitFor.reachedMaximums``)."""
+    if check.max_iterations is not None and count > check.max_iterations:
+        return True
+    return check.max_duration is not None and check.started + check.max_duration < now
+
+
+def loop_end(check: LoopCheck, *, maxed: bool, condition: bool) -> StateType | None:
+    """After an iteration succeeded: None to run another (the condition is false and no
+    maximum is reached), else the loop's end: FAILED if a maximum was reached with
+    ``failOnMaxReached``, SUCCESS otherwise."""
+    if not maxed and not condition:
+        return None
+    if maxed and check.fail_on_max:
+        return StateType.FAILED
+    return StateType.SUCCESS

@@ -274,6 +274,11 @@ class Store(Protocol):
         """Compare-and-set a task run's state; ``active``: its new deadline in the active
         set, "-" to leave it, "" to keep it as it is."""
 
+    def update_labels(self, eid: str, labels: Mapping[str, str]) -> Status:
+        """Add ``labels`` to a running execution: an existing key takes its new value in
+        place, a new key is appended. MISSING for no such execution, REFUSED once it
+        ended or is being killed (nothing written)."""
+
     def end_execution(
         self,
         eid: str,
@@ -375,8 +380,11 @@ class Store(Protocol):
         claimed: int,
         plan: str,
         values: list[str],
+        outputs: str = "",
     ) -> Status:
-        """Start a flowable task run (RUNNING) with its plan and loop values."""
+        """Start a flowable task run (RUNNING) with its plan and loop values (and its
+        first ``outputs``, JSON, if given: a LoopUntil's ``iterationCount``). A PAUSED
+        one starts too (a Pause with ``tasks``, once resumed)."""
 
     def child_ended(
         self,

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from executor.engine.flowables import walk_successors
+from executor.engine.flowables import merged_labels, walk_successors
 from executor.errors import ExecutionNotFound, FlowNotFound, StateConflict, StoreError
 from executor.flow import Flow
 from executor.models import (
@@ -629,6 +629,20 @@ class MemoryStore:
             self._emit(eid)
             return Created(StateType(xstate), runs)
 
+    def update_labels(self, eid: str, labels: Mapping[str, str]) -> Status:
+        """Add labels to a running execution (``labels.lua``): OK, MISSING or REFUSED."""
+        with self._lock:
+            x = self._xhash(eid)
+            cur = x.get("state")
+            if cur is None:
+                return Status.MISSING
+            if cur == "KILLING" or _terminal(cur):
+                return Status.REFUSED
+            old = [(lb["key"], lb["value"]) for lb in json.loads(x.get("labels") or "[]")]
+            merged = merged_labels(old, dict(labels))
+            x["labels"] = json.dumps([{"key": k, "value": v} for k, v in merged])
+            return Status.OK
+
     def transition_execution(
         self, eid: str, to: StateType, expected: StateType | None = None, **fields: Any
     ) -> Moved:
@@ -1123,6 +1137,7 @@ class MemoryStore:
         claimed: int,
         plan: str,
         values: list[str],
+        outputs: str = "",
     ) -> Status:
         """Start a flowable task run with its plan (``flowable_start.lua``): OK, NOOP
         (started already) or REFUSED (missing, or the execution is ending)."""
@@ -1134,7 +1149,7 @@ class MemoryStore:
                 return Status.REFUSED
             if xstate == "KILLING" or _terminal(xstate):
                 return Status.REFUSED
-            if st not in ("CREATED", "RESTARTED"):
+            if st not in ("CREATED", "RESTARTED", "PAUSED"):
                 return Status.NOOP
             date = self._iso()
             e = self._e(eid)
@@ -1156,6 +1171,8 @@ class MemoryStore:
                     "h": happend(t.get("h"), hist("RUNNING", date)),
                 }
             )
+            if outputs:
+                t["outputs"] = outputs
             if values:
                 e.values[trid] = list(values)
             self._note("t", trid, t.get("taskId", ""), "", "RUNNING", date)

@@ -194,6 +194,7 @@ class RedisStore:
                 "kill",
                 "restart",
                 "tr_transition",
+                "labels",
                 "child_ended",
                 "flowable_start",
                 "admit",
@@ -614,6 +615,13 @@ class RedisStore:
         return _moved(self._call("tr_transition", step))
 
     @_translate
+    def update_labels(self, eid: str, labels: Mapping[str, str]) -> Status:
+        """Add ``labels`` to a running execution (see ``labels.lua``)."""
+        step = _Step(eid=eid, labels=[[k, v] for k, v in labels.items()])
+        step.key(exec=self.k.execution(eid))
+        return _status(self._call("labels", step))
+
+    @_translate
     def end_execution(
         self,
         eid: str,
@@ -924,6 +932,7 @@ class RedisStore:
         claimed: int,
         plan: str,
         values: list[str],
+        outputs: str = "",
     ) -> Status:
         """Start a flowable task run with its plan (see ``flowable_start.lua``)."""
         k = self.k
@@ -938,6 +947,7 @@ class RedisStore:
             cn=str(claimed),
             plan=plan,
             values=list(values),
+            outputs=outputs,
         )
         step.key(
             exec=k.execution(eid),

@@ -420,7 +420,6 @@ def test_after_a_child_ends(
         ),
         (EACH_PARALLEL, {"value": [1, 2], "tasks": AB[:1]}, [("a", "1", 0), ("a", "2", 1)]),
         (SWITCH, {"value": "zz", "cases": {"a": AB}, "defaults": AB[1:]}, [("b", None, None)]),
-        (SWITCH, {"value": "zz", "cases": {"a": AB}}, []),  # no case, no defaults: it just ends
         (IF, {"condition": "false", "then": AB}, []),
         (IF, {"condition": "", "then": AB, "else": AB[1:]}, [("b", None, None)]),
         (
@@ -500,6 +499,10 @@ def test_the_registry_knows_every_task_the_executor_runs() -> None:
         DAG,
         SUBFLOW,
         "io.kestra.plugin.core.flow.Pause",
+        "io.kestra.plugin.core.flow.LoopUntil",
+        "io.kestra.plugin.core.flow.WaitFor",
+        "io.kestra.plugin.core.execution.Exit",
+        "io.kestra.plugin.core.execution.Labels",
     } == names
     for short in ("Sequential", "Subflow", "Pause"):
         tdef = TaskDef.model_validate(
