@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
+from executor.durations import Duration
 from executor.tasktypes import Properties, TaskType, register
 
 LogLevel = Literal["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]
@@ -86,7 +87,7 @@ class FailProperties(CamelProperties):
 class SleepProperties(CamelProperties):
     """``io.kestra.plugin.core.flow.Sleep``: wait for an ISO-8601 duration such as ``PT1S``."""
 
-    duration: timedelta
+    duration: Duration
 
     @field_validator("duration")
     @classmethod
@@ -100,7 +101,7 @@ class PauseProperties(CamelProperties):
     """``io.kestra.plugin.core.flow.Pause``: pause the execution until it is resumed, or
     for ``pauseDuration``, after which ``behavior`` says how the Pause task run ends."""
 
-    pause_duration: timedelta | None = None
+    pause_duration: Duration | None = None
     behavior: Literal["RESUME", "WARN", "FAIL", "CANCEL"] = "RESUME"
 
     @field_validator("behavior", mode="before")

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from pydantic import TypeAdapter
 
+from executor.durations import parse_duration
 from executor.engine import outcomes
 from executor.engine.flowables import (
     Rule,
@@ -357,7 +356,7 @@ class ExecutorTasks:
         duration = props.get("pauseDuration")
         resume_at = ""
         if duration is not None:
-            seconds = TypeAdapter(timedelta).validate_python(duration).total_seconds()
+            seconds = parse_duration(duration).total_seconds()
             resume_at = f"{time.time() + seconds:.6f}"
         moved = self.store.transition_task_run(
             eid,

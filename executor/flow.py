@@ -21,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from executor.catalog import lookup
+from executor.durations import Duration, DurationError, parse_duration
 from executor.errors import FlowValidationError, Problem
 from executor.flowables import DAG, child_lists, dag_problems
 from executor.inputs import InputDef, input_def_problems
@@ -165,6 +166,30 @@ class RandomRetry(_Retry):
 RetryPolicy = Annotated[ConstantRetry | ExponentialRetry | RandomRetry, Field(discriminator="type")]
 
 
+#: The duration properties of a retry policy, read with ``parse_duration``.
+_RETRY_DURATIONS = ("interval", "maxInterval", "minInterval", "maxDuration")
+
+
+def _retry_durations(retry: Any) -> Any:
+    """A raw retry policy with its durations parsed as Java's ``Duration.parse`` reads
+    them (``pt5s``, ``PT0.5S``), so that every duration goes through one parser."""
+    if not isinstance(retry, dict):
+        return retry
+    out = dict(retry)
+    for key in _RETRY_DURATIONS:
+        for name in (key, _snake(key)):
+            if isinstance(out.get(name), str):
+                try:
+                    out[name] = parse_duration(out[name])
+                except DurationError as exc:
+                    raise ValueError(f"retry.{key}: {exc}") from None
+    return out
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"([A-Z])", lambda m: "_" + m[1].lower(), name)
+
+
 # ---------------------------------------------------------------- tasks and flows
 
 
@@ -177,7 +202,7 @@ class TaskDef(OstraModel):
     type: str
     description: str | None = None
     retry: RetryPolicy | None = None
-    timeout: timedelta | None = None
+    timeout: Duration | None = None
     allow_failure: bool = False
     allow_warning: bool = False
     run_if: str | None = None
@@ -190,6 +215,8 @@ class TaskDef(OstraModel):
     @classmethod
     def _split(cls, data: Any) -> Any:
         # YAML puts type-specific properties beside the common ones; keep them apart.
+        if isinstance(data, dict) and "retry" in data:
+            data = {**data, "retry": _retry_durations(data["retry"])}
         if isinstance(data, dict) and "properties" not in data:
             common = {
                 k: v
@@ -426,7 +453,7 @@ def _template_problems(value: Any, path: str) -> list[Problem]:
 class _Common(BaseModel):
     model_config = ConfigDict(extra="ignore")
     retry: RetryPolicy | None = None
-    timeout: timedelta | None = None
+    timeout: Duration | None = None
     allowFailure: bool = False
     allowWarning: bool = False
     runIf: str | None = None
@@ -434,6 +461,13 @@ class _Common(BaseModel):
     workerGroup: str | None = None
     description: str | None = None
     logLevel: Literal["TRACE", "DEBUG", "INFO", "WARN", "ERROR"] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _durations(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "retry" in data:
+            return {**data, "retry": _retry_durations(data["retry"])}
+        return data
 
 
 def _task_problems(task: Any, path: str, seen: dict[str, str]) -> list[Problem]:
