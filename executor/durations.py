@@ -5,8 +5,8 @@ The one parser every duration goes through: task ``timeout``, retry intervals, `
 optional sign before ``P`` and before each number, days, hours, minutes and seconds
 with up to nine fraction digits (``.`` or ``,``), at least one part, and a ``T`` only
 when a time part follows. ``PT1H30M``, ``pt5s``, ``P2DT3H4M``, ``PT-6H3M``, ``-PT6H3M``
-and ``PT0.5S`` parse; ``P1Y``, ``PT``, ``1h`` do not. A number is read as seconds, as
-Jackson reads one.
+and ``PT0.5S`` parse; ``P1Y``, ``PT``, ``1h`` do not. A number, or a number written
+as text (``"1.5"``), is seconds, as Kestra's ``DurationDeserializer`` reads it.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ _PATTERN = re.compile(
     r"(?:(?P<s>[-+]?[0-9]+)(?:[.,](?P<f>[0-9]{0,9}))?S)?)?",
     re.IGNORECASE,
 )
+_NUMBER = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 
 
 class DurationError(ValueError):
@@ -47,6 +48,9 @@ def parse_duration(value: Any) -> timedelta:
             f"expected an ISO-8601 duration like PT5M, got a {type(value).__name__}"
         )
     text = value.strip()
+    if _NUMBER.fullmatch(text):
+        # Kestra's DurationDeserializer reads a number written as text as seconds
+        return timedelta(seconds=float(text))
     m = _PATTERN.fullmatch(text)
     parts = ("d", "h", "m", "s")
     # Java refuses "P", "PT" and "P1DT": a T needs a time part, the whole needs one part.
@@ -77,8 +81,10 @@ def parse_duration(value: Any) -> timedelta:
 
 def format_duration(value: timedelta) -> str:
     """Java's ``Duration.toString``: ``PT1H30M``, ``PT0.5S``, ``PT-6H-3M``, ``PT0S``."""
-    total = Decimal(value.days) * 86400 + Decimal(value.seconds) + Decimal(value.microseconds) / (
-        Decimal(10) ** 6
+    total = (
+        Decimal(value.days) * 86400
+        + Decimal(value.seconds)
+        + Decimal(value.microseconds) / (Decimal(10) ** 6)
     )
     if total == 0:
         return "PT0S"

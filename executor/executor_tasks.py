@@ -13,7 +13,6 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
-
 from executor.durations import parse_duration
 from executor.engine import outcomes
 from executor.engine.flowables import (
@@ -78,6 +77,7 @@ class ExecutorTasks:
             task_run_id=row.id,
             value=row.value,
             parent_task_run_id=row.parent_task_run_id,
+            iteration=row.iteration,
         )
 
     # ------------------------------------------------------------------ ending

@@ -554,7 +554,9 @@ def normalize(data: dict[str, Any]) -> dict[str, Any]:
     defaults = [
         d
         for d in (raw if isinstance(raw, list) else [])
-        if isinstance(d, dict) and isinstance(d.get("type"), str) and d["type"]
+        if isinstance(d, dict)
+        and isinstance(d.get("type"), str)
+        and d["type"]
         and isinstance(d.get("values", {}), dict)
     ]
     # JSON-safe (a YAML date becomes its text), as the stores keep it
@@ -594,7 +596,8 @@ def _normalize_task(task: Any) -> Any:
         for key in ("tasks", "then", "else", "defaults", "errors"):
             if isinstance(out.get(key), list):
                 out[key] = [
-                    _normalize_dag_entry(t) if tt.name == DAG and key == "tasks"
+                    _normalize_dag_entry(t)
+                    if tt.name == DAG and key == "tasks"
                     else _normalize_task(t)
                     for t in out[key]
                 ]

@@ -180,6 +180,7 @@ class AttemptRunner:
                 attempt=ctx.attempt,
                 value=res.value,
                 parent_task_run_id=res.parent_task_run_id,
+                iteration=res.iteration,
             )
             rendered = render_value(flow_task.properties, context)
             props = tt.properties.model_validate(text_fields(tt.properties, rendered))
