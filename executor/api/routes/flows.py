@@ -27,7 +27,7 @@ async def deploy_flow(request: Request, api: ApiDep) -> Response:
     text = await read_yaml(request)
     flow = parse_flow(text)
     deployed = await run_in_threadpool(api.client.deploy, flow)
-    return JSONResponse(flow_out(deployed))
+    return JSONResponse({**flow_out(deployed), "warnings": flow.warnings})
 
 
 @router.get(
@@ -78,4 +78,4 @@ async def update_flow(request: Request, api: ApiDep, namespace: str, id: str) ->
         raise FlowValidationError(problems)
     await run_in_threadpool(api.client.flow, namespace, id)  # 404 if not deployed
     deployed = await run_in_threadpool(api.client.deploy, flow)
-    return JSONResponse(flow_out(deployed))
+    return JSONResponse({**flow_out(deployed), "warnings": flow.warnings})
