@@ -124,10 +124,11 @@ inputs:
 tasks:
   - id: show
     type: io.kestra.plugin.core.debug.Return
-    format: "{{ inputs.name is defined }}"
+    format: "{{ inputs.name is none }}"
 """)
     assert done.state.current == S.SUCCESS
-    assert done.task_run("show").outputs == {"value": "false"}
+    assert done.inputs.get("name") is None
+    assert done.task_run("show").outputs == {"value": "true"}
 
 
 def test_a_typed_property_still_refuses_bad_text(run) -> None:
