@@ -532,11 +532,14 @@ def _apply_defaults(obj: Any, by_type: dict[str, list[dict[str, Any]]]) -> Any:
         return out
     tt = lookup(kind)
     names = {kind} | ({tt.name} if tt is not None else set())
+    matching: dict[int, dict[str, Any]] = {}  # a default filed under two names once
     for key, entries in by_type.items():
         if any(n == key or n.startswith(key) for n in names):
             for d in entries:
-                values = d.get("values") or {}
-                out = _merge(out, values) if d.get("forced") else _merge(values, out)
+                matching.setdefault(id(d), d)
+    for d in matching.values():
+        values = d.get("values") or {}
+        out = _merge(out, values) if d.get("forced") else _merge(values, out)
     return out
 
 

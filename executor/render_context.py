@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from executor.errors import ExecutionNotFound
+from executor.errors import ExecutionNotFound, TemplateError
 from executor.flow import Flow, TaskDef
 from executor.flowables import EACH_PARALLEL, EACH_SEQUENTIAL, FOREACH
 from executor.store.base import Store
@@ -356,9 +356,13 @@ def build_context(
 
         return load
 
+    try:
+        configured = globals_()
+    except ValueError as exc:  # a configuration error fails what renders, clearly
+        raise TemplateError(str(exc)) from None
     context: dict[str, Any] = {
         "envs": envs(),
-        "globals": globals_(),
+        "globals": configured,
         "flow": {
             k: v
             for k, v in (

@@ -5,10 +5,9 @@ found when rendered (a warning at deploy)."""
 from __future__ import annotations
 
 import pytest
-
-from executor import Client, Flow, FlowValidationError, StateType
 from fastapi.testclient import TestClient
 
+from executor import Client, Flow, FlowValidationError, StateType
 from executor.api.app import create_app
 
 pytestmark = pytest.mark.integration

@@ -33,8 +33,10 @@ namespace: tests.conformance
 tasks:
   - id: names
     type: io.kestra.plugin.core.debug.Return
-    format: >-
-      {{ taskrun.id }}|{{ taskrun.attemptsCount }}|{{ execution.id }}|{{ execution.originalId }}|{{ flow.id }}|{{ flow.namespace }}|{{ flow.revision }}|{{ task.id }}|{{ task.type }}
+    format: |-
+      {{ taskrun.id }}|{{ taskrun.attemptsCount }}|{{ execution.id }}|
+      {{- execution.originalId }}|{{ flow.id }}|{{ flow.namespace }}|{{ flow.revision }}|
+      {{- task.id }}|{{ task.type }}
   - id: dates
     type: io.kestra.plugin.core.debug.Return
     format: "{{ taskrun.startDate }}|{{ execution.startDate }}"
@@ -108,7 +110,9 @@ tasks:
         tasks:
           - id: deep
             type: io.kestra.plugin.core.debug.Return
-            format: "{{ parent.taskrun.value }}|{{ parents | length }}|{{ taskrun.parentId is defined }}"
+            format: |-
+              {{ parent.taskrun.value }}|{{ parents | length }}|
+              {{- taskrun.parentId is defined }}
 """)
     assert done.state.current == S.SUCCESS
     value, count, has_parent = out(done, "deep").split("|")
@@ -170,7 +174,9 @@ namespace: tests.conformance
 tasks:
   - id: read
     type: io.kestra.plugin.core.debug.Return
-    format: "{{ envs.greeting }}|{{ envs.other is defined }}|{{ globals.team }}|{{ globals.region }}|{{ globals.limits.cpu }}"
+    format: |-
+      {{ envs.greeting }}|{{ envs.other is defined }}|{{ globals.team }}|
+      {{- globals.region }}|{{ globals.limits.cpu }}
 """)
     done = env_client.wait(env_client.submit(flow).id, timeout=60)
     assert done.state.current == S.SUCCESS
