@@ -56,7 +56,7 @@ def get_flow(
     accept = request.headers.get("accept", "")
     if "yaml" in accept and "json" not in accept:
         return Response(flow.to_yaml(), media_type="application/x-yaml")
-    return JSONResponse(flow_out(flow))
+    return JSONResponse({**flow_out(flow), "warnings": flow.warnings})
 
 
 @router.put(
