@@ -4,6 +4,10 @@ found when rendered (a warning at deploy)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -128,3 +132,21 @@ def test_deploy_results_list_the_warnings(client: Client) -> None:
         assert [w.split(":")[0] for w in answer.json()["warnings"]] == ["tasks[1].format"]
         clean = BAD_TEMPLATE.replace("| }}", "}}")
         assert http.post("/api/v1/flows", content=clean, headers=headers).json()["warnings"] == []
+
+
+def test_cli_deploy_prints_the_warnings(redis_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # `ostra flow deploy` deploys the flow (exit 0) and names each warning on stderr.
+    path = tmp_path / "warned.yaml"
+    path.write_text(BAD_TEMPLATE)
+    env = {**os.environ, "OSTRA_REDIS_URL": redis_server.url}
+    proc = subprocess.run(
+        [sys.executable, "-m", "executor.cli", "flow", "deploy", str(path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "revision" in proc.stdout
+    assert "warning:" in proc.stderr and "tasks[1].format" in proc.stderr
