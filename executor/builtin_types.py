@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
+from executor.durations import Duration
 from executor.tasktypes import Properties, TaskType, register
 
 LogLevel = Literal["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]
@@ -65,6 +66,30 @@ class LogProperties(CamelProperties):
         return value
 
 
+class EchoProperties(CamelProperties):
+    """``io.kestra.plugin.core.debug.Echo`` (deprecated in Kestra for Log): log ``format``
+    at ``level``. Run by Log's runner: ``message`` is ``format``."""
+
+    format: str = Field(min_length=1)
+    level: LogLevel = "INFO"
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: Any) -> Any:
+        return LogProperties._upper_level(value)
+
+    @property
+    def message(self) -> str:
+        return self.format
+
+
+class TemplatedTaskProperties(CamelProperties):
+    """``io.kestra.plugin.core.templating.TemplatedTask``: ``spec``, rendered, is the YAML
+    of a runnable task (its ``type`` and properties), run as this task."""
+
+    spec: str = Field(min_length=1)
+
+
 class ReturnProperties(CamelProperties):
     """``io.kestra.plugin.core.debug.Return``: output a (rendered) string as ``value``."""
 
@@ -86,7 +111,7 @@ class FailProperties(CamelProperties):
 class SleepProperties(CamelProperties):
     """``io.kestra.plugin.core.flow.Sleep``: wait for an ISO-8601 duration such as ``PT1S``."""
 
-    duration: timedelta
+    duration: Duration
 
     @field_validator("duration")
     @classmethod
@@ -199,6 +224,25 @@ register(
         properties=ReturnProperties,
         runner=f"{_RUNNERS}.core:return_",
         doc="Output the rendered `format` as `value`.",
+    )
+)
+register(
+    TaskType(
+        name="io.kestra.plugin.core.debug.Echo",
+        aliases=("Echo",),
+        properties=EchoProperties,
+        runner=f"{_RUNNERS}.core:log",
+        doc="Log `format` at `level` (Kestra's deprecated Log). No outputs.",
+    )
+)
+register(
+    TaskType(
+        name="io.kestra.plugin.core.templating.TemplatedTask",
+        aliases=("TemplatedTask",),
+        properties=TemplatedTaskProperties,
+        runner=f"{_RUNNERS}.templated:templated_task",
+        doc="Render `spec` into the YAML of a runnable task (`type` and its properties) "
+        "and run it as this task; its outputs are this task's.",
     )
 )
 register(

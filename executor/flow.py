@@ -7,6 +7,7 @@ collects every problem with its path (``tasks[1].retry.interval: ...``) and rais
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import random
@@ -21,12 +22,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from executor.catalog import lookup
+from executor.durations import Duration, DurationError, parse_duration
 from executor.errors import FlowValidationError, Problem
-from executor.flowables import DAG, child_lists, dag_problems
+from executor.flowables import DAG, SWITCH, child_lists, dag_problems
 from executor.inputs import InputDef, input_def_problems
 from executor.models import OstraModel
 from executor.tasktypes import TaskType
-from executor.templating import check_syntax, contains_template
+from executor.templating import check_syntax, contains_template, to_text
 
 ID_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]*$")
 NAMESPACE_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
@@ -52,6 +54,10 @@ BRANCHES = ("tasks", "errors", "finally")
 
 
 MAX_YAML_ALIASES = 100
+#: Scalar keys read as their text (the merge key ``<<`` keeps its meaning).
+_TEXT_KEY_TAGS = frozenset(
+    f"tag:yaml.org,2002:{t}" for t in ("bool", "int", "float", "null", "timestamp")
+)
 
 
 class _Yaml12Loader(yaml.SafeLoader):
@@ -66,6 +72,15 @@ class _Yaml12Loader(yaml.SafeLoader):
             if self._aliases > MAX_YAML_ALIASES:
                 raise yaml.YAMLError(f"more than {MAX_YAML_ALIASES} aliases")
         return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        # Kestra (Jackson) reads every mapping key as text: `1:` is "1", `true:` is
+        # "true" (and the two stay apart, where Python would fold 1 and True together).
+        if isinstance(node, yaml.MappingNode):
+            for key_node, _ in node.value:
+                if isinstance(key_node, yaml.ScalarNode) and key_node.tag in _TEXT_KEY_TAGS:
+                    key_node.tag = "tag:yaml.org,2002:str"
+        return super().construct_mapping(node, deep=deep)
 
 
 _Yaml12Loader.yaml_implicit_resolvers = {
@@ -175,6 +190,30 @@ class RandomRetry(_Retry):
 RetryPolicy = Annotated[ConstantRetry | ExponentialRetry | RandomRetry, Field(discriminator="type")]
 
 
+#: The duration properties of a retry policy, read with ``parse_duration``.
+_RETRY_DURATIONS = ("interval", "maxInterval", "minInterval", "maxDuration")
+
+
+def _retry_durations(retry: Any) -> Any:
+    """A raw retry policy with its durations parsed as Java's ``Duration.parse`` reads
+    them (``pt5s``, ``PT0.5S``), so that every duration goes through one parser."""
+    if not isinstance(retry, dict):
+        return retry
+    out = dict(retry)
+    for key in _RETRY_DURATIONS:
+        for name in (key, _snake(key)):
+            if isinstance(out.get(name), str):
+                try:
+                    out[name] = parse_duration(out[name])
+                except DurationError:
+                    pass  # left as is: the policy's own validation reports it, with its path
+    return out
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"([A-Z])", lambda m: "_" + m[1].lower(), name)
+
+
 # ---------------------------------------------------------------- tasks and flows
 
 
@@ -187,7 +226,7 @@ class TaskDef(OstraModel):
     type: str
     description: str | None = None
     retry: RetryPolicy | None = None
-    timeout: timedelta | None = None
+    timeout: Duration | None = None
     allow_failure: bool = False
     allow_warning: bool = False
     run_if: str | None = None
@@ -200,6 +239,8 @@ class TaskDef(OstraModel):
     @classmethod
     def _split(cls, data: Any) -> Any:
         # YAML puts type-specific properties beside the common ones; keep them apart.
+        if isinstance(data, dict) and "retry" in data:
+            data = {**data, "retry": _retry_durations(data["retry"])}
         if isinstance(data, dict) and "properties" not in data:
             common = {
                 k: v
@@ -248,6 +289,28 @@ class Concurrency(OstraModel):
     behavior: Literal["QUEUE", "CANCEL", "FAIL"] = "QUEUE"
 
 
+class PluginDefault(OstraModel):
+    """Kestra's ``pluginDefaults`` entry: ``values`` merged into every task (or trigger,
+    or any plugin) whose type is ``type`` or starts with it; the plugin's own values win
+    unless ``forced``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(min_length=1)
+    forced: bool = False
+    values: dict[str, Any] = Field(default_factory=dict)
+
+
+class Trigger(OstraModel):
+    """A trigger of the flow: stored and shown (``id``, ``type`` and its own properties);
+    nothing runs it yet."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    type: str
+
+
 @dataclass(frozen=True)
 class Location:
     """Where a task sits: its flowable parent (None at the top level), the branch of it
@@ -278,16 +341,31 @@ class Flow(OstraModel):
     #: The retry of any failing task without one of its own or of a flowable ancestor.
     retry: RetryPolicy | None = None
     disabled: bool = False
+    tenant_id: str | None = None
+    triggers: list[Trigger] = Field(default_factory=list)
+    plugin_defaults: list[PluginDefault] = Field(default_factory=list)
+    sla: list[dict[str, Any]] = Field(default_factory=list)
+    #: Tasks Kestra runs after the execution ended: accepted and stored, not run yet.
+    after_execution: list[TaskDef] = Field(default_factory=list)
+    #: The branches as written, before ``pluginDefaults`` were merged in (what is shown
+    #: and stored: merging again on load gives the same tasks).
+    source_branches: dict[str, Any] | None = Field(default=None, exclude=True, repr=False)
+    #: Problems Kestra would only find when rendering (template errors): the flow is
+    #: accepted and the task run that renders the template fails with the error.
+    warnings: list[str] = Field(default_factory=list, exclude=True, repr=False)
 
     @model_validator(mode="before")
     @classmethod
     def _validate_all(cls, data: Any) -> Any:
-        problems = flow_problems(data)
-        if problems:
+        out, problems, warnings = _check(data)
+        if problems or out is None:
             raise FlowValidationError(problems)
-        if isinstance(data, dict) and isinstance(data.get("labels"), list):
-            data = {**data, "labels": {lb["key"]: str(lb["value"]) for lb in data["labels"]}}
-        return data
+        out["warnings"] = [str(p) for p in warnings]
+        if isinstance(out.get("labels"), list):
+            out["labels"] = {lb["key"]: to_text(lb["value"]) for lb in out["labels"]}
+        elif isinstance(out.get("labels"), dict):
+            out["labels"] = {str(k): to_text(v) for k, v in out["labels"].items()}
+        return out
 
     # -- construction
 
@@ -318,15 +396,28 @@ class Flow(OstraModel):
             mode="json",
             by_alias=True,
             exclude_none=True,
-            exclude={"tasks", "errors", "finally_", "revision"},
+            exclude={"tasks", "errors", "finally_", "revision", "after_execution"},
         )
-        for key in ("labels", "inputs", "variables", "outputs", "concurrency"):
+        for key in (
+            "labels",
+            "inputs",
+            "variables",
+            "outputs",
+            "concurrency",
+            "triggers",
+            "pluginDefaults",
+            "sla",
+        ):
             if not out.get(key):
                 out.pop(key, None)
         if not self.disabled:
             out.pop("disabled", None)
-        for branch in BRANCHES:
-            tasks = self.branch(branch)
+        source = self.source_branches
+        for branch in (*BRANCHES, "afterExecution"):
+            if source is not None and branch in source:
+                out[branch] = copy.deepcopy(source[branch])
+                continue
+            tasks = self.after_execution if branch == "afterExecution" else self.branch(branch)
             if tasks:
                 out[branch] = [t.to_dict() for t in tasks]
         return out
@@ -394,7 +485,154 @@ _TOP_LEVEL = {
     "finally",
     "outputs",
     "disabled",
+    "tenantId",
+    "triggers",
+    "pluginDefaults",
+    "taskDefaults",  # Kestra's deprecated name of pluginDefaults
+    "sla",
+    "afterExecution",
 }
+#: Branches of tasks validated as tasks (``afterExecution`` is stored, not run yet).
+_TASK_BRANCHES = (*BRANCHES, "afterExecution")
+
+
+# ---------------------------------------------------------------- normalization
+
+
+def _merge(a: Any, b: Any) -> Any:
+    """Kestra's ``MapUtils.merge``: ``b`` over ``a``, maps merged deeply, lists joined
+    (``a``'s items first), a null never replacing a value."""
+    if not isinstance(a, dict) or not a:
+        return copy.deepcopy(b)
+    if not isinstance(b, dict) or not b:
+        return copy.deepcopy(a)
+    out = copy.deepcopy(a)
+    for key, value in b.items():
+        original = out.get(key)
+        if value is None:
+            continue
+        if isinstance(value, dict) and isinstance(original, dict):
+            out[key] = _merge(original, value)
+        elif isinstance(value, list) and isinstance(original, list):
+            out[key] = [*original, *copy.deepcopy(value)]
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _defaults_by_type(defaults: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for d in defaults:
+        by_type.setdefault(d["type"], []).append(d)
+        # Kestra also files a default given under an alias under the type's own name.
+        tt = lookup(d["type"])
+        if tt is not None and tt.name != d["type"]:
+            by_type.setdefault(tt.name, []).append(d)
+    return by_type
+
+
+def _apply_defaults(obj: Any, by_type: dict[str, list[dict[str, Any]]]) -> Any:
+    """Kestra's ``PluginDefaultService.recursiveDefaults``: every mapping with a string
+    ``type`` (tasks at any depth, triggers...) gets the defaults of its type or of a
+    prefix of it; children are merged first."""
+    if isinstance(obj, list):
+        return [_apply_defaults(v, by_type) for v in obj]
+    if not isinstance(obj, dict):
+        return obj
+    out = {k: _apply_defaults(v, by_type) for k, v in obj.items()}
+    kind = out.get("type")
+    if not isinstance(kind, str):
+        return out
+    tt = lookup(kind)
+    names = {kind} | ({tt.name} if tt is not None else set())
+    matching: dict[int, dict[str, Any]] = {}  # a default filed under two names once
+    for key, entries in by_type.items():
+        if any(n == key or n.startswith(key) for n in names):
+            for d in entries:
+                matching.setdefault(id(d), d)
+    for d in matching.values():
+        values = d.get("values") or {}
+        out = _merge(out, values) if d.get("forced") else _merge(values, out)
+    return out
+
+
+def normalize(data: dict[str, Any]) -> dict[str, Any]:
+    """A valid raw flow as Kestra reads it: ``pluginDefaults`` (and the deprecated
+    ``taskDefaults``) merged into the plugins they name, ``Switch`` case keys as text,
+    ``defaults: null`` dropped. The branches as written are kept in ``source_branches``."""
+    out = dict(data)
+    if "finally_" in out and "finally" not in out:
+        out["finally"] = out.pop("finally_")
+    if out.get("taskDefaults") and not out.get("pluginDefaults"):
+        out["pluginDefaults"] = out["taskDefaults"]
+    out.pop("taskDefaults", None)
+    raw = out.get("pluginDefaults")
+    defaults = [
+        d
+        for d in (raw if isinstance(raw, list) else [])
+        if isinstance(d, dict)
+        and isinstance(d.get("type"), str)
+        and d["type"]
+        and isinstance(d.get("values", {}), dict)
+    ]
+    # JSON-safe (a YAML date becomes its text), as the stores keep it
+    out["source_branches"] = json.loads(
+        json.dumps(
+            {b: out[b] for b in _TASK_BRANCHES if isinstance(out.get(b), list) and out[b]},
+            default=str,
+        )
+    )
+    body = {k: v for k, v in out.items() if k not in {"pluginDefaults", "source_branches"}}
+    if defaults:
+        non_forced = _defaults_by_type([d for d in defaults if not d.get("forced")])
+        # forced ones are applied last-declared first, so the first declared wins
+        forced = _defaults_by_type([d for d in reversed(defaults) if d.get("forced")])
+        body = _apply_defaults(body, non_forced) if non_forced else body
+        body = _apply_defaults(body, forced) if forced else body
+    for branch in _TASK_BRANCHES:
+        if isinstance(body.get(branch), list):
+            body[branch] = [_normalize_task(t) for t in body[branch]]
+    out.update(body)
+    return out
+
+
+def _normalize_task(task: Any) -> Any:
+    if not isinstance(task, dict):
+        return task
+    out = dict(task)
+    tt = lookup(out["type"]) if isinstance(out.get("type"), str) else None
+    if tt is not None and tt.name == SWITCH:
+        if isinstance(out.get("cases"), dict):
+            # Kestra reads case keys as strings: `1:` and `true:` are "1" and "true".
+            out["cases"] = {_case_key(k): v for k, v in out["cases"].items()}
+    if tt is not None and tt.flowable:
+        for key in ("tasks", "then", "else", "defaults", "errors"):
+            if key in out and out[key] is None:
+                del out[key]  # `defaults: null` is no defaults
+        for key in ("tasks", "then", "else", "defaults", "errors"):
+            if isinstance(out.get(key), list):
+                out[key] = [
+                    _normalize_dag_entry(t)
+                    if tt.name == DAG and key == "tasks"
+                    else _normalize_task(t)
+                    for t in out[key]
+                ]
+        if isinstance(out.get("cases"), dict):
+            out["cases"] = {
+                k: [_normalize_task(t) for t in v] if isinstance(v, list) else v
+                for k, v in out["cases"].items()
+            }
+    return out
+
+
+def _normalize_dag_entry(entry: Any) -> Any:
+    if isinstance(entry, dict) and isinstance(entry.get("task"), dict):
+        return {**entry, "task": _normalize_task(entry["task"])}
+    return entry
+
+
+def _case_key(key: Any) -> str:
+    return "null" if key is None else to_text(key)
 
 
 def _path(loc: tuple[Any, ...], prefix: str) -> str:
@@ -443,7 +681,7 @@ class _FlowRetry(BaseModel):
 class _Common(BaseModel):
     model_config = ConfigDict(extra="ignore")
     retry: RetryPolicy | None = None
-    timeout: timedelta | None = None
+    timeout: Duration | None = None
     allowFailure: bool = False
     allowWarning: bool = False
     runIf: str | None = None
@@ -452,8 +690,17 @@ class _Common(BaseModel):
     description: str | None = None
     logLevel: Literal["TRACE", "DEBUG", "INFO", "WARN", "ERROR"] | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _durations(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "retry" in data:
+            return {**data, "retry": _retry_durations(data["retry"])}
+        return data
 
-def _task_problems(task: Any, path: str, seen: dict[str, str]) -> list[Problem]:
+
+def _task_problems(
+    task: Any, path: str, seen: dict[str, str], warnings: list[Problem]
+) -> list[Problem]:
     if not isinstance(task, dict):
         return [Problem(path, "a task must be a mapping with at least id and type")]
     problems: list[Problem] = []
@@ -491,11 +738,11 @@ def _task_problems(task: Any, path: str, seen: dict[str, str]) -> list[Problem]:
         tt.properties.model_validate(props)
     except ValidationError as exc:
         problems += _pydantic_problems(exc, path, skip_templates=True)
-    problems += _template_problems(task.get("runIf"), f"{path}.runIf")
+    warnings += _template_problems(task.get("runIf"), f"{path}.runIf")
     if tt.flowable:
         lists = child_lists(tt.name, props)
         nested = {k for k, _ in lists} | {"cases"}
-        problems += _template_problems({k: v for k, v in props.items() if k not in nested}, path)
+        warnings += _template_problems({k: v for k, v in props.items() if k not in nested}, path)
         for branch, items in lists:
             for i, child in enumerate(items):
                 child_path = (
@@ -503,19 +750,31 @@ def _task_problems(task: Any, path: str, seen: dict[str, str]) -> list[Problem]:
                     if tt.name == DAG and branch == "tasks"
                     else f"{path}.{branch}[{i}]"
                 )
-                problems += _task_problems(child, child_path, seen)
+                problems += _task_problems(child, child_path, seen, warnings)
         if tt.name == DAG:
             problems += [Problem(f"{path}.{p}", m) for p, m in dag_problems(props)]
     else:
-        problems += _template_problems(props, path)
+        warnings += _template_problems(props, path)
     return problems
 
 
 def flow_problems(data: Any) -> list[Problem]:
     """Every problem with a raw flow document, each with its path; empty if valid."""
+    return _check(data)[1]
+
+
+def flow_warnings(data: Any) -> list[Problem]:
+    """What Kestra only finds when it renders (template syntax errors), with paths: the
+    flow is accepted, the task run rendering such a template fails."""
+    return _check(data)[2]
+
+
+def _check(data: Any) -> tuple[dict[str, Any] | None, list[Problem], list[Problem]]:
+    """The normalized flow (None if it cannot be built), its problems and warnings."""
     if not isinstance(data, dict):
-        return [Problem("", "a flow must be a mapping with id, namespace and tasks")]
+        return None, [Problem("", "a flow must be a mapping with id, namespace and tasks")], []
     problems: list[Problem] = []
+    warnings: list[Problem] = []
     for key in data:
         if key not in _TOP_LEVEL and key != "finally_":
             problems.append(Problem(str(key), f"unknown flow property {key!r}"))
@@ -528,27 +787,37 @@ def flow_problems(data: Any) -> list[Problem]:
             problems.append(Problem(key, f"missing required property {key!r}"))
         elif not isinstance(value, str) or not regex.match(value):
             problems.append(Problem(key, f"invalid {key} {value!r}: use {what}"))
+    for key in ("pluginDefaults", "taskDefaults"):
+        problems += _plugin_default_problems(data.get(key), key)
+    for key in ("triggers", "sla"):
+        problems += _plugin_list_problems(data.get(key), key)
+    if data.get("tenantId") is not None and not isinstance(data["tenantId"], str):
+        problems.append(Problem("tenantId", "must be a string"))
+    for branch in _TASK_BRANCHES:
+        items = data.get(branch if branch in data or branch != "finally" else "finally_")
+        if items is not None and not isinstance(items, list):
+            problems.append(Problem(branch, "must be a list of tasks"))
+    data = normalize(data)
     seen: dict[str, str] = {}
     tasks = data.get("tasks")
     if not tasks:
         problems.append(Problem("tasks", "a flow needs at least one task"))
-    for branch in BRANCHES:
-        items = data.get(branch if branch in data or branch != "finally" else "finally_")
-        if items is None:
-            continue
-        if not isinstance(items, list):
-            problems.append(Problem(branch, "must be a list of tasks"))
-            continue
-        for i, task in enumerate(items):
-            problems += _task_problems(task, f"{branch}[{i}]", seen)
+    for branch in _TASK_BRANCHES:
+        items = data.get(branch)
+        for i, task in enumerate(items if isinstance(items, list) else []):
+            problems += _task_problems(task, f"{branch}[{i}]", seen, warnings)
     if data.get("inputs") is not None:
         problems += input_def_problems(data["inputs"], "inputs")
     for key, kind in (("variables", dict), ("labels", (dict, list))):
         if data.get(key) is not None and not isinstance(data[key], kind):
             what = "mapping" if kind is dict else "mapping or list"
             problems.append(Problem(key, f"must be a {what}"))
+    if isinstance(data.get("labels"), list):
+        for i, lb in enumerate(data["labels"]):
+            if not isinstance(lb, dict) or not isinstance(lb.get("key"), str) or "value" not in lb:
+                problems.append(Problem(f"labels[{i}]", "a label must be {key, value}"))
     if isinstance(data.get("variables"), dict):
-        problems += _template_problems(data["variables"], "variables")
+        warnings += _template_problems(data["variables"], "variables")
     if data.get("concurrency") is not None:
         try:
             Concurrency.model_validate(data["concurrency"])
@@ -570,5 +839,44 @@ def flow_problems(data: Any) -> list[Problem]:
                 except ValidationError as exc:
                     problems += _pydantic_problems(exc, f"outputs[{i}]")
                 if isinstance(out, dict):
-                    problems += _template_problems(out.get("value"), f"outputs[{i}].value")
+                    warnings += _template_problems(out.get("value"), f"outputs[{i}].value")
+    return (None if problems else data), problems, warnings
+
+
+def _plugin_default_problems(value: Any, key: str) -> list[Problem]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        return [Problem(key, "must be a list of {type, forced, values}")]
+    problems: list[Problem] = []
+    for i, entry in enumerate(value):
+        try:
+            PluginDefault.model_validate(entry)
+        except ValidationError as exc:
+            problems += _pydantic_problems(exc, f"{key}[{i}]")
+    return problems
+
+
+def _plugin_list_problems(value: Any, key: str) -> list[Problem]:
+    """``triggers`` and ``sla``: validated loosely, a list of mappings with ``id`` and
+    ``type`` (an SLA may be typed by ``type`` alone)."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        return [Problem(key, "must be a list of {id, type, ...}")]
+    problems: list[Problem] = []
+    ids: dict[str, int] = {}
+    for i, entry in enumerate(value):
+        path = f"{key}[{i}]"
+        if not isinstance(entry, dict):
+            problems.append(Problem(path, "must be a mapping with id and type"))
+            continue
+        for prop in ("id", "type"):
+            if not isinstance(entry.get(prop), str) or not entry[prop]:
+                problems.append(Problem(f"{path}.{prop}", f"missing required property {prop!r}"))
+        tid = entry.get("id")
+        if isinstance(tid, str):
+            if tid in ids:
+                problems.append(Problem(f"{path}.id", f"duplicate id {tid!r} in {key}"))
+            ids[tid] = i
     return problems

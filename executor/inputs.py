@@ -16,7 +16,6 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
@@ -30,6 +29,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from executor.durations import DurationError, format_duration, parse_duration
 from executor.errors import InputValidationError, Problem
 from executor.models import OstraModel
 
@@ -205,11 +205,6 @@ _FALSE = frozenset({"false", "0", "no", "n", "off"})
 _INT_RE = re.compile(r"^[+-]?\d+$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 _URI_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:\S+$")
-_DURATION_RE = re.compile(
-    r"^P(?!$)(?:(?P<d>\d+)D)?"
-    r"(?:T(?=\d)(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+(?:[.,]\d+)?)S)?)?$",
-    re.IGNORECASE,
-)
 
 
 def _to_string(value: Any, secret: bool) -> str:
@@ -298,44 +293,13 @@ def _to_time(value: Any, secret: bool) -> str:
     raise _Invalid(f"expected an ISO-8601 time like 13:45:00, got {_shown(value, secret)}")
 
 
-def _iso_duration(seconds: Decimal) -> str:
-    """Java's ``Duration.toString`` form: PT24H, PT5M, PT1.5S, PT0S."""
-    if seconds == 0:
-        return "PT0S"
-    whole = int(seconds)
-    frac = seconds - whole
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    out = "PT"
-    if hours:
-        out += f"{hours}H"
-    if minutes:
-        out += f"{minutes}M"
-    if secs or frac:
-        s = format(Decimal(secs) + frac, "f")
-        if "." in s:
-            s = s.rstrip("0").rstrip(".")
-        out += f"{s}S"
-    return out
-
-
 def _to_duration(value: Any, secret: bool) -> str:
-    if isinstance(value, timedelta) and value >= timedelta(0):
-        return _iso_duration(Decimal(str(value.total_seconds())))
-    if isinstance(value, str):
-        m = _DURATION_RE.match(value.strip())
-        if m:
-            try:
-                total = (
-                    Decimal(m["d"] or 0) * 86400
-                    + Decimal(m["h"] or 0) * 3600
-                    + Decimal(m["m"] or 0) * 60
-                    + Decimal((m["s"] or "0").replace(",", "."))
-                )
-            except InvalidOperation:
-                pass
-            else:
-                return _iso_duration(total)
+    # Text read as every duration of a flow is (executor/durations.py), printed as Java does.
+    if isinstance(value, str | timedelta):
+        try:
+            return format_duration(parse_duration(value))
+        except DurationError:
+            pass
     raise _Invalid(
         f"expected an ISO-8601 duration like PT5M, PT1H30M or P1D, got {_shown(value, secret)}"
     )

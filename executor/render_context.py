@@ -1,20 +1,39 @@
-"""The variables a template sees, with Kestra's names.
+"""The variables a template sees: Kestra's (``RunVariables.java``), whole.
 
-``inputs``, ``outputs.<taskId>.<key>``, ``taskrun`` (``id``, ``attemptsCount``, ``value``,
-``parentId``), ``task`` (``id``, ``type``), ``execution`` (``id``, ``originalId``),
-``flow`` (``id``, ``namespace``, ``revision``), ``labels`` and ``vars``. Outputs are
-read lazily, one task run at a time, so rendering costs what the template uses, not
-the size of the execution.
+``taskrun`` (``id``, ``startDate``, ``attemptsCount``, and ``parentId``, ``value``,
+``iteration`` when set), ``execution`` (``id``, ``startDate``, ``originalId``), ``flow``
+(``id``, ``namespace``, ``revision``, ``tenantId`` when set), ``task`` (``id``,
+``type``), ``parent``/``parents`` (the ancestors with a loop value or outputs, nearest
+first), ``outputs.<taskId>.<key>``, ``inputs``, ``vars``, ``labels`` (a map; the
+``system.`` labels under ``labels.system``), ``envs``, ``globals`` and
+``tasks.<taskId>.state`` (by loop value for looped tasks). ``trigger`` is absent
+until an execution is started by a trigger.
+
+``envs`` are the environment variables named ``ENV_*`` (``OSTRA_ENV_PREFIX`` changes the
+prefix), without it and lowercased, as Kestra's ``kestra.variables.env-vars-prefix``;
+``globals`` come from ``OSTRA_GLOBALS`` (a JSON object) and ``OSTRA_GLOBALS_FILE`` (a
+YAML or JSON file), as Kestra's ``kestra.variables.globals``.
+
+Everything from the store is read lazily, one field or task run at a time, so rendering
+costs what the template uses, not the size of the execution.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import json
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
+import yaml
+
+from executor.errors import ExecutionNotFound, TemplateError
 from executor.flow import Flow, TaskDef
 from executor.flowables import EACH_PARALLEL, EACH_SEQUENTIAL, FOREACH
 from executor.store.base import Store
+from executor.store.records import history
 
 LOOPS = frozenset({FOREACH, EACH_SEQUENTIAL, EACH_PARALLEL})
 
@@ -82,6 +101,45 @@ class LazyOutputs(Mapping[str, Any]):
         return len(self._cache)
 
 
+ENV_PREFIX_ENV = "OSTRA_ENV_PREFIX"
+DEFAULT_ENV_PREFIX = "ENV_"
+GLOBALS_ENV = "OSTRA_GLOBALS"
+GLOBALS_FILE_ENV = "OSTRA_GLOBALS_FILE"
+SYSTEM_PREFIX = "system."
+
+
+class LazyMap(Mapping[str, Any]):
+    """A mapping with some values computed on first use (absent keys stay absent: a
+    loader returning None means the key is not there, as Kestra omits unset fields)."""
+
+    def __init__(self, fixed: dict[str, Any], lazy: dict[str, Callable[[], Any]]) -> None:
+        self._fixed = {k: v for k, v in fixed.items() if v is not None}
+        self._lazy = lazy
+        self._done: set[str] = set()
+
+    def _get(self, key: str) -> Any:
+        if key not in self._done and key in self._lazy:
+            value = self._lazy[key]()
+            if value is not None:
+                self._fixed[key] = value
+            self._done.add(key)
+        return self._fixed[key]
+
+    def __getitem__(self, key: str) -> Any:
+        return self._get(key)
+
+    def __iter__(self) -> Iterator[str]:
+        for key in list(self._lazy):
+            try:
+                self._get(key)
+            except KeyError:
+                pass
+        return iter(list(self._fixed))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
 class LazyField(Mapping[str, Any]):
     """A JSON field of the execution (``inputs``, ``labels``), read on first use."""
 
@@ -91,10 +149,13 @@ class LazyField(Mapping[str, Any]):
 
     def _load(self) -> dict[str, Any]:
         if self._data is None:
-            raw = self._store.execution_field(self._eid, self._name)
-            if self._name == "labels" and isinstance(raw, list):
-                raw = {lb["key"]: lb["value"] for lb in raw}
-            self._data = raw
+            try:
+                raw = self._store.execution_field(self._eid, self._name)
+            except ExecutionNotFound:
+                raw = None
+            if self._name == "labels":
+                raw = labels_map(raw)
+            self._data = raw if isinstance(raw, dict) else {}
         return self._data
 
     def __getitem__(self, key: str) -> Any:
@@ -107,8 +168,35 @@ class LazyField(Mapping[str, Any]):
         return len(self._load())
 
 
+def labels_map(raw: Any) -> dict[str, Any]:
+    """Labels as Kestra's context shows them: ``{key: value}``, the first of equal keys
+    kept, and ``system.*`` labels under ``system`` (``labels.system.correlationId``)."""
+    pairs: list[tuple[str, Any]]
+    if isinstance(raw, dict):
+        pairs = list(raw.items())
+    elif isinstance(raw, list):
+        pairs = [
+            (lb["key"], lb["value"])
+            for lb in raw
+            if isinstance(lb, dict) and lb.get("key") is not None and lb.get("value") is not None
+        ]
+    else:
+        return {}
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key.startswith(SYSTEM_PREFIX):
+            system = out.setdefault("system", {})
+            if isinstance(system, dict):
+                system.setdefault(key[len(SYSTEM_PREFIX) :], value)
+        elif key not in out:
+            out[key] = value
+    return out
+
+
 class LazyParents(Sequence[dict[str, Any]]):
-    """``parents``: the flowable task runs above this one, nearest first, read on use."""
+    """``parents``: Kestra's ``Execution.parents``. The ancestors of this task run that
+    have a loop value or outputs, nearest first, each ``{taskrun: {value}, outputs}``
+    (with only what is set); read on first use."""
 
     def __init__(self, store: Store, eid: str, parent_task_run_id: str | None) -> None:
         self._store, self._eid, self._first = store, eid, parent_task_run_id
@@ -118,16 +206,21 @@ class LazyParents(Sequence[dict[str, Any]]):
         if self._rows is None:
             rows: list[dict[str, Any]] = []
             parent_id = self._first
-            while parent_id and len(rows) < 16:
+            depth = 0
+            while parent_id and depth < 64:
+                depth += 1
                 row = self._store.task_run_row(self._eid, parent_id)
                 if row is None:
                     break
-                rows.append(
-                    {
-                        "taskrun": {"id": row.id, "value": row.value, "iteration": row.iteration},
-                        "task": {"id": row.task_id},
-                    }
-                )
+                entry: dict[str, Any] = {}
+                if row.value is not None:
+                    entry["taskrun"] = {"value": row.value}
+                raw = self._store.task_run_field(self._eid, row.id, "outputs")
+                outputs = json.loads(raw) if raw else None
+                if outputs:
+                    entry["outputs"] = outputs
+                if entry:
+                    rows.append(entry)
                 parent_id = row.parent_task_run_id
             self._rows = rows
         return self._rows
@@ -140,7 +233,7 @@ class LazyParents(Sequence[dict[str, Any]]):
 
 
 class LazyParent(Mapping[str, Any]):
-    """``parent``: the nearest flowable task run above this one (``parent.taskrun.value``)."""
+    """``parent``: the first of ``parents`` (``parent.taskrun.value``); absent if none."""
 
     def __init__(self, parents: LazyParents) -> None:
         self._parents = parents
@@ -157,6 +250,84 @@ class LazyParent(Mapping[str, Any]):
         return len(self._parents[0]) if len(self._parents) else 0
 
 
+class LazyTasks(Mapping[str, Any]):
+    """``tasks``: each task's ``{state}``, or ``{value: {state}}`` for the task runs of
+    a loop (Kestra's ``tasks.<taskId>.state``), from every task run of the execution."""
+
+    def __init__(self, store: Store, eid: str) -> None:
+        self._store, self._eid = store, eid
+        self._data: dict[str, Any] | None = None
+
+    def _load(self) -> dict[str, Any]:
+        if self._data is None:
+            data: dict[str, Any] = {}
+            for row in self._store.task_run_rows(self._eid):
+                state = row.state.value
+                if row.value is None:
+                    data[row.task_id] = {"state": state}
+                else:
+                    entry = data.setdefault(row.task_id, {})
+                    if isinstance(entry, dict):
+                        entry[row.value] = {"state": state}
+            self._data = data
+        return self._data
+
+    def __getitem__(self, key: str) -> Any:
+        return self._load()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._load())
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+
+def envs(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``envs``: the environment variables with the prefix (``OSTRA_ENV_PREFIX``, by
+    default ``ENV_``), named without it and lowercased (``ENV_MY_VAR`` is ``envs.my_var``)."""
+    environ = os.environ if environ is None else environ
+    prefix = environ.get(ENV_PREFIX_ENV, DEFAULT_ENV_PREFIX)
+    if not prefix:
+        return {}
+    return {k[len(prefix) :].lower(): v for k, v in environ.items() if k.startswith(prefix)}
+
+
+def globals_(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """``globals``: ``OSTRA_GLOBALS_FILE`` (YAML or JSON) updated by ``OSTRA_GLOBALS`` (a JSON
+    object). A configuration error raises ``ValueError`` naming the variable."""
+    environ = os.environ if environ is None else environ
+    return _globals(environ.get(GLOBALS_FILE_ENV, ""), environ.get(GLOBALS_ENV, ""))
+
+
+@lru_cache(maxsize=8)
+def _globals(path: str, text: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if path:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text())
+        except (OSError, yaml.YAMLError) as exc:
+            raise ValueError(f"{GLOBALS_FILE_ENV}: cannot read {path}: {exc}") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ValueError(f"{GLOBALS_FILE_ENV}: {path} must hold a mapping")
+        out.update(loaded or {})
+    if text:
+        try:
+            loaded = json.loads(text)
+        except ValueError as exc:
+            raise ValueError(f"{GLOBALS_ENV} is not valid JSON: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{GLOBALS_ENV} must be a JSON object")
+        out.update(loaded)
+    return out
+
+
+def _first_date(raw: str | None) -> str | None:
+    for entry in history(raw):
+        if "attempt" not in entry:
+            return str(entry["date"])
+    return None
+
+
 def build_context(
     store: Store,
     eid: str,
@@ -169,23 +340,65 @@ def build_context(
     parent_task_run_id: str | None = None,
     iteration: int | None = None,
 ) -> dict[str, Any]:
-    """The render context of one attempt of a task run."""
+    """The render context of one attempt of a task run (of the execution itself, for
+    flow outputs, when ``task`` is None and ``task_run_id`` is empty)."""
     parents = LazyParents(store, eid, parent_task_run_id)
-    return {
-        "parent": LazyParent(parents),
+
+    def execution_field(name: str) -> Callable[[], Any]:
+        def load() -> Any:
+            try:
+                meta = store.execution_meta(eid)
+            except ExecutionNotFound:
+                return None
+            if name == "startDate":
+                return _first_date(meta.get("h"))
+            return meta.get(name) or None
+
+        return load
+
+    try:
+        configured = globals_()
+    except ValueError as exc:  # a configuration error fails what renders, clearly
+        raise TemplateError(str(exc)) from None
+    context: dict[str, Any] = {
+        "envs": envs(),
+        "globals": configured,
+        "flow": {
+            k: v
+            for k, v in (
+                ("id", flow.id),
+                ("namespace", flow.namespace),
+                ("revision", flow.revision),
+                ("tenantId", flow.tenant_id),
+            )
+            if v is not None
+        },
+        "vars": flow.variables,
         "parents": parents,
+        "parent": LazyParent(parents),
+        "execution": LazyMap(
+            {"id": eid},
+            {
+                "startDate": execution_field("startDate"),
+                "originalId": execution_field("originalId"),
+            },
+        ),
+        "outputs": LazyOutputs(store, eid, flow),
+        "tasks": LazyTasks(store, eid),
         "inputs": LazyField(store, eid, "inputs"),
         "labels": LazyField(store, eid, "labels"),
-        "outputs": LazyOutputs(store, eid, flow),
-        "vars": flow.variables,
-        "flow": {"id": flow.id, "namespace": flow.namespace, "revision": flow.revision},
-        "execution": {"id": eid, "originalId": eid},
-        "task": {"id": task.id, "type": task.type} if task else {},
-        "taskrun": {
-            "id": task_run_id,
-            "attemptsCount": attempt - 1,
-            "value": value,
-            "parentId": parent_task_run_id,
-            "iteration": iteration,
-        },
     }
+    if task is not None:
+        context["task"] = {"id": task.id, "type": task.type}
+    if task_run_id:
+        context["taskrun"] = LazyMap(
+            {
+                "id": task_run_id,
+                "attemptsCount": attempt - 1,
+                "parentId": parent_task_run_id,
+                "value": value,
+                "iteration": iteration,
+            },
+            {"startDate": lambda: _first_date(store.task_run_field(eid, task_run_id, "h"))},
+        )
+    return context

@@ -71,36 +71,62 @@ class TaskType:
         return self._resolved
 
 
-def _wants_text(annotation: Any) -> bool:
-    if annotation is str:
+def _union_args(annotation: Any) -> tuple[Any, ...]:
+    if get_origin(annotation) in (Union, UnionType):
+        return get_args(annotation)
+    return (annotation,)
+
+
+def _accepts(arg: Any, value: Any) -> bool:
+    """True if ``value`` already has the shape of the non-text type ``arg``."""
+    origin = get_origin(arg) or arg
+    if arg is Any:
         return True
-    if get_origin(annotation) not in (Union, UnionType):
+    if not isinstance(origin, type):
         return False
-    args = get_args(annotation)
-    return str in args and all(a in (str, type(None)) for a in args)
+    if isinstance(value, bool) and origin is not bool:
+        return False
+    if origin is float and isinstance(value, int):
+        return True
+    return isinstance(value, origin)
+
+
+def _as_text(annotation: Any, value: Any) -> Any:
+    """``value`` printed as text where ``annotation`` wants text and takes nothing else
+    of its type (a ``str | list[str]`` keeps a list, printing its non-text items)."""
+    if value is None or isinstance(value, str):
+        return value
+    args = _union_args(annotation)
+    if str not in args:
+        return value
+    from executor.templating import to_text
+
+    for arg in args:
+        if arg in (str, type(None)):
+            continue
+        if _accepts(arg, value):
+            if get_origin(arg) is list and isinstance(value, list):
+                (item,) = get_args(arg) or (Any,)
+                return [_as_text(item, v) for v in value]
+            return value
+    return to_text(value)
 
 
 def text_fields(model: type[BaseModel], data: Any) -> Any:
-    """Rendered properties, with values of plain-string properties printed as text.
+    """Rendered properties, with values of text properties printed as text.
 
     A property that is exactly ``{{ expr }}`` renders to the expression's own value (a
-    number, a list) so that typed properties get typed values; a property declared as a
-    string gets it printed as Pebble would (``3``, ``true``, JSON for collections).
+    number, a list) so that typed properties get typed values; a property declared as
+    text gets it printed as Pebble would (``3``, ``true``, JSON for maps and lists), as
+    Kestra types a rendered ``String`` property: never a validation error.
     """
     if not isinstance(data, dict):
         return data
-    from executor.templating import to_text
-
     out = dict(data)
     for name, info in model.model_fields.items():
         for key in {name, info.alias or name}:
-            if (
-                key in out
-                and out[key] is not None
-                and not isinstance(out[key], str)
-                and _wants_text(info.annotation)
-            ):
-                out[key] = to_text(out[key])
+            if key in out:
+                out[key] = _as_text(info.annotation, out[key])
     return out
 
 

@@ -179,8 +179,8 @@ class AttemptRunner:
                 task_run_id=trid,
                 attempt=ctx.attempt,
                 value=res.value,
-                iteration=res.iteration,
                 parent_task_run_id=res.parent_task_run_id,
+                iteration=res.iteration,
             )
             rendered = render_value(flow_task.properties, context)
             props = tt.properties.model_validate(text_fields(tt.properties, rendered))

@@ -71,7 +71,11 @@ def _flow_text(flow: Flow | str | Path) -> str:
 
 
 def _flow_from(data: Mapping[str, Any]) -> Flow:
-    fields = {k: v for k, v in data.items() if k not in ("revision", "source", "deleted", "draft")}
+    fields = {
+        k: v
+        for k, v in data.items()
+        if k not in ("revision", "source", "deleted", "draft", "warnings")
+    }
     return Flow.from_dict(fields).model_copy(update={"revision": data.get("revision")})
 
 

@@ -132,9 +132,12 @@ class Api:
         revision = flow.revision or 1
         if source is None:
             source = self.client.store.flow_source(flow.namespace, flow.id, revision)
-        return K.flow_json(
+        data = K.flow_json(
             flow.to_dict(), revision, source if source is not None else flow.to_yaml()
         )
+        # Template errors found at deploy: Kestra accepts the flow, the task run fails.
+        data["warnings"] = list(flow.warnings)
+        return data
 
     def flows(self, namespace: str | None = None, prefix: bool = False) -> list[Flow]:
         """The latest revision of every deployed flow, by namespace then id; in

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from executor.cli.common import connect, error, load_flow
-from executor.cli.output import out
+from executor.cli.output import err, out
 from executor.errors import ValidationFailed
 from executor.flow import Flow
 
@@ -38,6 +38,8 @@ def flow_deploy(
                 f"{deployed.namespace}.{deployed.id} revision {deployed.revision} ({path})",
                 soft_wrap=True,
             )
+            for warning in flow.warnings:  # found when rendered, as Kestra does
+                err.print(f"warning: {path}: {warning}", soft_wrap=True, markup=False)
 
 
 @flow_app.command("get")

@@ -28,11 +28,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
 from typing import Any, ClassVar, Literal
 
-from pydantic import TypeAdapter
-
+from executor.durations import parse_duration
 from executor.engine.vocabulary import ChildDecision, Ended, NewTaskRun
 from executor.flow import TaskDef
 from executor.flowables import (
@@ -369,7 +367,7 @@ def loop_check(props: dict[str, Any], started: float = 0.0) -> LoopCheck:
     def seconds(v: Any) -> float | None:
         if v is None:
             return None
-        return float(TypeAdapter(timedelta).validate_python(v).total_seconds())
+        return parse_duration(v).total_seconds()
 
     cf = props.get("checkFrequency") or {}
     interval = seconds(cf.get("interval", "PT1S"))
@@ -408,7 +406,7 @@ def pause_wait(props: dict[str, Any]) -> tuple[float | None, str]:
     def seconds(v: Any) -> float | None:
         if v is None or v == "":
             return None
-        return float(TypeAdapter(timedelta).validate_python(v).total_seconds())
+        return parse_duration(v).total_seconds()
 
     duration = seconds(props.get("pauseDuration"))
     if duration is None:

@@ -47,16 +47,6 @@ tasks:
 """,
         {"tasks[0].duration": "", "tasks[0].timeout": ""},
     ),
-    "bad template syntax": (
-        """
-id: template
-namespace: tests.bad
-tasks:
-  - {id: a, type: Log, message: "{{ outputs.x | }}"}
-  - {id: b, type: Log, message: ok, runIf: "{% if %}"}
-""",
-        {"tasks[0].message": "template syntax error", "tasks[1].runIf": "template syntax"},
-    ),
     "bad retry": (
         """
 id: retry
