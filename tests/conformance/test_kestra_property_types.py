@@ -92,8 +92,9 @@ tasks:
 
 
 def test_switch_defaults_null_is_no_defaults(run) -> None:
-    # `defaults: null` deserializes to no defaults: no case matches, the Switch ends
-    # SUCCESS with no child (Switch.java: defaults is optional).
+    # `defaults: null` deserializes to no defaults: no case matches, so Switch.childTasks
+    # resolves null tasks and FlowableUtils.resolveState ends it FAILED ("No task found"),
+    # with no child, exactly as a Switch without `defaults`.
     done = run("""
 id: switch_null_defaults
 namespace: tests.conformance
@@ -106,7 +107,7 @@ tasks:
         - {id: a, type: io.kestra.plugin.core.debug.Return, format: a}
     defaults: null
 """)
-    assert done.state.current == S.SUCCESS
+    assert done.state.current == S.FAILED
     assert [tr.task_id for tr in done.task_run_list] == ["sw"]
 
 

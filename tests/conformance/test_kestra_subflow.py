@@ -85,7 +85,7 @@ namespace: io.kestra.tests
 labels:
   switchFlowLabel: switchFoo
 tasks:
-  - {id: default, type: Return, format: "{{ labels['system.correlationId'] }}"}
+  - {id: default, type: Return, format: "{{ labels.system.correlationId }}"}
 """
 
 
