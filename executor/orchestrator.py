@@ -373,7 +373,10 @@ class Orchestrator:
             only_if_absent=True,
             attempt=(
                 int(meta.get("attemptNumber") or 1) + 1,
-                float(meta.get("originalCreated") or meta.get("created") or time.time()),
+                # As the first execution shows it (its state's start), to the microsecond.
+                source.metadata.original_created_date.timestamp()
+                if source.metadata.original_created_date
+                else time.time(),
             ),
         )
         if created is not None:

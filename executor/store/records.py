@@ -87,13 +87,13 @@ def task_run_of(eid: str, x: Mapping[str, str], h: Mapping[str, str]) -> TaskRun
     )
 
 
-def metadata_of(x: Mapping[str, str]) -> ExecutionMetadata:
+def metadata_of(x: Mapping[str, str], started: datetime | None = None) -> ExecutionMetadata:
     """An execution's ``metadata`` from its hash (``attemptNumber``, ``originalCreated``;
-    the first of a chain has neither: attempt 1, created when it was)."""
-    created = x.get("originalCreated") or x.get("created")
+    the first of a chain has neither: attempt 1, created when its state ``started``)."""
+    created = x.get("originalCreated")
     return ExecutionMetadata(
         attempt_number=int(x.get("attemptNumber") or 1),
-        original_created_date=datetime.fromtimestamp(float(created), UTC) if created else None,
+        original_created_date=datetime.fromtimestamp(float(created), UTC) if created else started,
     )
 
 
@@ -123,7 +123,7 @@ def created_execution(
         variables=flow.variables,
         parent_id=parent_id,
         original_id=original_id or eid,
-        metadata=metadata_of(fields),
+        metadata=metadata_of(fields, created[0].date),
         task_run_list=[task_run_of(eid, fields, c) for c in copies]
         + [
             TaskRun(

@@ -1170,19 +1170,20 @@ class RedisStore:
             for fields in raw
             if fields
         ]
+        state = state_of(history(x.get("h")))
         return Execution(
             id=eid,
             namespace=x["namespace"],
             flow_id=x["flowId"],
             flow_revision=int(x.get("flowRevision") or 1),
-            state=state_of(history(x.get("h"))),
+            state=state,
             inputs=json.loads(x.get("inputs") or "{}"),
             outputs=json.loads(x.get("outputs") or "{}"),
             labels=[Label.model_validate(lb) for lb in json.loads(x.get("labels") or "[]")],
             variables=json.loads(x.get("variables") or "{}"),
             parent_id=x.get("parentId") or None,
             original_id=x.get("originalId") or eid,
-            metadata=metadata_of(x),
+            metadata=metadata_of(x, state.start_date),
             task_run_list=task_runs,
         )
 
