@@ -15,6 +15,10 @@ OSTRA_VISIBILITY_TIMEOUT  ``3600``                     kombu visibility timeout 
 OSTRA_MAX_DELIVERIES      ``5``                        attempts lost to dead workers before a task
                                                        run is failed (stops crash loops)
 OSTRA_QUEUE               ``ostra``                    default Celery queue for task runs
+OSTRA_RENDER_TIMEOUT      ``2``                        seconds one template render may run (checked
+                                                       while it renders; over it, the render fails)
+OSTRA_RENDER_MAX_BYTES    ``1048576`` (1 MiB)          largest value a render may build or print, in
+                                                       characters
 ========================  ===========================  =============================================
 """
 
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -40,6 +45,8 @@ class Settings(BaseSettings):
     visibility_timeout: int = 3600
     max_deliveries: int = 5
     queue: str = "ostra"
+    render_timeout: float = Field(default=2.0, gt=0)
+    render_max_bytes: int = Field(default=1024 * 1024, gt=0)
 
     @property
     def url(self) -> str:

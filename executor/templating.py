@@ -11,9 +11,18 @@ for Kestra render the same:
 * a string that is exactly one expression (``"{{ outputs.t1.rows }}"``) renders to
   the expression's native value (a list, an int...) in :func:`render_value`.
 
-The sandbox also bounds sizes: strings and lists built by ``*``, ``+``, ``~``, string
-padding, ``replace``, ``join`` and format widths may not exceed :data:`MAX_OUTPUT`
-characters, nor may the rendered output.
+Expressions are Pebble's (:mod:`executor.pebble.syntax`: ``??``, ``???``, ``a ? b : c``,
+``equals``, ``contains``, ``is null``/``defined``/``empty``/``json``/``even``/``odd``,
+``..`` ranges, ``~``, Pebble's operator precedence and 0-based ``loop.index``).
+
+Every render is bounded (:mod:`executor.pebble.budget`): a time budget
+(``render_timeout``) checked at every attribute lookup, call, operator, loop iteration
+and output chunk, and a size budget (``render_max_bytes``, by default
+:data:`MAX_OUTPUT` characters) checked on what is built: strings and lists made by
+``*``, ``+``, ``~``, string padding, ``replace``, ``join``, format widths, list and map
+literals, filter results and the rendered output, before building them where the size
+is known in advance. Going over either fails the render with a :class:`TemplateError`
+naming the budget.
 
 Context objects may be lazy ``Mapping`` implementations (reading Redis on
 ``__getitem__``): the context is only ever looked up key by key, never iterated.
@@ -30,7 +39,7 @@ from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes, pass_eval_context
 from jinja2 import TemplateError as JinjaTemplateError
-from jinja2.compiler import CodeGenerator, Frame
+from jinja2.compiler import Frame
 from jinja2.environment import Template
 from jinja2.exceptions import SecurityError
 from jinja2.filters import do_center, do_format, do_indent, do_replace, sync_do_join
@@ -40,6 +49,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import missing, object_type_repr
 
 from executor.errors import OstraError, TemplateError
+from executor.pebble import budget
+from executor.pebble.syntax import RUNTIME, TESTS, PebbleCodeGenerator, PebbleLexer, PebbleParser
 
 __all__ = [
     "MAX_OUTPUT",
@@ -49,8 +60,9 @@ __all__ = [
     "render_value",
 ]
 
-#: Largest string (or list) a template may build or render, in characters (1 MiB).
-MAX_OUTPUT = 1024 * 1024
+#: Default size budget: the largest string (or list) a template may build or render,
+#: in characters (1 MiB); ``render_max_bytes`` (``OSTRA_RENDER_MAX_BYTES``) sets it.
+MAX_OUTPUT = budget.DEFAULT_MAX_BYTES
 
 _TEMPLATE_MARKERS = ("{{", "{%", "{#")
 _SINGLE_EXPR_HINT = re.compile(r"\A\s*\{\{.*\}\}\s*\Z", re.DOTALL)
@@ -61,28 +73,20 @@ _SNIPPET_LEN = 120
 # --------------------------------------------------------------------------- helpers
 
 
-def _too_large(what: str = "rendered value") -> TemplateError:
-    return TemplateError(f"{what} too large (limit {MAX_OUTPUT} characters)")
-
-
 def _check_len(n: int, what: str = "rendered value") -> None:
-    if n > MAX_OUTPUT:
-        raise _too_large(what)
+    budget.check_size(n, what)
 
 
 def _check_sized(value: Any) -> Any:
-    """Refuse a str/bytes/list/tuple result longer than MAX_OUTPUT; return it otherwise."""
-    if isinstance(value, str | bytes | list | tuple):
-        _check_len(len(value))
-    return value
+    """Check a result against the size budget (see :func:`budget.check_value`)."""
+    return budget.check_value(value, "rendered value")
 
 
 def _check_format_widths(fmt: Any) -> None:
     """Refuse format strings with absurd widths/precisions such as ``%999999999d``."""
     if isinstance(fmt, str):
         for m in _DIGITS.finditer(fmt):
-            if len(m.group()) > 7 or int(m.group()) > MAX_OUTPUT:
-                raise _too_large("formatted value")
+            _check_len(int(m.group()) if len(m.group()) <= 9 else 10**9, "formatted value")
 
 
 def _plain(value: Any) -> Any:
@@ -93,8 +97,10 @@ def _plain(value: Any) -> Any:
     if isinstance(value, str | int | float | bool) or value is None:
         return value
     if isinstance(value, Mapping):
+        budget.check_deadline()
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple | range | types.GeneratorType):
+        budget.check_deadline()
         return [_plain(v) for v in value]
     return value
 
@@ -159,7 +165,7 @@ class _Undefined(StrictUndefined):
 # --------------------------------------------------------------------------- environment
 
 
-class _CodeGenerator(CodeGenerator):
+class _CodeGenerator(PebbleCodeGenerator):
     """Routes ``~`` (string concatenation) through a size check, and folds only
     literal text and constants at compile time (no Python-style printing of
     folded expressions, no compile-time evaluation that would skip the checks)."""
@@ -222,14 +228,31 @@ class _Context(Context):
 
 
 class _Environment(ImmutableSandboxedEnvironment):
-    """The sandbox: key-first attribute access and size-bounded operations."""
+    """The sandbox: Pebble's syntax, key-first attribute access, bounded operations."""
 
     code_generator_class = _CodeGenerator
     context_class = _Context
-    intercepted_binops = frozenset({"*", "+", "**", "%"})
+    # Every arithmetic operator goes through call_binop, which checks the deadline.
+    intercepted_binops = frozenset({"*", "+", "**", "%", "-", "/", "//"})
+    intercepted_unops = frozenset({"-", "+"})
+    #: What the compiled Pebble syntax calls (``environment.pebble.<operation>``).
+    pebble = RUNTIME
+
+    @property
+    def lexer(self) -> PebbleLexer:  # type: ignore[override]
+        """Jinja2's lexer plus Pebble's operators (one per environment)."""
+        lexer: PebbleLexer | None = self.__dict__.get("_pebble_lexer")
+        if lexer is None:
+            lexer = PebbleLexer(self)
+            self.__dict__["_pebble_lexer"] = lexer
+        return lexer
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        return PebbleParser(self, source, name, filename).parse()
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         """``a.b`` on a mapping reads the key ``b`` first, then falls back to attributes."""
+        budget.check_deadline()
         if isinstance(obj, Mapping):
             try:
                 return obj[attribute]
@@ -237,8 +260,19 @@ class _Environment(ImmutableSandboxedEnvironment):
                 pass
         return super().getattr(obj, attribute)
 
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        """``a[b]``, within the render's deadline."""
+        budget.check_deadline()
+        return super().getitem(obj, argument)
+
+    def call_unop(self, context: Context, operator: str, arg: Any) -> Any:
+        """Unary ``-`` and ``+``, within the render's deadline."""
+        budget.check_deadline()
+        return super().call_unop(context, operator, arg)
+
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         """Check the size of ``*``, ``+``, ``**`` and ``%`` results before computing them."""
+        budget.check_deadline()
         if operator == "*":
             for seq, n in ((left, right), (right, left)):
                 if isinstance(seq, str | list | tuple) and isinstance(n, int):
@@ -257,6 +291,7 @@ class _Environment(ImmutableSandboxedEnvironment):
 
     def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         """Pre-check str methods that can amplify their input; check any result's size."""
+        budget.check_deadline()
         f_self = getattr(__obj, "__self__", None)
         if isinstance(f_self, str) and isinstance(__obj, types.BuiltinMethodType):
             name = __obj.__name__
@@ -290,6 +325,7 @@ class _Environment(ImmutableSandboxedEnvironment):
 
     def checked_concat(self, parts: Iterable[Any]) -> str:
         """The ``~`` operator, bounded in size; operands print as with ``{{ }}``."""
+        budget.check_deadline()
         strs = [str(_finalize(p)) for p in parts]
         _check_len(sum(len(s) for s in strs))
         return "".join(strs)
@@ -373,6 +409,7 @@ def _install_pebble() -> None:
 
     for module in registry.MODULES:
         importlib.import_module(module)
+    _env.tests.update(TESTS)
     _env.filters.update(registry.FILTERS)
     _env.globals.update(registry.FUNCTIONS)
     _env.tests.update(registry.TESTS)
@@ -439,7 +476,7 @@ def _translate(e: Exception, template: str) -> TemplateError:
 
 def _reraise(e: Exception, template: str) -> TemplateError:
     if isinstance(e, TemplateError):
-        return TemplateError(f"{e}{' in template ' + repr(_snippet(template))}", template)
+        return type(e)(f"{e}{' in template ' + repr(_snippet(template))}", template)
     return _translate(e, template)
 
 
@@ -473,18 +510,24 @@ def render(template: str, context: Mapping[str, Any]) -> str:
 
     Strings without template markers are returned as they are. Raises
     :class:`TemplateError` naming the undefined variable, the syntax error, the
-    forbidden access or the size limit exceeded.
+    forbidden access or the time or size budget exceeded.
     """
     if not contains_template(template):
         return template
+    with budget.render_budget():
+        return _render_text(template, context)
+
+
+def _render_text(template: str, context: Mapping[str, Any]) -> str:
     try:
         tmpl = _compile(template)
         out: list[str] = []
         size = 0
+        b = budget.current()
         for chunk in tmpl.root_render_func(_context(tmpl, context)):
+            b.check_deadline()
             size += len(chunk)
-            if size > MAX_OUTPUT:
-                raise _too_large()
+            b.check_size(size)
             out.append(chunk)
         return "".join(out)
     except OstraError as e:
@@ -504,7 +547,7 @@ def _render_native(template: str, context: Mapping[str, Any]) -> Any:
     except TemplateSyntaxError as e:
         raise _translate(e, template) from None
     if native is None:
-        return render(template, context)
+        return _render_text(template, context)
     try:
         ctx = _context(native, context)
         for _ in native.root_render_func(ctx):
@@ -528,17 +571,23 @@ def render_value(value: Any, context: Mapping[str, Any]) -> Any:
     (surrounding whitespace allowed), becomes the expression's native value
     (list, dict, int, bool...); other strings become the rendered text. Rendered
     results are never rendered again. Dict keys that are templates are rendered
-    to text. Other leaves are returned unchanged.
+    to text. Other leaves are returned unchanged. The whole of ``value`` is rendered
+    within one time budget.
     """
+    with budget.render_budget():
+        return _render_value(value, context)
+
+
+def _render_value(value: Any, context: Mapping[str, Any]) -> Any:
     if isinstance(value, str):
         return _render_native(value, context)
     if isinstance(value, dict):
         return {
-            (render(k, context) if isinstance(k, str) else k): render_value(v, context)
+            (render(k, context) if isinstance(k, str) else k): _render_value(v, context)
             for k, v in value.items()
         }
     if isinstance(value, list):
-        return [render_value(v, context) for v in value]
+        return [_render_value(v, context) for v in value]
     if isinstance(value, tuple):
-        return tuple(render_value(v, context) for v in value)
+        return tuple(_render_value(v, context) for v in value)
     return value
