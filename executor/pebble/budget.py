@@ -29,7 +29,7 @@ outer render's budget.
 
 from __future__ import annotations
 
-import importlib
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -38,10 +38,7 @@ from typing import Any
 
 from executor.errors import TemplateError
 
-# The engine (pure, no clock) reaches this module only through executor.flow's syntax
-# check, which never renders; tests/unit/engine/test_purity.py refuses any `import time`
-# on that path, so the clock is looked up by name. See the branch report.
-_monotonic: Any = importlib.import_module("time").monotonic
+_monotonic = time.monotonic
 
 __all__ = [
     "DEFAULT_MAX_BYTES",

@@ -27,6 +27,11 @@ IMPURE = (
     "executor.celery_config",
     "workers",
 )
+#: The renderer (its budget reads a clock): the flow model the engine reads reaches it
+#: for the deploy-time syntax check, and is not followed there; the engine's own
+#: modules may not import it (``test_engine_never_renders``).
+RENDERER = ("executor.templating", "executor.pebble")
+
 #: Clock reads that are not imports.
 CLOCK_CALLS = ("now", "utcnow", "time", "monotonic", "today")
 
@@ -63,7 +68,7 @@ def _reach(start: list[str]) -> dict[str, str]:
             continue
         seen[name] = via
         path = _module_path(name) if name.startswith(("executor.", "workers")) else None
-        if path is None or name == "executor":
+        if path is None or name == "executor" or name.startswith(RENDERER):
             continue
         for imported in _imports(path):
             if imported.startswith(("executor.", "workers")) and _module_path(imported):
@@ -88,3 +93,9 @@ def test_engine_reads_no_clock() -> None:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Attribute) and node.attr in CLOCK_CALLS:
                 raise AssertionError(f"{path.name}:{node.lineno} reads the clock ({node.attr})")
+
+
+def test_engine_never_renders() -> None:
+    for path in ENGINE.glob("*.py"):
+        rendering = {m for m in _imports(path) if m.startswith(RENDERER)}
+        assert not rendering, f"{path.name} imports the renderer: {sorted(rendering)}"
