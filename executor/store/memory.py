@@ -1419,7 +1419,6 @@ class MemoryStore:
             page = ids[offset : offset + limit]
             return [e for e in page if self._xhash(e)]
 
-
     # ------------------------------------------------------------------ KV store
 
     def _kv_live(self, tenant: str, namespace: str) -> dict[str, KVRecord]:

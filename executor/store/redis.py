@@ -1199,7 +1199,6 @@ class RedisStore:
         alive = self._exists(ids[offset : offset + limit])
         return [e for e, a in zip(ids[offset : offset + limit], alive, strict=True) if a]
 
-
     # ------------------------------------------------------------------ KV store
 
     @_translate
