@@ -203,6 +203,10 @@ def test_openapi_declares_every_route_body_and_error(http: TestClient) -> None:
         "/api/v1/executions/{executionId}/follow": {"get"},
         "/api/v1/logs/{executionId}": {"get"},
         "/api/v1/metrics/{executionId}": {"get"},
+        "/api/v1/namespaces/{namespace}/kv": {"get"},
+        "/api/v1/namespaces/{namespace}/kv/{key}": {"get", "put", "delete"},
+        "/api/v1/{tenant}/namespaces/{namespace}/kv": {"get"},
+        "/api/v1/{tenant}/namespaces/{namespace}/kv/{key}": {"get", "put", "delete"},
         "/health": {"get"},
     }
     assert {p: set(m) for p, m in paths.items()} == expected
@@ -858,6 +862,6 @@ def test_schemathesis_finds_no_server_error(quiet_db: tuple[Client, redis.Redis]
                 continue
             except Exception as exc:  # collect every operation's failures
                 failures.append(f"{operation.label} ({mode.value}): {exc}")
-    assert operations == 15
+    assert operations == 23  # 15, and the 8 of the KV store
     assert not failures, "\n\n".join(failures)
     assert time.monotonic() - started < 60

@@ -26,6 +26,16 @@ from executor.kv import KVValidationError, check_tenant
 router = APIRouter(tags=["kv"])
 
 _BASE = "/namespaces/{namespace}/kv"
+#: The PUT body: the value as JSON (or a bare ISO date or date-time).
+_VALUE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {}},
+            "text/plain": {"schema": {"type": "string"}},
+        },
+    }
+}
 
 
 def _parse_body(raw: bytes) -> Any:
@@ -99,12 +109,21 @@ async def get_kv(api: ApiDep, namespace: str, key: str) -> JSONResponse:
     return await _get(api, namespace, key, "main")
 
 
-@router.get("/{tenant}" + _BASE + "/{key}", summary="Get value for a key (tenant)")
+@router.get(
+    "/{tenant}" + _BASE + "/{key}",
+    summary="Get value for a key (tenant)",
+    responses=error_responses(404),
+)
 async def get_kv_tenant(api: ApiDep, tenant: str, namespace: str, key: str) -> JSONResponse:
     return await _get(api, namespace, key, tenant)
 
 
-@router.put(_BASE + "/{key}", summary="Put a key-value pair", responses=error_responses(409))
+@router.put(
+    _BASE + "/{key}",
+    summary="Put a key-value pair",
+    openapi_extra=_VALUE_BODY,
+    responses=error_responses(409, 413),
+)
 async def put_kv(
     request: Request,
     api: ApiDep,
@@ -116,7 +135,12 @@ async def put_kv(
     return await _put(request, api, namespace, key, "main", ttl, overwrite)
 
 
-@router.put("/{tenant}" + _BASE + "/{key}", summary="Put a key-value pair (tenant)")
+@router.put(
+    "/{tenant}" + _BASE + "/{key}",
+    summary="Put a key-value pair (tenant)",
+    openapi_extra=_VALUE_BODY,
+    responses=error_responses(409, 413),
+)
 async def put_kv_tenant(
     request: Request,
     api: ApiDep,
