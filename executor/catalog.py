@@ -9,7 +9,8 @@ it when imported, and this module imports them, so nothing imports in a circle.
 from __future__ import annotations
 
 import executor.builtin_types
-import executor.flowables  # noqa: F401  (importing them registers their types)
+import executor.flowables
+import executor.kv_types  # noqa: F401  (importing them registers their types)
 from executor.tasktypes import _ALIASES, _REGISTRY, TaskType, load_user_types
 
 #: The old names Kestra still accepts, exactly as its core task classes declare them

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping
+from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -22,6 +23,7 @@ from executor.dispatch import Dispatcher, make_app
 from executor.errors import (
     ExecutionNotFound,
     InputValidationError,
+    KVNotFound,
     Problem,
     StateConflict,
     WaitTimeout,
@@ -29,6 +31,9 @@ from executor.errors import (
 from executor.flow import Flow
 from executor.ids import new_id
 from executor.inputs import resolve_inputs
+from executor.kv import KVEntry, KVType, TypedValue, check_ttl
+from executor.kv import coerce as kv_coerce
+from executor.kv import encode as kv_encode
 from executor.models import Execution, ExecutionPage, Label, LogEntry, MetricEntry, StateEvent
 from executor.orchestrator import Orchestrator
 from executor.settings import Settings, get_settings
@@ -311,6 +316,49 @@ class Client:
     def metrics(self, execution_id: str) -> list[MetricEntry]:
         """Every metric entry emitted by the execution's task runs."""
         return self.store.metrics(execution_id)
+
+    # ------------------------------------------------------------------ KV store
+
+    def kv_get(self, namespace: str, key: str, *, tenant: str = "main") -> TypedValue:
+        """The value of ``key`` in ``namespace``'s KV store with its type (raises
+        ``KVNotFound`` if it is missing or expired)."""
+        record = self.store.kv_get(namespace, key, tenant=tenant)
+        if record is None:
+            raise KVNotFound(namespace, key)
+        return TypedValue.of(record)
+
+    def kv_set(
+        self,
+        namespace: str,
+        key: str,
+        value: Any,
+        *,
+        kv_type: KVType | str | None = None,
+        ttl: float | timedelta | str | None = None,
+        overwrite: bool = True,
+        tenant: str = "main",
+    ) -> None:
+        """Store ``value`` under ``key`` (its type inferred unless ``kv_type`` is given;
+        ``ttl``: seconds, a timedelta or an ISO-8601 duration). ``overwrite=False`` raises
+        ``KVConflict`` if the key exists."""
+        typ, data = kv_coerce(value, kv_type)
+        self.store.kv_set(
+            namespace,
+            key,
+            typ,
+            kv_encode(data),
+            ttl=check_ttl(ttl),
+            overwrite=overwrite,
+            tenant=tenant,
+        )
+
+    def kv_delete(self, namespace: str, key: str, *, tenant: str = "main") -> bool:
+        """Delete ``key``; True if it existed."""
+        return self.store.kv_delete(namespace, key, tenant=tenant)
+
+    def kv_list(self, namespace: str, *, tenant: str = "main") -> list[KVEntry]:
+        """The live entries of ``namespace`` (key, creation, update and expiration dates)."""
+        return [KVEntry.of(r) for r in self.store.kv_list(namespace, tenant=tenant)]
 
 
 def _labels(flow: Flow, given: Mapping[str, str] | list[Label] | None, eid: str) -> list[Label]:

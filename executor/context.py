@@ -10,9 +10,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from executor.models import LogEntry, MetricEntry
+
+if TYPE_CHECKING:
+    from executor.store.base import Store
 
 LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
 
@@ -27,6 +30,7 @@ class RunContext:
         timeout: the attempt's time limit in seconds, or None.
         deadline: ``time.monotonic()`` value at which the attempt times out, or None.
         value: the loop value of the task run (inside ForEach), or None.
+        store, tenant: the state store and tenant (the KV tasks reach the store here).
     """
 
     execution_id: str = ""
@@ -43,6 +47,8 @@ class RunContext:
     is_killed: Callable[[], bool] | None = None
     logs: list[LogEntry] = field(default_factory=list)
     metrics: list[MetricEntry] = field(default_factory=list)
+    store: Store | None = None
+    tenant: str = "main"
 
     @property
     def attempts_count(self) -> int:

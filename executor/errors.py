@@ -9,9 +9,11 @@
     ├── NotFoundError
     │   ├── FlowNotFound
     │   ├── ExecutionNotFound
-    │   └── TaskRunNotFound
+    │   ├── TaskRunNotFound
+    │   └── KVNotFound            (no such key in a namespace's KV store)
     ├── StateConflict             (the request does not fit the current state: HTTP 409)
-    │   └── InvalidTransition     (the table forbids current -> proposed)
+    │   ├── InvalidTransition     (the table forbids current -> proposed)
+    │   └── KVConflict            (a KV key exists and ``overwrite`` is false)
     ├── TemplateError             (a template failed to render)
     ├── TaskFailure               (raised by task types; ``retryable``)
     │   ├── AttemptTimeout
@@ -102,6 +104,14 @@ class TaskRunNotFound(NotFoundError):
         super().__init__(f"task run {task_run_id} not found in execution {execution_id}")
 
 
+class KVNotFound(NotFoundError):
+    """No value for ``key`` in the KV store of ``namespace`` (Kestra's message)."""
+
+    def __init__(self, namespace: str, key: str) -> None:
+        self.namespace, self.key = namespace, key
+        super().__init__(f"No value found for key '{key}' in namespace '{namespace}'")
+
+
 class StateConflict(OstraError):
     """The request does not fit the current state of the execution."""
 
@@ -113,6 +123,17 @@ class InvalidTransition(StateConflict):
         self.current, self.proposed, self.ref = current, proposed, ref
         message = f"cannot move {ref or 'run'} from {current} to {proposed}"
         super().__init__(f"{message}: {why}" if why else message)
+
+
+class KVConflict(StateConflict):
+    """A KV key exists already and ``overwrite`` is false (Kestra's message)."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(
+            f"Cannot set value for key '{key}'. Key already exists and `overwrite` is set "
+            "to `false`."
+        )
 
 
 class TemplateError(OstraError):

@@ -24,6 +24,7 @@ from executor.errors import AttemptTimeout, TaskFailure, TaskKilled, TemplateErr
 from executor.flow import Flow, TaskDef
 from executor.models import LogEntry
 from executor.orchestrator import Orchestrator
+from executor.pebble.runtime import RenderRuntime, using
 from executor.render_context import build_context
 from executor.settings import Settings
 from executor.state import StateType
@@ -144,6 +145,7 @@ class AttemptRunner:
             value=res.value,
             on_log=on_log,
             is_killed=is_killed,
+            store=self.store,
         )
         try:
             with attempt_guard(timeout) as interrupt:
@@ -182,7 +184,15 @@ class AttemptRunner:
                 parent_task_run_id=res.parent_task_run_id,
                 iteration=res.iteration,
             )
-            rendered = render_value(flow_task.properties, context)
+            runtime = RenderRuntime(
+                store=self.store,
+                namespace=flow.namespace,
+                flow_id=flow.id,
+                execution_id=eid,
+                task_run_id=trid,
+            )
+            with using(runtime):
+                rendered = render_value(flow_task.properties, context)
             props = tt.properties.model_validate(text_fields(tt.properties, rendered))
             outputs = tt.resolve_runner()(props, ctx)
             outputs = dict(outputs or {})

@@ -26,6 +26,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -48,6 +49,10 @@ from executor.errors import (
 )
 from executor.flow import Flow
 from executor.inputs import resolve_inputs
+from executor.kv import KVEntry, KVType, TypedValue, check_ttl
+from executor.kv import coerce as kv_coerce
+from executor.kv import encode as kv_encode
+from executor.kv import iso_duration as kv_iso_duration
 from executor.models import Execution, ExecutionPage, Label, LogEntry, MetricEntry, StateEvent
 from executor.state import StateType
 
@@ -429,6 +434,52 @@ class HttpClient:
         return Execution.model_validate(
             self._json("POST", f"/executions/{_q(execution_id)}/resume")
         )
+
+    # ------------------------------------------------------------------ KV store
+
+    @staticmethod
+    def _kv_path(namespace: str, tenant: str, key: str | None = None) -> str:
+        path = f"/{_q(tenant)}/namespaces/{_q(namespace)}/kv"
+        return path if key is None else f"{path}/{_q(key)}"
+
+    def kv_get(self, namespace: str, key: str, *, tenant: str = "main") -> TypedValue:
+        """The value of ``key`` with its type (raises ``NotFoundError`` if missing)."""
+        return TypedValue.model_validate(self._json("GET", self._kv_path(namespace, tenant, key)))
+
+    def kv_set(
+        self,
+        namespace: str,
+        key: str,
+        value: Any,
+        *,
+        kv_type: KVType | str | None = None,
+        ttl: float | timedelta | str | None = None,
+        overwrite: bool = True,
+        tenant: str = "main",
+    ) -> None:
+        """Store ``value`` under ``key`` (as ``Client.kv_set``)."""
+        typ, data = kv_coerce(value, kv_type)
+        seconds = check_ttl(ttl)
+        # Kestra's PUT reads the body as Ion: dates and date-times go bare, the rest as JSON.
+        body = data if typ in (KVType.DATE, KVType.DATETIME) else kv_encode(data)
+        headers = {"Content-Type": "application/json"}
+        if seconds is not None:
+            headers["ttl"] = kv_iso_duration(timedelta(seconds=seconds))
+        if not overwrite:
+            headers["overwrite"] = "false"
+        self._request(
+            "PUT", self._kv_path(namespace, tenant, key), content=body.encode(), headers=headers
+        )
+
+    def kv_delete(self, namespace: str, key: str, *, tenant: str = "main") -> bool:
+        """Delete ``key``; True if it existed."""
+        return bool(self._json("DELETE", self._kv_path(namespace, tenant, key)))
+
+    def kv_list(self, namespace: str, *, tenant: str = "main") -> list[KVEntry]:
+        """The live entries of ``namespace``."""
+        return [
+            KVEntry.model_validate(e) for e in self._json("GET", self._kv_path(namespace, tenant))
+        ]
 
 
 __all__ = [

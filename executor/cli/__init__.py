@@ -9,6 +9,7 @@
     ostra execution submit NS FLOW_ID [-i k=v] [--wait] | get ID | list | logs ID
                     | metrics ID | follow ID | kill ID | restart ID
                     | replay ID [--task-run TRID] [-i k=v] | pause ID | resume ID
+    ostra kv get NS KEY | set NS KEY VALUE [--type T] [--ttl PT5M] | delete NS KEY | list NS
     ostra server api [--host H] [--port P]                      the REST API (uvicorn)
     ostra server standalone [--host H] [--port P] [--data-dir D]
                                   embedded Redis + a worker + the reconciler + the API
@@ -44,6 +45,7 @@ from executor.cli import run, servers
 from executor.cli.common import error
 from executor.cli.executions import execution_app
 from executor.cli.flows import flow_app
+from executor.cli.kv import kv_app
 from executor.cli.servers import server_app
 from executor.errors import OstraError, ValidationFailed
 from executor.settings import get_settings
@@ -63,6 +65,7 @@ servers.register(app)  # ostra worker, ostra executor
 app.add_typer(flow_app, name="flow")
 app.add_typer(execution_app, name="execution")
 app.add_typer(server_app, name="server")
+app.add_typer(kv_app, name="kv")
 
 
 def _print_version(value: bool) -> None:

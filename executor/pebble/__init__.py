@@ -5,3 +5,7 @@
 * :mod:`executor.pebble.runtime`: what a render may reach besides its context (the store,
   the execution, the secret provider), set by the process that renders.
 """
+
+from executor.pebble import registry
+
+registry.MODULES.append("executor.pebble.kv")

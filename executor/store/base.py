@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from executor.flow import Flow
+from executor.kv import KVRecord, KVType
 from executor.messages import Outgoing
 from executor.models import Execution, Label, LogEntry, MetricEntry, StateEvent
 from executor.state import StateType
@@ -476,3 +477,31 @@ class Store(Protocol):
         offset: int = 0,
     ) -> list[str]:
         """Execution ids, newest first, filtered by flow and/or current state."""
+
+    # KV store: namespace-scoped entries, Kestra's rules in executor/kv.py. Each method
+    # checks tenant, namespace and key (and ttl) first and raises KVValidationError
+    # without writing anything.
+    def kv_set(
+        self,
+        namespace: str,
+        key: str,
+        kv_type: KVType,
+        value: str,
+        *,
+        ttl: float | None = None,
+        overwrite: bool = True,
+        tenant: str = "main",
+    ) -> None:
+        """Store ``value`` (JSON text, see ``executor.kv.encode``) of ``kv_type`` under
+        ``key``, expiring after ``ttl`` seconds if given (a new ttl, or none, replaces the
+        old one). Keeps the creation date of an entry it replaces; raises ``KVConflict``
+        (nothing written) if the key is live and ``overwrite`` is false."""
+
+    def kv_get(self, namespace: str, key: str, *, tenant: str = "main") -> KVRecord | None:
+        """The live entry of ``key`` with its value, or None (never set, deleted, expired)."""
+
+    def kv_delete(self, namespace: str, key: str, *, tenant: str = "main") -> bool:
+        """Delete ``key``; True if a live entry was deleted."""
+
+    def kv_list(self, namespace: str, *, tenant: str = "main") -> list[KVRecord]:
+        """The live entries of ``namespace`` by key, without their values."""

@@ -33,8 +33,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from executor.engine.flowables import merged_labels, walk_successors
-from executor.errors import ExecutionNotFound, FlowNotFound, StateConflict, StoreError
+from executor.errors import ExecutionNotFound, FlowNotFound, KVConflict, StateConflict, StoreError
 from executor.flow import Flow
+from executor.kv import KVRecord, KVType, check_key, check_namespace, check_tenant, check_ttl
 from executor.models import (
     Execution,
     Label,
@@ -170,6 +171,7 @@ class MemoryStore:
         self._sweep_lock: tuple[str, float] | None = None
         self._seq = 0  # stream ids: one counter for every stream, so ids only grow
         self._ev: list[dict[str, str]] = []  # the current step's changes (``note()``)
+        self._kv: dict[tuple[str, str], dict[str, KVRecord]] = {}  # (tenant, ns) -> entries
 
     # ------------------------------------------------------------------ helpers
 
@@ -1495,6 +1497,71 @@ class MemoryStore:
                 ids = [e for e in ids if self._xhash(e).get("flowId") == flow_id]
             page = ids[offset : offset + limit]
             return [e for e in page if self._xhash(e)]
+
+    # ------------------------------------------------------------------ KV store
+
+    def _kv_live(self, tenant: str, namespace: str) -> dict[str, KVRecord]:
+        """The entries of a namespace, expired ones dropped (as Redis expires keys)."""
+        entries = self._kv.get((tenant, namespace), {})
+        now = self._now()
+        for key in [k for k, r in entries.items() if r.expires is not None and r.expires <= now]:
+            del entries[key]
+        return entries
+
+    def kv_set(
+        self,
+        namespace: str,
+        key: str,
+        kv_type: KVType,
+        value: str,
+        *,
+        ttl: float | None = None,
+        overwrite: bool = True,
+        tenant: str = "main",
+    ) -> None:
+        check_tenant(tenant)
+        check_namespace(namespace)
+        check_key(key)
+        seconds = check_ttl(ttl)
+        with self._lock:
+            entries = self._kv_live(tenant, namespace)
+            old = entries.get(key)
+            if old is not None and not overwrite:
+                raise KVConflict(key)
+            now = self._now()
+            entries[key] = KVRecord(
+                key=key,
+                type=KVType(kv_type),
+                value=value,
+                created=old.created if old is not None else now,
+                updated=now,
+                expires=now + seconds if seconds is not None else None,
+            )
+            self._kv[(tenant, namespace)] = entries
+
+    def kv_get(self, namespace: str, key: str, *, tenant: str = "main") -> KVRecord | None:
+        check_tenant(tenant)
+        check_namespace(namespace)
+        check_key(key)
+        with self._lock:
+            return self._kv_live(tenant, namespace).get(key)
+
+    def kv_delete(self, namespace: str, key: str, *, tenant: str = "main") -> bool:
+        check_tenant(tenant)
+        check_namespace(namespace)
+        check_key(key)
+        with self._lock:
+            return self._kv_live(tenant, namespace).pop(key, None) is not None
+
+    def kv_list(self, namespace: str, *, tenant: str = "main") -> list[KVRecord]:
+        check_tenant(tenant)
+        check_namespace(namespace)
+        with self._lock:
+            entries = self._kv_live(tenant, namespace)
+            return [
+                KVRecord(r.key, r.type, None, r.created, r.updated, r.expires)
+                for _, r in sorted(entries.items())
+            ]
 
 
 def _row(trid: str, t: Hash) -> TaskRunRow | None:

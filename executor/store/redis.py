@@ -21,8 +21,9 @@ import redis
 from redis.commands.core import Script
 
 from executor.engine.outcomes import lua_constants
-from executor.errors import ExecutionNotFound, FlowNotFound, StateConflict, StoreError
+from executor.errors import ExecutionNotFound, FlowNotFound, KVConflict, StateConflict, StoreError
 from executor.flow import Flow
+from executor.kv import KVRecord, KVType, check_key, check_namespace, check_tenant, check_ttl
 from executor.models import (
     Execution,
     Label,
@@ -203,6 +204,7 @@ class RedisStore:
                 "purge",
                 "submit",
                 "end_execution",
+                "kv_set",
             )
         }
         self._flow_cache: dict[tuple[str, str, int], Flow] = {}
@@ -1298,6 +1300,89 @@ class RedisStore:
         alive = self._exists(ids[offset : offset + limit])
         return [e for e, a in zip(ids[offset : offset + limit], alive, strict=True) if a]
 
+    # ------------------------------------------------------------------ KV store
+
+    @_translate
+    def kv_set(
+        self,
+        namespace: str,
+        key: str,
+        kv_type: KVType,
+        value: str,
+        *,
+        ttl: float | None = None,
+        overwrite: bool = True,
+        tenant: str = "main",
+    ) -> None:
+        check_tenant(tenant)
+        check_namespace(namespace)
+        check_key(key)
+        seconds = check_ttl(ttl)
+        now = int(time.time() * 1000)
+        args: dict[str, Any] = {
+            "key": key,
+            "value": value,
+            "type": KVType(kv_type).value,
+            "now": str(now),
+            "overwrite": overwrite,
+        }
+        if seconds is not None:
+            ttl_ms = max(1, round(seconds * 1000))
+            args.update(ttl=str(ttl_ms), expires=str(now + ttl_ms))
+        step = _Step(**args).key(
+            entry=self.k.kv_entry(tenant, namespace, key), index=self.k.kv_index(tenant, namespace)
+        )
+        if self._call("kv_set", step)["status"] == "CONFLICT":
+            raise KVConflict(key)
+
+    @_translate
+    def kv_get(self, namespace: str, key: str, *, tenant: str = "main") -> KVRecord | None:
+        check_tenant(tenant)
+        check_namespace(namespace)
+        check_key(key)
+        raw = self.r.hgetall(self.k.kv_entry(tenant, namespace, key))
+        fields = {_s(f): _s(v) for f, v in raw.items()}
+        return _kv_record(key, fields, with_value=True)
+
+    @_translate
+    def kv_delete(self, namespace: str, key: str, *, tenant: str = "main") -> bool:
+        check_tenant(tenant)
+        check_namespace(namespace)
+        check_key(key)
+        # Both keys share the namespace's hash tag: one MULTI in any deployment.
+        with self.r.pipeline(transaction=True) as pipe:
+            pipe.delete(self.k.kv_entry(tenant, namespace, key))
+            pipe.zrem(self.k.kv_index(tenant, namespace), key)
+            deleted, _ = pipe.execute()
+        return bool(deleted)
+
+    @_translate
+    def kv_list(self, namespace: str, *, tenant: str = "main") -> list[KVRecord]:
+        check_tenant(tenant)
+        check_namespace(namespace)
+        index = self.k.kv_index(tenant, namespace)
+        # Entries expire by Redis TTL; the index forgets them here, by their expiry score.
+        self.r.zremrangebyscore(index, "-inf", int(time.time() * 1000))
+        keys = sorted(_s(m) for m in self.r.zrange(index, 0, -1))
+        with self.r.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.hmget(self.k.kv_entry(tenant, namespace, key), "t", "c", "u", "x")
+            found = pipe.execute()
+        out: list[KVRecord] = []
+        gone: list[str] = []
+        for key, values in zip(keys, found, strict=True):
+            fields = {
+                f: _s(v) for f, v in zip(("t", "c", "u", "x"), values, strict=True) if v is not None
+            }
+            record = _kv_record(key, fields, with_value=False)
+            if record is None:
+                gone.append(key)  # deleted or expired between the two reads
+            else:
+                out.append(record)
+        if gone:
+            self.r.zrem(index, *gone)
+        return out
+
 
 # ---------------------------------------------------------------- replies
 # Every script replies one JSON object with named fields (see _lib.lua); these turn the
@@ -1418,4 +1503,21 @@ def _row(trid: str, vals: list[Any]) -> TaskRunRow | None:
         _s(vals[2]) or None,
         _s(vals[3]) or None,
         int(vals[4]) if vals[4] is not None else None,
+    )
+
+
+def _kv_record(key: str, fields: dict[str, str], *, with_value: bool) -> KVRecord | None:
+    """A KV entry hash (``kv_set.lua``) as a record; None if gone or past its expiry."""
+    if "t" not in fields or "c" not in fields:
+        return None
+    expires = float(fields["x"]) / 1000 if "x" in fields else None
+    if expires is not None and expires <= time.time():
+        return None  # Redis expires it any moment now
+    return KVRecord(
+        key=key,
+        type=KVType(fields["t"]),
+        value=fields.get("v") if with_value else None,
+        created=float(fields["c"]) / 1000,
+        updated=float(fields["u"]) / 1000,
+        expires=expires,
     )

@@ -5,6 +5,7 @@ includes them in this order (it matters: see ``executions``).
 - ``executions``: ``/api/v1/executions`` (start, read, search, delete, control, follow)
 - ``logs``: ``/api/v1/logs/{executionId}``
 - ``metrics``: ``/api/v1/metrics/{executionId}``
+- ``kv``: ``/api/v1/[{tenant}/]namespaces/{namespace}/kv`` (the KV store; last)
 - ``health``: ``/health`` (never behind a token)
 
 The routers carry no prefix, token check or shared error responses: ``create_app`` adds
@@ -13,9 +14,9 @@ them when it includes the routers, twice: under ``/api/v1`` and under Kestra's
 through ``ApiDep`` (``executor.api.service``).
 """
 
-from executor.api.routes import executions, flows, health, logs, metrics
+from executor.api.routes import executions, flows, health, kv, logs, metrics
 
 #: the routers under ``/api/v1``, behind the token when tokens are set, in order
-API_ROUTERS = (flows.router, executions.router, logs.router, metrics.router)
+API_ROUTERS = (flows.router, executions.router, logs.router, metrics.router, kv.router)
 
-__all__ = ["API_ROUTERS", "executions", "flows", "health", "logs", "metrics"]
+__all__ = ["API_ROUTERS", "executions", "flows", "health", "kv", "logs", "metrics"]
