@@ -15,6 +15,16 @@ OSTRA_VISIBILITY_TIMEOUT  ``3600``                     kombu visibility timeout 
 OSTRA_MAX_DELIVERIES      ``5``                        attempts lost to dead workers before a task
                                                        run is failed (stops crash loops)
 OSTRA_QUEUE               ``ostra``                    default Celery queue for task runs
+OSTRA_SECRETS             ``env``                      where ``secret('NAME')`` reads on workers:
+                                                       ``env`` (``SECRET_<NAME>``, Base64),
+                                                       ``file`` (OSTRA_SECRETS_DIR), or a list
+                                                       tried in order (``env,file``)
+OSTRA_SECRETS_DIR         (none)                       directory of the ``file`` provider: one
+                                                       file per secret, named after it
+OSTRA_ENCRYPTION_KEY      (none)                       Base64 AES key (16/24/32 bytes) that
+                                                       encrypts SECRET inputs at rest; without
+                                                       it SECRET inputs are refused. The API,
+                                                       clients and workers need the same key
 ========================  ===========================  =============================================
 """
 
@@ -40,6 +50,9 @@ class Settings(BaseSettings):
     visibility_timeout: int = 3600
     max_deliveries: int = 5
     queue: str = "ostra"
+    secrets: str = "env"
+    secrets_dir: str | None = None
+    encryption_key: str | None = None
 
     @property
     def url(self) -> str:

@@ -38,7 +38,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {}
 TESTS: dict[str, Callable[..., Any]] = {}
 
 #: Modules imported (for their registrations) before the environment is built.
-MODULES: list[str] = []
+MODULES: list[str] = ["executor.secrets"]
 
 
 def _register(table: dict[str, Callable[..., Any]], names: tuple[str, ...]) -> Callable[[F], F]:

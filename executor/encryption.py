@@ -1,0 +1,74 @@
+"""AES-GCM encryption of SECRET inputs at rest, as Kestra's ``EncryptionService`` does it.
+
+AES/GCM/NoPadding with a 12-byte random IV written before the ciphertext and its 128-bit
+tag, the whole Base64-encoded, under the Base64 key ``OSTRA_ENCRYPTION_KEY`` (16, 24 or 32
+bytes; Kestra's ``kestra.encryption.secret-key``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from executor.errors import SecretError
+
+__all__ = ["decrypt", "encrypt", "encryption_key", "is_sealed", "parse_key"]
+
+_IV_LENGTH = 12
+
+
+def encryption_key() -> bytes | None:
+    """The AES key of ``OSTRA_ENCRYPTION_KEY`` (Base64), or None when it is not set."""
+    from executor.settings import get_settings
+
+    raw = get_settings().encryption_key
+    return parse_key(raw) if raw else None
+
+
+def parse_key(raw: str) -> bytes:
+    """Decode a Base64 AES key; raises :class:`SecretError` if it is not 16, 24 or 32 bytes."""
+    try:
+        key = base64.b64decode(raw.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise SecretError("OSTRA_ENCRYPTION_KEY is not valid Base64") from None
+    if len(key) not in (16, 24, 32):
+        raise SecretError(f"OSTRA_ENCRYPTION_KEY must decode to 16, 24 or 32 bytes, got {len(key)}")
+    return key
+
+
+def encrypt(key: bytes, plaintext: str) -> str:
+    """Kestra's ``EncryptionService.encrypt``: Base64(IV + AES-GCM ciphertext and tag)."""
+    if not plaintext:
+        return plaintext
+    iv = os.urandom(_IV_LENGTH)
+    return base64.b64encode(iv + AESGCM(key).encrypt(iv, plaintext.encode(), None)).decode()
+
+
+def decrypt(key: bytes, sealed: str) -> str:
+    """The inverse of :func:`encrypt`; raises :class:`SecretError` if it does not decrypt."""
+    if not sealed:
+        return sealed
+    try:
+        data = base64.b64decode(sealed, validate=True)
+        if len(data) <= _IV_LENGTH:
+            raise ValueError("too short")
+        return AESGCM(key).decrypt(data[:_IV_LENGTH], data[_IV_LENGTH:], None).decode()
+    except (binascii.Error, ValueError, InvalidTag, UnicodeDecodeError):
+        raise SecretError(
+            "a SECRET input does not decrypt with OSTRA_ENCRYPTION_KEY (was it encrypted "
+            "with another key?)"
+        ) from None
+
+
+def is_sealed(key: bytes, value: str) -> bool:
+    """True if ``value`` is already a ciphertext of ``key`` (a subflow given its parent's
+    SECRET input as rendered outside a worker, or a replay's copy)."""
+    try:
+        decrypt(key, value)
+    except SecretError:
+        return False
+    return bool(value)
