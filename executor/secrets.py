@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -200,18 +201,49 @@ def secret(key: Any = None) -> str:
 # --------------------------------------------------------------------------- masking
 
 
+#: Shortest string leaf of a JSON secret that is masked on its own.
+MIN_LEAF = 4
+
+
+def _string_leaves(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _string_leaves(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _string_leaves(v)
+
+
 class Masker:
     """The secret values seen by one attempt, and the masking of what it stores."""
 
     def __init__(self, values: Iterable[str] = ()) -> None:
-        self._values: set[str] = {v for v in values if v}
+        self._values: set[str] = set()
         self._ordered: list[str] | None = None
+        for v in values:
+            self.add(v)
 
     def add(self, value: str) -> None:
-        """Mask ``value`` from now on (empty strings are ignored)."""
-        if value and value not in self._values:
-            self._values.add(value)
-            self._ordered = None
+        """Mask ``value`` from now on (empty strings are ignored).
+
+        A JSON object or array (``{"secretKey": "..."}``) has its string leaves of
+        :data:`MIN_LEAF` characters or more masked too: templates read them apart
+        (``(secret('x') | fromJson).secretKey``).
+        """
+        if not value or value in self._values:
+            return
+        self._values.add(value)
+        self._ordered = None
+        if value.lstrip()[:1] in ("{", "["):
+            try:
+                parsed = json.loads(value)
+            except ValueError:
+                return
+            for leaf in _string_leaves(parsed):
+                if len(leaf) >= MIN_LEAF:
+                    self._values.add(leaf)
 
     def __bool__(self) -> bool:
         return bool(self._values)

@@ -156,6 +156,13 @@ def test_masking_replaces_substrings_longest_first() -> None:
     }
 
 
+def test_masking_the_string_leaves_of_a_json_secret() -> None:
+    m = Masker()
+    m.add('{"user":"admin-x","pass":"p4ssw0rd","n":12345,"tag":"ab"}')
+    assert m.mask("login admin-x / p4ssw0rd") == f"login {MASK} / {MASK}"
+    assert m.mask("12345 ab") == "12345 ab"  # numbers and short leaves stay
+
+
 def test_empty_masker_changes_nothing() -> None:
     m = Masker()
     assert not m
