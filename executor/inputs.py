@@ -39,6 +39,7 @@ __all__ = [
     "coerce_value",
     "input_def_problems",
     "is_secret",
+    "masked_inputs",
     "resolve_inputs",
 ]
 
@@ -524,6 +525,14 @@ def input_def_problems(raw: Any, path: str) -> list[Problem]:
 def is_secret(defn: InputDef) -> bool:
     """True for a SECRET input or an ARRAY of SECRET items (encrypted at rest)."""
     return defn.type == InputType.SECRET or defn.item_type == InputType.SECRET
+
+
+def masked_inputs(defs: list[InputDef], values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` as shown to a user: every given SECRET input replaced by ``******``."""
+    from executor.secrets import MASK
+
+    secret_ids = {d.id for d in defs if is_secret(d)}
+    return {k: (MASK if k in secret_ids and v is not None else v) for k, v in values.items()}
 
 
 def _seal(defn: InputDef, value: Any, key: bytes) -> Any:
