@@ -16,9 +16,13 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from executor.errors import SecretError
 
-__all__ = ["decrypt", "encrypt", "encryption_key", "is_sealed", "parse_key"]
+__all__ = ["MASK", "decrypt", "encrypt", "encryption_key", "is_sealed", "parse_key"]
 
 _IV_LENGTH = 12
+
+#: What a secret value (or SECRET input) is replaced with wherever it would be shown or
+#: stored (here rather than in :mod:`executor.secrets`, which the pure engine must not reach).
+MASK = "******"
 
 
 def encryption_key() -> bytes | None:

@@ -529,7 +529,7 @@ def is_secret(defn: InputDef) -> bool:
 
 def masked_inputs(defs: list[InputDef], values: Mapping[str, Any]) -> dict[str, Any]:
     """``values`` as shown to a user: every given SECRET input replaced by ``******``."""
-    from executor.secrets import MASK
+    from executor.encryption import MASK
 
     secret_ids = {d.id for d in defs if is_secret(d)}
     return {k: (MASK if k in secret_ids and v is not None else v) for k, v in values.items()}

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from executor.encryption import decrypt
+from executor.encryption import MASK, decrypt
 from executor.errors import SecretError, SecretNotFound
 from executor.pebble.registry import pebble_function
 
@@ -48,8 +48,6 @@ __all__ = [
     "secret",
 ]
 
-#: What a secret value is replaced with wherever it would be shown or stored.
-MASK = "******"
 
 _ENV_PREFIX = "SECRET_"
 # Java's ``\R``: the line breaks Kestra removes from a SECRET_* variable before decoding.
