@@ -174,3 +174,47 @@ def test_secret_input_refused_without_key_through_the_api(
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
+
+
+CHILD = """
+id: secret-child
+namespace: test.secrets
+inputs:
+  - id: token
+    type: SECRET
+tasks:
+  - id: use
+    type: io.kestra.plugin.core.log.Log
+    message: "child got {{ inputs.token }} of {{ inputs.token | length }} characters"
+"""
+
+PARENT = """
+id: secret-parent
+namespace: test.secrets
+inputs:
+  - id: password
+    type: SECRET
+tasks:
+  - id: call
+    type: io.kestra.plugin.core.flow.Subflow
+    namespace: test.secrets
+    flowId: secret-child
+    inputs:
+      token: "{{ inputs.password }}"
+"""
+
+
+def test_secret_input_passed_to_a_subflow_stays_encrypted(
+    world: tuple[Client, redis.Redis],
+) -> None:
+    # The executor renders the subflow's inputs without decrypting: the child is given the
+    # ciphertext, keeps it as it is, and its worker decrypts it.
+    client, raw = world
+    client.deploy(Flow.from_yaml(CHILD))
+    done = _run(client, PARENT, {"password": "subflow-Pass-31c9"})
+    assert done.state.current == StateType.SUCCESS
+    child_id = done.task_run_list[0].outputs["executionId"]
+    child = client.wait(child_id, timeout=30)
+    assert child.state.current == StateType.SUCCESS
+    assert [e.message for e in client.logs(child_id)] == [f"child got {MASK} of 17 characters"]
+    assert b"subflow-Pass-31c9" not in _every_stored_byte(raw)
