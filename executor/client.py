@@ -30,7 +30,7 @@ from executor.errors import (
 )
 from executor.flow import Flow
 from executor.ids import new_id
-from executor.inputs import resolve_inputs
+from executor.inputs import masked_inputs, resolve_inputs
 from executor.kv import KVEntry, KVType, TypedValue, check_ttl
 from executor.kv import coerce as kv_coerce
 from executor.kv import encode as kv_encode
@@ -152,11 +152,21 @@ class Client:
         state = self.orchestrator.begin_execution(eid, resolved, first)
         if state != StateType.CREATED:  # queued or ended at once (concurrency limit, no task)
             return self.get(eid)
-        return created
+        return self._masked(created, resolved)
 
     def get(self, execution_id: str) -> Execution:
-        """The execution with all its task runs, attempts and outputs."""
-        return self.store.get_execution(execution_id)
+        """The execution with all its task runs, attempts and outputs (SECRET inputs
+        shown as ``******``)."""
+        return self._masked(self.store.get_execution(execution_id))
+
+    def _masked(self, execution: Execution, flow: Flow | None = None) -> Execution:
+        if not any(v is not None for v in execution.inputs.values()):
+            return execution
+        if flow is None:
+            flow = self.store.get_flow(
+                execution.namespace, execution.flow_id, execution.flow_revision
+            )
+        return execution.model_copy(update={"inputs": masked_inputs(flow.inputs, execution.inputs)})
 
     def state(self, execution_id: str) -> StateType:
         """Just the current state of the execution (cheap)."""

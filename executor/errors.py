@@ -15,6 +15,8 @@
     │   ├── InvalidTransition     (the table forbids current -> proposed)
     │   └── KVConflict            (a KV key exists and ``overwrite`` is false)
     ├── TemplateError             (a template failed to render)
+    │   └── SecretError           (a secret or SECRET input could not be read or decrypted)
+    │       └── SecretNotFound    (no provider has the secret; names it and the provider)
     ├── TaskFailure               (raised by task types; ``retryable``)
     │   ├── AttemptTimeout
     │   └── TaskKilled            (the execution was killed while the attempt ran)
@@ -142,6 +144,18 @@ class TemplateError(OstraError):
     def __init__(self, message: str, template: str = "") -> None:
         self.template = template
         super().__init__(message)
+
+
+class SecretError(TemplateError):
+    """A secret (or a SECRET input) could not be resolved, read or decrypted."""
+
+
+class SecretNotFound(SecretError):
+    """No configured provider has the secret ``name``."""
+
+    def __init__(self, name: str, provider: str) -> None:
+        self.name, self.provider = name, provider
+        super().__init__(f"Cannot find secret for key {name!r} (provider: {provider}).")
 
 
 class TaskFailure(OstraError):

@@ -38,6 +38,8 @@ __all__ = [
     "InputType",
     "coerce_value",
     "input_def_problems",
+    "is_secret",
+    "masked_inputs",
     "resolve_inputs",
 ]
 
@@ -484,13 +486,63 @@ def input_def_problems(raw: Any, path: str) -> list[Problem]:
     return problems
 
 
-def resolve_inputs(defs: list[InputDef], given: Mapping[str, Any] | None) -> dict[str, Any]:
+def is_secret(defn: InputDef) -> bool:
+    """True for a SECRET input or an ARRAY of SECRET items (encrypted at rest)."""
+    return defn.type == InputType.SECRET or defn.item_type == InputType.SECRET
+
+
+def masked_inputs(defs: list[InputDef], values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` as shown to a user: every given SECRET input replaced by ``******``."""
+    from executor.encryption import MASK
+
+    secret_ids = {d.id for d in defs if is_secret(d)}
+    return {k: (MASK if k in secret_ids and v is not None else v) for k, v in values.items()}
+
+
+def _seal(defn: InputDef, value: Any, key: bytes) -> Any:
+    """A coerced SECRET value (or list of them) encrypted; ciphertexts stay as they are."""
+    from executor.encryption import encrypt, is_sealed
+
+    if isinstance(value, list):
+        return [_seal(defn, v, key) for v in value]
+    if not isinstance(value, str) or not value or is_sealed(key, value):
+        return value
+    return encrypt(key, value)
+
+
+def _sealing_key(defs: list[InputDef], problems: list[Problem]) -> bytes | None:
+    from executor.encryption import encryption_key
+    from executor.errors import SecretError
+
+    try:
+        key = encryption_key()
+    except SecretError as e:
+        message = str(e)
+    else:
+        if key is not None:
+            return key
+        message = (
+            "SECRET inputs are encrypted at rest and no key is configured: set "
+            "OSTRA_ENCRYPTION_KEY (a Base64 AES key of 16, 24 or 32 bytes)"
+        )
+    for d in defs:
+        problems.append(Problem(f"inputs.{d.id}", message))
+    return None
+
+
+def resolve_inputs(
+    defs: list[InputDef], given: Mapping[str, Any] | None, *, seal: bool = True
+) -> dict[str, Any]:
     """The inputs of a new execution: ``given`` values coerced, defaults filled in.
 
     Every declared input is in the result: its coerced given value, else its
     coerced default, else None when it is not required. A given ``None`` counts as
     not given. Raises :class:`InputValidationError` listing every problem (paths
     ``inputs.<id>``): invalid values, required inputs missing, undeclared inputs.
+
+    With ``seal`` (the default: what is returned is stored), SECRET values are
+    encrypted with ``OSTRA_ENCRYPTION_KEY`` (see :mod:`executor.secrets`); without a
+    key, an execution given a SECRET value is refused. ``seal=False`` only checks.
     """
     given = given or {}
     result: dict[str, Any] = {}
@@ -516,6 +568,12 @@ def resolve_inputs(defs: list[InputDef], given: Mapping[str, Any] | None) -> dic
         if key not in declared:
             known = ", ".join(sorted(declared)) or "none"
             problems.append(Problem(f"inputs.{key}", f"unknown input (declared inputs: {known})"))
+    secrets = [d for d in defs if is_secret(d) and result.get(d.id) not in (None, "", [])]
+    if seal and secrets:
+        aes = _sealing_key(secrets, problems)
+        if aes is not None and not problems:
+            for d in secrets:
+                result[d.id] = _seal(d, result[d.id], aes)
     if problems:
         raise InputValidationError(problems)
     return result

@@ -19,6 +19,16 @@ OSTRA_RENDER_TIMEOUT      ``2``                        seconds one template rend
                                                        while it renders; over it, the render fails)
 OSTRA_RENDER_MAX_BYTES    ``1048576`` (1 MiB)          largest value a render may build or print, in
                                                        characters
+OSTRA_SECRETS             ``env``                      where ``secret('NAME')`` reads on workers:
+                                                       ``env`` (``SECRET_<NAME>``, Base64),
+                                                       ``file`` (OSTRA_SECRETS_DIR), or a list
+                                                       tried in order (``env,file``)
+OSTRA_SECRETS_DIR         (none)                       directory of the ``file`` provider: one
+                                                       file per secret, named after it
+OSTRA_ENCRYPTION_KEY      (none)                       Base64 AES key (16/24/32 bytes) that
+                                                       encrypts SECRET inputs at rest; without
+                                                       it SECRET inputs are refused. The API,
+                                                       clients and workers need the same key
 ========================  ===========================  =============================================
 """
 
@@ -47,6 +57,9 @@ class Settings(BaseSettings):
     queue: str = "ostra"
     render_timeout: float = Field(default=2.0, gt=0)
     render_max_bytes: int = Field(default=1024 * 1024, gt=0)
+    secrets: str = "env"
+    secrets_dir: str | None = None
+    encryption_key: str | None = None
 
     @property
     def url(self) -> str:

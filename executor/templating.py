@@ -476,7 +476,11 @@ def _translate(e: Exception, template: str) -> TemplateError:
 
 def _reraise(e: Exception, template: str) -> TemplateError:
     if isinstance(e, TemplateError):
-        return type(e)(f"{e}{' in template ' + repr(_snippet(template))}", template)
+        # The same error, its class and fields kept (SecretNotFound.name...), naming
+        # the template it came from.
+        e.args = (f"{e} in template {_snippet(template)!r}", *e.args[1:])
+        e.template = template
+        return e
     return _translate(e, template)
 
 

@@ -20,12 +20,15 @@ ROOT = Path(__file__).resolve().parent.parent
 WORKER_ENV = {
     "OSTRA_LEASE_SECONDS": "3",
     "OSTRA_TASK_MODULES": "tests.helpers.custom_types",
+    # SECRET inputs are refused without a key; the client side encrypts, workers decrypt.
+    "OSTRA_ENCRYPTION_KEY": "b3N0cmEtdGVzdHMtc2hhcmVkLWtleS0zMi1ieXRlcyE=",
     "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
 }
 
 
 # The client side validates flows with the same user task types as the workers.
 os.environ.setdefault("OSTRA_TASK_MODULES", WORKER_ENV["OSTRA_TASK_MODULES"])
+os.environ.setdefault("OSTRA_ENCRYPTION_KEY", WORKER_ENV["OSTRA_ENCRYPTION_KEY"])
 
 
 @pytest.fixture(scope="session")

@@ -18,14 +18,17 @@ from typing import Any
 from pydantic import ValidationError
 
 from executor.context import RunContext
+from executor.encryption import encryption_key
 from executor.engine.outcomes import attempt_outcome, retry_of
 from executor.engine.vocabulary import Ended
 from executor.errors import AttemptTimeout, TaskFailure, TaskKilled, TemplateError
 from executor.flow import Flow, TaskDef
+from executor.inputs import is_secret
 from executor.models import LogEntry
 from executor.orchestrator import Orchestrator
 from executor.pebble.runtime import RenderRuntime, using
 from executor.render_context import build_context
+from executor.secrets import Masker, SecretInputs, provider_from_settings, resolver
 from executor.settings import Settings
 from executor.state import StateType
 from executor.store import StartResult, Status, Store
@@ -130,7 +133,11 @@ class AttemptRunner:
                 killed_cache[:] = [now, 1.0 if state in (S.KILLING, S.KILLED, None) else 0.0]
             return bool(killed_cache[1])
 
+        masker = Masker()
+
         def on_log(entry: LogEntry) -> None:
+            if masker:
+                entry = entry.model_copy(update={"message": masker.mask(entry.message)})
             self.store.append_log(entry)
 
         ctx = RunContext(
@@ -150,7 +157,9 @@ class AttemptRunner:
         try:
             with attempt_guard(timeout) as interrupt:
                 self.heartbeat.add(eid, trid, self.settings.lease_seconds, interrupt)
-                result = self._execute(eid, trid, flow_task=task, flow=flow, ctx=ctx, res=res)
+                result = self._execute(
+                    eid, trid, flow_task=task, flow=flow, ctx=ctx, res=res, masker=masker
+                )
         except (AttemptTimeout, TaskKilled) as exc:  # raised between two checks, by a signal
             result = _Result(
                 S.KILLED if isinstance(exc, TaskKilled) else S.FAILED,
@@ -159,6 +168,13 @@ class AttemptRunner:
             )
         finally:
             self.heartbeat.remove(eid, trid)
+        if masker:
+            # Nothing a resolved secret reached is stored in plaintext.
+            result.error = masker.mask(result.error)
+            result.outputs = masker.mask_value(result.outputs)
+            ctx.metrics = [
+                m.model_copy(update={"tags": masker.mask_value(m.tags)}) for m in ctx.metrics
+            ]
         return self._record(eid, trid, flow, task, n, res, result, ctx)
 
     def _execute(
@@ -170,6 +186,7 @@ class AttemptRunner:
         flow: Flow,
         ctx: RunContext,
         res: StartResult,
+        masker: Masker,
     ) -> _Result:
         tt = flow_task.task_type
         try:
@@ -184,12 +201,20 @@ class AttemptRunner:
                 parent_task_run_id=res.parent_task_run_id,
                 iteration=res.iteration,
             )
+            secret_ids = frozenset(d.id for d in flow.inputs if is_secret(d))
+            if secret_ids:
+                context["inputs"] = SecretInputs(
+                    context["inputs"], secret_ids, encryption_key(), masker.add
+                )
+            # Secrets are resolved here only: this render's results stay in this process.
             runtime = RenderRuntime(
                 store=self.store,
                 namespace=flow.namespace,
                 flow_id=flow.id,
                 execution_id=eid,
                 task_run_id=trid,
+                secret=lambda name: resolver(provider_from_settings())(name),
+                on_secret=masker.add,
             )
             with using(runtime):
                 rendered = render_value(flow_task.properties, context)

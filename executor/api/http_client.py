@@ -220,7 +220,7 @@ class HttpClient:
             if isinstance(flow, Flow):
                 if flow.disabled:
                     raise StateConflict(f"flow {flow.namespace}.{flow.id} is disabled")
-                resolve_inputs(flow.inputs, inputs or {})
+                resolve_inputs(flow.inputs, inputs or {}, seal=False)
             deployed = self.deploy(flow)
             namespace, flow_id = deployed.namespace, deployed.id
         items = (

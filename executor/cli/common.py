@@ -92,7 +92,7 @@ def parse_inputs(pairs: Sequence[str] | None, flow: Flow | None = None) -> dict[
     values, problems = parse_pairs(pairs)
     if flow is not None:
         try:
-            resolve_inputs(flow.inputs, values)
+            resolve_inputs(flow.inputs, values, seal=False)
         except InputValidationError as exc:
             problems += exc.problems
     if problems:

@@ -56,7 +56,9 @@ def _run_embedded(
 ) -> None:
     """Run ``flow`` on a private redis-server and local worker, both stopped at the end."""
     from executor.embedded import EmbeddedRedis, LocalWorker
+    from executor.encryption import ensure_key
 
+    ensure_key()  # SECRET inputs need a key; this run's Redis (and data) dies with it
     workdir = Path(tempfile.mkdtemp(prefix="ostra-run-"))
     keep_workdir = False
     ended = False

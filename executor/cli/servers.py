@@ -301,6 +301,7 @@ def server_standalone(
     import fcntl
 
     from executor.embedded import EmbeddedRedis, LocalWorker
+    from executor.encryption import ensure_key
     from executor.reconciler import Reconciler
 
     _setup_logging(loglevel)
@@ -333,6 +334,7 @@ def server_standalone(
                     "standalone: redis pid %d on %s, data in %s", server.pid, server.url, server.dir
                 )
                 os.environ["OSTRA_REDIS_URL"] = server.url
+                log.info("standalone: encryption key %s", ensure_key(directory))
                 get_settings.cache_clear()
                 settings = get_settings()
                 queues = [settings.queue, *[g for g in group or [] if g != settings.queue]]

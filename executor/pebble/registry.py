@@ -38,7 +38,10 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {}
 TESTS: dict[str, Callable[..., Any]] = {}
 
 #: Modules imported (for their registrations) before the environment is built.
-MODULES: list[str] = [f"executor.pebble.{m}" for m in ("dates", "filters", "functions")]
+MODULES: list[str] = [
+    *(f"executor.pebble.{m}" for m in ("dates", "filters", "functions")),
+    "executor.secrets",
+]
 
 
 def _register(table: dict[str, Callable[..., Any]], names: tuple[str, ...]) -> Callable[[F], F]:

@@ -131,6 +131,22 @@ def test_run_hello_embedded_prints_progress_and_table() -> None:
     assert "\r" not in proc.stderr and "\x1b[" not in proc.stderr
 
 
+def test_run_embedded_takes_secret_inputs_without_a_configured_key(tmp_path: Path) -> None:
+    # SECRET inputs are refused without OSTRA_ENCRYPTION_KEY; `ostra run` owns its Redis
+    # (gone with the run), so it makes a key for the run instead of refusing.
+    flow = tmp_path / "secret.yaml"
+    flow.write_text(
+        "id: secret\nnamespace: demo\ninputs:\n  - {id: pw, type: SECRET}\ntasks:\n"
+        '  - {id: size, type: Return, format: "{{ inputs.pw | length }}"}\n'
+    )
+    proc = ostra("run", str(flow), "-i", "pw=hunter22", "--json")
+    assert proc.returncode == 0, proc.stderr
+    done = _json(proc)
+    assert done["inputs"] == {"pw": "******"}
+    assert done["taskRunList"][0]["outputs"] == {"value": "8"}  # the worker read the plaintext
+    assert "hunter22" not in proc.stdout + proc.stderr
+
+
 def test_run_flaky_json_shows_three_attempts() -> None:
     proc = ostra("run", "examples/flaky.yaml", "--json")
     assert proc.returncode == 0, proc.stderr

@@ -59,8 +59,14 @@ ENV = {
     "OSTRA_API_TOKEN": "compose-api-token-2b8e41d0",
     "FLOWER_USER": "ostra-admin",
     "FLOWER_PASSWORD": "compose-flower-5d1c77e2",
+    "OSTRA_ENCRYPTION_KEY": "Y29tcG9zZS1lbmNyeXB0aW9uLWtleS0zMi1ieXRlcyE=",
 }
-SECRET_VALUES = (ENV["REDIS_PASSWORD"], ENV["OSTRA_API_TOKEN"], ENV["FLOWER_PASSWORD"])
+SECRET_VALUES = (
+    ENV["REDIS_PASSWORD"],
+    ENV["OSTRA_API_TOKEN"],
+    ENV["FLOWER_PASSWORD"],
+    ENV["OSTRA_ENCRYPTION_KEY"],
+)
 SECRET_INPUT = "s3cr3t-value"
 LOOPBACK = {"127.0.0.1", "::1"}
 HOSTNAME = socket.gethostname()

@@ -17,7 +17,7 @@ def defn(type_: str, **kw: Any) -> InputDef:
 
 
 def resolve_one(type_: str, value: Any, **kw: Any) -> Any:
-    return resolve_inputs([defn(type_, **kw)], {"x": value})["x"]
+    return resolve_inputs([defn(type_, **kw)], {"x": value}, seal=False)["x"]  # coercion only
 
 
 def problems_of(type_: str, value: Any, **kw: Any) -> list[str]:
