@@ -41,6 +41,7 @@ from executor.flowables import LOOP_UNTIL, WAIT_FOR, child_lists
 from executor.ids import derived_id
 from executor.inputs import resolve_inputs
 from executor.models import Label, LogEntry
+from executor.pebble.runtime import RenderRuntime, using
 from executor.render_context import build_context
 from executor.state import StateType
 from executor.store.base import ChildEnd, Status, TaskRunRow
@@ -91,6 +92,19 @@ class ExecutorTasks:
             parent_task_run_id=row.parent_task_run_id,
             iteration=row.iteration,
         )
+
+    def _render(self, value: Any, eid: str, flow: Flow, task: TaskDef, row: TaskRunRow) -> Any:
+        """``value`` rendered for task run ``row``, with the store and the execution at
+        hand for ``kv()``, ``errorLogs()`` and the like (``secret()`` stays the workers')."""
+        runtime = RenderRuntime(
+            store=self.store,
+            namespace=flow.namespace,
+            flow_id=flow.id,
+            execution_id=eid,
+            task_run_id=row.id,
+        )
+        with using(runtime):
+            return render_value(value, self._context(eid, flow, task, row))
 
     # ------------------------------------------------------------------ ending
 
@@ -212,7 +226,7 @@ class ExecutorTasks:
             trid, new.task_id, StateType.CREATED, new.parent_task_run_id, new.value, new.iteration
         )
         try:
-            run = truthy(render_value(task.run_if, self._context(eid, flow, task, row)))
+            run = truthy(self._render(task.run_if, eid, flow, task, row))
         except TemplateError as exc:
             self.fail_unstarted(eid, flow, row, f"runIf: {exc}")
             return True
@@ -237,7 +251,7 @@ class ExecutorTasks:
             k: v for k, v in task.properties.items() if k not in nested and k not in rule.deferred
         }
         try:
-            rendered = render_value(own, self._context(eid, flow, task, row))
+            rendered = self._render(own, eid, flow, task, row)
             props = {**task.properties, **rendered}
             plan = rule.plan(props)
             own_outputs = rule.outputs(props)
@@ -306,7 +320,7 @@ class ExecutorTasks:
     def _start_subflow(self, eid: str, flow: Flow, row: TaskRunRow, task: TaskDef) -> None:
         """Start the child execution of a Subflow task run (once, whoever calls)."""
         try:
-            props = render_value(task.properties, self._context(eid, flow, task, row))
+            props = self._render(task.properties, eid, flow, task, row)
             child_flow = self.store.get_flow(
                 props["namespace"], props["flowId"], props.get("revision")
             )
@@ -476,7 +490,7 @@ class ExecutorTasks:
         ``behavior``, ``outcomes.pause_expired`` how the Pause task run then ends)."""
         own = {k: v for k, v in task.properties.items() if k not in ("tasks", "errors")}
         try:
-            props = render_value(own, self._context(eid, flow, task, row))
+            props = self._render(own, eid, flow, task, row)
             # `timeout` is a common task property: read apart from the Pause's own.
             seconds, behavior = pause_wait({**props, "timeout": task.timeout})
         except (OstraError, ValueError) as exc:
@@ -526,9 +540,7 @@ class ExecutorTasks:
         that state, and the execution with it; task runs still running elsewhere are
         left to finish (nothing follows them)."""
         try:
-            raw = render_value(
-                task.properties.get("state", "SUCCESS"), self._context(eid, flow, task, row)
-            )
+            raw = self._render(task.properties.get("state", "SUCCESS"), eid, flow, task, row)
             state = exit_state(raw)
         except (OstraError, ValueError) as exc:
             self.fail_unstarted(eid, flow, row, f"cannot start {task.id}: {exc}")
@@ -556,7 +568,7 @@ class ExecutorTasks:
     def _labels(self, eid: str, flow: Flow, row: TaskRunRow, task: TaskDef) -> None:
         """Add the task's ``labels`` to the execution (Kestra's ``Labels.update``)."""
         try:
-            raw = render_value(task.properties.get("labels"), self._context(eid, flow, task, row))
+            raw = self._render(task.properties.get("labels"), eid, flow, task, row)
             labels = new_labels(raw)
         except (OstraError, ValueError) as exc:
             self.fail_unstarted(eid, flow, row, f"{task.id}: {exc}")
@@ -602,8 +614,9 @@ class ExecutorTasks:
         condition = False
         if not maxed:
             try:
-                ctx = self._context(eid, flow, ptask, parent)
-                condition = truthy(render_value(ptask.properties.get("condition"), ctx))
+                condition = truthy(
+                    self._render(ptask.properties.get("condition"), eid, flow, ptask, parent)
+                )
             except TemplateError as exc:
                 self.store.append_log(
                     LogEntry(

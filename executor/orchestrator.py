@@ -33,6 +33,7 @@ from executor.executor_tasks import ExecutorTasks, ended_of
 from executor.flow import Flow
 from executor.ids import derived_id, new_id
 from executor.models import LogEntry
+from executor.pebble.runtime import RenderRuntime, using
 from executor.render_context import build_context
 from executor.settings import Settings, get_settings
 from executor.state import StateType
@@ -279,11 +280,15 @@ class Orchestrator:
         if flow is not None and flow.outputs and final != StateType.KILLED:
             try:
                 ctx = build_context(self.store, eid, flow, None, task_run_id="")
+                runtime = RenderRuntime(
+                    store=self.store, namespace=flow.namespace, flow_id=flow.id, execution_id=eid
+                )
                 # As Kestra: rendered as text, then parsed as each output's type.
-                outputs = {
-                    o.id: typed_output(o.id, o.type, render_text(o.value, ctx))
-                    for o in flow.outputs
-                }
+                with using(runtime):
+                    outputs = {
+                        o.id: typed_output(o.id, o.type, render_text(o.value, ctx))
+                        for o in flow.outputs
+                    }
             except (TemplateError, ValueError) as exc:
                 final, outputs = StateType.FAILED, None
                 self.store.append_log(
