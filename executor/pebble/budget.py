@@ -235,3 +235,25 @@ def check_value(value: Any, what: str = "value") -> Any:
         budget = current()
         budget.check_size(_estimate(value, budget.max_bytes), what)
     return value
+
+
+def remaining() -> float | None:
+    """Seconds left in the render in progress (None outside a render: no deadline)."""
+    budget = _CURRENT.get()
+    if budget is None or budget.deadline == float("inf"):
+        return None
+    left = budget.deadline - _monotonic()
+    if left <= 0:
+        budget.check_deadline()  # raises
+    return left
+
+
+def time_budget_exceeded() -> BudgetExceeded:
+    """The error of a render whose time budget ran out inside a call that could not
+    check it itself (a regular expression, a jq program)."""
+    budget = _CURRENT.get()
+    timeout = budget.timeout if budget is not None else 0.0
+    return BudgetExceeded(
+        f"template render exceeded its time budget of {timeout:g} s "
+        "(render_timeout, OSTRA_RENDER_TIMEOUT)"
+    )

@@ -27,8 +27,10 @@ from typing import Any, TypeVar
 
 import yaml
 from jinja2.runtime import Undefined
+from regex import error as regex_error
 
 from executor.errors import TemplateError
+from executor.pebble.isolated import jq_results, regex_compile, regex_match, regex_split, regex_sub
 from executor.pebble.registry import pebble_filter
 
 __all__: list[str] = []
@@ -278,17 +280,12 @@ def _jq(value: Any, expression: Any = None) -> list[Any] | None:
         data = json.loads(value) if isinstance(value, str) else json.loads(to_json(value))
     except ValueError as e:
         raise TemplateError(f"jq: the input is not valid JSON: {e}") from None
-    out: list[Any] = []
-    size, limit = 0, _max_output()
+    del compiled
     try:
-        for result in compiled.input_value(data):
-            size += len(to_json(result))
-            if size > limit:
-                raise TemplateError(f"jq: result too large (limit {limit} characters)")
-            out.append(result)
+        # In a child process: a jq program cannot be interrupted (executor.pebble.isolated).
+        return jq_results(program, data)
     except ValueError as e:
         raise TemplateError(f"jq: cannot apply {program!r}: {e}") from None
-    return out
 
 
 # --------------------------------------------------------------------------- collections
@@ -487,12 +484,12 @@ def _java_split(text: str, regex: str, limit: int) -> list[str]:
         parts = text.split(regex) if limit <= 0 else text.split(regex, limit - 1)
     else:
         try:
-            pattern = re.compile(regex)
-        except re.error as e:
+            pattern = regex_compile(regex)
+        except regex_error as e:
             raise TemplateError(f"split: invalid delimiter regex {regex!r}: {e}") from None
-        parts = pattern.split(text) if limit <= 0 else pattern.split(text, limit - 1)
+        parts = regex_split(pattern, text, 0 if limit <= 0 else limit - 1)
         # Java keeps no leading empty string for a zero-width match at the start
-        if parts and parts[0] == "" and text and (m := pattern.match(text)) and m.end() == 0:
+        if parts and parts[0] == "" and text and (m := regex_match(pattern, text)) and m.end() == 0:
             parts = parts[1:]
     if limit == 0:
         while parts and parts[-1] == "":
@@ -545,9 +542,9 @@ def _replace_str(text: str, pairs: Mapping[Any, Any], regexp: bool) -> str:
         o, n = _text(old), _text(new)
         if regexp:
             try:
-                pattern = re.compile(o)
-                text = pattern.sub(_java_replacement(n), text)
-            except (re.error, IndexError) as e:
+                pattern = regex_compile(o)
+                text = regex_sub(pattern, _java_replacement(n), text)
+            except (regex_error, IndexError) as e:
                 raise TemplateError(f"replace: invalid regexp {o!r}: {e}") from None
         else:
             hits = text.count(o) if o else len(text) + 1

@@ -114,3 +114,37 @@ def test_filter_authors_can_check_the_budget() -> None:
         assert budget.max_bytes() == 10
     # outside a render there is no deadline
     budget.check_deadline()
+
+
+# A jq program and a regular expression run inside one call that the render cannot
+# interrupt between steps: they get the time left in the render all the same.
+UNINTERRUPTIBLE = [
+    # jq builds the whole array in C before the first result reaches Python
+    "{{ 1 | jq('[limit(1000000000; repeat(1))] | length') }}",
+    # catastrophic backtracking: (a|aa)+ on a string that almost matches
+    "{{ ('a' * 60) ~ '!' | replace({'(a|aa)+$': 'x'}, regexp=true) }}",
+    "{{ ('a' * 60) ~ '!' | split('(a|aa)+$') }}",
+]
+
+
+@pytest.mark.parametrize("template", UNINTERRUPTIBLE)
+def test_jq_and_regex_end_within_the_time_budget(template: str) -> None:
+    started = time.monotonic()
+    with budget.limits(timeout=0.5), pytest.raises(budget.BudgetExceeded, match="time budget"):
+        render(template, {})
+    assert time.monotonic() - started < 2.0
+
+
+def test_a_jq_program_over_budget_leaves_no_process_behind() -> None:
+    import os
+
+    with budget.limits(timeout=0.3), pytest.raises(budget.BudgetExceeded):
+        render("{{ 1 | jq('[limit(1000000000; repeat(1))]') }}", {})
+    with pytest.raises(ChildProcessError):  # the killed child was waited for
+        os.waitpid(-1, os.WNOHANG)
+
+
+def test_jq_in_its_child_process_still_gives_every_result() -> None:
+    assert render_value("{{ {'a': [1, 2, 3]} | jq('.a[] * 2') }}", {}) == [2, 4, 6]
+    with pytest.raises(TemplateError, match="jq: cannot apply"):
+        render("{{ {'a': 1} | jq('.a[]') }}", {})
