@@ -79,13 +79,17 @@ def parse_duration(value: Any) -> timedelta:
         raise DurationError(f"duration {value!r} is too large") from None
 
 
-def format_duration(value: timedelta) -> str:
-    """Java's ``Duration.toString``: ``PT1H30M``, ``PT0.5S``, ``PT-6H-3M``, ``PT0S``."""
-    total = (
-        Decimal(value.days) * 86400
-        + Decimal(value.seconds)
-        + Decimal(value.microseconds) / (Decimal(10) ** 6)
-    )
+def format_duration(value: timedelta | Decimal) -> str:
+    """Java's ``Duration.toString``: ``PT1H30M``, ``PT0.5S``, ``PT-6H-3M``, ``PT0S``
+    (of a timedelta, or of an exact number of seconds, nanoseconds included)."""
+    if isinstance(value, timedelta):
+        total = (
+            Decimal(value.days) * 86400
+            + Decimal(value.seconds)
+            + Decimal(value.microseconds) / (Decimal(10) ** 6)
+        )
+    else:
+        total = value
     if total == 0:
         return "PT0S"
     sign = -1 if total < 0 else 1

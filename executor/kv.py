@@ -20,8 +20,9 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from executor import durations
 from executor.errors import InputValidationError, Problem
 
 __all__ = [
@@ -169,14 +170,11 @@ def check_tenant(tenant: Any) -> str:
 
 
 def parse_duration(value: str) -> timedelta:
-    """An ISO-8601 duration (``PT5M``, ``P1DT5S``) as a timedelta, else ValueError."""
-    text = value.strip()
-    if not text.upper().startswith(("P", "-P")):
+    """An ISO-8601 duration (``PT5M``, ``P1DT5S``) as a timedelta, else ValueError
+    (the one parser, :func:`executor.durations.parse_duration`, for text only)."""
+    if not value.strip().upper().startswith(("P", "-P", "+P")):
         raise ValueError(f"expected an ISO-8601 duration like PT5M, got {value!r}")
-    try:
-        return _TIMEDELTA.validate_python(text)
-    except ValidationError:
-        raise ValueError(f"expected an ISO-8601 duration like PT5M, got {value!r}") from None
+    return durations.parse_duration(value)
 
 
 def check_ttl(ttl: Any) -> float | None:
@@ -210,26 +208,7 @@ def check_ttl(ttl: Any) -> float | None:
 
 def iso_duration(value: timedelta) -> str:
     """Java's ``Duration.toString`` form: ``PT5S``, ``PT24H5S``, ``PT1.5S``, ``PT0S``."""
-    total = Decimal(str(value.total_seconds()))
-    sign = "-" if total < 0 else ""
-    total = abs(total)
-    if total == 0:
-        return "PT0S"
-    whole = int(total)
-    frac = total - whole
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    out = "PT"
-    if hours:
-        out += f"{sign}{hours}H"
-    if minutes:
-        out += f"{sign}{minutes}M"
-    if secs or frac:
-        s = format(Decimal(secs) + frac, "f")
-        if "." in s:
-            s = s.rstrip("0").rstrip(".")
-        out += f"{sign}{s}S"
-    return out
+    return durations.format_duration(value)
 
 
 def _iso_datetime(value: datetime) -> str:

@@ -28,6 +28,7 @@ from typing import Any
 
 from starlette.datastructures import QueryParams
 
+from executor.durations import format_duration
 from executor.errors import BadRequest, NotFoundError, Problem
 from executor.state import StateType
 
@@ -50,20 +51,7 @@ def iso_duration(seconds: float | None) -> str | None:
     ``PT1M5S``, ``PT2H``, ``PT26H0.5S``."""
     if seconds is None:
         return None
-    exact = Decimal(str(round(seconds, 9)))
-    sign = "-" if exact < 0 else ""
-    exact = abs(exact)
-    hours, rest = divmod(exact, 3600)
-    minutes, secs = divmod(rest, 60)
-    out = "PT"
-    if hours:
-        out += f"{sign}{int(hours)}H"
-    if minutes:
-        out += f"{sign}{int(minutes)}M"
-    if secs or out == "PT":
-        text = format(secs.normalize(), "f")
-        out += f"{sign}{text}S"
-    return out
+    return format_duration(Decimal(str(round(seconds, 9))))
 
 
 def _state(state: dict[str, Any]) -> dict[str, Any]:
