@@ -98,6 +98,8 @@ def _every_stored_byte(r: redis.Redis) -> bytes:
             parts += list(r.smembers(key))
         elif kind == "zset":
             parts += [m for m, _ in r.zrange(key, 0, -1, withscores=True)]
+        elif kind == "none":
+            continue  # gone since SCAN listed it (kombu's transient keys, e.g. "unacked")
         elif kind == "stream":
             for _, fields in r.xrange(key):
                 for k, v in fields.items():
