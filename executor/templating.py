@@ -454,9 +454,16 @@ def _compile_native(source: str) -> Template | None:
 
 
 def _context(template: Template, context: Mapping[str, Any]) -> Context:
-    # ``shared=True`` uses the mapping as is: Jinja's default copies it into a dict,
-    # which would iterate (and load) a lazy context.
-    return template.new_context(_Layered(context), shared=True)  # type: ignore[arg-type]
+    # The mapping is used as is (Jinja's default copies it into a dict, which would
+    # iterate, and load, a lazy context), and no ``globals`` are given: ``_Layered``
+    # already falls back to them, and Jinja would list every global at every render.
+    return template.environment.context_class(
+        template.environment,
+        _Layered(context),  # type: ignore[arg-type]
+        template.name,
+        template.blocks,
+        globals=None,
+    )
 
 
 def _translate(e: Exception, template: str) -> TemplateError:

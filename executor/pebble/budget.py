@@ -117,20 +117,30 @@ def current() -> Budget:
     return _CURRENT.get() or _UNBOUNDED_TIME
 
 
-@contextmanager
-def render_budget() -> Iterator[Budget]:
+class _RenderBudget:
+    """The context manager of :func:`render_budget` (a class: it runs at every render,
+    and a generator-based one costs more than the render of a short template)."""
+
+    __slots__ = ("_token",)
+
+    def __enter__(self) -> Budget:
+        outer = _CURRENT.get()
+        if outer is not None:
+            self._token = None
+            return outer
+        timeout, size = _configured()
+        budget = Budget(timeout=timeout, max_bytes=size)
+        self._token = _CURRENT.set(budget)
+        return budget
+
+    def __exit__(self, *exc: object) -> None:
+        if self._token is not None:
+            _CURRENT.reset(self._token)
+
+
+def render_budget() -> _RenderBudget:
     """Run a render inside a budget: a new one, or the enclosing render's if nested."""
-    outer = _CURRENT.get()
-    if outer is not None:
-        yield outer
-        return
-    timeout, size = _configured()
-    budget = Budget(timeout=timeout, max_bytes=size)
-    token = _CURRENT.set(budget)
-    try:
-        yield budget
-    finally:
-        _CURRENT.reset(token)
+    return _RenderBudget()
 
 
 @contextmanager
@@ -147,7 +157,7 @@ def limits(timeout: float | None = None, max_bytes: int | None = None) -> Iterat
 def check_deadline() -> None:
     """Fail the render in progress if its time budget is spent."""
     budget = _CURRENT.get()
-    if budget is not None:
+    if budget is not None and _monotonic() > budget.deadline:
         budget.check_deadline()
 
 
