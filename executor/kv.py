@@ -20,7 +20,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field
 
 from executor import durations
 from executor.errors import InputValidationError, Problem
@@ -60,8 +60,6 @@ KEY_MESSAGE = (
 MAX_KEY_LENGTH = 512
 #: Largest encoded value (JSON text), in bytes.
 MAX_VALUE_BYTES = 1 << 20
-
-_TIMEDELTA: TypeAdapter[timedelta] = TypeAdapter(timedelta)
 
 
 class KVType(StrEnum):

@@ -77,17 +77,8 @@ def execution_json(data: dict[str, Any]) -> dict[str, Any]:
     restarts = sum(1 for h in histories if h.get("state") == StateType.RESTARTED.value)
     # The stored metadata counts the executions of a CREATE_NEW_EXECUTION retry chain;
     # Kestra's restart adds one more attempt to it (ExecutionService.restart).
-    # The first of a chain was created when its state started: the same instant, written
-    # once (the stored float would differ from the history's date in the microseconds).
-    stored = data.get("metadata") or {}
-    chain = int(stored.get("attemptNumber") or 1)
-    first = chain == 1 or not stored.get("originalCreatedDate")
-    data["metadata"] = {
-        "attemptNumber": chain + restarts,
-        "originalCreatedDate": data["state"].get("startDate")
-        if first
-        else stored["originalCreatedDate"],
-    }
+    metadata = data["metadata"]
+    metadata["attemptNumber"] = int(metadata["attemptNumber"]) + restarts
     return data
 
 

@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from executor.api.schemas import error_responses
 from executor.api.service import ApiDep
 from executor.errors import Problem
-from executor.kv import KVValidationError, check_tenant
+from executor.kv import KVValidationError
 
 router = APIRouter(tags=["kv"])
 
@@ -55,53 +55,23 @@ def _parse_body(raw: bytes) -> Any:
         ) from None
 
 
-async def _list(api: ApiDep, namespace: str, tenant: str) -> JSONResponse:
-    entries = await run_in_threadpool(api.client.kv_list, namespace, tenant=check_tenant(tenant))
-    return JSONResponse([e.model_dump(mode="json", by_alias=True) for e in entries])
-
-
-async def _get(api: ApiDep, namespace: str, key: str, tenant: str) -> JSONResponse:
-    typed = await run_in_threadpool(api.client.kv_get, namespace, key, tenant=check_tenant(tenant))
-    return JSONResponse(typed.model_dump(mode="json"))
-
-
-async def _put(
-    request: Request,
-    api: ApiDep,
-    namespace: str,
-    key: str,
-    tenant: str,
-    ttl: str | None,
-    overwrite: str | None,
-) -> JSONResponse:
-    value = _parse_body(await request.body())
-    no_overwrite = overwrite is not None and overwrite.strip().lower() == "false"
-    await run_in_threadpool(
-        lambda: api.client.kv_set(
-            namespace, key, value, ttl=ttl, overwrite=not no_overwrite, tenant=check_tenant(tenant)
-        )
-    )
-    return JSONResponse(None)
-
-
-async def _delete(api: ApiDep, namespace: str, key: str, tenant: str) -> JSONResponse:
-    deleted = await run_in_threadpool(
-        api.client.kv_delete, namespace, key, tenant=check_tenant(tenant)
-    )
-    return JSONResponse(deleted)
-
-
 TtlHeader = Annotated[str | None, Header()]
+
+
+# The tenant is checked by the app's tenant mount (Ostra has one, ``main``): the
+# store's methods default to it.
 
 
 @router.get(_BASE, summary="List all keys for a namespace")
 async def list_kv(api: ApiDep, namespace: str) -> JSONResponse:
-    return await _list(api, namespace, "main")
+    entries = await run_in_threadpool(api.client.kv_list, namespace)
+    return JSONResponse([e.model_dump(mode="json", by_alias=True) for e in entries])
 
 
 @router.get(_BASE + "/{key}", summary="Get value for a key", responses=error_responses(404))
 async def get_kv(api: ApiDep, namespace: str, key: str) -> JSONResponse:
-    return await _get(api, namespace, key, "main")
+    typed = await run_in_threadpool(api.client.kv_get, namespace, key)
+    return JSONResponse(typed.model_dump(mode="json"))
 
 
 @router.put(
@@ -118,9 +88,14 @@ async def put_kv(
     ttl: TtlHeader = None,
     overwrite: TtlHeader = None,
 ) -> JSONResponse:
-    return await _put(request, api, namespace, key, "main", ttl, overwrite)
+    value = _parse_body(await request.body())
+    no_overwrite = overwrite is not None and overwrite.strip().lower() == "false"
+    await run_in_threadpool(
+        lambda: api.client.kv_set(namespace, key, value, ttl=ttl, overwrite=not no_overwrite)
+    )
+    return JSONResponse(None)
 
 
 @router.delete(_BASE + "/{key}", summary="Delete a key-value pair")
 async def delete_kv(api: ApiDep, namespace: str, key: str) -> JSONResponse:
-    return await _delete(api, namespace, key, "main")
+    return JSONResponse(await run_in_threadpool(api.client.kv_delete, namespace, key))
