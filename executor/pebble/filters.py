@@ -140,8 +140,10 @@ def _seq(name: str, value: Any) -> list[Any]:
 
 
 def to_json(value: Any) -> str:
-    """Compact JSON, as Jackson writes it (``null`` for null)."""
-    return json.dumps(_plain(value), separators=(",", ":"), ensure_ascii=False, default=str)
+    """Compact JSON, as Jackson writes it (``null`` for null): the renderer's own printer."""
+    from executor.templating import _to_json as renderer_json
+
+    return renderer_json(value)
 
 
 @_filter("toJson", "json")
