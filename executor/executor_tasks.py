@@ -45,6 +45,7 @@ from executor.pebble.runtime import RenderRuntime, using
 from executor.render_context import build_context
 from executor.state import StateType
 from executor.store.base import ChildEnd, Status, TaskRunRow
+from executor.store.records import retry_chain
 from executor.templating import render_value
 
 if TYPE_CHECKING:
@@ -444,14 +445,14 @@ class ExecutorTasks:
         n = int(self.store.task_run_field(eid, row.id, "subflowAttempt") or 1)
         first = float(self.store.task_run_field(eid, row.id, "firstStart") or now)
         meta = self.store.execution_meta(eid) if policy.new_execution else {}
-        origin = float(meta.get("originalCreated") or meta.get("created") or now)
+        execution_attempt, origin = retry_chain(meta, now)
         outcome = outcomes.attempt_outcome(
             flow.task(row.task_id),
             n,
             StateType.FAILED,
             elapsed_s=now - first,
             retry=policy,
-            execution_attempt=int(meta.get("attemptNumber") or 1),
+            execution_attempt=execution_attempt,
             since_first_execution_s=now - origin,
         )
         if outcome.retry_in is None:

@@ -32,6 +32,7 @@ from executor.secrets import Masker, SecretInputs, provider_from_settings, resol
 from executor.settings import Settings
 from executor.state import StateType
 from executor.store import StartResult, Status, Store
+from executor.store.records import retry_chain
 from executor.tasktypes import text_fields
 from executor.templating import render_value
 from workers.heartbeat import Heartbeat
@@ -260,9 +261,7 @@ class AttemptRunner:
         retry = retry_of(flow, task.id)
         chain = (1, now)
         if state == S.FAILED and retry is not None and retry.new_execution:
-            meta = self.store.execution_meta(eid)
-            created = float(meta.get("originalCreated") or meta.get("created") or now)
-            chain = (int(meta.get("attemptNumber") or 1), created)
+            chain = retry_chain(self.store.execution_meta(eid), now)
         outcome = attempt_outcome(
             task,
             n,

@@ -97,6 +97,14 @@ def metadata_of(x: Mapping[str, str], started: datetime | None = None) -> Execut
     )
 
 
+def retry_chain(x: Mapping[str, str], now: float) -> tuple[int, float]:
+    """Where an execution stands in a chain of ``CREATE_NEW_EXECUTION`` retries, from its
+    hash: its attempt number and when the chain's first execution was created (epoch
+    seconds; ``now`` for a hash that has neither, such as none read at all)."""
+    created = x.get("originalCreated") or x.get("created")
+    return int(x.get("attemptNumber") or 1), float(created) if created else now
+
+
 def created_execution(
     eid: str,
     flow: Flow,
