@@ -140,22 +140,17 @@ class LazyMap(Mapping[str, Any]):
         return sum(1 for _ in self)
 
 
-class LazyField(Mapping[str, Any]):
-    """A JSON field of the execution (``inputs``, ``labels``), read on first use."""
+class Deferred(Mapping[str, Any]):
+    """A mapping computed by ``load`` on first use (a context value that costs a read or
+    a scan, which most templates never look at)."""
 
-    def __init__(self, store: Store, eid: str, name: str) -> None:
-        self._store, self._eid, self._name = store, eid, name
+    def __init__(self, load: Callable[[], dict[str, Any]]) -> None:
+        self._load_fn = load
         self._data: dict[str, Any] | None = None
 
     def _load(self) -> dict[str, Any]:
         if self._data is None:
-            try:
-                raw = self._store.execution_field(self._eid, self._name)
-            except ExecutionNotFound:
-                raw = None
-            if self._name == "labels":
-                raw = labels_map(raw)
-            self._data = raw if isinstance(raw, dict) else {}
+            self._data = self._load_fn()
         return self._data
 
     def __getitem__(self, key: str) -> Any:
@@ -166,6 +161,21 @@ class LazyField(Mapping[str, Any]):
 
     def __len__(self) -> int:
         return len(self._load())
+
+
+def lazy_field(store: Store, eid: str, name: str) -> Deferred:
+    """A JSON field of the execution (``inputs``, ``labels``), read on first use."""
+
+    def load() -> dict[str, Any]:
+        try:
+            raw = store.execution_field(eid, name)
+        except ExecutionNotFound:
+            raw = None
+        if name == "labels":
+            raw = labels_map(raw)
+        return raw if isinstance(raw, dict) else {}
+
+    return Deferred(load)
 
 
 def labels_map(raw: Any) -> dict[str, Any]:
@@ -250,36 +260,19 @@ class LazyParent(Mapping[str, Any]):
         return len(self._parents[0]) if len(self._parents) else 0
 
 
-class LazyTasks(Mapping[str, Any]):
+def task_states(store: Store, eid: str) -> dict[str, Any]:
     """``tasks``: each task's ``{state}``, or ``{value: {state}}`` for the task runs of
     a loop (Kestra's ``tasks.<taskId>.state``), from every task run of the execution."""
-
-    def __init__(self, store: Store, eid: str) -> None:
-        self._store, self._eid = store, eid
-        self._data: dict[str, Any] | None = None
-
-    def _load(self) -> dict[str, Any]:
-        if self._data is None:
-            data: dict[str, Any] = {}
-            for row in self._store.task_run_rows(self._eid):
-                state = row.state.value
-                if row.value is None:
-                    data[row.task_id] = {"state": state}
-                else:
-                    entry = data.setdefault(row.task_id, {})
-                    if isinstance(entry, dict):
-                        entry[row.value] = {"state": state}
-            self._data = data
-        return self._data
-
-    def __getitem__(self, key: str) -> Any:
-        return self._load()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._load())
-
-    def __len__(self) -> int:
-        return len(self._load())
+    data: dict[str, Any] = {}
+    for row in store.task_run_rows(eid):
+        state = row.state.value
+        if row.value is None:
+            data[row.task_id] = {"state": state}
+        else:
+            entry = data.setdefault(row.task_id, {})
+            if isinstance(entry, dict):
+                entry[row.value] = {"state": state}
+    return data
 
 
 def envs(environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -361,7 +354,7 @@ def build_context(
     except ValueError as exc:  # a configuration error fails what renders, clearly
         raise TemplateError(str(exc)) from None
     context: dict[str, Any] = {
-        "envs": envs(),
+        "envs": Deferred(envs),
         "globals": configured,
         "flow": {
             k: v
@@ -384,9 +377,9 @@ def build_context(
             },
         ),
         "outputs": LazyOutputs(store, eid, flow),
-        "tasks": LazyTasks(store, eid),
-        "inputs": LazyField(store, eid, "inputs"),
-        "labels": LazyField(store, eid, "labels"),
+        "tasks": Deferred(lambda: task_states(store, eid)),
+        "inputs": lazy_field(store, eid, "inputs"),
+        "labels": lazy_field(store, eid, "labels"),
     }
     if task is not None:
         context["task"] = {"id": task.id, "type": task.type}
