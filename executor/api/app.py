@@ -83,8 +83,9 @@ from executor.api.schemas import (
     problem_media_types,
 )
 from executor.api.security import DEFAULT_MAX_BODY, BodyLimit, bearer_auth, configured_tokens
-from executor.api.service import MASK, PING_INTERVAL, Api
+from executor.api.service import PING_INTERVAL, Api
 from executor.client import Client
+from executor.encryption import MASK
 from executor.errors import BadRequest, BodyTooLarge, Unauthorized
 
 API_PREFIX = "/api/v1"

@@ -24,14 +24,12 @@ from executor.api import problems as P
 from executor.client import Client
 from executor.errors import ExecutionNotFound, FlowNotFound, OstraError, WaitTimeout
 from executor.flow import Flow
-from executor.inputs import InputType
+from executor.inputs import masked_inputs
 from executor.models import Execution
 from executor.state import StateType
 
 #: seconds of silence after which a follow stream sends a comment (detects gone clients)
 PING_INTERVAL = 5.0
-#: a SECRET input's value as the API shows it
-MASK = "******"
 
 
 def sse(data: Any, event: str | None = None, event_id: str | None = None) -> str:
@@ -54,23 +52,14 @@ class Api:
 
     # -- presenting
 
-    def _secret_inputs(self, execution: Execution) -> set[str]:
-        try:
-            flow = self.client.flow(execution.namespace, execution.flow_id, execution.flow_revision)
-        except OstraError:
-            return set()
-        return {
-            d.id
-            for d in flow.inputs
-            if d.type == InputType.SECRET or d.item_type == InputType.SECRET
-        }
-
     def present(self, execution: Execution) -> dict[str, Any]:
         """The execution's JSON in Kestra's shape, SECRET inputs masked."""
         data = K.execution_json(execution.model_dump(mode="json", by_alias=True))
-        for key in self._secret_inputs(execution):
-            if data["inputs"].get(key) is not None:
-                data["inputs"][key] = MASK
+        try:
+            flow = self.client.flow(execution.namespace, execution.flow_id, execution.flow_revision)
+        except OstraError:
+            return data
+        data["inputs"] = masked_inputs(flow.inputs, data["inputs"])
         return data
 
     def respond(self, execution: Execution, status: int = 200) -> JSONResponse:
