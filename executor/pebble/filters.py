@@ -282,10 +282,9 @@ def _jq(value: Any, expression: Any = None) -> list[Any] | None:
         data = json.loads(value) if isinstance(value, str) else json.loads(to_json(value))
     except ValueError as e:
         raise TemplateError(f"jq: the input is not valid JSON: {e}") from None
-    del compiled
     try:
         # In a child process: a jq program cannot be interrupted (executor.pebble.isolated).
-        return jq_results(program, data)
+        return jq_results(compiled, data)
     except ValueError as e:
         raise TemplateError(f"jq: cannot apply {program!r}: {e}") from None
 

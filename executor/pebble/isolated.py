@@ -70,7 +70,7 @@ def _address_space() -> int:
         return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def _jq_child(jqlib: Any, program: str, data: Any, limit: int, out: int) -> None:
+def _jq_child(program: Any, data: Any, limit: int, out: int) -> None:
     """In the child: run the program, write ``{"ok": [...]}`` or ``{"error": "..."}``."""
     try:
         try:
@@ -84,7 +84,7 @@ def _jq_child(jqlib: Any, program: str, data: Any, limit: int, out: int) -> None
         size = 0
         reply: dict[str, Any]
         try:
-            for result in jqlib.compile(program).input_value(data):
+            for result in program.input_value(data):
                 size += len(json.dumps(result, separators=(",", ":")))
                 if size > limit:
                     reply = {"large": limit}
@@ -104,12 +104,10 @@ def _jq_child(jqlib: Any, program: str, data: Any, limit: int, out: int) -> None
         os._exit(0)
 
 
-def jq_results(program: str, data: Any) -> list[Any]:
-    """Every result of jq ``program`` on ``data`` (JSON-ready), within the render's time
-    and size budgets. ``ValueError`` for a program jq refuses or cannot apply."""
-    import jq as jqlib
-
-    jqlib.compile(program)  # a syntax error is reported at once, without a child
+def jq_results(program: Any, data: Any) -> list[Any]:
+    """Every result of the compiled jq ``program`` (``jq.compile``: the child inherits it
+    as it is) on ``data`` (JSON-ready), within the render's time and size budgets.
+    ``ValueError`` for a program jq cannot apply."""
     timeout = remaining()
     deadline = time.monotonic() + (JQ_DEFAULT_TIMEOUT if timeout is None else timeout)
     limit = max_bytes()
@@ -117,7 +115,7 @@ def jq_results(program: str, data: Any) -> list[Any]:
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child never returns
         os.close(read_end)
-        _jq_child(jqlib, program, data, limit, write_end)
+        _jq_child(program, data, limit, write_end)
     os.close(write_end)
     chunks: list[bytes] = []
     try:
