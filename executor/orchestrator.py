@@ -377,7 +377,7 @@ class Orchestrator:
             trigger=trigger,
             only_if_absent=True,
             attempt=(
-                int(meta.get("attemptNumber") or 1) + 1,
+                source.metadata.attempt_number + 1,
                 # As the first execution shows it (its state's start), to the microsecond.
                 source.metadata.original_created_date.timestamp()
                 if source.metadata.original_created_date
