@@ -21,6 +21,7 @@
     │   ├── AttemptTimeout
     │   └── TaskKilled            (the execution was killed while the attempt ran)
     ├── StoreError                (Redis unreachable or a script failed; wraps redis.RedisError)
+    │   ├── StoreUnavailable      (Redis could not be reached: worth trying again later)
     │   └── ApiUnavailable        (the REST API cannot be reached, or it cannot reach Redis)
     ├── WaitTimeout               (``Client.wait`` gave up before the execution ended)
     └── ApiError                  (an HTTP request refused by the REST API; ``status``)
@@ -183,6 +184,11 @@ class TaskKilled(TaskFailure):
 
 class StoreError(OstraError):
     """Redis could not be reached, or a store operation failed."""
+
+
+class StoreUnavailable(StoreError):
+    """Redis could not be reached (refused, reset, timed out, still loading its data): the
+    same call may succeed once it is back, unlike a refused or failed script."""
 
 
 class WaitTimeout(OstraError):

@@ -24,6 +24,14 @@ from executor.models import Execution, Label, LogEntry, MetricEntry, StateEvent
 from executor.state import StateType
 
 
+def lease_holder(worker_id: str, token: str) -> str:
+    """What a running attempt's lease holds: its worker's id and the attempt's own token
+    (``host:pid:token``), so a process running several attempts at once (thread, gevent
+    and eventlet pools) tells its own live attempts from dead ones; ``worker_id`` alone
+    without a token."""
+    return f"{worker_id}:{token}" if token else worker_id
+
+
 class Status(StrEnum):
     """How a store step went. A ``StrEnum``: it compares equal to its name."""
 
@@ -332,8 +340,10 @@ class Store(Protocol):
         lease_s: float,
         force: bool = False,
         max_deliveries: int = 5,
+        token: str = "",
     ) -> StartResult:
-        """Claim a task run and start its next attempt under a lease."""
+        """Claim a task run and start its next attempt under a lease, held by
+        ``lease_holder(worker_id, token)`` (``worker_id`` is recorded on the attempt)."""
 
     def finish_attempt(
         self,
@@ -352,13 +362,22 @@ class Store(Protocol):
         errors_branch: bool = False,
         iteration: int | None = None,
         then: Then | None = None,
+        holder: str = "",
     ) -> Finished:
         """Record how an attempt ended, with the task run; a flowable child's end is
         counted on its flowable in the same step; ``then`` is applied in the same step
-        if the task run ended in ``then.state``."""
+        if the task run ended in ``then.state``. Fenced: only attempt ``attempt`` of a
+        RUNNING task run whose lease holds ``holder`` (when given) or has lapsed with no
+        newer attempt started may end it; else STALE."""
 
-    def renew_leases(self, leases: Mapping[tuple[str, str], float]) -> None:
-        """Extend the leases of running attempts (the heartbeat)."""
+    def renew_leases(
+        self,
+        leases: Mapping[tuple[str, str], float],
+        holders: Mapping[tuple[str, str], str] | None = None,
+    ) -> set[tuple[str, str]]:
+        """Extend the leases of running attempts (the heartbeat). A lease given a holder
+        in ``holders`` is extended only while it holds that holder; returns those that
+        did not (lapsed, or another attempt's): their attempts must stop."""
 
     def lease_alive(self, eid: str, trid: str) -> bool:
         """True while the attempt's lease holds."""

@@ -22,7 +22,8 @@
 --            for attempt n+1, or RETRIED: a new execution runs the flow again, see
 --            Orchestrator.retried), outputs (JSON, "" for none), retryAt (epoch s, "" if none),
 --            deadline (active deadline, epoch s), error ("" for none),
---            metrics = [metric entry JSON, ...],
+--            metrics = [metric entry JSON, ...], holder (what the attempt's lease holds,
+--            as start.lua set it; "" not to check it),
 --            child = {errors (in the flowable's errors branch), iteration ("" outside
 --            loops)} for a child of a flowable, absent for a top-level task run,
 --            then = {state, kind = NEXT|END, deadline (pending), now (epoch s), rows =
@@ -37,9 +38,10 @@
 -- Either happens only if the task run did end in `state` and the execution is not being
 -- killed.
 --
--- Fencing: only the live attempt n of a RUNNING task run may end it. A late result of a
--- superseded attempt, or any result after the execution was killed, changes nothing but
--- that attempt's own record.
+-- Fencing: only the live attempt n of a RUNNING task run may end it: the lease holds
+-- this attempt's holder or, once it lapsed, nobody started a newer attempt (start.lua
+-- counts every start in `attempts`). A late result of a superseded attempt, or any
+-- result after the execution was killed, changes nothing but that attempt's own record.
 -- Reply: {status, state}: status OK, STALE (a superseded attempt) or INVALID (the table
 -- forbids the end asked for: nothing written), state the task run's state; with OK, for a
 -- child of a flowable that ended, child = what child_end() returns (its end counted in
@@ -58,6 +60,10 @@ if st ~= 'RUNNING' or t[3] ~= n then
             'h', happend(h, ahist(n, 'KILLED', A.date)))
     end
     return reply({status = 'STALE', state = st})
+end
+if A.holder and A.holder ~= '' then
+    local held = redis.call('GET', K.lease)
+    if held and held ~= A.holder then return reply({status = 'STALE', state = st}) end
 end
 local X = xread(K.exec, 'triggerExecutionId')
 local xstate = X.state

@@ -25,7 +25,8 @@ P:{EID}:tr:TRID:ended           set     ended children of a flowable task run
 P:{EID}:tr:TRID:values          list    loop values of a ForEach (or Each*) task run
 P:{EID}:tr:TRID                 hash    a task run, its attempts as ``aN:*`` fields, ``h``:
                                         task run and attempt histories (as above)
-P:{EID}:tr:TRID:lease           string  ``worker_id`` of the live attempt, with a TTL
+P:{EID}:tr:TRID:lease           string  holder of the live attempt (``worker_id:token``,
+                                        ``base.lease_holder``), with a TTL
 P:{EID}:metrics                 list    metric entries, JSON
 P:{EID}:logs                    list    log entries, JSON
 P:{EID}:events                  stream  every state change (for ``follow``): one entry

@@ -56,6 +56,7 @@ from executor.store.base import (
     Status,
     TaskRunRow,
     Then,
+    lease_holder,
 )
 from executor.store.keys import identity
 from executor.store.records import (
@@ -884,9 +885,10 @@ class MemoryStore:
         lease_s: float,
         force: bool = False,
         max_deliveries: int = 5,
+        token: str = "",
     ) -> StartResult:
         """Claim task run ``trid`` and start its next attempt under a lease
-        (``start.lua``)."""
+        (``start.lua``), held by ``lease_holder(worker_id, token)``."""
         lease_ms = int(lease_s * 1000)
         if lease_ms <= 0:
             raise StoreError("invalid lease: it must last at least 1 ms")
@@ -959,7 +961,7 @@ class MemoryStore:
                 }
             )
             self._note("a", trid, task, n, "RUNNING", date)
-            self._e(eid).leases[trid] = (worker_id, now + lease_ms / 1000)
+            self._e(eid).leases[trid] = (lease_holder(worker_id, token), now + lease_ms / 1000)
             self._active[f"{eid}|{trid}"] = now + lease_ms / 1000
             if xstate in ("CREATED", "RESTARTED", "RETRYING"):
                 self._exec_move(eid, "RUNNING", date)
@@ -994,9 +996,11 @@ class MemoryStore:
         errors_branch: bool = False,
         iteration: int | None = None,
         then: Then | None = None,
+        holder: str = "",
     ) -> Finished:
         """Record how attempt ``attempt`` ended, with the task run (``finish.lua``): only
-        the live attempt of a RUNNING task run may end it (else STALE); KILLED whatever
+        the live attempt of a RUNNING task run may end it (else STALE), the one whose
+        lease holds ``holder`` (when given) or lapsed unclaimed; KILLED whatever
         it says while the execution is being killed. A flowable child's end is counted on
         ``parent`` in the same step; for a top-level task run, ``then`` is applied if it
         ended in ``then.state``: its rows created (NEXT), or, with none, the execution
@@ -1014,6 +1018,9 @@ class MemoryStore:
                 if t.get(f"a{n}:state") == "RUNNING":
                     t[f"a{n}:state"] = "KILLED"
                     t["h"] = happend(h, ahist(n, "KILLED", date))
+                return Finished(Status.STALE, StateType(st))
+            held, _ = self._lease(eid, trid)
+            if holder and held is not None and held != holder:
                 return Finished(Status.STALE, StateType(st))
             e = self._e(eid)
             x = e.x
@@ -1098,16 +1105,27 @@ class MemoryStore:
             self._emit(eid)
             return result
 
-    def renew_leases(self, leases: Mapping[tuple[str, str], float]) -> None:
+    def renew_leases(
+        self,
+        leases: Mapping[tuple[str, str], float],
+        holders: Mapping[tuple[str, str], str] | None = None,
+    ) -> set[tuple[str, str]]:
         """Extend the live leases of running attempts (the heartbeat), and their
-        deadlines in the active set."""
+        deadlines in the active set; a lease with a holder in ``holders`` only while it
+        holds it (``renew.lua``). Returns the leases that did not."""
+        lost: set[tuple[str, str]] = set()
         with self._lock:
             now = self._now()
             for (eid, trid), lease_s in leases.items():
                 holder, _ = self._lease(eid, trid)
+                want = (holders or {}).get((eid, trid))
+                if want is not None and holder != want:
+                    lost.add((eid, trid))
+                    continue
                 if holder is not None:
                     self._e(eid).leases[trid] = (holder, now + int(lease_s * 1000) / 1000)
                 self._active[f"{eid}|{trid}"] = now + lease_s
+        return lost
 
     def lease_alive(self, eid: str, trid: str) -> bool:
         """True while the attempt's lease holds."""

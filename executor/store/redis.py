@@ -21,7 +21,14 @@ import redis
 from redis.commands.core import Script
 
 from executor.engine.outcomes import lua_constants
-from executor.errors import ExecutionNotFound, FlowNotFound, KVConflict, StateConflict, StoreError
+from executor.errors import (
+    ExecutionNotFound,
+    FlowNotFound,
+    KVConflict,
+    StateConflict,
+    StoreError,
+    StoreUnavailable,
+)
 from executor.flow import Flow
 from executor.kv import KVRecord, KVType, check_key, check_namespace, check_tenant, check_ttl
 from executor.models import (
@@ -45,6 +52,7 @@ from executor.store.base import (
     Status,
     TaskRunRow,
     Then,
+    lease_holder,
 )
 from executor.store.keys import Keys, active_member, identity
 from executor.store.records import (
@@ -85,6 +93,8 @@ def _translate(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise StoreUnavailable(f"redis: {exc}") from exc
         except redis.RedisError as exc:
             raise StoreError(f"redis: {exc}") from exc
 
@@ -205,6 +215,7 @@ class RedisStore:
                 "submit",
                 "end_execution",
                 "kv_set",
+                "renew",
             )
         }
         self._flow_cache: dict[tuple[str, str, int], Flow] = {}
@@ -779,6 +790,7 @@ class RedisStore:
         lease_s: float,
         force: bool = False,
         max_deliveries: int = 5,
+        token: str = "",
     ) -> StartResult:
         """Claim task run ``trid`` and start its next attempt (see ``start.lua``)."""
         k = self.k
@@ -789,6 +801,7 @@ class RedisStore:
             date=iso(),
             now=f"{now:.6f}",
             worker=worker_id,
+            holder=lease_holder(worker_id, token),
             lease=str(int(lease_s * 1000)),
             force=force,
             lost=str(max_deliveries),
@@ -822,6 +835,7 @@ class RedisStore:
         errors_branch: bool = False,
         iteration: int | None = None,
         then: Then | None = None,
+        holder: str = "",
     ) -> Finished:
         """Record how attempt ``attempt`` ended (see ``finish.lua``); for a child of a
         flowable (``parent``), its end is counted on the flowable in the same step. For a
@@ -840,6 +854,7 @@ class RedisStore:
             deadline=f"{active_deadline:.6f}",
             error=error[:4000],
             metrics=[m.model_dump_json(by_alias=True) for m in metrics],
+            holder=holder,
         )
         step.key(
             exec=k.execution(eid),
@@ -889,14 +904,36 @@ class RedisStore:
         return _finished(self._call("finish", step), parent)
 
     @_translate
-    def renew_leases(self, leases: Mapping[tuple[str, str], float]) -> None:
-        """Extend the leases of running attempts (the heartbeat)."""
+    def renew_leases(
+        self,
+        leases: Mapping[tuple[str, str], float],
+        holders: Mapping[tuple[str, str], str] | None = None,
+    ) -> set[tuple[str, str]]:
+        """Extend the leases of running attempts (the heartbeat): one round trip for all;
+        a lease with a holder in ``holders`` only if it holds it (``renew.lua``)."""
         now = time.time()
+        holders = holders or {}
+        checked: list[tuple[str, str]] = []
+        script = self._scripts["renew"]
         with self.r.pipeline(transaction=False) as pipe:
             for (eid, trid), lease_s in leases.items():
-                pipe.pexpire(self.k.lease(eid, trid), int(lease_s * 1000))
-                pipe.zadd(self.k.active, {active_member(eid, trid): now + lease_s})
-            pipe.execute()
+                holder = holders.get((eid, trid))
+                if holder is None:
+                    pipe.pexpire(self.k.lease(eid, trid), int(lease_s * 1000))
+                    pipe.zadd(self.k.active, {active_member(eid, trid): now + lease_s})
+                    continue
+                step = _Step(
+                    holder=holder,
+                    ms=str(int(lease_s * 1000)),
+                    deadline=f"{now + lease_s:.6f}",
+                    member=active_member(eid, trid),
+                )
+                step.key(lease=self.k.lease(eid, trid), active=self.k.active)
+                script(keys=step.keys, args=step.argv(), client=pipe)
+                checked.append((eid, trid))
+            replies = pipe.execute()
+        held = [json.loads(r) for r in replies if isinstance(r, (bytes, str))]
+        return {key for key, out in zip(checked, held, strict=True) if not out["held"]}
 
     @_translate
     def append_log(self, entry: LogEntry) -> None:

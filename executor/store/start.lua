@@ -10,9 +10,11 @@
 --   idx     CREATED, RESTARTED, RETRYING, RUNNING -> P:idx:state:STATE (the execution
 --           starts RUNNING with its first attempt, and goes RUNNING again from RETRYING
 --           with the next attempt of a retried task run)
--- ARGV[1] = {eid, trid, date (ISO), now (epoch s), worker (id), lease (ms), force (true
---            when the caller knows the lease holder is dead), lost (deliveries lost to
---            dead workers after which the task run fails)}
+-- ARGV[1] = {eid, trid, date (ISO), now (epoch s), worker (id, recorded on the attempt),
+--            holder (what the lease holds: the worker id and the attempt's own token,
+--            so one process running several attempts knows each of its holders), lease
+--            (ms), force (true when the caller knows the lease holder is dead), lost
+--            (deliveries lost to dead workers after which the task run fails)}
 --
 -- Reply, by status:
 --   MISSING                      no such execution or task run
@@ -114,7 +116,7 @@ end
 redis.call('HSET', K.tr, 'state', 'RUNNING', 'attempts', n, 'a' .. n .. ':state', 'RUNNING',
     'a' .. n .. ':worker', A.worker, 'firstStart', first_start, 'h', h, unpack(fields))
 note('a', trid, task, n, 'RUNNING', date)
-redis.call('SET', K.lease, A.worker, 'PX', A.lease)
+redis.call('SET', K.lease, A.holder, 'PX', A.lease)
 redis.call('ZADD', K.active, now + tonumber(A.lease) / 1000, A.eid .. '|' .. trid)
 if move then xapply(X, A.eid, 'RUNNING', date, K) end
 emit(K.events)
