@@ -59,6 +59,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_hijack_root_logger": False,
         "worker_soft_shutdown_timeout": 30.0,
         "worker_enable_soft_shutdown_on_idle": False,
-        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        # Running attempts go on when the broker connection drops (Redis restarting):
+        # their message may be delivered again, which their lease makes harmless (BUSY
+        # while the attempt runs, DONE after), and the attempt writes its end once Redis
+        # is back. Cancelling them would kill every running attempt at every blip.
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
         "broker_pool_limit": 10,
     }

@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import socket
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -21,7 +23,13 @@ from executor.context import RunContext
 from executor.encryption import encryption_key
 from executor.engine.outcomes import attempt_outcome, retry_of
 from executor.engine.vocabulary import Ended
-from executor.errors import AttemptTimeout, TaskFailure, TaskKilled, TemplateError
+from executor.errors import (
+    AttemptTimeout,
+    StoreUnavailable,
+    TaskFailure,
+    TaskKilled,
+    TemplateError,
+)
 from executor.flow import Flow, TaskDef
 from executor.inputs import is_secret
 from executor.models import LogEntry
@@ -32,6 +40,7 @@ from executor.secrets import Masker, SecretInputs, provider_from_settings, resol
 from executor.settings import Settings
 from executor.state import StateType
 from executor.store import StartResult, Status, Store
+from executor.store.base import Finished, lease_holder
 from executor.store.records import retry_chain
 from executor.tasktypes import text_fields
 from executor.templating import render_value
@@ -40,6 +49,7 @@ from workers.interrupts import attempt_guard
 
 log = logging.getLogger(__name__)
 S = StateType
+T = TypeVar("T")
 
 #: Largest JSON size of a task run's outputs.
 MAX_OUTPUT_BYTES = 1 << 20
@@ -50,13 +60,28 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _holder_dead(holder: str) -> bool:
-    """True if the lease holder is a process of this host that no longer exists."""
-    host, _, pid = holder.rpartition(":")
+def new_token() -> str:
+    """A fresh token for one attempt's lease (never all digits, so ``host:pid`` and
+    ``host:pid:token`` holders are told apart)."""
+    return "t" + secrets.token_hex(6)
+
+
+def _holder_dead(holder: str, live: Callable[[str], bool]) -> bool:
+    """True if the lease holder (``host:pid:token``, or ``host:pid`` from older workers) is
+    a process of this host that no longer exists, or an attempt of this very process that
+    is not live here any more (``live(token)`` false): several attempts may run in one
+    process (thread, gevent and eventlet pools), so the process alone says nothing."""
+    rest, _, last = holder.rpartition(":")
+    token = ""
+    if last and not last.isdigit():
+        token = last
+        rest, _, last = rest.rpartition(":")
+    host, pid = rest, last
     if host != socket.gethostname() or not pid.isdigit():
         return False
     if int(pid) == os.getpid():
-        return True  # this very process: the attempt it held is not running any more
+        # This very process: dead unless the attempt that holds it still runs here.
+        return not (token and live(token))
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:
@@ -64,6 +89,10 @@ def _holder_dead(holder: str) -> bool:
     except PermissionError:
         return False
     return False
+
+
+class _GaveUp(Exception):
+    """Redis stayed unreachable until the lease lapsed (or the time to advance passed)."""
 
 
 @dataclass(frozen=True)
@@ -95,12 +124,23 @@ class AttemptRunner:
         """Handle one delivery of task run ``trid`` of execution ``eid``."""
         me = worker_id()
         lease = self.settings.lease_seconds
-        res = self.store.start_attempt(
-            eid, trid, me, lease, max_deliveries=self.settings.max_deliveries
-        )
-        if res.status == Status.BUSY and _holder_dead(res.holder):
+        token = new_token()
+        holder = lease_holder(me, token)
+        # Live here before the lease can name it: a duplicate delivery in another thread of
+        # this process must see its holder alive.
+        self.heartbeat.claim(token, eid, trid, holder, lease)
+        try:
+            return self._run(eid, trid, me, token, holder)
+        finally:
+            self.heartbeat.remove(token)
+
+    def _run(self, eid: str, trid: str, me: str, token: str, holder: str) -> Outcome:
+        lease = self.settings.lease_seconds
+        deliveries = self.settings.max_deliveries
+        res = self.store.start_attempt(eid, trid, me, lease, max_deliveries=deliveries, token=token)
+        if res.status == Status.BUSY and _holder_dead(res.holder, self.heartbeat.holds):
             res = self.store.start_attempt(
-                eid, trid, me, lease, force=True, max_deliveries=self.settings.max_deliveries
+                eid, trid, me, lease, force=True, max_deliveries=deliveries, token=token
             )
         if res.status == Status.BUSY:
             # Another worker holds a live lease: a duplicate delivery. Look again once the
@@ -116,11 +156,12 @@ class AttemptRunner:
         if res.status != Status.START:
             log.warning("task run %s of execution %s not found; message dropped", trid, eid)
             return Outcome()
-        return self._attempt(eid, trid, res)
+        self.heartbeat.started(token)  # its lease exists: renewed from now on
+        return self._attempt(eid, trid, res, token, holder)
 
     # ------------------------------------------------------------------ one attempt
 
-    def _attempt(self, eid: str, trid: str, res: StartResult) -> Outcome:
+    def _attempt(self, eid: str, trid: str, res: StartResult, token: str, holder: str) -> Outcome:
         flow = self.store.get_flow(res.namespace, res.flow_id, res.revision)
         task = flow.task(res.task_id)
         n = res.attempt
@@ -128,6 +169,8 @@ class AttemptRunner:
         killed_cache: list[float] = [0.0, 0.0]  # (checked at, killed?)
 
         def is_killed() -> bool:
+            if self.heartbeat.lost(token):
+                return True  # its lease lapsed: stop before another worker takes over
             now = time.monotonic()
             if now - killed_cache[0] > 0.5:
                 state = self.store.execution_state(eid)
@@ -157,18 +200,30 @@ class AttemptRunner:
         )
         try:
             with attempt_guard(timeout) as interrupt:
-                self.heartbeat.add(eid, trid, self.settings.lease_seconds, interrupt)
-                result = self._execute(
-                    eid, trid, flow_task=task, flow=flow, ctx=ctx, res=res, masker=masker
-                )
+                self.heartbeat.started(token, interrupt)
+                try:
+                    result = self._execute(
+                        eid, trid, flow_task=task, flow=flow, ctx=ctx, res=res, masker=masker
+                    )
+                finally:
+                    self.heartbeat.ended(token)
         except (AttemptTimeout, TaskKilled) as exc:  # raised between two checks, by a signal
             result = _Result(
                 S.KILLED if isinstance(exc, TaskKilled) else S.FAILED,
                 retryable=not isinstance(exc, TaskKilled),
                 error=str(exc),
             )
-        finally:
-            self.heartbeat.remove(eid, trid)
+        if self.heartbeat.lost(token):
+            # Another worker may run it by now: the next delivery records this attempt as
+            # lost (RESUBMITTED) and runs the next one.
+            log.warning(
+                "task run %s of execution %s: attempt %d stopped, its lease lapsed; "
+                "nothing recorded",
+                trid,
+                eid,
+                n,
+            )
+            return Outcome()
         if masker:
             # Nothing a resolved secret reached is stored in plaintext.
             result.error = masker.mask(result.error)
@@ -176,7 +231,11 @@ class AttemptRunner:
             ctx.metrics = [
                 m.model_copy(update={"tags": masker.mask_value(m.tags)}) for m in ctx.metrics
             ]
-        return self._record(eid, trid, flow, task, n, res, result, ctx)
+        try:
+            return self._record(eid, trid, flow, task, n, res, result, ctx, token, holder)
+        except _GaveUp as exc:
+            log.warning("task run %s of execution %s: %s", trid, eid, exc)
+            return Outcome(attempt=n)
 
     def _execute(
         self,
@@ -243,6 +302,21 @@ class AttemptRunner:
             ctx.log(traceback.format_exc(limit=8), "DEBUG")
             return _Result(S.FAILED, error=f"{type(exc).__name__}: {exc}")
 
+    def _persist(self, what: str, fn: Callable[[], T], gave_up: Callable[[], bool]) -> T:
+        """``fn()``, tried again with backoff while Redis is unreachable, until
+        ``gave_up()`` (then ``_GaveUp``). Only what is safe to repeat goes here: every
+        step is a compare-and-set, a repeated one changes nothing."""
+        delay = 0.05
+        while True:
+            try:
+                return fn()
+            except StoreUnavailable as exc:
+                if gave_up():
+                    raise _GaveUp(f"{what}: Redis unreachable until the lease lapsed") from exc
+                log.warning("%s: %s; trying again in %.2fs", what, exc, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
     def _record(
         self,
         eid: str,
@@ -253,15 +327,26 @@ class AttemptRunner:
         res: StartResult,
         result: _Result,
         ctx: RunContext,
+        token: str,
+        holder: str,
     ) -> Outcome:
-        now = time.time()
+        # While Redis is unreachable the end is written again and again, the heartbeat
+        # renewing the lease meanwhile, until the lease lapses (then another worker may
+        # run it again: nothing is recorded).
+        def lapsed() -> bool:
+            return self.heartbeat.lost(token)
+
         state = result.attempt_state
         if state == S.FAILED:
-            ctx.log(result.error or "attempt failed", "ERROR")
+            self._persist(
+                "attempt log", lambda: ctx.log(result.error or "attempt failed", "ERROR"), lapsed
+            )
+        now = time.time()
         retry = retry_of(flow, task.id)
         chain = (1, now)
         if state == S.FAILED and retry is not None and retry.new_execution:
-            chain = retry_chain(self.store.execution_meta(eid), now)
+            meta = self._persist("execution", lambda: self.store.execution_meta(eid), lapsed)
+            chain = retry_chain(meta, now)
         outcome = attempt_outcome(
             task,
             n,
@@ -282,45 +367,66 @@ class AttemptRunner:
         parent = res.parent_task_run_id
         # A top-level task run's successors are decided now, for the end state it is about
         # to record, and created in the same step (unless it ends otherwise: killed).
+        decided = Ended(task.id, tr_state)
         then = (
-            self.orchestrator.plan_next(eid, flow, Ended(task.id, tr_state))
+            self._persist(
+                "next task runs", lambda: self.orchestrator.plan_next(eid, flow, decided), lapsed
+            )
             if parent is None and retry_in is None
             else None
         )
-        done = self.store.finish_attempt(
-            eid,
-            trid,
-            n,
-            state,
-            tr_state,
-            outputs=result.outputs,
-            retry_at=retry_at,
-            active_deadline=deadline,
-            error=result.error,
-            metrics=ctx.metrics,
-            parent=parent,
-            errors_branch=parent is not None and flow.locate(task.id).branch == "errors",
-            iteration=res.iteration,
-            then=then,
-        )
+        tries = [0]
+
+        def finish() -> Finished:
+            tries[0] += 1
+            return self.store.finish_attempt(
+                eid,
+                trid,
+                n,
+                state,
+                tr_state,
+                outputs=result.outputs,
+                retry_at=retry_at,
+                active_deadline=deadline,
+                error=result.error,
+                metrics=ctx.metrics,
+                parent=parent,
+                errors_branch=parent is not None and flow.locate(task.id).branch == "errors",
+                iteration=res.iteration,
+                then=then,
+                holder=holder,
+            )
+
+        done = self._persist("attempt end", finish, lapsed)
+        # Its lease is gone with its end: what follows has until the reconciler would
+        # advance it (its active-set deadline, a lease from now) to be applied.
+        self.heartbeat.remove(token)
+        until = time.monotonic() + self.settings.lease_seconds
         final = done.state
-        if done.status != Status.OK:
-            if final is not None and final.is_terminated():
-                self.orchestrator.advance(eid, trid)
+
+        def after() -> Outcome:
+            if done.status != Status.OK:
+                if tries[0] > 1 and final == S.RETRYING and retry_in is not None:
+                    # An earlier try was applied and its reply lost: schedule the retry.
+                    return Outcome(retry_in=retry_in, attempt=n)
+                if final is not None and final.is_terminated():
+                    self.orchestrator.advance(eid, trid)
+                return Outcome(attempt=n)
+            if final == S.RETRYING and retry_in is not None:
+                return Outcome(retry_in=retry_in, attempt=n)
+            if done.next_state is not None:
+                return Outcome(attempt=n)  # what follows was created and sent in that step
+            if done.ended is not None:
+                self.orchestrator.ended(eid, done.ended)  # the execution ended in that step
+                return Outcome(attempt=n)
+            assert final is not None
+            self.orchestrator.advance(
+                eid,
+                trid,
+                flow=flow,
+                child_end=done.child,
+                ended=Ended(task.id, final, res.parent_task_run_id, res.value, res.iteration),
+            )
             return Outcome(attempt=n)
-        if final == S.RETRYING and retry_in is not None:
-            return Outcome(retry_in=retry_in, attempt=n)
-        if done.next_state is not None:
-            return Outcome(attempt=n)  # what follows was created and sent in that step
-        if done.ended is not None:
-            self.orchestrator.ended(eid, done.ended)  # the execution ended in that step
-            return Outcome(attempt=n)
-        assert final is not None
-        self.orchestrator.advance(
-            eid,
-            trid,
-            flow=flow,
-            child_end=done.child,
-            ended=Ended(task.id, final, res.parent_task_run_id, res.value, res.iteration),
-        )
-        return Outcome(attempt=n)
+
+        return self._persist("advance", after, lambda: time.monotonic() >= until)
