@@ -7,8 +7,11 @@ OSTRA_REDIS_URL           (embedded for ``run``)       Redis URL for state and t
                                                        (``redis://``, ``rediss://``, user/password)
 OSTRA_PREFIX              ``ostra``                    prefix of every Redis key Ostra writes
 OSTRA_RETENTION           ``604800`` (7 days)          seconds a finished execution is kept
-OSTRA_LEASE_SECONDS       ``30``                       a running attempt's lease; a worker that
-                                                       stops renewing it is presumed dead
+OSTRA_LEASE_SECONDS       ``30``                       a running attempt's lease, renewed every
+                                                       quarter of it; a worker that stops
+                                                       renewing it is presumed dead; one that
+                                                       cannot renew it stops the attempt
+                                                       ``max(0.5, lease/10)`` s before it lapses
 OSTRA_PENDING_GRACE       ``300``                      seconds a created task run may wait in the
                                                        queue before it is sent again
 OSTRA_VISIBILITY_TIMEOUT  ``3600``                     kombu visibility timeout (a backstop only)
