@@ -95,6 +95,8 @@ def test_lease_a_worker_stopped_past_its_lease_stops_its_attempt_and_records_not
         assert len(_lines(trace)) == ticks, "the first attempt still runs"
         assert "1 done" not in _lines(trace)
         assert "2 done" in _lines(trace)
+        # Stopped by its own worker, for its lease (not killed, not crashed).
+        assert "its lease lapsed; nothing recorded" in (tmp_path / "stopped.log").read_text()
 
         after = client.get(eid)
         assert after.state.current == S.SUCCESS
