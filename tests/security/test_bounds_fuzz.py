@@ -99,7 +99,7 @@ def test_bounds_fuzz_schemathesis_no_server_error(
             except Exception as exc:
                 failures.append(f"{operation.label} ({mode.value}): {exc}")
     assert not failures, "\n\n".join(failures)
-    assert time.monotonic() - started < 60
+    assert time.monotonic() - started < 180  # ~30 s idle; generous on a loaded 2-core box
 
 
 def _body_routes(app: Any) -> list[tuple[str, str, list[str]]]:
