@@ -766,7 +766,7 @@ def worker_group_problem(value: Any, task_id: Any = None) -> str | None:
     if not isinstance(value, str):
         return None  # reported by the type check of the common properties
     of = f" of task {task_id!r}" if isinstance(task_id, str) else ""
-    if not WORKER_GROUP_RE.match(value):
+    if not WORKER_GROUP_RE.fullmatch(value):
         return (
             f"invalid workerGroup {value!r}{of}: use at most {MAX_WORKER_GROUP} letters, "
             "digits, '_', '-' and '.', starting with a letter or digit (it names a Celery "
