@@ -19,6 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from executor.bounds import MAX_JSON_DEPTH, TooDeep, check_depth
 from executor.dispatch import Dispatcher, make_app
 from executor.errors import (
     ExecutionNotFound,
@@ -371,6 +372,14 @@ class Client:
         return [KVEntry.of(r) for r in self.store.kv_list(namespace, tenant=tenant)]
 
 
+def _too_deep(value: Any) -> bool:
+    try:
+        check_depth(value)
+    except TooDeep:
+        return True
+    return False
+
+
 def _labels(flow: Flow, given: Mapping[str, str] | list[Label] | None, eid: str) -> list[Label]:
     merged: dict[str, str] = dict(flow.labels)
     problems = []
@@ -384,6 +393,10 @@ def _labels(flow: Flow, given: Mapping[str, str] | list[Label] | None, eid: str)
             problems.append(Problem("labels", f"invalid label key {key!r}"))
         elif key.startswith("system.") and key != "system.correlationId":
             problems.append(Problem(f"labels.{key}", "labels starting with 'system.' are reserved"))
+        elif _too_deep(value):
+            problems.append(
+                Problem(f"labels.{key}", f"nested more than {MAX_JSON_DEPTH} levels deep")
+            )
         else:
             merged[key] = str(value)
     if problems:

@@ -13,7 +13,8 @@
     │   └── KVNotFound            (no such key in a namespace's KV store)
     ├── StateConflict             (the request does not fit the current state: HTTP 409)
     │   ├── InvalidTransition     (the table forbids current -> proposed)
-    │   └── KVConflict            (a KV key exists and ``overwrite`` is false)
+    │   ├── KVConflict            (a KV key exists and ``overwrite`` is false)
+    │   └── QueueKeyConflict      (a task run's queue key holds a Redis value, not a list)
     ├── TemplateError             (a template failed to render)
     │   └── SecretError           (a secret or SECRET input could not be read or decrypted)
     │       └── SecretNotFound    (no provider has the secret; names it and the provider)
@@ -136,6 +137,18 @@ class KVConflict(StateConflict):
         super().__init__(
             f"Cannot set value for key '{key}'. Key already exists and `overwrite` is set "
             "to `false`."
+        )
+
+
+class QueueKeyConflict(StateConflict):
+    """The Redis key of a task run's queue (its ``workerGroup``) holds a value of another
+    type than a list, so no message can be pushed there; nothing was written."""
+
+    def __init__(self, queue: str, kind: str) -> None:
+        self.queue, self.kind = queue, kind
+        super().__init__(
+            f"cannot send a task run to queue {queue!r}: that Redis key holds a {kind}, not "
+            "a list (a Celery queue); use another workerGroup or remove the key"
         )
 
 

@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from executor import bounds
 from executor.catalog import lookup
 from executor.durations import Duration, DurationError, parse_duration
 from executor.errors import FlowValidationError, Problem
@@ -31,6 +32,14 @@ from executor.tasktypes import TaskType
 from executor.templating import check_syntax, contains_template, to_text
 
 ID_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]*$")
+#: The longest ``workerGroup``.
+MAX_WORKER_GROUP = 64
+#: A ``workerGroup`` is a Celery queue, so the name of a Redis list (kombu's): letters,
+#: digits, ``_``, ``-`` and ``.``, starting with a letter or digit (no ``:``, spaces or
+#: braces, so it can never name one of Ostra's keys, ``ostra:...``, or a hash tag).
+WORKER_GROUP_RE = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9_.-]{{0,{MAX_WORKER_GROUP - 1}}}$")
+#: Keys kombu's Redis transport keeps beside the queues (not lists): never a queue name.
+RESERVED_WORKER_GROUPS = frozenset({"unacked", "unacked_index", "unacked_mutex"})
 NAMESPACE_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 #: Properties every task accepts, whatever its type (Kestra's ``Task``).
@@ -54,24 +63,69 @@ BRANCHES = ("tasks", "errors", "finally")
 
 
 MAX_YAML_ALIASES = 100
+#: The deepest nesting of a flow (its YAML, or the data it is built from).
+MAX_YAML_DEPTH = bounds.MAX_YAML_DEPTH
 #: Scalar keys read as their text (the merge key ``<<`` keeps its meaning).
 _TEXT_KEY_TAGS = frozenset(
     f"tag:yaml.org,2002:{t}" for t in ("bool", "int", "float", "null", "timestamp")
 )
 
 
+class YamlTooDeep(yaml.YAMLError):
+    """A YAML document nests deeper than ``MAX_YAML_DEPTH`` (aliases counted as copies)."""
+
+    def __init__(self, limit: int, line: int) -> None:
+        self.limit, self.line = limit, line
+        super().__init__(f"the YAML is nested more than {limit} levels deep (line {line})")
+
+
+def _line(event: yaml.Event) -> int:
+    mark = event.start_mark
+    return mark.line + 1 if mark is not None else 0
+
+
 class _Yaml12Loader(yaml.SafeLoader):
     """YAML 1.2 booleans: only true/false (PyYAML's 1.1 also reads yes/no/on/off); a
-    bounded number of aliases (nested aliases expand exponentially: "billion laughs")."""
+    bounded number of aliases (nested aliases expand exponentially: "billion laughs");
+    a bounded nesting (PyYAML's composer recurses once per level: 20,000 ``[`` would end
+    in a ``RecursionError``), an alias counting as deep as the node it stands for."""
 
     _aliases = 0
+    _depth = 0
+    _heights: dict[int, int]
 
     def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
+        if not hasattr(self, "_heights"):
+            self._heights = {}
+        event: Any = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.AliasEvent):
             self._aliases += 1
             if self._aliases > MAX_YAML_ALIASES:
                 raise yaml.YAMLError(f"more than {MAX_YAML_ALIASES} aliases")
-        return super().compose_node(parent, index)
+            target = self.anchors.get(event.anchor)
+            if target is not None and self._depth + self._heights.get(id(target), 0) > (
+                MAX_YAML_DEPTH
+            ):
+                raise YamlTooDeep(MAX_YAML_DEPTH, _line(event))
+            return super().compose_node(parent, index)
+        if not isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
+            return super().compose_node(parent, index)
+        self._depth += 1
+        if self._depth > MAX_YAML_DEPTH:
+            raise YamlTooDeep(MAX_YAML_DEPTH, _line(event))
+        try:
+            node: Any = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        children = (
+            node.value
+            if isinstance(node, yaml.SequenceNode)
+            else [n for pair in node.value for n in pair]
+        )
+        self._heights[id(node)] = 1 + max(
+            (self._heights.get(id(c), 0) for c in children), default=0
+        )
+        return node
 
     def construct_mapping(self, node: Any, deep: bool = False) -> Any:
         # Kestra (Jackson) reads every mapping key as text: `1:` is "1", `true:` is
@@ -95,8 +149,14 @@ _Yaml12Loader.add_implicit_resolver(
 
 
 def load_yaml(text: str) -> Any:
-    """Parse YAML text with YAML 1.2 booleans (``off`` stays a string)."""
+    """Parse YAML text with YAML 1.2 booleans (``off`` stays a string), at most
+    ``MAX_YAML_DEPTH`` levels deep (``YamlTooDeep``) and ``MAX_YAML_ALIASES`` aliases."""
     return yaml.load(text, Loader=_Yaml12Loader)  # a SafeLoader subclass
+
+
+def compose_yaml(text: str) -> Any:
+    """The node graph of YAML text (``yaml.compose``), with the bounds of ``load_yaml``."""
+    return yaml.compose(text, Loader=_Yaml12Loader)
 
 
 # ---------------------------------------------------------------- retry policies
@@ -378,6 +438,8 @@ class Flow(OstraModel):
             source = Path(source).read_text()
         try:
             data = load_yaml(source)
+        except YamlTooDeep as exc:
+            raise FlowValidationError([Problem("", str(exc))]) from None
         except yaml.YAMLError as exc:
             raise FlowValidationError([Problem("", f"not valid YAML: {exc}")]) from None
         return cls.from_dict(data)
@@ -698,6 +760,30 @@ class _Common(BaseModel):
         return data
 
 
+def worker_group_problem(value: Any, task_id: Any = None) -> str | None:
+    """What is wrong with ``value`` as the ``workerGroup`` of task ``task_id`` (None if
+    it is a valid one)."""
+    if not isinstance(value, str):
+        return None  # reported by the type check of the common properties
+    of = f" of task {task_id!r}" if isinstance(task_id, str) else ""
+    if not WORKER_GROUP_RE.fullmatch(value):
+        return (
+            f"invalid workerGroup {value!r}{of}: use at most {MAX_WORKER_GROUP} letters, "
+            "digits, '_', '-' and '.', starting with a letter or digit (it names a Celery "
+            "queue, a Redis key)"
+        )
+    if value in RESERVED_WORKER_GROUPS:
+        return f"invalid workerGroup {value!r}{of}: the name of a key of Celery's broker"
+    return None
+
+
+def _worker_group_problems(task: dict[str, Any], path: str) -> list[Problem]:
+    message = worker_group_problem(
+        task.get("workerGroup", task.get("worker_group")), task.get("id")
+    )
+    return [] if message is None else [Problem(f"{path}.workerGroup", message)]
+
+
 def _task_problems(
     task: Any, path: str, seen: dict[str, str], warnings: list[Problem]
 ) -> list[Problem]:
@@ -733,6 +819,7 @@ def _task_problems(
         _Common.model_validate(task)
     except ValidationError as exc:
         problems += _pydantic_problems(exc, path)
+    problems += _worker_group_problems(task, path)
     props = {k: v for k, v in task.items() if k not in COMMON_PROPERTIES}
     try:
         tt.properties.model_validate(props)
@@ -773,6 +860,10 @@ def _check(data: Any) -> tuple[dict[str, Any] | None, list[Problem], list[Proble
     """The normalized flow (None if it cannot be built), its problems and warnings."""
     if not isinstance(data, dict):
         return None, [Problem("", "a flow must be a mapping with id, namespace and tasks")], []
+    try:
+        bounds.check_depth(data, MAX_YAML_DEPTH)
+    except bounds.TooDeep as exc:
+        return None, [Problem(exc.path, f"the flow is {exc}")], []
     problems: list[Problem] = []
     warnings: list[Problem] = []
     for key in data:

@@ -29,6 +29,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from executor import bounds
 from executor.durations import DurationError, format_duration, parse_duration
 from executor.errors import InputValidationError, Problem
 from executor.models import OstraModel
@@ -310,7 +311,9 @@ def _to_duration(value: Any, secret: bool) -> str:
 def _to_json(value: Any, secret: bool) -> Any:
     if isinstance(value, str):
         try:
-            return json.loads(value)
+            return bounds.loads(value)
+        except bounds.TooDeep as e:
+            raise _Invalid(f"the JSON is {e}") from None
         except ValueError as e:
             detail = "" if secret else f": {e}"
             raise _Invalid(
@@ -328,7 +331,9 @@ def _to_list(value: Any, secret: bool, what: str) -> list[Any]:
         return list(value)
     if isinstance(value, str) and value.strip().startswith("["):
         try:
-            parsed = json.loads(value)
+            parsed = bounds.loads(value)
+        except bounds.TooDeep as e:
+            raise _Invalid(f"the JSON array is {e}") from None
         except ValueError:
             parsed = None
         if isinstance(parsed, list):
@@ -420,8 +425,13 @@ def coerce_value(defn: InputDef, value: Any) -> Any:
     """Coerce one given ``value`` to ``defn``'s type and check its constraints.
 
     Returns a JSON-serializable value; raises ``ValueError`` with a message naming
-    what was expected and what was given (a SECRET input's value is never shown).
+    what was expected and what was given (a SECRET input's value is never shown). A
+    value nested deeper than ``executor.bounds.MAX_JSON_DEPTH`` levels is refused.
     """
+    try:
+        bounds.check_depth(value)
+    except bounds.TooDeep as e:
+        raise _Invalid(f"the value is {e}") from None
     return _coerce(defn, defn.type, value, defn.type == InputType.SECRET)
 
 

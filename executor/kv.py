@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from executor import durations
+from executor import bounds, durations
 from executor.errors import InputValidationError, Problem
 
 __all__ = [
@@ -250,6 +250,10 @@ def coerce(value: Any, kv_type: KVType | str | None) -> tuple[KVType, Any]:
         except ValueError:
             names = ", ".join(t.value for t in KVType)
             raise _fail("kvType", f"unknown kvType {kv_type!r} (one of {names})") from None
+    try:
+        bounds.check_depth(value)
+    except bounds.TooDeep as exc:
+        raise _fail("value", f"the value is {exc}") from None
     typ = infer_type(value) if kv_type is None else kv_type
     try:
         return typ, _jsonable(value, typ)
@@ -262,7 +266,7 @@ def _jsonable(value: Any, typ: KVType) -> Any:
         return value if isinstance(value, str) else json.dumps(value, default=str)
     if typ == KVType.NUMBER:
         if isinstance(value, str):
-            value = json.loads(value)
+            value = bounds.loads(value)
         if isinstance(value, Decimal):
             value = float(value)
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -299,7 +303,7 @@ def _jsonable(value: Any, typ: KVType) -> Any:
         return iso_duration(value)
     # JSON
     if isinstance(value, str):
-        return json.loads(value)
+        return bounds.loads(value)
     json.dumps(value, allow_nan=False)  # raises TypeError/ValueError for what JSON cannot hold
     return value
 

@@ -35,6 +35,7 @@ from urllib.parse import quote
 import httpx
 from pydantic_core import to_jsonable_python
 
+from executor import bounds
 from executor.api.problems import to_error as error_from_problem
 from executor.errors import (
     ApiError,
@@ -82,6 +83,20 @@ def _flow_from(data: Mapping[str, Any]) -> Flow:
         if k not in ("revision", "source", "deleted", "draft", "warnings")
     }
     return Flow.from_dict(fields).model_copy(update={"revision": data.get("revision")})
+
+
+def _inputs_body(inputs: Mapping[str, Any]) -> Any:
+    """The JSON body of ``inputs``; refused here (``InputValidationError``, nothing sent)
+    if a value nests deeper than the API reads (``bounds.MAX_JSON_DEPTH``)."""
+    problems = []
+    for key, value in inputs.items():
+        try:
+            bounds.check_depth(value)
+        except bounds.TooDeep as exc:
+            problems.append(Problem(f"inputs.{key}", f"the value is {exc}"))
+    if problems:
+        raise InputValidationError(problems)
+    return to_jsonable_python(dict(inputs))
 
 
 class HttpClient:
@@ -242,7 +257,7 @@ class HttpClient:
             "POST",
             f"/executions/{_q(namespace)}/{_q(flow_id)}",
             params=params,
-            json=to_jsonable_python(dict(inputs or {})),
+            json=_inputs_body(inputs or {}),
         )
         return Execution.model_validate(data)
 
@@ -420,7 +435,7 @@ class HttpClient:
     ) -> Execution:
         """A new execution of the same flow, from ``task_run_id`` if given."""
         params = {"taskRunId": task_run_id} if task_run_id else None
-        body = to_jsonable_python(dict(inputs)) if inputs else None
+        body = _inputs_body(inputs) if inputs else None
         return Execution.model_validate(
             self._json("POST", f"/executions/{_q(execution_id)}/replay", params=params, json=body)
         )

@@ -7,7 +7,6 @@ Errors are Ostra's (``FlowValidationError``, ``InputValidationError``, ``BadRequ
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import yaml
@@ -15,6 +14,7 @@ from fastapi import Request
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from executor import bounds
 from executor.errors import (
     BadRequest,
     FlowValidationError,
@@ -22,7 +22,7 @@ from executor.errors import (
     Problem,
     UnsupportedMediaType,
 )
-from executor.flow import Flow
+from executor.flow import Flow, YamlTooDeep, compose_yaml
 
 #: most nodes a flow's YAML may expand to (aliases included): refuses "billion laughs"
 MAX_YAML_NODES = 100_000
@@ -38,7 +38,9 @@ def yaml_nodes(text: str, limit: int = MAX_YAML_NODES) -> int:
     the flow is validated and stored.
     """
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = compose_yaml(text)
+    except YamlTooDeep as exc:
+        raise FlowValidationError([Problem("", str(exc))]) from None
     except yaml.YAMLError as exc:
         raise FlowValidationError([Problem("", f"not valid YAML: {exc}")]) from None
     if root is None:
@@ -96,7 +98,8 @@ def media_type(request: Request) -> str:
 
 
 async def read_inputs(request: Request) -> dict[str, Any]:
-    """Inputs from a JSON object body, or form fields (multipart or urlencoded)."""
+    """Inputs from a JSON object body (at most ``bounds.MAX_JSON_DEPTH`` levels deep),
+    or form fields (multipart or urlencoded)."""
     media = media_type(request)
     if media in ("multipart/form-data", "application/x-www-form-urlencoded"):
         try:
@@ -134,7 +137,17 @@ async def read_inputs(request: Request) -> dict[str, Any]:
             ]
         )
     try:
-        data = json.loads(body)
+        data = bounds.loads(body, bounds.MAX_JSON_DEPTH + 1)  # the object, then values
+    except bounds.TooDeep:
+        raise BadRequest(
+            [
+                Problem(
+                    "body",
+                    "the JSON body is nested too deep "
+                    f"(input values nest at most {bounds.MAX_JSON_DEPTH} levels)",
+                )
+            ]
+        ) from None
     except (ValueError, UnicodeDecodeError):
         raise BadRequest([Problem("body", "not valid JSON")]) from None
     if not isinstance(data, dict):

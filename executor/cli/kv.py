@@ -7,14 +7,16 @@ text is a STRING.
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime
 from typing import Annotated, Any
 
 import typer
 
+from executor import bounds
 from executor.cli.common import connect
 from executor.cli.output import print_json
+from executor.errors import Problem
+from executor.kv import KVValidationError
 
 kv_app = typer.Typer(no_args_is_help=True, help="Read and write the namespace KV store.")
 
@@ -23,7 +25,9 @@ TenantOpt = Annotated[str, typer.Option("--tenant", help="The tenant.")]
 
 def _value(text: str) -> Any:
     try:
-        return json.loads(text)
+        return bounds.loads(text)
+    except bounds.TooDeep as exc:
+        raise KVValidationError([Problem("value", f"the JSON value is {exc}")]) from None
     except ValueError:
         pass
     try:

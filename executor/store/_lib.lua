@@ -243,6 +243,21 @@ local function rows_ok(rows, keys)
     return true
 end
 
+-- The first queue key a row would push its message onto that holds a value of another
+-- type than a list, and that type (nil if none). A workerGroup is a raw Redis key: LPUSH
+-- onto a string or a sorted set fails, and a script has no rollback, so every step
+-- checks this before its first write rather than failing half-way through create_runs.
+local function bad_queue(rows, keys)
+    for i, row in ipairs(rows or {}) do
+        local k = keys and keys[i]
+        if row.message ~= '' and k and k.queue then
+            local t = redis.call('TYPE', k.queue)['ok']
+            if t ~= 'none' and t ~= 'list' then return k.queue, t end
+        end
+    end
+    return nil
+end
+
 -- Returns the list {{id, created}, ...} (created true for a new one).
 local function create_runs(xstate, eid, date, deadline, K, rows, keys)
     local out = {}

@@ -242,7 +242,9 @@ class Store(Protocol):
         when it existed already). ``copies``: ended task runs carried over by a replay
         (stored fields, new ids); ``trigger``: the (execution, task run) of a Subflow;
         ``attempt``: (``metadata.attemptNumber``, the first execution's creation, epoch s)
-        of a new execution made by a ``CREATE_NEW_EXECUTION`` retry."""
+        of a new execution made by a ``CREATE_NEW_EXECUTION`` retry. Raises
+        ``QueueKeyConflict``, with nothing written, if a first task run's queue key holds
+        a value that is not a list (Redis)."""
 
     def admit(self, eid: str, flow: Flow) -> Status:
         """Take a concurrency slot (RUN), or queue (QUEUED), cancel or fail the execution."""
@@ -263,7 +265,8 @@ class Store(Protocol):
         self, eid: str, items: list[NewRow], pending_deadline: float, ended: str = ""
     ) -> Created:
         """Create task runs once each by identity, pushing their messages (held while
-        the execution is PAUSED or QUEUED); ``ended`` leaves the active set."""
+        the execution is PAUSED or QUEUED); ``ended`` leaves the active set. Raises
+        ``QueueKeyConflict``, with nothing written, as ``create_execution`` does."""
 
     def transition_execution(
         self, eid: str, to: StateType, expected: StateType | None = None, **fields: Any

@@ -14,7 +14,8 @@
 --            task, parent, value, iteration ("" outside loops), message ("" for none)}]}
 --
 -- Reply: {status = REFUSED, state} (state MISSING, KILLING or an end state: nothing
--- written), else {status = OK, state, runs = [[id, created], ...]}: the execution's state
+-- written; with queue and type when a new task run's queue key holds a value of another
+-- type than a list), else {status = OK, state, runs = [[id, created], ...]}: the execution's state
 -- (a PAUSED one holds its new task runs until resumed) and created = true for a new one.
 local A, K = args()
 local xstate = redis.call('HGET', K.exec, 'state')
@@ -23,6 +24,8 @@ if xstate == 'KILLING' or TERMINAL[xstate] then
     return reply({status = 'REFUSED', state = xstate})
 end
 if not rows_ok(A.rows, K.rows) then error('create: a new task run has no keys') end
+local badq, badt = bad_queue(A.rows, K.rows)
+if badq then return reply({status = 'REFUSED', state = xstate, queue = badq, type = badt}) end
 -- Checked; writes from here.
 if A.ended ~= '' then redis.call('ZREM', K.active, A.ended) end
 local runs = create_runs(xstate, A.eid, A.date, A.deadline, K, A.rows, K.rows)

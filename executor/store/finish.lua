@@ -83,7 +83,9 @@ if not A.child and then_ and then_.state == trend and xstate ~= 'KILLING'
         and not TERMINAL[xstate] then
     if then_.kind == 'NEXT' then
         if not rows_ok(then_.rows, K.rows) then error('finish: a next task run has no keys') end
-        follow = 'NEXT'
+        -- A successor whose queue key is not a list is left to the advance step (the
+        -- attempt's end is recorded, the create step there refuses with the reason).
+        if not bad_queue(then_.rows, K.rows) then follow = 'NEXT' end
     elseif then_.kind == 'END' and xstate == 'RUNNING' and not X.extra[1] and K.ended
             and K.siblings then
         local len = redis.call('LLEN', K.trs)

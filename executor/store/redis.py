@@ -25,6 +25,7 @@ from executor.errors import (
     ExecutionNotFound,
     FlowNotFound,
     KVConflict,
+    QueueKeyConflict,
     StateConflict,
     StoreError,
     StoreUnavailable,
@@ -440,7 +441,9 @@ class RedisStore:
             step.key(subflows=k.subflows(trigger[0]))
         step.group("copies", [k.task_run(eid, c["id"]) for c in copies])
         step.args["rows"] = step.rows(k, eid, first)
-        if _status(self._call("submit", step)) != Status.OK:
+        out = self._call("submit", step)
+        _check_queue(out)
+        if _status(out) != Status.OK:
             return None
         return created_execution(
             eid,
@@ -576,7 +579,9 @@ class RedisStore:
             tv=k.value_index(eid),
         )
         step.args["rows"] = step.rows(k, eid, items)
-        return _created(self._call("create", step))
+        out = self._call("create", step)
+        _check_queue(out)
+        return _created(out)
 
     @_translate
     def transition_execution(
@@ -1450,6 +1455,12 @@ def _list(raw: Any) -> list[Any]:
 
 def _moved(out: Mapping[str, Any]) -> Moved:
     return Moved(_status(out), _opt_state(out.get("state")))
+
+
+def _check_queue(out: Mapping[str, Any]) -> None:
+    """Raise ``QueueKeyConflict`` if the step refused a queue key of the wrong type."""
+    if out.get("queue"):
+        raise QueueKeyConflict(str(out["queue"]), str(out.get("type", "")))
 
 
 def _created(out: Mapping[str, Any]) -> Created:

@@ -20,7 +20,9 @@
 --            nothing if the execution exists), fields (the execution's hash fields),
 --            copies = [{identity, fields}], rows = [as in create.lua]}
 --
--- Reply: {status = OK}, or {status = NOOP} when the execution existed (and onlyIfAbsent).
+-- Reply: {status = OK}, or {status = NOOP} when the execution existed (and onlyIfAbsent),
+-- or {status = REFUSED, queue, type} when a first task run's queue key holds a value of
+-- another type than a list (nothing written).
 local A, K = args()
 local eid = A.eid
 if A.onlyIfAbsent and redis.call('EXISTS', K.exec) == 1 then return reply({status = 'NOOP'}) end
@@ -29,6 +31,8 @@ for i = 1, #copies do
     if not (K.copies and K.copies[i]) then error('submit: a copied task run has no key') end
 end
 if not rows_ok(A.rows, K.rows) then error('submit: a first task run has no keys') end
+local badq, badt = bad_queue(A.rows, K.rows)
+if badq then return reply({status = 'REFUSED', queue = badq, type = badt}) end
 -- Checked; writes from here.
 local fields = {}
 for name, value in pairs(A.fields) do

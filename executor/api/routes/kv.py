@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -18,6 +17,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from executor import bounds
 from executor.api.schemas import error_responses
 from executor.api.service import ApiDep
 from executor.errors import Problem
@@ -42,7 +42,9 @@ def _parse_body(raw: bytes) -> Any:
     """The value of a PUT body, read as Kestra reads it (Ion: JSON, or a bare timestamp)."""
     text = raw.decode("utf-8", errors="replace").strip()
     try:
-        return json.loads(text)
+        return bounds.loads(text)
+    except bounds.TooDeep as exc:
+        raise KVValidationError([Problem("value", f"the JSON value is {exc}")]) from None
     except ValueError:
         pass
     try:
