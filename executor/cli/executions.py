@@ -121,6 +121,15 @@ def execution_get(
     out.print(task_runs_table(execution))
 
 
+@execution_app.command("reindex")
+def execution_reindex() -> None:
+    """Put every stored execution in the search indexes (once, after upgrading from a
+    version without them; safe while Ostra runs)."""
+    with connect() as client:
+        count = client.store.rebuild_search_indexes()
+    out.print(f"indexed {count} executions")
+
+
 @execution_app.command("list")
 def execution_list(
     namespace: Annotated[str | None, typer.Option("--namespace", "-n")] = None,
