@@ -143,12 +143,7 @@ def execution_list(
 ) -> None:
     """Executions, newest first."""
     with connect() as client:
-        if flow_id and not namespace:
-            found = [x for x in client.search(state=state, limit=10_000) if x.flow_id == flow_id][
-                :limit
-            ]
-        else:
-            found = client.search(namespace=namespace, flow_id=flow_id, state=state, limit=limit)
+        found = client.search(namespace=namespace, flow_id=flow_id, state=state, limit=limit)
     if as_json:
         print_json([x.model_dump(mode="json", by_alias=True) for x in found])
         return

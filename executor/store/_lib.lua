@@ -113,10 +113,11 @@ end
 -- changes for waiters), idx (state -> P:idx:state:STATE: Python passes the index of
 -- every state the move may come from, executor.state.allowed_sources(to), and of `to`),
 -- sx (the same per scope of the execution: a list, one {state -> SCOPE:state:STATE} per
--- scope of executor.store.keys.Keys.scopes, which the search pages), and, for a move that ends an execution of a flow with a concurrency limit, conc and
--- concq (P:conc:NS:FLOW, P:concq:NS:FLOW): its slot is freed in the same step. Promoting
--- the next queued execution is a step of its own (promote.lua): the step that frees a
--- slot cannot know, without a read, whose keys that takes.
+-- scope of executor.store.keys.Keys.scopes, which the search pages), and, for a move
+-- that ends an execution of a flow with a concurrency limit, conc and concq
+-- (P:conc:NS:FLOW, P:concq:NS:FLOW): its slot is freed in the same step. Promoting the
+-- next queued execution is a step of its own (promote.lua): the step that frees a slot
+-- cannot know, without a read, whose keys that takes.
 
 -- Read what a move needs of execution hash `key` (and `extra` fields, returned in order
 -- as X.extra[i]) in one HMGET.

@@ -497,7 +497,8 @@ class Store(Protocol):
         ``namespace_prefix`` (that namespace and its sub-namespaces, Kestra's ``a.b``
         under ``a``; not ``a.bc``), ``labels`` (every key with that value). In
         ``RedisStore`` a page costs the same at 1 M executions as at 1k, but for labels
-        and a flow id under a prefix (an intersection, linear in the smallest set)."""
+        with another filter and a flow id under a prefix (an intersection, linear in the
+        smallest set)."""
 
     # KV store: namespace-scoped entries, Kestra's rules in executor/kv.py. Each method
     # checks tenant, namespace and key (and ttl) first and raises KVValidationError

@@ -1394,9 +1394,10 @@ class RedisStore:
 
         A filter by flow, namespace, namespace prefix and/or state is one sorted set (the
         scope's per-state index, kept by every state move): the page is one range and the
-        total its ``ZCARD``, whatever the number of executions. Filters by labels, and by
-        a flow id with a namespace prefix, intersect sets (``ZINTERSTORE``, linear in the
-        smallest set) into a key deleted in the same transaction.
+        total its ``ZCARD``, whatever the number of executions; so is one label alone.
+        Labels with other filters (or more than one), and a flow id with a namespace
+        prefix, intersect sets (``ZINTERSTORE``, linear in the smallest set) into a key
+        deleted in the same transaction.
         """
         if offset < 0:
             raise ValueError(f"a search's offset starts at 0, got {offset}")
@@ -1425,6 +1426,9 @@ class RedisStore:
         else:
             base = scope or k.index_all
         keys = [base, *extra, *(k.index_label(a, b) for a, b in (labels or {}).items())]
+        if base == k.index_all and len(keys) > 1:
+            keys = keys[1:]  # every execution: no filter of its own (a label alone: one set)
+        base = keys[0]
         start, stop = (offset, offset + limit - 1) if limit > 0 else (1, 0)  # 1 > 0: none
         if len(keys) == 1:
             with self.r.pipeline(transaction=False) as pipe:

@@ -10,6 +10,7 @@
 --   idx     CREATED, RESTARTED, RETRYING, RUNNING -> P:idx:state:STATE (the execution
 --           starts RUNNING with its first attempt, and goes RUNNING again from RETRYING
 --           with the next attempt of a retried task run)
+--   sx      the same for each scope of the execution (see xcheck in _lib.lua)
 -- ARGV[1] = {eid, trid, date (ISO), now (epoch s), worker (id), lease (ms), force (true
 --            when the caller knows the lease holder is dead), lost (deliveries lost to
 --            dead workers after which the task run fails)}

@@ -88,6 +88,12 @@ def _search(
 ) -> Response:
     given = K.filters(request.query_params, SEARCH_FILTERS)
     label_map = parse_labels(labels)
+    if len(label_map) < len(labels or []):  # one value per key: a label has one
+        keys = [item.partition(":")[0] for item in labels or []]
+        twice = sorted({key for key in keys if keys.count(key) > 1})
+        raise BadRequest(
+            [Problem("labels", f"label {key!r} given more than once") for key in twice]
+        )
     prefix = None
     if "namespace" in given:
         if given["namespace"][0] == "PREFIX":
@@ -305,6 +311,12 @@ async def create_execution(
 ) -> Response:
     inputs = await read_inputs(request)
     label_map = parse_labels(labels)
+    if len(label_map) < len(labels or []):  # one value per key: a label has one
+        keys = [item.partition(":")[0] for item in labels or []]
+        twice = sorted({key for key in keys if keys.count(key) > 1})
+        raise BadRequest(
+            [Problem("labels", f"label {key!r} given more than once") for key in twice]
+        )
     execution = await run_in_threadpool(api.client.submit, (namespace, flow_id), inputs, label_map)
     if wait:
         done = await api.wait(request, execution.id)
