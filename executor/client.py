@@ -284,11 +284,20 @@ class Client:
         state: StateType | str | None = None,
         limit: int = 50,
         offset: int = 0,
+        namespace_prefix: str | None = None,
+        labels: Mapping[str, str] | None = None,
     ) -> list[Execution]:
-        """Executions, newest first, filtered by namespace, flow and current state."""
+        """Executions, newest first, filtered by namespace (exactly), flow, current
+        state, namespace prefix (it and its sub-namespaces) and labels."""
         st = StateType(state) if state is not None else None
         ids = self.store.search(
-            namespace=namespace, flow_id=flow_id, state=st, limit=limit, offset=offset
+            namespace=namespace,
+            flow_id=flow_id,
+            state=st,
+            namespace_prefix=namespace_prefix,
+            labels=labels,
+            limit=limit,
+            offset=offset,
         )
         return [self.get(eid) for eid in ids]
 
@@ -300,25 +309,34 @@ class Client:
         state: StateType | str | None = None,
         page: int = 1,
         size: int = 25,
+        namespace_prefix: str | None = None,
+        labels: Mapping[str, str] | None = None,
     ) -> ExecutionPage:
         """Page ``page`` (1-based) of ``size`` executions, newest first, filtered as
         ``search`` does, with how many match in all (the API's ``/executions/search``).
+        Only the page is read (``Store.search_page``).
 
         An execution that expires between the count and its read is left out of the page.
         """
         if page < 1 or size < 1:
             raise ValueError(f"page and size start at 1, got page={page}, size={size}")
         st = StateType(state) if state is not None else None
-        ids = self.store.search(
-            namespace=namespace, flow_id=flow_id, state=st, limit=2**31, offset=0
+        ids, total = self.store.search_page(
+            namespace=namespace,
+            flow_id=flow_id,
+            state=st,
+            namespace_prefix=namespace_prefix,
+            labels=labels,
+            limit=size,
+            offset=(page - 1) * size,
         )
         results = []
-        for eid in ids[(page - 1) * size : page * size]:
+        for eid in ids:
             try:
                 results.append(self.get(eid))
             except ExecutionNotFound:  # expired between the listing and now
                 continue
-        return ExecutionPage(results=results, total=len(ids))
+        return ExecutionPage(results=results, total=total)
 
     def logs(self, execution_id: str) -> list[LogEntry]:
         """Every log line of the execution, in order."""

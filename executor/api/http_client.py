@@ -99,6 +99,28 @@ def _inputs_body(inputs: Mapping[str, Any]) -> Any:
     return to_jsonable_python(dict(inputs))
 
 
+def _search_params(
+    namespace: str | None,
+    flow_id: str | None,
+    state: StateType | str | None,
+    namespace_prefix: str | None,
+    labels: Mapping[str, str] | None,
+) -> dict[str, Any]:
+    """The query parameters of ``/executions/search`` for these filters."""
+    params: dict[str, Any] = {}
+    if namespace is not None:
+        params["namespace"] = namespace
+    if flow_id is not None:
+        params["flowId"] = flow_id
+    if state is not None:
+        params["state"] = StateType(state).value
+    if namespace_prefix is not None:
+        params["filters[namespace][PREFIX]"] = namespace_prefix
+    if labels:
+        params["labels"] = [f"{k}:{v}" for k, v in labels.items()]
+    return params
+
+
 class HttpClient:
     """Talks to Ostra through its REST API.
 
@@ -338,15 +360,12 @@ class HttpClient:
         state: StateType | str | None = None,
         limit: int = 50,
         offset: int = 0,
+        namespace_prefix: str | None = None,
+        labels: Mapping[str, str] | None = None,
     ) -> list[Execution]:
-        """Executions, newest first, filtered by namespace, flow and current state."""
-        base: dict[str, Any] = {}
-        if namespace is not None:
-            base["namespace"] = namespace
-        if flow_id is not None:
-            base["flowId"] = flow_id
-        if state is not None:
-            base["state"] = StateType(state).value
+        """Executions, newest first, filtered by namespace (exactly), flow, current
+        state, namespace prefix (it and its sub-namespaces) and labels."""
+        base = _search_params(namespace, flow_id, state, namespace_prefix, labels)
         if limit <= 0:
             return []
         if limit <= MAX_PAGE_SIZE and offset % limit == 0:
@@ -374,18 +393,18 @@ class HttpClient:
         state: StateType | str | None = None,
         page: int = 1,
         size: int = 25,
+        namespace_prefix: str | None = None,
+        labels: Mapping[str, str] | None = None,
     ) -> ExecutionPage:
         """Page ``page`` (1-based) of ``size`` executions (at most ``MAX_PAGE_SIZE``), newest
         first, filtered as ``search`` does, with how many match in all."""
         if page < 1 or size < 1:
             raise ValueError(f"page and size start at 1, got page={page}, size={size}")
-        params: dict[str, Any] = {"page": page, "size": size}
-        if namespace is not None:
-            params["namespace"] = namespace
-        if flow_id is not None:
-            params["flowId"] = flow_id
-        if state is not None:
-            params["state"] = StateType(state).value
+        params: dict[str, Any] = {
+            "page": page,
+            "size": size,
+            **_search_params(namespace, flow_id, state, namespace_prefix, labels),
+        }
         return ExecutionPage.model_validate(self._json("GET", "/executions/search", params=params))
 
     def logs(self, execution_id: str) -> list[LogEntry]:

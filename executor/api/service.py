@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -75,10 +75,19 @@ class Api:
         state: StateType | None,
         page: int,
         size: int,
+        *,
+        namespace_prefix: str | None = None,
+        labels: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """A page of a search as the API answers it (``PagedExecutions``)."""
         found = self.client.search_page(
-            namespace=namespace, flow_id=flow_id, state=state, page=page, size=size
+            namespace=namespace,
+            flow_id=flow_id,
+            state=state,
+            page=page,
+            size=size,
+            namespace_prefix=namespace_prefix,
+            labels=labels,
         )
         return {"results": [self.present(e) for e in found.results], "total": found.total}
 

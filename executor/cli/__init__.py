@@ -8,7 +8,7 @@
     ostra flow deploy FILE... | get NS ID | list
     ostra execution submit NS FLOW_ID [-i k=v] [--wait] | get ID | list | logs ID
                     | metrics ID | follow ID | kill ID | restart ID
-                    | replay ID [--task-run TRID] [-i k=v] | pause ID | resume ID
+                    | replay ID [--task-run TRID] [-i k=v] | pause ID | resume ID | reindex
     ostra kv get NS KEY | set NS KEY VALUE [--type T] [--ttl PT5M] | delete NS KEY | list NS
     ostra server api [--host H] [--port P]                      the REST API (uvicorn)
     ostra server standalone [--host H] [--port P] [--data-dir D]

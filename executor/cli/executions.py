@@ -121,6 +121,15 @@ def execution_get(
     out.print(task_runs_table(execution))
 
 
+@execution_app.command("reindex")
+def execution_reindex() -> None:
+    """Put every stored execution in the search indexes (once, after upgrading from a
+    version without them; safe while Ostra runs)."""
+    with connect() as client:
+        count = client.store.rebuild_search_indexes()
+    out.print(f"indexed {count} executions")
+
+
 @execution_app.command("list")
 def execution_list(
     namespace: Annotated[str | None, typer.Option("--namespace", "-n")] = None,
@@ -134,12 +143,7 @@ def execution_list(
 ) -> None:
     """Executions, newest first."""
     with connect() as client:
-        if flow_id and not namespace:
-            found = [x for x in client.search(state=state, limit=10_000) if x.flow_id == flow_id][
-                :limit
-            ]
-        else:
-            found = client.search(namespace=namespace, flow_id=flow_id, state=state, limit=limit)
+        found = client.search(namespace=namespace, flow_id=flow_id, state=state, limit=limit)
     if as_json:
         print_json([x.model_dump(mode="json", by_alias=True) for x in found])
         return

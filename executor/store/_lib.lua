@@ -112,10 +112,12 @@ end
 -- (xapply) after. Its keys, in K: exec (the hash), xev (P:{EID}:exec:ev, its state
 -- changes for waiters), idx (state -> P:idx:state:STATE: Python passes the index of
 -- every state the move may come from, executor.state.allowed_sources(to), and of `to`),
--- and, for a move that ends an execution of a flow with a concurrency limit, conc and
--- concq (P:conc:NS:FLOW, P:concq:NS:FLOW): its slot is freed in the same step. Promoting
--- the next queued execution is a step of its own (promote.lua): the step that frees a
--- slot cannot know, without a read, whose keys that takes.
+-- sx (the same per scope of the execution: a list, one {state -> SCOPE:state:STATE} per
+-- scope of executor.store.keys.Keys.scopes, which the search pages), and, for a move
+-- that ends an execution of a flow with a concurrency limit, conc and concq
+-- (P:conc:NS:FLOW, P:concq:NS:FLOW): its slot is freed in the same step. Promoting the
+-- next queued execution is a step of its own (promote.lua): the step that frees a slot
+-- cannot know, without a read, whose keys that takes.
 
 -- Read what a move needs of execution hash `key` (and `extra` fields, returned in order
 -- as X.extra[i]) in one HMGET.
@@ -133,7 +135,12 @@ local function xcheck(X, to, K)
     if X.state == nil then return 'INVALID' end
     if X.state == to then return 'NOOP' end
     if not allowed(X.state, to) then return 'INVALID' end
-    if not (K.exec and K.xev and K.idx and K.idx[X.state] and K.idx[to]) then return 'KEYS' end
+    if not (K.exec and K.xev and K.idx and K.idx[X.state] and K.idx[to] and K.sx) then
+        return 'KEYS'
+    end
+    for _, sc in ipairs(K.sx) do
+        if not (sc[X.state] and sc[to]) then return 'KEYS' end
+    end
     if TERMINAL[to] and X.limit > 0 and not (K.conc and K.concq) then return 'KEYS' end
     return 'OK'
 end
@@ -149,6 +156,10 @@ local function xapply(X, eid, to, date, K, fields)
     end
     redis.call('ZREM', K.idx[X.state], eid)
     redis.call('ZADD', K.idx[to], X.created or '0', eid)
+    for _, sc in ipairs(K.sx) do
+        redis.call('ZREM', sc[X.state], eid)
+        redis.call('ZADD', sc[to], X.created or '0', eid)
+    end
     note('x', '', '', '', to, date)
     redis.call('XADD', K.xev, 'MAXLEN', '~', 1000, '*', 's', to, 'd', date)
     if TERMINAL[to] and X.limit > 0 then

@@ -8,6 +8,7 @@
 --   concq   queue list                P:concq:NS:FLOW
 --   flows   flows with limits         P:concflows
 --   idx     CREATED, QUEUED, CANCELLED, FAILED -> P:idx:state:STATE
+--   sx      the same for each scope of the execution (see xcheck in _lib.lua)
 -- ARGV[1] = {eid, limit, behavior (QUEUE, CANCEL or FAIL), date, flow (NS:FLOW)}
 --
 -- Reply: {status}: RUN (a slot is taken), QUEUED, CANCELLED or FAILED; or INVALID (the

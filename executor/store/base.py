@@ -495,10 +495,32 @@ class Store(Protocol):
         namespace: str | None = None,
         flow_id: str | None = None,
         state: StateType | None = None,
+        namespace_prefix: str | None = None,
+        labels: Mapping[str, str] | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> list[str]:
-        """Execution ids, newest first, filtered by flow and/or current state."""
+        """Execution ids, newest first, filtered as ``search_page`` does."""
+
+    def search_page(
+        self,
+        *,
+        namespace: str | None = None,
+        flow_id: str | None = None,
+        state: StateType | None = None,
+        namespace_prefix: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[str], int]:
+        """Up to ``limit`` execution ids from ``offset`` (from 0; ``ValueError`` if
+        negative), newest first (by creation), and how many match in all. Filters, each
+        when given: ``namespace`` exactly, ``flow_id``, the current ``state``,
+        ``namespace_prefix`` (that namespace and its sub-namespaces, Kestra's ``a.b``
+        under ``a``; not ``a.bc``), ``labels`` (every key with that value). In
+        ``RedisStore`` a page costs the same at 1 M executions as at 1k, but for labels
+        with another filter and a flow id under a prefix (an intersection, linear in the
+        smallest set)."""
 
     # KV store: namespace-scoped entries, Kestra's rules in executor/kv.py. Each method
     # checks tenant, namespace and key (and ttl) first and raises KVValidationError

@@ -7,6 +7,7 @@
 --   trs     task run ids list     P:{EID}:trs
 --   ended   ended index zset      P:idx:ended
 --   idx     STATE -> P:idx:state:STATE for allowed_sources(final), RUNNING included
+--   sx      the same for each scope of the execution (see xcheck in _lib.lua)
 --   runs    the hashes of the snapshot's task runs, in its order, P:{EID}:tr:TRID
 --   conc, concq  (only for a flow with a concurrency limit) P:conc:NS:FLOW,
 --                P:concq:NS:FLOW: its slot is freed with the end

@@ -5,6 +5,7 @@
 --   events  events stream         P:{EID}:events
 --   xev     execution changes     P:{EID}:exec:ev
 --   idx     STATE -> P:idx:state:STATE for allowed_sources(to) (`to` included)
+--   sx      the same for each scope of the execution (see xcheck in _lib.lua)
 --   conc, concq  (only if the move ends an execution of a flow with a concurrency
 --                limit) P:conc:NS:FLOW, P:concq:NS:FLOW: its slot is freed with the move
 -- ARGV[1] = {eid, to, date (ISO-8601), expected (current state, or "" for any),

@@ -8,15 +8,17 @@
 --   active   active zset        P:active
 --   metrics  metrics list       P:{EID}:metrics
 --   for a task run to retry (trend RETRYING): xev (P:{EID}:exec:ev), idx (RUNNING,
---     RETRYING -> P:idx:state:STATE): a RUNNING execution goes RETRYING with it;
+--     RETRYING -> P:idx:state:STATE), sx (the same per scope, see _lib.lua): a RUNNING
+--     execution goes RETRYING with it;
 --   for a child of a flowable: flowable, ended, values (the flowable's hash, ended set
 --     and loop values list, as in child_ended.lua);
 --   for a top-level task run with what follows it decided: trkey, trs, tv
 --     (P:{EID}:trkey, P:{EID}:trs, P:{EID}:tv), and
 --     NEXT: rows = the next task runs' keys, as in create.lua;
 --     END:  xev (P:{EID}:exec:ev), idx (RUNNING, SUCCESS, WARNING, FAILED, KILLED ->
---           P:idx:state:STATE), ended (P:idx:ended), siblings = [hash of each other
---           top-level task run the execution may have, created or not].
+--           P:idx:state:STATE), sx (the same per scope), ended (P:idx:ended),
+--           siblings = [hash of each other top-level task run the execution may have,
+--           created or not].
 -- ARGV[1] = {eid, trid, date (ISO), n (attempt number), aend (attempt end state),
 --            trend (task run state: SUCCESS, WARNING, FAILED, KILLED, RETRYING to wait
 --            for attempt n+1, or RETRIED: a new execution runs the flow again, see

@@ -10,6 +10,7 @@
 --   xev        execution changes  P:{EID}:exec:ev
 --   idx        CREATED, RESTARTED, RUNNING -> P:idx:state:STATE (the execution starts
 --              RUNNING with it)
+--   sx         the same for each scope of the execution (see xcheck in _lib.lua)
 -- ARGV[1] = {eid, trid, date, mode, T, total, expected (initial slot count), cn (claimed
 --            count), plan (JSON), values = [loop value, ...], outputs (JSON, "" for
 --            none)} (numbers as strings)

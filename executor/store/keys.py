@@ -33,6 +33,16 @@ P:{EID}:events                  stream  every state change (for ``follow``): one
                                         per step, ``e`` = JSON list of its changes
 P:idx:all / P:idx:flow:NS:ID    zset    execution ids by creation time
 P:idx:state:STATE               zset    execution ids by creation time, per state
+P:idx:ns:NS / P:idx:under:NS /  zset    execution ids by creation time: of namespace NS, of
+P:idx:fid:ID                            NS and its sub-namespaces (one per level: ``a``,
+                                        ``a.b`` for ``a.b``), of flow id ID (any namespace)
+SCOPE:state:STATE               zset    per state, for each scope above and the flow's
+                                        (``P:idx:flow:NS:ID:state:STATE``): the search
+                                        pages the filters by namespace, flow and state
+                                        with one range (``search_page``)
+P:idx:label:N:KEY=VALUE         zset    execution ids by creation time, per label (N: the
+                                        byte length of KEY, so any KEY and VALUE are one key)
+P:tmp:search:TOKEN              zset    a search's intersection, deleted in the same MULTI
 P:idx:ended                     zset    execution ids by end time (the retention sweep
                                         deletes them, see ``purge.lua``)
 P:{EID}:subflows                set     executions started by this one's Subflow tasks
@@ -122,6 +132,38 @@ class Keys:
     def index_state(self, state: str) -> str:
         return f"{self.prefix}:idx:state:{state}"
 
+    def index_namespace(self, namespace: str) -> str:
+        return f"{self.prefix}:idx:ns:{namespace}"
+
+    def index_under(self, level: str) -> str:
+        return f"{self.prefix}:idx:under:{level}"
+
+    def index_flow_id(self, flow_id: str) -> str:
+        return f"{self.prefix}:idx:fid:{flow_id}"
+
+    @staticmethod
+    def index_scoped_state(scope: str, state: str) -> str:
+        """The per-state index of scope index ``scope`` (one of ``scopes``)."""
+        return f"{scope}:state:{state}"
+
+    def scopes(self, namespace: str, flow_id: str) -> list[str]:
+        """The scope indexes an execution of flow ``namespace.flow_id`` is in (besides
+        ``index_all``): its flow, namespace, each namespace level, its flow id. Each has
+        its per-state indexes (``index_scoped_state``), kept by every state move."""
+        parts = namespace.split(".")
+        return [
+            self.index_flow(namespace, flow_id),
+            self.index_namespace(namespace),
+            *(self.index_under(".".join(parts[: i + 1])) for i in range(len(parts))),
+            self.index_flow_id(flow_id),
+        ]
+
+    def index_label(self, key: str, value: str) -> str:
+        return f"{self.prefix}:idx:label:{label_id(key, value)}"
+
+    def search_temp(self, token: str) -> str:
+        return f"{self.prefix}:tmp:search:{token}"
+
     @property
     def index_ended(self) -> str:
         return f"{self.prefix}:idx:ended"
@@ -168,3 +210,9 @@ def identity(
 
 def active_member(eid: str, trid: str) -> str:
     return f"{eid}|{trid}"
+
+
+def label_id(key: str, value: str) -> str:
+    """A label as one string, ``N:KEY=VALUE`` (N: the byte length of KEY), as ``labels.lua``
+    and ``purge.lua`` build it to find its index key among the keys they were given."""
+    return f"{len(key.encode())}:{key}={value}"

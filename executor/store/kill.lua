@@ -10,6 +10,7 @@
 --   active  active zset        P:active
 --   xev     execution changes  P:{EID}:exec:ev
 --   idx     allowed_sources(KILLING) and KILLED -> P:idx:state:STATE
+--   sx      the same for each scope of the execution (see xcheck in _lib.lua)
 --   conc, concq  for a flow with a concurrency limit: P:conc:NS:FLOW, P:concq:NS:FLOW
 --   runs    task run id -> {tr = P:{EID}:tr:TRID, lease = P:{EID}:tr:TRID:lease}, for
 --           every task run in trs (as the caller read it)

@@ -1493,28 +1493,59 @@ class MemoryStore:
         namespace: str | None = None,
         flow_id: str | None = None,
         state: StateType | None = None,
+        namespace_prefix: str | None = None,
+        labels: Mapping[str, str] | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> list[str]:
-        """Execution ids, newest first, filtered by namespace, flow id and/or current
-        state."""
+        """Execution ids, newest first, filtered as ``search_page`` does."""
+        return self.search_page(
+            namespace=namespace,
+            flow_id=flow_id,
+            state=state,
+            namespace_prefix=namespace_prefix,
+            labels=labels,
+            limit=limit,
+            offset=offset,
+        )[0]
+
+    def search_page(
+        self,
+        *,
+        namespace: str | None = None,
+        flow_id: str | None = None,
+        state: StateType | None = None,
+        namespace_prefix: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[str], int]:
+        """A page of execution ids, newest first, and how many match in all: every
+        execution checked (the twin keeps no search indexes)."""
+        if offset < 0:
+            raise ValueError(f"a search's offset starts at 0, got {offset}")
+        wanted = dict(labels or {})
+
+        def matches(x: Hash) -> bool:
+            ns = x.get("namespace", "")
+            if namespace and ns != namespace:
+                return False
+            if flow_id and x.get("flowId") != flow_id:
+                return False
+            if state is not None and x.get("state") != state.value:
+                return False
+            if namespace_prefix and not (
+                ns == namespace_prefix or ns.startswith(namespace_prefix + ".")
+            ):
+                return False
+            if wanted:
+                have = {(lb["key"], lb["value"]) for lb in json.loads(x.get("labels") or "[]")}
+                return all(pair in have for pair in wanted.items())
+            return True
+
         with self._lock:
-            if namespace and flow_id:
-                base = self._idx_flow.get((namespace, flow_id), {})
-            elif state:
-                base = self._idx_state.get(state.value, {})
-            else:
-                base = self._idx_all
-            ids = _zsorted(base, reverse=True)
-            if state:
-                in_state = self._idx_state.get(state.value, {})
-                ids = [e for e in ids if e in in_state]
-            if namespace and not flow_id:
-                ids = [e for e in ids if self._xhash(e).get("namespace") == namespace]
-            if flow_id and not namespace:
-                ids = [e for e in ids if self._xhash(e).get("flowId") == flow_id]
-            page = ids[offset : offset + limit]
-            return [e for e in page if self._xhash(e)]
+            ids = [e for e in _zsorted(self._idx_all, reverse=True) if matches(self._xhash(e))]
+            return (ids[offset : offset + limit] if limit > 0 else []), len(ids)
 
     # ------------------------------------------------------------------ KV store
 

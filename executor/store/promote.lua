@@ -10,6 +10,7 @@
 --   events  its events stream          P:{EID}:events
 --   xev     its execution changes      P:{EID}:exec:ev
 --   idx     QUEUED, CREATED -> P:idx:state:STATE
+--   sx      the same for each scope of the execution (see xcheck in _lib.lua)
 --   conc    running set                P:conc:NS:FLOW
 --   concq   queue list                 P:concq:NS:FLOW
 -- ARGV[1] = {eid, date}

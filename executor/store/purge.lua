@@ -8,6 +8,9 @@
 --   all        all executions   P:idx:all
 --   flow       the flow's index P:idx:flow:NS:ID (absent when the hash is gone)
 --   idx        every end state -> P:idx:state:STATE
+--   sx, scopes the same per scope of the execution (as in _lib.lua), and the scopes'
+--              own indexes (executor.store.keys.Keys.scopes; none when the hash is gone)
+--   lab        label id -> P:idx:label:ID for each of its labels (as in labels.lua)
 --   own        the execution's other keys, by name: xev, trs, tv, flowables, subflows,
 --              trkey, metrics, logs, events (P:{EID}:exec:ev, P:{EID}:trs, ...)
 --   runs       task run id -> {tr, lease} for every task run in trs (as the caller read it)
@@ -24,7 +27,8 @@ local A, K = args()
 local eid = A.eid
 local score = redis.call('ZSCORE', K.ended, eid)
 if not score or tonumber(score) > tonumber(A.before) then return reply({status = 'KEPT'}) end
-local state = redis.call('HGET', K.exec, 'state')
+local x = redis.call('HMGET', K.exec, 'state', 'labels')
+local state = x[1]
 if state and not TERMINAL[state] then
     redis.call('ZREM', K.ended, eid)  -- running again (restarted): not ours to delete
     return reply({status = 'KEPT'})
@@ -44,7 +48,15 @@ for _, trid in ipairs(redis.call('SMEMBERS', K.own.flowables)) do
     keys[#keys + 1] = k.ended
     keys[#keys + 1] = k.values
 end
-if state and not (K.flow and K.idx[state]) then return reply({status = 'KEYS'}) end
+if state and not (K.flow and K.idx[state] and K.sx and #K.sx > 0) then
+    return reply({status = 'KEYS'})
+end
+local labels = {}
+for _, lb in ipairs(cjson.decode(x[2] or '[]')) do
+    local key = (K.lab or {})[#lb.key .. ':' .. lb.key .. '=' .. lb.value]
+    if not key then return reply({status = 'KEYS'}) end
+    labels[#labels + 1] = key
+end
 -- Checked; writes from here.
 local deleted = 0
 for i = 1, #keys, 1000 do  -- in chunks: unpack() fails past ~8000 values
@@ -55,6 +67,9 @@ redis.call('ZREM', K.all, eid)
 if state then
     redis.call('ZREM', K.idx[state], eid)
     redis.call('ZREM', K.flow, eid)
+    for _, sc in ipairs(K.sx) do redis.call('ZREM', sc[state], eid) end
+    for _, key in ipairs(K.scopes or {}) do redis.call('ZREM', key, eid) end
+    for _, key in ipairs(labels) do redis.call('ZREM', key, eid) end
     return reply({status = 'OK', deleted = deleted})
 end
 for _, key in pairs(K.idx) do redis.call('ZREM', key, eid) end

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -55,7 +56,7 @@ from executor.store.base import (
     Then,
     lease_holder,
 )
-from executor.store.keys import Keys, active_member, identity
+from executor.store.keys import Keys, active_member, identity, label_id
 from executor.store.records import (
     changes_of,
     created_execution,
@@ -102,6 +103,12 @@ def _translate(fn: F) -> F:
     return cast(F, wrapper)
 
 
+def _under(namespace: str, prefix: str) -> bool:
+    """Is ``namespace`` ``prefix`` or one of its sub-namespaces (Kestra's namespace
+    prefix: ``a.b`` is under ``a``, ``a.bc`` is not)?"""
+    return namespace == prefix or namespace.startswith(prefix + ".")
+
+
 def _s(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -141,9 +148,15 @@ class _Step:
             self.layout[name] = {n: self.index(key) for n, key in keys.items()}
         return self
 
-    def state_index(self, k: Keys, states: Iterable[StateType | str]) -> _Step:
-        """``K.idx``: the per-state index of each of ``states``."""
-        return self.group("idx", {str(s): k.index_state(str(s)) for s in states})
+    def state_index(self, k: Keys, states: Iterable[StateType | str], scopes: list[str]) -> _Step:
+        """``K.idx``: the per-state index of each of ``states``; ``K.sx``: the same for
+        each of the execution's ``scopes`` (``Keys.scopes``; none for no execution)."""
+        names = [str(s) for s in states]
+        self.group("idx", {n: k.index_state(n) for n in names})
+        self.layout["sx"] = [
+            {n: self.index(k.index_scoped_state(scope, n)) for n in names} for scope in scopes
+        ]
+        return self
 
     def rows(self, k: Keys, eid: str, rows: list[NewRow]) -> list[dict[str, str]]:
         """``K.rows``: the keys of new task runs (their hash, and their queue's list when
@@ -217,9 +230,30 @@ class RedisStore:
                 "end_execution",
                 "kv_set",
                 "renew",
+                "reindex",
             )
         }
         self._flow_cache: dict[tuple[str, str, int], Flow] = {}
+        #: execution id -> its scope indexes (an execution's flow never changes)
+        self._scope_cache: dict[str, list[str]] = {}
+
+    def _remember(self, eid: str, namespace: str, flow_id: str) -> list[str]:
+        scopes = self.k.scopes(namespace, flow_id)
+        if len(self._scope_cache) > 10_000:
+            self._scope_cache.clear()
+        self._scope_cache[eid] = scopes
+        return scopes
+
+    def _scopes(self, eid: str) -> list[str]:
+        """The scope indexes of execution ``eid`` (``Keys.scopes``), which a step that may
+        move its state is given: cached, else read (none for no such execution)."""
+        cached = self._scope_cache.get(eid)
+        if cached is not None:
+            return cached
+        ns, fid = self.r.hmget(self.k.execution(eid), "namespace", "flowId")
+        if ns is None or fid is None:
+            return []
+        return self._remember(eid, _s(ns), _s(fid))
 
     def _call(self, name: str, step: _Step) -> dict[str, Any]:
         """Run script ``name`` for ``step``; its reply, decoded (a JSON object)."""
@@ -437,6 +471,15 @@ class RedisStore:
             flow=k.index_flow(flow.namespace, flow.id),
             created=k.index_state("CREATED"),
         )
+        scopes = self._remember(eid, flow.namespace, flow.id)
+        step.group(
+            "adds",
+            [
+                *scopes,
+                *(k.index_scoped_state(sc, "CREATED") for sc in scopes),
+                *dict.fromkeys(k.index_label(lb.key, lb.value) for lb in labels),
+            ],
+        )
         if trigger:
             step.key(subflows=k.subflows(trigger[0]))
         step.group("copies", [k.task_run(eid, c["id"]) for c in copies])
@@ -480,7 +523,7 @@ class RedisStore:
             concq=k.concurrency_queue(ns, fid),
             flows=k.concurrency_flows,
         )
-        step.state_index(k, ("CREATED", "QUEUED", "CANCELLED", "FAILED"))
+        step.state_index(k, ("CREATED", "QUEUED", "CANCELLED", "FAILED"), k.scopes(ns, fid))
         return _status(self._call("admit", step))
 
     @_translate
@@ -539,7 +582,7 @@ class RedisStore:
                     conc=k.concurrency_running(ns, fid),
                     concq=queue,
                 )
-                step.state_index(k, ("QUEUED", "CREATED"))
+                step.state_index(k, ("QUEUED", "CREATED"), k.scopes(ns, fid))
                 status = _status(self._call("promote", step))
                 if status == Status.OK:
                     promoted.append(eid)
@@ -597,7 +640,7 @@ class RedisStore:
             fields={name: str(value) for name, value in fields.items()},
         )
         step.key(exec=k.execution(eid), events=k.events(eid), xev=k.execution_events(eid))
-        step.state_index(k, sorted(allowed_sources(to)))
+        step.state_index(k, sorted(allowed_sources(to)), self._scopes(eid))
         out = self._call("exec_transition", step)
         if out["status"] == "KEYS":
             # It ends an execution of a flow with a concurrency limit: its slot is freed
@@ -635,9 +678,20 @@ class RedisStore:
     @_translate
     def update_labels(self, eid: str, labels: Mapping[str, str]) -> Status:
         """Add ``labels`` to a running execution (see ``labels.lua``)."""
-        step = _Step(eid=eid, labels=[[k, v] for k, v in labels.items()])
-        step.key(exec=self.k.execution(eid))
-        return _status(self._call("labels", step))
+        k = self.k
+        for _ in range(100):  # again only if the labels changed between the read and the step
+            raw: Any = self.r.hget(k.execution(eid), "labels")
+            pairs = [(lb["key"], lb["value"]) for lb in json.loads(raw or "[]")]
+            step = _Step(eid=eid, labels=[[key, v] for key, v in labels.items()])
+            step.key(exec=k.execution(eid))
+            step.group(
+                "lab",
+                {label_id(a, b): k.index_label(a, b) for a, b in [*pairs, *labels.items()]},
+            )
+            status = _status(self._call("labels", step))
+            if status != Status.KEYS:
+                return status
+        raise StoreError(f"update labels of {eid}: its labels keep changing")
 
     @_translate
     def end_execution(
@@ -668,7 +722,11 @@ class RedisStore:
             ended=k.index_ended,
         )
         # the end, or RUNNING then the end for an execution not started yet
-        step.state_index(k, sorted(allowed_sources(final) | allowed_sources(StateType.RUNNING)))
+        step.state_index(
+            k,
+            sorted(allowed_sources(final) | allowed_sources(StateType.RUNNING)),
+            self._scopes(eid),
+        )
         step.group("runs", [k.task_run(eid, r.id) for r in task_runs])
         out = self._call("end_execution", step)
         if out["status"] == "KEYS":  # a flow with a concurrency limit: free its slot too
@@ -695,7 +753,7 @@ class RedisStore:
                 active=k.active,
                 xev=k.execution_events(eid),
             )
-            step.state_index(k, sorted(states))
+            step.state_index(k, sorted(states), k.scopes(_s(ns), _s(fid)) if ns is not None else [])
             if limit is not None and ns is not None:
                 step.key(
                     conc=k.concurrency_running(_s(ns), _s(fid)),
@@ -728,7 +786,7 @@ class RedisStore:
                 ended=k.index_ended,
                 xev=k.execution_events(eid),
             )
-            step.state_index(k, ("FAILED", "KILLED", "RESTARTED"))
+            step.state_index(k, ("FAILED", "KILLED", "RESTARTED"), self._scopes(eid))
             _group_nested(step, "runs", _run_keys(k, eid, trids))
             out = self._call("restart", step)
             if out["status"] != "KEYS":
@@ -819,7 +877,7 @@ class RedisStore:
             active=k.active,
             xev=k.execution_events(eid),
         )
-        step.state_index(k, _START_FROM)
+        step.state_index(k, _START_FROM, self._scopes(eid))
         return _start_result(self._call("start", step))
 
     @_translate
@@ -871,7 +929,7 @@ class RedisStore:
         )
         if task_run_state == StateType.RETRYING:
             step.key(xev=k.execution_events(eid))
-            step.state_index(k, (StateType.RUNNING, StateType.RETRYING))
+            step.state_index(k, (StateType.RUNNING, StateType.RETRYING), self._scopes(eid))
         if parent:
             step.args["child"] = {
                 "errors": errors_branch,
@@ -898,7 +956,7 @@ class RedisStore:
                     "now": f"{time.time():.6f}",
                 }
                 step.key(xev=k.execution_events(eid), ended=k.index_ended)
-                step.state_index(k, (StateType.RUNNING, *_END_STATES))
+                step.state_index(k, (StateType.RUNNING, *_END_STATES), self._scopes(eid))
                 # The other task runs' keys: given (ids derived from the task ids, so
                 # the caller knows them without a read), else read here. The script
                 # checks they are all the task runs the execution has.
@@ -1002,7 +1060,7 @@ class RedisStore:
             flowables=k.flowables(eid),
             xev=k.execution_events(eid),
         )
-        step.state_index(k, _START_FROM)
+        step.state_index(k, _START_FROM, self._scopes(eid))
         return _status(self._call("flowable_start", step))
 
     @_translate
@@ -1146,15 +1204,19 @@ class RedisStore:
         k = self.k
         for _ in range(100):  # again only if a task run was created meanwhile
             with self.r.pipeline(transaction=False) as pipe:
-                pipe.hmget(k.execution(eid), "namespace", "flowId")
+                pipe.hmget(k.execution(eid), "namespace", "flowId", "labels")
                 pipe.lrange(k.task_runs(eid), 0, -1)
                 pipe.smembers(k.flowables(eid))
-                (ns, fid), trids, flowables = pipe.execute()
+                (ns, fid, labels), trids, flowables = pipe.execute()
             step = _Step(eid=eid, before=_num(older_than))
             step.key(exec=k.execution(eid), ended=k.index_ended, all=k.index_all)
+            scopes = k.scopes(_s(ns), _s(fid)) if ns is not None and fid is not None else []
             if ns is not None:
                 step.key(flow=k.index_flow(_s(ns), _s(fid)))
-            step.state_index(k, sorted(TERMINAL))
+            step.state_index(k, sorted(TERMINAL), scopes)
+            step.group("scopes", scopes)
+            pairs = [(lb["key"], lb["value"]) for lb in json.loads(labels or "[]")]
+            step.group("lab", {label_id(a, b): k.index_label(a, b) for a, b in pairs})
             step.group(
                 "own",
                 {
@@ -1182,6 +1244,7 @@ class RedisStore:
                 },
             )
             status = _status(self._call("purge", step))
+            self._scope_cache.pop(eid, None)
             if status != Status.KEYS:
                 return status
         raise StoreError(f"purge {eid}: task runs keep being created")
@@ -1288,59 +1351,142 @@ class RedisStore:
         return out
 
     @_translate
+    def rebuild_search_indexes(self, batch: int = 500) -> int:
+        """Put every execution in the search's indexes (``reindex.lua``); how many.
+
+        For executions stored before these indexes existed (an upgrade): without it they
+        are found unfiltered, by state and by flow, but not by the other filters. Safe
+        while Ostra runs, and to run again: each execution is indexed as it is at that
+        moment, or read again if it moved meanwhile.
+        """
+        k = self.k
+        total, start = 0, 0
+        while True:
+            ids = [_s(e) for e in self.r.zrange(k.index_all, start, start + batch - 1)]
+            if not ids:
+                return total
+            start += len(ids)
+            for _ in range(10):  # again for those that moved between the read and the step
+                with self.r.pipeline(transaction=False) as pipe:
+                    for eid in ids:
+                        pipe.hmget(k.execution(eid), "namespace", "flowId", "state", "labels")
+                    read = pipe.execute()
+                step = _Step(rows=[])
+                items = []
+                for eid, (ns, fid, state, labels) in zip(ids, read, strict=True):
+                    if ns is None or fid is None or state is None:
+                        continue
+                    scopes = k.scopes(_s(ns), _s(fid))
+                    pairs = [(lb["key"], lb["value"]) for lb in json.loads(labels or "[]")]
+                    adds = [
+                        *scopes,
+                        *(k.index_scoped_state(sc, _s(state)) for sc in scopes),
+                        *(k.index_label(a, b) for a, b in pairs),
+                    ]
+                    exec_key = step.index(k.execution(eid))
+                    items.append({"exec": exec_key, "adds": [step.index(a) for a in adds]})
+                    step.args["rows"].append(
+                        {"eid": eid, "state": _s(state), "labels": _s(labels) if labels else ""}
+                    )
+                if not items:
+                    break
+                step.layout["items"] = items
+                out = self._call("reindex", step)
+                total += int(out["done"])
+                ids = [str(e) for e in out.get("again") or []]
+                if not ids:
+                    break
+
+    @_translate
     def search(
         self,
         *,
         namespace: str | None = None,
         flow_id: str | None = None,
         state: StateType | None = None,
+        namespace_prefix: str | None = None,
+        labels: Mapping[str, str] | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> list[str]:
-        """Execution ids, newest first, filtered by flow and/or current state."""
-        k = self.k
-        if namespace and flow_id:
-            ids = [_s(e) for e in self.r.zrevrange(k.index_flow(namespace, flow_id), 0, -1)]
-            return self._filtered(ids, limit, offset, state=state)
-        if state:
-            ids = [_s(e) for e in self.r.zrevrange(k.index_state(state.value), 0, -1)]
-        else:
-            ids = [_s(e) for e in self.r.zrevrange(k.index_all, 0, -1)]
-        return self._filtered(ids, limit, offset, namespace=namespace, flow_id=flow_id)
+        """Execution ids, newest first, filtered as ``search_page`` does."""
+        return self.search_page(
+            namespace=namespace,
+            flow_id=flow_id,
+            state=state,
+            namespace_prefix=namespace_prefix,
+            labels=labels,
+            limit=limit,
+            offset=offset,
+        )[0]
 
-    def _filtered(
+    @_translate
+    def search_page(
         self,
-        ids: list[str],
-        limit: int,
-        offset: int,
         *,
-        state: StateType | None = None,
         namespace: str | None = None,
         flow_id: str | None = None,
-    ) -> list[str]:
-        """Of ``ids``, those in ``state``, ``namespace`` and of ``flow_id`` (each when
-        given) that still exist: the page asked for."""
+        state: StateType | None = None,
+        namespace_prefix: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[str], int]:
+        """A page of execution ids, newest first, and how many match in all.
+
+        A filter by flow, namespace, namespace prefix and/or state is one sorted set (the
+        scope's per-state index, kept by every state move): the page is one range and the
+        total its ``ZCARD``, whatever the number of executions; so is one label alone.
+        Labels with other filters (or more than one), and a flow id with a namespace
+        prefix, intersect sets (``ZINTERSTORE``, linear in the smallest set) into a key
+        deleted in the same transaction.
+        """
+        if offset < 0:
+            raise ValueError(f"a search's offset starts at 0, got {offset}")
         k = self.k
-        if state:
-            in_state = set(_s(e) for e in self.r.zrange(k.index_state(state.value), 0, -1))
-            ids = [e for e in ids if e in in_state]
-        wanted = {"namespace": namespace, "flowId": flow_id}
-        fields = [name for name, value in wanted.items() if value]
-        if fields:
+        extra: list[str] = []
+        prefix = namespace_prefix
+        scope: str | None
+        if namespace and flow_id:
+            scope = k.index_flow(namespace, flow_id)
+        elif namespace:
+            scope = k.index_namespace(namespace)
+        elif flow_id:
+            scope = k.index_flow_id(flow_id)
+        elif prefix:
+            scope, prefix = k.index_under(prefix), None
+        else:
+            scope = None
+        if prefix:
+            if namespace:
+                if not _under(namespace, prefix):
+                    return [], 0
+            else:
+                extra.append(k.index_under(prefix))
+        if state is not None:
+            base = k.index_scoped_state(scope, state.value) if scope else k.index_state(state.value)
+        else:
+            base = scope or k.index_all
+        keys = [base, *extra, *(k.index_label(a, b) for a, b in (labels or {}).items())]
+        if base == k.index_all and len(keys) > 1:
+            keys = keys[1:]  # every execution: no filter of its own (a label alone: one set)
+        base = keys[0]
+        start, stop = (offset, offset + limit - 1) if limit > 0 else (1, 0)  # 1 > 0: none
+        if len(keys) == 1:
             with self.r.pipeline(transaction=False) as pipe:
-                for eid in ids:
-                    pipe.hmget(k.execution(eid), *fields)
-                found = pipe.execute()
-            ids = [
-                e
-                for e, values in zip(ids, found, strict=True)
-                if all(
-                    v is not None and _s(v) == wanted[f]
-                    for f, v in zip(fields, values, strict=True)
-                )
-            ]
-        alive = self._exists(ids[offset : offset + limit])
-        return [e for e, a in zip(ids[offset : offset + limit], alive, strict=True) if a]
+                pipe.zcard(base)
+                pipe.zrevrange(base, start, stop)
+                total, found = pipe.execute()
+        else:
+            tmp = k.search_temp(uuid.uuid4().hex)
+            with self.r.pipeline(transaction=True) as pipe:
+                pipe.zinterstore(tmp, keys, aggregate="MAX")  # every score: the creation
+                pipe.zrevrange(tmp, start, stop)
+                pipe.unlink(tmp)
+                total, found, _ = pipe.execute()
+        ids = [_s(e) for e in found]
+        alive = self._exists(ids)
+        return [e for e, a in zip(ids, alive, strict=True) if a], int(total)
 
     # ------------------------------------------------------------------ KV store
 

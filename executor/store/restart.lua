@@ -14,6 +14,7 @@
 --   ended   ended index        P:idx:ended
 --   xev     execution changes  P:{EID}:exec:ev
 --   idx     FAILED, KILLED, RESTARTED -> P:idx:state:STATE
+--   sx      the same for each scope of the execution (see xcheck in _lib.lua)
 --   runs    task run id -> {tr = P:{EID}:tr:TRID, lease = P:{EID}:tr:TRID:lease}, for
 --           every task run in trs (as the caller read it)
 -- ARGV[1] = {eid, date, deadline (pending, epoch s), dropped = [task ids of the errors

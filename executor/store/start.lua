@@ -10,6 +10,7 @@
 --   idx     CREATED, RESTARTED, RETRYING, RUNNING -> P:idx:state:STATE (the execution
 --           starts RUNNING with its first attempt, and goes RUNNING again from RETRYING
 --           with the next attempt of a retried task run)
+--   sx      the same for each scope of the execution (see xcheck in _lib.lua)
 -- ARGV[1] = {eid, trid, date (ISO), now (epoch s), worker (id, recorded on the attempt),
 --            holder (what the lease holds: the worker id and the attempt's own token,
 --            so one process running several attempts knows each of its holders), lease

@@ -13,6 +13,8 @@
 --   all       all executions index   P:idx:all
 --   flow      the flow's index       P:idx:flow:NS:ID
 --   created   CREATED index          P:idx:state:CREATED
+--   adds      [the search's indexes of the execution, by creation time: its scopes, their
+--             CREATED indexes and its labels' (executor.store.keys: P:idx:...)]
 --   subflows  (a Subflow's child only) the subflows set of the execution that started it
 --   copies    [hash of each task run copied by a replay, as in ARGV's copies]
 --   rows      [keys of each first task run, as in create.lua]
@@ -43,6 +45,7 @@ redis.call('HSET', K.exec, unpack(fields))
 redis.call('ZADD', K.all, A.now, eid)
 redis.call('ZADD', K.flow, A.now, eid)
 redis.call('ZADD', K.created, A.now, eid)
+for _, key in ipairs(K.adds or {}) do redis.call('ZADD', key, A.now, eid) end
 note('x', '', '', '', 'CREATED', A.date)
 for i, copy in ipairs(copies) do
     local f, trid = {}, copy.fields.id

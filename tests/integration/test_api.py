@@ -237,6 +237,7 @@ def test_openapi_declares_every_route_body_and_error(http: TestClient) -> None:
         "namespace",
         "flowId",
         "state",
+        "labels",
         "page",
         "size",
     }

@@ -70,7 +70,7 @@ def same_revision(api: ApiDep, execution_id: str, revision: int | None) -> None:
 
 #: the ``filters[...]`` a search takes (Kestra's ``QueryFilter``), and their operations
 SEARCH_FILTERS = {
-    "namespace": ("EQUALS",),
+    "namespace": ("EQUALS", "PREFIX"),
     "flowId": ("EQUALS",),
     "state": ("EQUALS", "IN"),
 }
@@ -84,10 +84,22 @@ def _search(
     state: StateType | None,
     page: int,
     size: int,
+    labels: list[str] | None = None,
 ) -> Response:
     given = K.filters(request.query_params, SEARCH_FILTERS)
+    label_map = parse_labels(labels)
+    if len(label_map) < len(labels or []):  # one value per key: a label has one
+        keys = [item.partition(":")[0] for item in labels or []]
+        twice = sorted({key for key in keys if keys.count(key) > 1})
+        raise BadRequest(
+            [Problem("labels", f"label {key!r} given more than once") for key in twice]
+        )
+    prefix = None
     if "namespace" in given:
-        namespace = given["namespace"][1]
+        if given["namespace"][0] == "PREFIX":
+            prefix = given["namespace"][1]
+        else:
+            namespace = given["namespace"][1]
     if "flowId" in given:
         flow_id = given["flowId"][1]
     if "state" in given:
@@ -103,15 +115,18 @@ def _search(
                 [Problem("filters[state]", "exactly one state is supported in a filter")]
             )
         state = states[0]
-    return JSONResponse(api.search(namespace, flow_id, state, page, size))
+    return JSONResponse(
+        api.search(namespace, flow_id, state, page, size, namespace_prefix=prefix, labels=label_map)
+    )
 
 
 @router.get(
     "/executions/search",
     response_model=PagedExecutions,
     summary="Search executions, newest first",
-    description="Filters as parameters (``namespace``, ``flowId``, ``state``) or as "
-    "Kestra's ``filters[namespace][EQUALS]``, ``filters[flowId][EQUALS]``, "
+    description="Filters as parameters (``namespace``, ``flowId``, ``state``, ``labels`` as "
+    "``key:value``, repeatable) or as Kestra's ``filters[namespace][EQUALS|PREFIX]`` (PREFIX: "
+    "the namespace and its sub-namespaces), ``filters[flowId][EQUALS]``, "
     "``filters[state][EQUALS|IN]`` (one state).",
     responses=error_responses(422),
 )
@@ -123,8 +138,11 @@ def search_executions(
     state: StateType | None = None,
     page: Annotated[int, Query(ge=1, le=2**31)] = 1,
     size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 25,
+    labels: Annotated[
+        list[str] | None, Query(description="A label as key:value (repeatable): all must match")
+    ] = None,
 ) -> Response:
-    return _search(request, api, namespace, flow_id, state, page, size)
+    return _search(request, api, namespace, flow_id, state, page, size, labels)
 
 
 @router.get(
@@ -293,6 +311,12 @@ async def create_execution(
 ) -> Response:
     inputs = await read_inputs(request)
     label_map = parse_labels(labels)
+    if len(label_map) < len(labels or []):  # one value per key: a label has one
+        keys = [item.partition(":")[0] for item in labels or []]
+        twice = sorted({key for key in keys if keys.count(key) > 1})
+        raise BadRequest(
+            [Problem("labels", f"label {key!r} given more than once") for key in twice]
+        )
     execution = await run_in_threadpool(api.client.submit, (namespace, flow_id), inputs, label_map)
     if wait:
         done = await api.wait(request, execution.id)
