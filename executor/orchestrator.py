@@ -33,6 +33,7 @@ from executor.executor_tasks import ExecutorTasks, ended_of
 from executor.flow import Flow
 from executor.ids import derived_id, new_id
 from executor.models import LogEntry
+from executor.pebble.budget import render_budget
 from executor.pebble.runtime import RenderRuntime, using
 from executor.render_context import build_context
 from executor.settings import Settings, get_settings
@@ -283,8 +284,9 @@ class Orchestrator:
                 runtime = RenderRuntime(
                     store=self.store, namespace=flow.namespace, flow_id=flow.id, execution_id=eid
                 )
-                # As Kestra: rendered as text, then parsed as each output's type.
-                with using(runtime):
+                # As Kestra: rendered as text, then parsed as each output's type; all
+                # outputs within one render budget (not one per output).
+                with using(runtime), render_budget():
                     outputs = {
                         o.id: typed_output(o.id, o.type, render_text(o.value, ctx))
                         for o in flow.outputs
@@ -435,11 +437,21 @@ class Orchestrator:
         return StateType.CREATED
 
     def promote(self) -> None:
-        """Start executions that just left a concurrency queue."""
+        """Start executions that just left a concurrency queue, each on its own and
+        within one render budget (its ``runIf``, a flowable's values...): one that
+        fails to start is logged, and the reconciler sends its task runs again later
+        (they are in the active set since they were created)."""
         for eid in self.store.pop_promoted():
-            flow = self.flow_of(eid)
-            if flow is None:
-                continue
-            for row in self.store.task_run_rows(eid):
-                if row.parent_task_run_id is None and row.state == StateType.CREATED:
-                    self.start(eid, flow, row.id, row.task_id, new=NewTaskRun(row.task_id))
+            try:
+                with render_budget():
+                    self._start_promoted(eid)
+            except Exception:
+                log.exception("execution %s left its concurrency queue but did not start", eid)
+
+    def _start_promoted(self, eid: str) -> None:
+        flow = self.flow_of(eid)
+        if flow is None:
+            return
+        for row in self.store.task_run_rows(eid):
+            if row.parent_task_run_id is None and row.state == StateType.CREATED:
+                self.start(eid, flow, row.id, row.task_id, new=NewTaskRun(row.task_id))

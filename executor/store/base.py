@@ -424,6 +424,20 @@ class Store(Protocol):
     def due_active(self, now: float, limit: int = 200) -> list[tuple[str, str]]:
         """(execution, task run) of active entries whose deadline passed."""
 
+    def back_off_active(
+        self, eid: str, trid: str, now: float, base: float, cap: float
+    ) -> tuple[int, float]:
+        """Count one more failed sweep of an active entry and put it off: due again
+        ``min(cap, base * 2 ** (failures - 1))`` seconds after ``now``. Returns the number
+        of failures so far and the new deadline."""
+
+    def active_failures(self, eid: str, trid: str) -> int:
+        """Failed sweeps in a row of an active entry (0 if none)."""
+
+    def forget_active_failures(self, entries: Iterable[tuple[str, str]]) -> None:
+        """Forget the failure counts of ``entries`` (swept without error), and those of
+        entries that left the active set meanwhile."""
+
     def acquire_sweep_lock(self, token: str, ttl_ms: int) -> bool:
         """Take (or keep, for the same ``token``) the one reconciler sweep lock."""
 

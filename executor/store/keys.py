@@ -39,6 +39,8 @@ P:conc:NS:ID / P:concq:NS:ID    set/list executions holding a concurrency slot /
 P:concflows                     set     flows with a limit
 P:active                        zset    ``EID|TRID`` of unfinished task runs, by deadline
 P:reconciler:lock               string  held by the one process sweeping ``P:active``
+P:active:fails                  hash    ``EID|TRID`` -> failed sweeps of that entry in a
+                                        row (the reconciler backs it off)
 P:kv:{TENANT:NS}                zset    KV keys of a namespace, by expiry (ms, +inf: none)
 P:kv:{TENANT:NS}:KEY            hash    a KV entry: ``v`` JSON value, ``t`` type, ``c``/``u``
                                         created/updated (epoch ms), ``x`` expiry; a TTL
@@ -141,6 +143,10 @@ class Keys:
     @property
     def active(self) -> str:
         return f"{self.prefix}:active"
+
+    @property
+    def active_failures(self) -> str:
+        return f"{self.prefix}:active:fails"
 
     @property
     def reconciler_lock(self) -> str:

@@ -168,6 +168,7 @@ class MemoryStore:
         self._conc_queue: dict[tuple[str, str], list[str]] = {}
         self._conc_flows: set[str] = set()
         self._active: dict[str, float] = {}
+        self._active_failures: dict[str, int] = {}
         self._sweep_lock: tuple[str, float] | None = None
         self._seq = 0  # stream ids: one counter for every stream, so ids only grow
         self._ev: list[dict[str, str]] = []  # the current step's changes (``note()``)
@@ -1247,6 +1248,31 @@ class MemoryStore:
         """Put a task run in the active set, due at ``deadline``."""
         with self._lock:
             self._active[f"{eid}|{trid}"] = float(deadline)
+
+    def back_off_active(
+        self, eid: str, trid: str, now: float, base: float, cap: float
+    ) -> tuple[int, float]:
+        """Count one more failed sweep of an entry and put it off (see ``Store``)."""
+        member = f"{eid}|{trid}"
+        with self._lock:
+            failures = self._active_failures.get(member, 0) + 1
+            self._active_failures[member] = failures
+            deadline = now + min(cap, base * 2 ** min(failures - 1, 62))
+            self._active[member] = deadline
+        return failures, deadline
+
+    def forget_active_failures(self, entries: Iterable[tuple[str, str]]) -> None:
+        """Forget the failure counts of ``entries`` and of entries no longer active."""
+        with self._lock:
+            for eid, trid in entries:
+                self._active_failures.pop(f"{eid}|{trid}", None)
+            for member in [m for m in self._active_failures if m not in self._active]:
+                del self._active_failures[member]
+
+    def active_failures(self, eid: str, trid: str) -> int:
+        """Failed sweeps in a row of an active entry (0 if none)."""
+        with self._lock:
+            return self._active_failures.get(f"{eid}|{trid}", 0)
 
     def due_active(self, now: float, limit: int = 200) -> list[tuple[str, str]]:
         """(execution, task run) of active entries whose deadline passed, soonest first."""

@@ -1024,7 +1024,39 @@ class RedisStore:
     def due_active(self, now: float, limit: int = 200) -> list[tuple[str, str]]:
         """Unfinished task runs whose deadline passed (for the reconciler)."""
         members = self.r.zrangebyscore(self.k.active, "-inf", now, start=0, num=limit)
-        return [tuple(_s(m).split("|", 1)) for m in members]  # type: ignore[misc]
+        # A member without "|" (written by hand) reads as a task run id "": it reads as
+        # a missing task run, and its entry is dropped.
+        return [(e, t) for e, _, t in (_s(m).partition("|") for m in members)]
+
+    @_translate
+    def back_off_active(
+        self, eid: str, trid: str, now: float, base: float, cap: float
+    ) -> tuple[int, float]:
+        member = active_member(eid, trid)
+        failures = int(self.r.hincrby(self.k.active_failures, member, 1))
+        deadline = now + min(cap, base * 2 ** min(failures - 1, 62))
+        self.r.zadd(self.k.active, {member: deadline})
+        return failures, deadline
+
+    @_translate
+    def active_failures(self, eid: str, trid: str) -> int:
+        """Failed sweeps in a row of an active entry."""
+        return int(self.r.hget(self.k.active_failures, active_member(eid, trid)) or 0)
+
+    @_translate
+    def forget_active_failures(self, entries: Iterable[tuple[str, str]]) -> None:
+        members = [active_member(e, t) for e, t in entries]
+        if members:
+            self.r.hdel(self.k.active_failures, *members)
+        # Entries that left the active set by another way (their task run ended) keep
+        # their count: a few are checked at each call, so the hash stays as small as
+        # the set of entries failing now.
+        sample = [_s(m) for m in self.r.hrandfield(self.k.active_failures, 20) or []]
+        if sample:
+            scores = self.r.zmscore(self.k.active, sample)
+            gone = [m for m, sc in zip(sample, scores, strict=True) if sc is None]
+            if gone:
+                self.r.hdel(self.k.active_failures, *gone)
 
     @_translate
     def acquire_sweep_lock(self, token: str, ttl_ms: int) -> bool:
