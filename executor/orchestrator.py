@@ -38,7 +38,7 @@ from executor.pebble.runtime import RenderRuntime, using
 from executor.render_context import build_context
 from executor.settings import Settings, get_settings
 from executor.state import StateType
-from executor.store.base import ChildEnd, NewRow, Status, Store, Then
+from executor.store.base import ChildEnd, NewRow, Resent, Status, Store, Then
 from executor.templating import render
 
 
@@ -240,12 +240,38 @@ class Orchestrator:
             eid, trid, queue=task.worker_group, label=self._label(eid, flow, task_id)
         )
 
-    def resend(self, eid: str, trid: str) -> None:
-        """Start task run ``trid`` again (the reconciler, for lost deliveries)."""
+    def resend(self, eid: str, trid: str, *, lease_lapsed: bool = False) -> Resent | None:
+        """Start task run ``trid`` again (the reconciler, for lost deliveries).
+
+        One that goes to a worker gets a new copy of its message only if no copy is
+        queued (still in its queue, or just reserved by a worker), so a worker group
+        nobody consumes holds one copy, however long it waits (the task run shows as
+        waiting for it). With ``lease_lapsed`` (its worker died while running it) a copy
+        is sent whatever is queued: the one its dead worker reserved does not count.
+        Returns what the store did (None for the executor's own tasks, started here).
+        """
         row = self.store.task_run_row(eid, trid)
         flow = self.flow_of(eid)
-        if row is not None and flow is not None:
+        if row is None or flow is None:
+            return None
+        task = flow.task(row.task_id)
+        if rule_of(task) is not None:
             self.start(eid, flow, trid, row.task_id)
+            return None
+        broker = self.dispatcher.broker
+        message = self.dispatcher.message(
+            eid, trid, queue=task.worker_group, label=self._label(eid, flow, row.task_id)
+        )
+        return self.store.resend_task_run(
+            eid,
+            trid,
+            message,
+            group=task.worker_group or broker.default_queue,
+            broker_prefix=broker.key_prefix,
+            now=time.time(),
+            grace=self.settings.pending_grace,
+            check=not lease_lapsed,
+        )
 
     @staticmethod
     def _label(eid: str, flow: Flow, task_id: str) -> str:

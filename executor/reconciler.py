@@ -6,8 +6,10 @@ retry time while RETRYING, a grace period while CREATED, a short delay between i
 and the orchestrator's advance. ``sweep`` looks at the entries past their deadline:
 
 * ended task runs are advanced (the worker died between ending it and advancing);
-* RUNNING task runs whose lease expired, and CREATED or RETRYING ones nobody picked
-  up, are sent again: the next worker records the lost attempt and starts a new one;
+* RUNNING task runs whose lease expired are sent again: the next worker records the
+  lost attempt and starts a new one; CREATED or RETRYING ones nobody picked up are sent
+  again only if no copy of their message is queued (``Orchestrator.resend``), so a
+  worker group nobody consumes holds one copy, and they show as waiting for it;
 * Pause task runs whose ``pauseDuration`` is over are resumed (so a pause ends within
   one sweep interval of its duration);
 * executions that ended more than the retention (``OSTRA_RETENTION``) ago are deleted.
@@ -156,11 +158,22 @@ class Reconciler:
             if retry_at > now:
                 self.store.set_active(eid, trid, retry_at + 1)
                 return 0
-        log.warning(
-            "reconciler: sending task run %s of execution %s again (%s)", trid, eid, row.state.value
-        )
-        self.orchestrator.resend(eid, trid)
+        lapsed = row.state == StateType.RUNNING
+        sent = self.orchestrator.resend(eid, trid, lease_lapsed=lapsed)
         self.store.set_active(eid, trid, now + self.settings.pending_grace)
+        if sent is not None and sent.status != "SENT":
+            # Its copy is still queued (a worker group nobody consumes, or all busy).
+            log.info(
+                "reconciler: task run %s of execution %s still queued (%s), since %s",
+                trid,
+                eid,
+                sent.status,
+                sent.since or "?",
+            )
+            return 0
+        log.warning(
+            "reconciler: sent task run %s of execution %s again (%s)", trid, eid, row.state.value
+        )
         return 1
 
     def _slots(self) -> int:

@@ -151,6 +151,15 @@ class Moved(NamedTuple):
     state: StateType | None
 
 
+class Resent(NamedTuple):
+    """The outcome of ``resend_task_run``: ``SENT`` (a new copy is queued), ``QUEUED``
+    (the last copy is still in its queue: nothing sent; ``since`` when it was sent,
+    ISO), ``RESERVED`` (a worker holds the last copy: nothing sent) or ``MISSING``."""
+
+    status: str
+    since: str = ""
+
+
 class Created(NamedTuple):
     """Task runs created once each: the execution's state and (id, created) pairs, the
     id of the existing task run of the same identity where one was not created (no
@@ -413,6 +422,24 @@ class Store(Protocol):
 
     def children_rows(self, eid: str, parent: str) -> list[TaskRunRow]:
         """The task runs whose parent is ``parent``."""
+
+    def resend_task_run(
+        self,
+        eid: str,
+        trid: str,
+        message: Outgoing,
+        *,
+        group: str,
+        broker_prefix: str,
+        now: float,
+        grace: float,
+        check: bool,
+    ) -> Resent:
+        """Push ``message`` (a new copy of task run ``trid``'s, for queue ``group``) unless,
+        with ``check``, the last copy sent is still queued: in its queue's list, or
+        reserved by a worker (kombu's ``unacked`` hash, under ``broker_prefix``, kombu's
+        ``global_keyprefix``) less than ``grace`` seconds before ``now``. A task run whose
+        copy is still in the list is marked waiting for its worker group."""
 
     # -- the active set (what the reconciler sweeps)
     def clear_active(self, eid: str, trid: str) -> None:

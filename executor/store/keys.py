@@ -24,7 +24,10 @@ P:{EID}:flowables               set     ids of its flowable task runs
 P:{EID}:tr:TRID:ended           set     ended children of a flowable task run
 P:{EID}:tr:TRID:values          list    loop values of a ForEach (or Each*) task run
 P:{EID}:tr:TRID                 hash    a task run, its attempts as ``aN:*`` fields, ``h``:
-                                        task run and attempt histories (as above)
+                                        task run and attempt histories (as above); until
+                                        an attempt starts, ``mq``/``mp``/``ms`` the last
+                                        copy of its message sent (queue, payload, date)
+                                        and ``mw`` its worker group once it waits
 P:{EID}:tr:TRID:lease           string  ``worker_id`` of the live attempt, with a TTL
 P:{EID}:metrics                 list    metric entries, JSON
 P:{EID}:logs                    list    log entries, JSON

@@ -36,6 +36,7 @@ from executor.engine.flowables import merged_labels, walk_successors
 from executor.errors import ExecutionNotFound, FlowNotFound, KVConflict, StateConflict, StoreError
 from executor.flow import Flow
 from executor.kv import KVRecord, KVType, check_key, check_namespace, check_tenant, check_ttl
+from executor.messages import Outgoing
 from executor.models import (
     Execution,
     Label,
@@ -51,6 +52,7 @@ from executor.store.base import (
     Killed,
     Moved,
     NewRow,
+    Resent,
     Restarted,
     StartResult,
     Status,
@@ -305,6 +307,7 @@ class MemoryStore:
             self._note("t", row.id, row.task_id, "", "CREATED", date)
             if row.message is not None and row.message.payload != "" and not hold:
                 self.queues.setdefault(row.message.queue_key, []).append(row.message.payload)
+                t.update({"mq": row.message.queue_key, "mp": row.message.payload, "ms": date})
             out.append((row.id, True))
         return out
 
@@ -959,6 +962,8 @@ class MemoryStore:
                     "h": h,
                 }
             )
+            for sent in ("mq", "mp", "ms", "mw"):
+                t.pop(sent, None)
             self._note("a", trid, task, n, "RUNNING", date)
             self._e(eid).leases[trid] = (worker_id, now + lease_ms / 1000)
             self._active[f"{eid}|{trid}"] = now + lease_ms / 1000
@@ -1248,6 +1253,33 @@ class MemoryStore:
         """Put a task run in the active set, due at ``deadline``."""
         with self._lock:
             self._active[f"{eid}|{trid}"] = float(deadline)
+
+    def resend_task_run(
+        self,
+        eid: str,
+        trid: str,
+        message: Outgoing,
+        *,
+        group: str,
+        broker_prefix: str,
+        now: float,
+        grace: float,
+        check: bool,
+    ) -> Resent:
+        """Queue a new copy unless the last one is still queued (no worker ever reserves
+        a copy here: ``queues`` are lists nobody consumes)."""
+        with self._lock:
+            t = self._hash(eid, trid)
+            if not t:
+                return Resent("MISSING")
+            queue = self.queues.setdefault(message.queue_key, [])
+            if check and t.get("mq") == message.queue_key and t.get("mp") in queue:
+                t["mw"] = group
+                return Resent("QUEUED", t.get("ms", ""))
+            queue.append(message.payload)
+            t.update({"mq": message.queue_key, "mp": message.payload, "ms": self._iso()})
+            t.pop("mw", None)
+            return Resent("SENT")
 
     def back_off_active(
         self, eid: str, trid: str, now: float, base: float, cap: float

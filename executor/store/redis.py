@@ -24,6 +24,7 @@ from executor.engine.outcomes import lua_constants
 from executor.errors import ExecutionNotFound, FlowNotFound, KVConflict, StateConflict, StoreError
 from executor.flow import Flow
 from executor.kv import KVRecord, KVType, check_key, check_namespace, check_tenant, check_ttl
+from executor.messages import Outgoing
 from executor.models import (
     Execution,
     Label,
@@ -40,6 +41,7 @@ from executor.store.base import (
     Killed,
     Moved,
     NewRow,
+    Resent,
     Restarted,
     StartResult,
     Status,
@@ -205,6 +207,7 @@ class RedisStore:
                 "submit",
                 "end_execution",
                 "kv_set",
+                "resend",
             )
         }
         self._flow_cache: dict[tuple[str, str, int], Flow] = {}
@@ -1011,6 +1014,36 @@ class RedisStore:
                 pipe.hmget(self.k.task_run(eid, trid), *_ROW_FIELDS)
             rows = pipe.execute()
         return [row for trid, v in zip(ids, rows, strict=True) if (row := _row(trid, v))]
+
+    @_translate
+    def resend_task_run(
+        self,
+        eid: str,
+        trid: str,
+        message: Outgoing,
+        *,
+        group: str,
+        broker_prefix: str,
+        now: float,
+        grace: float,
+        check: bool,
+    ) -> Resent:
+        step = _Step(
+            message=message.payload,
+            date=iso(),
+            now=_num(now),
+            grace=_num(grace),
+            group=group,
+            check=check,
+        ).key(
+            tr=self.k.task_run(eid, trid),
+            queue=message.queue_key,
+            # kombu's Redis transport: Channel.unacked_key / unacked_index_key.
+            unacked=broker_prefix + "unacked",
+            uindex=broker_prefix + "unacked_index",
+        )
+        out = self._call("resend", step)
+        return Resent(out["status"], out.get("since") or "")
 
     @_translate
     def clear_active(self, eid: str, trid: str) -> None:
