@@ -1309,6 +1309,8 @@ class MemoryStore:
     def due_active(self, now: float, limit: int = 200) -> list[tuple[str, str]]:
         """(execution, task run) of active entries whose deadline passed, soonest first."""
         with self._lock:
+            for bad in [m for m in self._active if "|" not in m]:
+                del self._active[bad]  # names no task run
             due = {m: s for m, s in self._active.items() if s <= now}
         out: list[tuple[str, str]] = []
         for m in _zsorted(due)[:limit]:

@@ -1056,10 +1056,14 @@ class RedisStore:
     @_translate
     def due_active(self, now: float, limit: int = 200) -> list[tuple[str, str]]:
         """Unfinished task runs whose deadline passed (for the reconciler)."""
-        members = self.r.zrangebyscore(self.k.active, "-inf", now, start=0, num=limit)
-        # A member without "|" (written by hand) reads as a task run id "": it reads as
-        # a missing task run, and its entry is dropped.
-        return [(e, t) for e, _, t in (_s(m).partition("|") for m in members)]
+        members = [
+            _s(m) for m in self.r.zrangebyscore(self.k.active, "-inf", now, start=0, num=limit)
+        ]
+        # A member that names no task run (written by hand) is dropped, not swept forever.
+        bad = [m for m in members if "|" not in m]
+        if bad:
+            self.r.zrem(self.k.active, *bad)
+        return [(e, t) for e, _, t in (m.partition("|") for m in members if "|" in m)]
 
     @_translate
     def back_off_active(

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 from executor.store.base import Store
+from executor.store.memory import MemoryStore
+from executor.store.redis import RedisStore
 from tests.contract.support import row, submit
 
 
@@ -32,3 +34,15 @@ def test_counts_of_entries_that_left_the_active_set_are_forgotten(store: Store) 
     store.forget_active_failures([])
     assert store.active_failures(eid, a.id) == 0
     assert store.active_failures(eid, b.id) == 1  # still active: kept
+
+
+def test_a_member_naming_no_task_run_is_dropped_from_the_active_set(store: Store) -> None:
+    first = row("a")
+    eid = submit(store, first=[first])
+    if isinstance(store, RedisStore):
+        store.r.zadd(store.k.active, {"garbage": 0.5})
+    else:
+        assert isinstance(store, MemoryStore)
+        store._active["garbage"] = 0.5
+    assert store.due_active(1.0) == [(eid, first.id)]
+    assert store.due_active(1.0) == [(eid, first.id)]  # gone, not swept again
