@@ -25,7 +25,8 @@ even if one before it failed. The flow-author code a sweep may run (templates re
 when it advances, starts or wakes a task run: a flowable's values, ``runIf``, Subflow
 inputs, flow outputs, a Loop's condition...) runs under one render budget per entry
 (``executor.pebble.budget``): every render made for one entry shares one
-``OSTRA_RENDER_TIMEOUT``, so a template bomb costs a sweep that long at most.
+``OSTRA_RENDER_TIMEOUT``, so a template bomb costs a sweep that long at most; and a
+sweep takes entries for half its lock's time at most, leaving the rest to the next one.
 """
 
 from __future__ import annotations
@@ -67,7 +68,9 @@ class Reconciler:
             return 0
         acted = 0
         try:
-            acted += self._entries(now)
+            # Entries for half the lock's time at most: the lock must outlive the sweep,
+            # and entries left over are still due at the next one.
+            acted += self._entries(now, time.monotonic() + lock_ms / 2000)
             acted += self._phase("concurrency slots", self._slots, 0)
             self._phase("promotions", self.orchestrator.promote, None)
             self._phase("retention", lambda: self.purge(now), None)
@@ -75,12 +78,15 @@ class Reconciler:
             self.store.release_sweep_lock(self._token)
         return acted
 
-    def _entries(self, now: float) -> int:
-        """Handle every due entry, each on its own: one that fails is backed off."""
+    def _entries(self, now: float, until: float) -> int:
+        """Handle the due entries (until monotonic time ``until``), each on its own: one
+        that fails is backed off."""
         acted = 0
         swept: list[tuple[str, str]] = []
         failed = False
         for eid, trid in self.store.due_active(now):
+            if time.monotonic() > until:
+                break
             try:
                 # Every template this entry renders shares one budget (module doc).
                 with render_budget():

@@ -56,3 +56,25 @@ def test_a_raising_entry_or_phase_never_skips_the_rest(caplog: pytest.LogCapture
     # The next failure waits twice as long; the sweep lock was released each time.
     reconciler.sweep(now=12.0)
     assert store.due_active(15.9) == [] and store.due_active(16.0) == [("bad", "t1")]
+
+
+class Slow(MemoryStore):
+    """Each entry takes 0.1 s to read."""
+
+    def task_run_row(self, eid: str, trid: str) -> Any:
+        import time
+
+        time.sleep(0.1)
+        return super().task_run_row(eid, trid)
+
+
+def test_a_sweep_stops_taking_entries_at_half_its_lock_time() -> None:
+    store = Slow()
+    for i in range(20):
+        store.set_active(f"e{i}", "t", 1.0 + i)
+    reconciler = Reconciler(Orchestrator(store, RecordingDispatcher(), Settings()))
+    reconciler.sweep(now=100.0, lock_ms=1000)  # 0.5 s of entries: about 5 of 20
+    left = len(store.due_active(100.0))
+    assert 10 <= left < 20, left  # the rest wait for the next sweep
+    reconciler.sweep(now=100.0, lock_ms=60_000)
+    assert store.due_active(100.0) == []
