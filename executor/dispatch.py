@@ -55,17 +55,23 @@ class Dispatcher:
     def app(self) -> Celery:
         return self._app or get_app()
 
-    def message(
-        self, eid: str, trid: str, *, label: str = "", queue: str | None = None
-    ) -> Outgoing:
-        """The message of task run ``trid``, for a Lua step to push (see module doc)."""
+    @property
+    def broker(self) -> MessageBuilder:
+        """The builder of this broker's messages (its default queue, kombu's
+        ``global_keyprefix``)."""
         if self._builder is None:
             conf = self.app.conf
             options = conf.broker_transport_options or {}
             self._builder = MessageBuilder(
                 self.default_queue or conf.task_default_queue, options.get("global_keyprefix", "")
             )
-        return self._builder.build(eid, trid, queue=queue, label=label)
+        return self._builder
+
+    def message(
+        self, eid: str, trid: str, *, label: str = "", queue: str | None = None
+    ) -> Outgoing:
+        """The message of task run ``trid``, for a Lua step to push (see module doc)."""
+        return self.broker.build(eid, trid, queue=queue, label=label)
 
     def send(
         self,

@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
+import regex
 from pydantic import (
     ConfigDict,
     Field,
@@ -359,11 +360,27 @@ def _to_email(value: Any, secret: bool) -> str:
     raise _Invalid(f"expected an email address, got {_shown(value, secret)}")
 
 
+def _fullmatch(pattern: str, s: str) -> Any:
+    """``pattern`` (the flow author's) matched against all of ``s``, bounded in time: by
+    the render budget in progress (a Subflow's inputs, resolved where its task run
+    starts, the reconciler included), else by ``OSTRA_RENDER_TIMEOUT``."""
+    from executor.pebble.budget import remaining
+    from executor.settings import get_settings
+
+    left = remaining()
+    try:
+        return regex.fullmatch(
+            pattern, s, timeout=get_settings().render_timeout if left is None else left
+        )
+    except TimeoutError:
+        raise _Invalid(f"the pattern {pattern!r} took too long to match") from None
+
+
 def _coerce(defn: InputDef, t: InputType, value: Any, secret: bool) -> Any:
     """Coerce ``value`` to type ``t`` with the constraints of ``defn``."""
     if t in _PATTERN_TYPES:
         s = _to_string(value, secret)
-        if defn.validator is not None and re.fullmatch(defn.validator, s) is None:
+        if defn.validator is not None and _fullmatch(defn.validator, s) is None:
             given = "the value" if secret else repr(s)
             raise _Invalid(f"{given} does not match the pattern {defn.validator!r}")
         return s

@@ -83,8 +83,20 @@ class TaskRunAttempt(OstraModel):
     reason: str | None = None
 
 
+class WorkerWait(OstraModel):
+    """A task run no worker has taken for longer than ``OSTRA_PENDING_GRACE``, its
+    message still in its worker group's queue (no worker consumes that queue, or all
+    are busy): ``workerGroup`` (the queue), ``since`` (when the message was queued) and
+    ``seconds`` (how long it has waited, when read). Not in Kestra's ``TaskRun``."""
+
+    worker_group: str
+    since: datetime
+    seconds: float
+
+
 class TaskRun(OstraModel):
-    """A task of the flow, run within one execution (Kestra's ``TaskRun``)."""
+    """A task of the flow, run within one execution (Kestra's ``TaskRun``);
+    ``waitingForWorker`` (Ostra's) is set while its message waits for a worker."""
 
     id: str
     execution_id: str
@@ -97,6 +109,7 @@ class TaskRun(OstraModel):
     attempts: list[TaskRunAttempt] = Field(default_factory=list)
     outputs: dict[str, Any] = Field(default_factory=dict)
     state: State = Field(default_factory=State)
+    waiting_for_worker: WorkerWait | None = None
 
     @property
     def attempt_count(self) -> int:

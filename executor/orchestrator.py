@@ -33,11 +33,12 @@ from executor.executor_tasks import ExecutorTasks, ended_of
 from executor.flow import Flow
 from executor.ids import derived_id, new_id
 from executor.models import LogEntry
+from executor.pebble.budget import render_budget
 from executor.pebble.runtime import RenderRuntime, using
 from executor.render_context import build_context
 from executor.settings import Settings, get_settings
 from executor.state import StateType
-from executor.store.base import ChildEnd, NewRow, Status, Store, Then
+from executor.store.base import ChildEnd, NewRow, Resent, Status, Store, Then
 from executor.templating import render
 
 
@@ -239,12 +240,38 @@ class Orchestrator:
             eid, trid, queue=task.worker_group, label=self._label(eid, flow, task_id)
         )
 
-    def resend(self, eid: str, trid: str) -> None:
-        """Start task run ``trid`` again (the reconciler, for lost deliveries)."""
+    def resend(self, eid: str, trid: str, *, lease_lapsed: bool = False) -> Resent | None:
+        """Start task run ``trid`` again (the reconciler, for lost deliveries).
+
+        One that goes to a worker gets a new copy of its message only if no copy is
+        queued (still in its queue, or just reserved by a worker), so a worker group
+        nobody consumes holds one copy, however long it waits (the task run shows as
+        waiting for it). With ``lease_lapsed`` (its worker died while running it) a copy
+        is sent whatever is queued: the one its dead worker reserved does not count.
+        Returns what the store did (None for the executor's own tasks, started here).
+        """
         row = self.store.task_run_row(eid, trid)
         flow = self.flow_of(eid)
-        if row is not None and flow is not None:
+        if row is None or flow is None:
+            return None
+        task = flow.task(row.task_id)
+        if rule_of(task) is not None:
             self.start(eid, flow, trid, row.task_id)
+            return None
+        broker = self.dispatcher.broker
+        message = self.dispatcher.message(
+            eid, trid, queue=task.worker_group, label=self._label(eid, flow, row.task_id)
+        )
+        return self.store.resend_task_run(
+            eid,
+            trid,
+            message,
+            group=task.worker_group or broker.default_queue,
+            broker_prefix=broker.key_prefix,
+            now=time.time(),
+            grace=self.settings.pending_grace,
+            check=not lease_lapsed,
+        )
 
     @staticmethod
     def _label(eid: str, flow: Flow, task_id: str) -> str:
@@ -283,8 +310,9 @@ class Orchestrator:
                 runtime = RenderRuntime(
                     store=self.store, namespace=flow.namespace, flow_id=flow.id, execution_id=eid
                 )
-                # As Kestra: rendered as text, then parsed as each output's type.
-                with using(runtime):
+                # As Kestra: rendered as text, then parsed as each output's type; all
+                # outputs within one render budget (not one per output).
+                with using(runtime), render_budget():
                     outputs = {
                         o.id: typed_output(o.id, o.type, render_text(o.value, ctx))
                         for o in flow.outputs
@@ -435,11 +463,21 @@ class Orchestrator:
         return StateType.CREATED
 
     def promote(self) -> None:
-        """Start executions that just left a concurrency queue."""
+        """Start executions that just left a concurrency queue, each on its own and
+        within one render budget (its ``runIf``, a flowable's values...): one that
+        fails to start is logged, and the reconciler sends its task runs again later
+        (they are in the active set since they were created)."""
         for eid in self.store.pop_promoted():
-            flow = self.flow_of(eid)
-            if flow is None:
-                continue
-            for row in self.store.task_run_rows(eid):
-                if row.parent_task_run_id is None and row.state == StateType.CREATED:
-                    self.start(eid, flow, row.id, row.task_id, new=NewTaskRun(row.task_id))
+            try:
+                with render_budget():
+                    self._start_promoted(eid)
+            except Exception:
+                log.exception("execution %s left its concurrency queue but did not start", eid)
+
+    def _start_promoted(self, eid: str) -> None:
+        flow = self.flow_of(eid)
+        if flow is None:
+            return
+        for row in self.store.task_run_rows(eid):
+            if row.parent_task_run_id is None and row.state == StateType.CREATED:
+                self.start(eid, flow, row.id, row.task_id, new=NewTaskRun(row.task_id))

@@ -6,14 +6,27 @@ retry time while RETRYING, a grace period while CREATED, a short delay between i
 and the orchestrator's advance. ``sweep`` looks at the entries past their deadline:
 
 * ended task runs are advanced (the worker died between ending it and advancing);
-* RUNNING task runs whose lease expired, and CREATED or RETRYING ones nobody picked
-  up, are sent again: the next worker records the lost attempt and starts a new one;
+* RUNNING task runs whose lease expired are sent again: the next worker records the
+  lost attempt and starts a new one; CREATED or RETRYING ones nobody picked up are sent
+  again only if no copy of their message is queued (``Orchestrator.resend``), so a
+  worker group nobody consumes holds one copy, and they show as waiting for it;
 * Pause task runs whose ``pauseDuration`` is over are resumed (so a pause ends within
   one sweep interval of its duration);
 * executions that ended more than the retention (``OSTRA_RETENTION``) ago are deleted.
 
 Any number of processes may run it (each worker's main process does); a lock in Redis
 lets one sweep at a time.
+
+Nothing one entry holds can stop a sweep: any error while handling an entry (a broken
+record, a broker error, a bug) is logged with its ids and the entry is backed off (due
+again 2 s later, then 4, 8... up to ``OSTRA_RECONCILER_BACKOFF``), and the sweep goes on
+with the next entry; each later phase (concurrency slots, promotions, retention) runs
+even if one before it failed. The flow-author code a sweep may run (templates rendered
+when it advances, starts or wakes a task run: a flowable's values, ``runIf``, Subflow
+inputs, flow outputs, a Loop's condition...) runs under one render budget per entry
+(``executor.pebble.budget``): every render made for one entry shares one
+``OSTRA_RENDER_TIMEOUT``, so a template bomb costs a sweep that long at most; and a
+sweep takes entries for half its lock's time at most, leaving the rest to the next one.
 """
 
 from __future__ import annotations
@@ -22,13 +35,21 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
+from typing import TypeVar
 
 from executor.engine.outcomes import pause_expired
 from executor.errors import OstraError, StateConflict
 from executor.orchestrator import Orchestrator
+from executor.pebble.budget import render_budget
 from executor.state import StateType
 
 log = logging.getLogger(__name__)
+
+#: Seconds an entry whose sweep failed waits the first time (doubled at each failure).
+BACKOFF_BASE = 2.0
+
+T = TypeVar("T")
 
 
 class Reconciler:
@@ -47,17 +68,73 @@ class Reconciler:
             return 0
         acted = 0
         try:
-            for eid, trid in self.store.due_active(now):
-                try:
-                    acted += self._one(eid, trid, now)
-                except OstraError as exc:
-                    log.warning("reconciler: %s/%s: %s", eid, trid, exc)
-            acted += self._slots()
-            self.orchestrator.promote()
-            self.purge(now)
+            # Entries for half the lock's time at most: the lock must outlive the sweep,
+            # and entries left over are still due at the next one.
+            acted += self._entries(now, time.monotonic() + lock_ms / 2000)
+            acted += self._phase("concurrency slots", self._slots, 0)
+            self._phase("promotions", self.orchestrator.promote, None)
+            self._phase("retention", lambda: self.purge(now), None)
         finally:
             self.store.release_sweep_lock(self._token)
         return acted
+
+    def _entries(self, now: float, until: float) -> int:
+        """Handle the due entries (until monotonic time ``until``), each on its own: one
+        that fails is backed off."""
+        acted = 0
+        swept: list[tuple[str, str]] = []
+        failed = False
+        for eid, trid in self.store.due_active(now):
+            if time.monotonic() > until:
+                break
+            try:
+                # Every template this entry renders shares one budget (module doc).
+                with render_budget():
+                    acted += self._one(eid, trid, now)
+                swept.append((eid, trid))
+            except Exception as exc:
+                failed = True
+                self._back_off(eid, trid, now, exc)
+        if swept or failed:
+            self._phase("failure counts", lambda: self.store.forget_active_failures(swept), None)
+        return acted
+
+    def _back_off(self, eid: str, trid: str, now: float, exc: Exception) -> None:
+        """Log a failed entry and put it off, longer at each failure in a row."""
+        # Ostra's own errors (a conflict, Redis away) say enough; others get a traceback.
+        expected = isinstance(exc, OstraError)
+        try:
+            failures, until = self.store.back_off_active(
+                eid, trid, now, BACKOFF_BASE, self.settings.reconciler_backoff
+            )
+        except Exception as again:
+            log.warning(
+                "reconciler: task run %s of execution %s failed: %r (and backing it off: %s)",
+                trid,
+                eid,
+                exc,
+                again,
+                exc_info=None if expected else exc,
+            )
+            return
+        log.warning(
+            "reconciler: task run %s of execution %s failed (%d in a row, next look in %.0f s): %s",
+            trid,
+            eid,
+            failures,
+            until - now,
+            exc if expected else repr(exc),
+            exc_info=None if expected else exc,
+        )
+
+    @staticmethod
+    def _phase(name: str, step: Callable[[], T], default: T) -> T:
+        """Run one phase of a sweep; a failure is logged and the sweep goes on."""
+        try:
+            return step()
+        except Exception:
+            log.exception("reconciler: %s failed", name)
+            return default
 
     def purge(self, now: float, budget_s: float = 0.5) -> None:
         """Delete executions whose retention is over (none with a retention of 0, which
@@ -87,11 +164,22 @@ class Reconciler:
             if retry_at > now:
                 self.store.set_active(eid, trid, retry_at + 1)
                 return 0
-        log.warning(
-            "reconciler: sending task run %s of execution %s again (%s)", trid, eid, row.state.value
-        )
-        self.orchestrator.resend(eid, trid)
+        lapsed = row.state == StateType.RUNNING
+        sent = self.orchestrator.resend(eid, trid, lease_lapsed=lapsed)
         self.store.set_active(eid, trid, now + self.settings.pending_grace)
+        if sent is not None and sent.status != "SENT":
+            # Its copy is still queued (a worker group nobody consumes, or all busy).
+            log.info(
+                "reconciler: task run %s of execution %s still queued (%s), since %s",
+                trid,
+                eid,
+                sent.status,
+                sent.since or "?",
+            )
+            return 0
+        log.warning(
+            "reconciler: sent task run %s of execution %s again (%s)", trid, eid, row.state.value
+        )
         return 1
 
     def _slots(self) -> int:

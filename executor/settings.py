@@ -14,6 +14,10 @@ OSTRA_LEASE_SECONDS       ``30``                       a running attempt's lease
                                                        ``max(0.5, lease/10)`` s before it lapses
 OSTRA_PENDING_GRACE       ``300``                      seconds a created task run may wait in the
                                                        queue before it is sent again
+OSTRA_RECONCILER_BACKOFF  ``600``                      longest wait, in seconds, before the
+                                                       reconciler looks again at a task run whose
+                                                       sweep failed (2 s after the first failure,
+                                                       doubling at each one)
 OSTRA_VISIBILITY_TIMEOUT  ``3600``                     kombu visibility timeout (a backstop only)
 OSTRA_MAX_DELIVERIES      ``5``                        attempts lost to dead workers before a task
                                                        run is failed (stops crash loops)
@@ -55,6 +59,7 @@ class Settings(BaseSettings):
     retention: int = 7 * 24 * 3600
     lease_seconds: float = 30.0
     pending_grace: float = 300.0
+    reconciler_backoff: float = Field(default=600.0, gt=0)
     visibility_timeout: int = 3600
     max_deliveries: int = 5
     queue: str = "ostra"

@@ -82,16 +82,24 @@ def task_label(tr: TaskRun) -> str:
 
 
 def task_runs_table(execution: Execution) -> Table:
-    """One row per task run of ``execution``: task, state, attempts, duration."""
+    """One row per task run of ``execution``: task, state (and, for one whose message
+    no worker took, the worker group it waits for and how long), attempts, duration."""
     table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
     table.add_column("task", no_wrap=True)
     table.add_column("state", no_wrap=True)
     table.add_column("attempts", justify="right")
     table.add_column("duration", justify="right")
     for tr in execution.task_run_list:
+        state = styled_state(tr.state.current)
+        if tr.waiting_for_worker is not None:
+            wait = tr.waiting_for_worker
+            state.append(
+                f" waiting for worker group {wait.worker_group} for {fmt_duration(wait.seconds)}",
+                style="yellow",
+            )
         table.add_row(
             task_label(tr),
-            styled_state(tr.state.current),
+            state,
             str(tr.attempt_count),
             fmt_duration(tr.state.duration),
         )

@@ -296,6 +296,8 @@ local function create_runs(xstate, eid, date, deadline, K, rows, keys)
             note('t', trid, task, '', 'CREATED', date)
             if row.message ~= '' and not hold then
                 redis.call('LPUSH', k.queue, row.message)
+                -- The copy sent, to recognise it in its queue (resend.lua).
+                redis.call('HSET', k.tr, 'mq', k.queue, 'mp', row.message, 'ms', date)
             end
             out[#out + 1] = {trid, true}
         else

@@ -159,6 +159,15 @@ class Moved(NamedTuple):
     state: StateType | None
 
 
+class Resent(NamedTuple):
+    """The outcome of ``resend_task_run``: ``SENT`` (a new copy is queued), ``QUEUED``
+    (the last copy is still in its queue: nothing sent; ``since`` when it was sent,
+    ISO), ``RESERVED`` (a worker holds the last copy: nothing sent) or ``MISSING``."""
+
+    status: str
+    since: str = ""
+
+
 class Created(NamedTuple):
     """Task runs created once each: the execution's state and (id, created) pairs, the
     id of the existing task run of the same identity where one was not created (no
@@ -436,6 +445,24 @@ class Store(Protocol):
     def children_rows(self, eid: str, parent: str) -> list[TaskRunRow]:
         """The task runs whose parent is ``parent``."""
 
+    def resend_task_run(
+        self,
+        eid: str,
+        trid: str,
+        message: Outgoing,
+        *,
+        group: str,
+        broker_prefix: str,
+        now: float,
+        grace: float,
+        check: bool,
+    ) -> Resent:
+        """Push ``message`` (a new copy of task run ``trid``'s, for queue ``group``) unless,
+        with ``check``, the last copy sent is still queued: in its queue's list, or
+        reserved by a worker (kombu's ``unacked`` hash, under ``broker_prefix``, kombu's
+        ``global_keyprefix``) less than ``grace`` seconds before ``now``. A task run whose
+        copy is still in the list is marked waiting for its worker group."""
+
     # -- the active set (what the reconciler sweeps)
     def clear_active(self, eid: str, trid: str) -> None:
         """Take a task run out of the active set."""
@@ -445,6 +472,20 @@ class Store(Protocol):
 
     def due_active(self, now: float, limit: int = 200) -> list[tuple[str, str]]:
         """(execution, task run) of active entries whose deadline passed."""
+
+    def back_off_active(
+        self, eid: str, trid: str, now: float, base: float, cap: float
+    ) -> tuple[int, float]:
+        """Count one more failed sweep of an active entry and put it off: due again
+        ``min(cap, base * 2 ** (failures - 1))`` seconds after ``now``. Returns the number
+        of failures so far and the new deadline."""
+
+    def active_failures(self, eid: str, trid: str) -> int:
+        """Failed sweeps in a row of an active entry (0 if none)."""
+
+    def forget_active_failures(self, entries: Iterable[tuple[str, str]]) -> None:
+        """Forget the failure counts of ``entries`` (swept without error), and those of
+        entries that left the active set meanwhile."""
 
     def acquire_sweep_lock(self, token: str, ttl_ms: int) -> bool:
         """Take (or keep, for the same ``token``) the one reconciler sweep lock."""

@@ -24,7 +24,10 @@ P:{EID}:flowables               set     ids of its flowable task runs
 P:{EID}:tr:TRID:ended           set     ended children of a flowable task run
 P:{EID}:tr:TRID:values          list    loop values of a ForEach (or Each*) task run
 P:{EID}:tr:TRID                 hash    a task run, its attempts as ``aN:*`` fields, ``h``:
-                                        task run and attempt histories (as above)
+                                        task run and attempt histories (as above); until
+                                        an attempt starts, ``mq``/``mp``/``ms`` the last
+                                        copy of its message sent (queue, payload, date)
+                                        and ``mw`` its worker group once it waits
 P:{EID}:tr:TRID:lease           string  holder of the live attempt (``worker_id:token``,
                                         ``base.lease_holder``), with a TTL
 P:{EID}:metrics                 list    metric entries, JSON
@@ -50,6 +53,8 @@ P:conc:NS:ID / P:concq:NS:ID    set/list executions holding a concurrency slot /
 P:concflows                     set     flows with a limit
 P:active                        zset    ``EID|TRID`` of unfinished task runs, by deadline
 P:reconciler:lock               string  held by the one process sweeping ``P:active``
+P:active:fails                  hash    ``EID|TRID`` -> failed sweeps of that entry in a
+                                        row (the reconciler backs it off)
 P:kv:{TENANT:NS}                zset    KV keys of a namespace, by expiry (ms, +inf: none)
 P:kv:{TENANT:NS}:KEY            hash    a KV entry: ``v`` JSON value, ``t`` type, ``c``/``u``
                                         created/updated (epoch ms), ``x`` expiry; a TTL
@@ -184,6 +189,10 @@ class Keys:
     @property
     def active(self) -> str:
         return f"{self.prefix}:active"
+
+    @property
+    def active_failures(self) -> str:
+        return f"{self.prefix}:active:fails"
 
     @property
     def reconciler_lock(self) -> str:

@@ -36,6 +36,7 @@ from executor.engine.flowables import merged_labels, walk_successors
 from executor.errors import ExecutionNotFound, FlowNotFound, KVConflict, StateConflict, StoreError
 from executor.flow import Flow
 from executor.kv import KVRecord, KVType, check_key, check_namespace, check_tenant, check_ttl
+from executor.messages import Outgoing
 from executor.models import (
     Execution,
     Label,
@@ -51,6 +52,7 @@ from executor.store.base import (
     Killed,
     Moved,
     NewRow,
+    Resent,
     Restarted,
     StartResult,
     Status,
@@ -169,6 +171,7 @@ class MemoryStore:
         self._conc_queue: dict[tuple[str, str], list[str]] = {}
         self._conc_flows: set[str] = set()
         self._active: dict[str, float] = {}
+        self._active_failures: dict[str, int] = {}
         self._sweep_lock: tuple[str, float] | None = None
         self._seq = 0  # stream ids: one counter for every stream, so ids only grow
         self._ev: list[dict[str, str]] = []  # the current step's changes (``note()``)
@@ -305,6 +308,7 @@ class MemoryStore:
             self._note("t", row.id, row.task_id, "", "CREATED", date)
             if row.message is not None and row.message.payload != "" and not hold:
                 self.queues.setdefault(row.message.queue_key, []).append(row.message.payload)
+                t.update({"mq": row.message.queue_key, "mp": row.message.payload, "ms": date})
             out.append((row.id, True))
         return out
 
@@ -960,6 +964,8 @@ class MemoryStore:
                     "h": h,
                 }
             )
+            for sent in ("mq", "mp", "ms", "mw"):
+                t.pop(sent, None)
             self._note("a", trid, task, n, "RUNNING", date)
             self._e(eid).leases[trid] = (lease_holder(worker_id, token), now + lease_ms / 1000)
             self._active[f"{eid}|{trid}"] = now + lease_ms / 1000
@@ -1266,9 +1272,63 @@ class MemoryStore:
         with self._lock:
             self._active[f"{eid}|{trid}"] = float(deadline)
 
+    def resend_task_run(
+        self,
+        eid: str,
+        trid: str,
+        message: Outgoing,
+        *,
+        group: str,
+        broker_prefix: str,
+        now: float,
+        grace: float,
+        check: bool,
+    ) -> Resent:
+        """Queue a new copy unless the last one is still queued (no worker ever reserves
+        a copy here: ``queues`` are lists nobody consumes)."""
+        with self._lock:
+            t = self._hash(eid, trid)
+            if not t:
+                return Resent("MISSING")
+            queue = self.queues.setdefault(message.queue_key, [])
+            if check and t.get("mq") == message.queue_key and t.get("mp") in queue:
+                t["mw"] = group
+                return Resent("QUEUED", t.get("ms", ""))
+            queue.append(message.payload)
+            t.update({"mq": message.queue_key, "mp": message.payload, "ms": self._iso()})
+            t.pop("mw", None)
+            return Resent("SENT")
+
+    def back_off_active(
+        self, eid: str, trid: str, now: float, base: float, cap: float
+    ) -> tuple[int, float]:
+        """Count one more failed sweep of an entry and put it off (see ``Store``)."""
+        member = f"{eid}|{trid}"
+        with self._lock:
+            failures = self._active_failures.get(member, 0) + 1
+            self._active_failures[member] = failures
+            deadline = now + min(cap, base * 2 ** min(failures - 1, 62))
+            self._active[member] = deadline
+        return failures, deadline
+
+    def forget_active_failures(self, entries: Iterable[tuple[str, str]]) -> None:
+        """Forget the failure counts of ``entries`` and of entries no longer active."""
+        with self._lock:
+            for eid, trid in entries:
+                self._active_failures.pop(f"{eid}|{trid}", None)
+            for member in [m for m in self._active_failures if m not in self._active]:
+                del self._active_failures[member]
+
+    def active_failures(self, eid: str, trid: str) -> int:
+        """Failed sweeps in a row of an active entry (0 if none)."""
+        with self._lock:
+            return self._active_failures.get(f"{eid}|{trid}", 0)
+
     def due_active(self, now: float, limit: int = 200) -> list[tuple[str, str]]:
         """(execution, task run) of active entries whose deadline passed, soonest first."""
         with self._lock:
+            for bad in [m for m in self._active if "|" not in m]:
+                del self._active[bad]  # names no task run
             due = {m: s for m, s in self._active.items() if s <= now}
         out: list[tuple[str, str]] = []
         for m in _zsorted(due)[:limit]:

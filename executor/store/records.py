@@ -24,6 +24,7 @@ from executor.models import (
     StateEvent,
     TaskRun,
     TaskRunAttempt,
+    WorkerWait,
 )
 from executor.state import StateType
 from executor.store.base import NewRow
@@ -84,6 +85,27 @@ def task_run_of(eid: str, x: Mapping[str, str], h: Mapping[str, str]) -> TaskRun
         iteration=int(h["iteration"]) if h.get("iteration") else None,
         outputs=json.loads(h["outputs"]) if h.get("outputs") else {},
         state=state_of(e for e in entries if "attempt" not in e),
+        waiting_for_worker=_waiting(h, entries),
+    )
+
+
+def _waiting(h: Mapping[str, str], entries: list[dict[str, Any]]) -> WorkerWait | None:
+    """Set by the reconciler (``resend.lua``: ``mw``, the group) when it found the task
+    run's message still queued after the pending grace; dropped when an attempt starts."""
+    group = h.get("mw")
+    if not group:
+        return None
+    raw = h.get("ms") or next((e["date"] for e in entries if e.get("state") == "CREATED"), "")
+    try:
+        since = datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    return WorkerWait(
+        worker_group=group,
+        since=since,
+        seconds=round(max(0.0, (datetime.now(UTC) - since).total_seconds()), 3),
     )
 
 

@@ -33,6 +33,7 @@ from executor.errors import (
 )
 from executor.flow import Flow
 from executor.kv import KVRecord, KVType, check_key, check_namespace, check_tenant, check_ttl
+from executor.messages import Outgoing
 from executor.models import (
     Execution,
     Label,
@@ -49,6 +50,7 @@ from executor.store.base import (
     Killed,
     Moved,
     NewRow,
+    Resent,
     Restarted,
     StartResult,
     Status,
@@ -231,6 +233,7 @@ class RedisStore:
                 "kv_set",
                 "renew",
                 "reindex",
+                "resend",
             )
         }
         self._flow_cache: dict[tuple[str, str, int], Flow] = {}
@@ -1113,6 +1116,36 @@ class RedisStore:
         return [row for trid, v in zip(ids, rows, strict=True) if (row := _row(trid, v))]
 
     @_translate
+    def resend_task_run(
+        self,
+        eid: str,
+        trid: str,
+        message: Outgoing,
+        *,
+        group: str,
+        broker_prefix: str,
+        now: float,
+        grace: float,
+        check: bool,
+    ) -> Resent:
+        step = _Step(
+            message=message.payload,
+            date=iso(),
+            now=_num(now),
+            grace=_num(grace),
+            group=group,
+            check=check,
+        ).key(
+            tr=self.k.task_run(eid, trid),
+            queue=message.queue_key,
+            # kombu's Redis transport: Channel.unacked_key / unacked_index_key.
+            unacked=broker_prefix + "unacked",
+            uindex=broker_prefix + "unacked_index",
+        )
+        out = self._call("resend", step)
+        return Resent(out["status"], out.get("since") or "")
+
+    @_translate
     def clear_active(self, eid: str, trid: str) -> None:
         self.r.zrem(self.k.active, active_member(eid, trid))
 
@@ -1123,8 +1156,44 @@ class RedisStore:
     @_translate
     def due_active(self, now: float, limit: int = 200) -> list[tuple[str, str]]:
         """Unfinished task runs whose deadline passed (for the reconciler)."""
-        members = self.r.zrangebyscore(self.k.active, "-inf", now, start=0, num=limit)
-        return [tuple(_s(m).split("|", 1)) for m in members]  # type: ignore[misc]
+        members = [
+            _s(m) for m in self.r.zrangebyscore(self.k.active, "-inf", now, start=0, num=limit)
+        ]
+        # A member that names no task run (written by hand) is dropped, not swept forever.
+        bad = [m for m in members if "|" not in m]
+        if bad:
+            self.r.zrem(self.k.active, *bad)
+        return [(e, t) for e, _, t in (m.partition("|") for m in members if "|" in m)]
+
+    @_translate
+    def back_off_active(
+        self, eid: str, trid: str, now: float, base: float, cap: float
+    ) -> tuple[int, float]:
+        member = active_member(eid, trid)
+        failures = int(self.r.hincrby(self.k.active_failures, member, 1))
+        deadline = now + min(cap, base * 2 ** min(failures - 1, 62))
+        self.r.zadd(self.k.active, {member: deadline})
+        return failures, deadline
+
+    @_translate
+    def active_failures(self, eid: str, trid: str) -> int:
+        """Failed sweeps in a row of an active entry."""
+        return int(self.r.hget(self.k.active_failures, active_member(eid, trid)) or 0)
+
+    @_translate
+    def forget_active_failures(self, entries: Iterable[tuple[str, str]]) -> None:
+        members = [active_member(e, t) for e, t in entries]
+        if members:
+            self.r.hdel(self.k.active_failures, *members)
+        # Entries that left the active set by another way (their task run ended) keep
+        # their count: a few are checked at each call, so the hash stays as small as
+        # the set of entries failing now.
+        sample = [_s(m) for m in self.r.hrandfield(self.k.active_failures, 20) or []]
+        if sample:
+            scores = self.r.zmscore(self.k.active, sample)
+            gone = [m for m, sc in zip(sample, scores, strict=True) if sc is None]
+            if gone:
+                self.r.hdel(self.k.active_failures, *gone)
 
     @_translate
     def acquire_sweep_lock(self, token: str, ttl_ms: int) -> bool:

@@ -116,6 +116,8 @@ else
 end
 redis.call('HSET', K.tr, 'state', 'RUNNING', 'attempts', n, 'a' .. n .. ':state', 'RUNNING',
     'a' .. n .. ':worker', A.worker, 'firstStart', first_start, 'h', h, unpack(fields))
+-- A copy was taken: the one recorded to be recognised in its queue is not needed now.
+redis.call('HDEL', K.tr, 'mq', 'mp', 'ms', 'mw')
 note('a', trid, task, n, 'RUNNING', date)
 redis.call('SET', K.lease, A.holder, 'PX', A.lease)
 redis.call('ZADD', K.active, now + tonumber(A.lease) / 1000, A.eid .. '|' .. trid)
