@@ -9,12 +9,16 @@ retry countdowns are capped below it (``max_countdown``).
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
+from urllib.parse import urlsplit
 
 from executor.settings import Settings
 
 RUN_TASK_RUN = "ostra.run_task_run"
 NOOP = "ostra.noop"
+#: kombu's Redis transport with a poison-message screen (``executor/broker.py``).
+TRANSPORT = "executor.broker:Transport"
 
 
 def max_countdown(settings: Settings) -> float:
@@ -24,6 +28,8 @@ def max_countdown(settings: Settings) -> float:
 
 def celery_config(settings: Settings) -> dict[str, Any]:
     """The Celery configuration for ``settings``."""
+    from executor.store.keys import Keys  # the store imports this module
+
     transport = {
         "visibility_timeout": settings.visibility_timeout,
         "socket_timeout": 10,
@@ -31,10 +37,22 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "health_check_interval": 25,
         "unacked_restore_interval": 5,
         "unacked_restore_throttle": 1,
+        "ostra_dead_letter_key": Keys(settings.prefix).dead_letters,
+        "ostra_dead_letter_max": settings.dead_letter_max,
+        "ostra_max_message_bytes": settings.max_message_bytes,
     }
+    tls: dict[str, Any] = {}
+    if urlsplit(settings.url).scheme == "rediss":
+        # kombu turns TLS on for the ``rediss`` transport name only; with a transport
+        # class given, ``rediss://`` needs it said (kombu's own default for a bare
+        # ``rediss://``; ``ssl_*`` parameters of the URL override it).
+        tls = {"broker_use_ssl": {"ssl_cert_reqs": ssl.CERT_NONE}}
     return {
         "broker_url": settings.url,
+        "broker_transport": TRANSPORT,
+        **tls,
         "broker_transport_options": transport,
+        "worker_consumer": "workers.consumer:Consumer",
         "visibility_timeout": settings.visibility_timeout,
         "broker_connection_retry_on_startup": True,
         # Ostra's jobs never store results (Redis state is the store of record); the

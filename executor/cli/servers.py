@@ -416,9 +416,46 @@ def _stop_worker(worker: LocalWorker, grace: float = 30.0) -> None:
     worker.proc = None
 
 
+def dead_letters(
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=1, help="How many, newest first.")
+    ] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the entries as JSON.")] = False,
+) -> None:
+    """List the queue messages workers could not run (poison messages), newest first.
+
+    Each was logged, kept here with its reason and acknowledged; the worker went on.
+    At most OSTRA_DEAD_LETTER_MAX entries are kept.
+    """
+    from rich.table import Table
+
+    from executor.broker import read_dead_letters
+    from executor.cli.output import out, print_json
+
+    with connect() as client:
+        entries = read_dead_letters(client.store.r, client.store.k.dead_letters, limit)
+    if as_json:
+        print_json(entries)
+        return
+    if not entries:
+        err.print("no dead letters")
+        return
+    table = Table("at", "queue", "reason", "size", "message", box=None)
+    for e in entries:
+        table.add_row(
+            str(e.get("at", "-")),
+            str(e.get("queue", "-")),
+            str(e.get("reason", "-")),
+            str(e.get("size", "-")),
+            str(e.get("message", ""))[:60],
+        )
+    out.print(table)
+
+
 def register(app: typer.Typer) -> None:
     """Add ``ostra worker`` and ``ostra executor`` to the root ``app`` (``ostra server``
     is ``server_app``, added as a group)."""
     # worker: options celery knows and ostra does not go to `celery worker` as they are
     app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(worker)
     app.command()(executor)
+    app.command("dead-letters")(dead_letters)

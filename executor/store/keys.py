@@ -39,6 +39,8 @@ P:conc:NS:ID / P:concq:NS:ID    set/list executions holding a concurrency slot /
 P:concflows                     set     flows with a limit
 P:active                        zset    ``EID|TRID`` of unfinished task runs, by deadline
 P:reconciler:lock               string  held by the one process sweeping ``P:active``
+P:deadletter                    list    poison queue messages, JSON, newest first
+                                        (``executor/broker.py``; OSTRA_DEAD_LETTER_MAX)
 P:kv:{TENANT:NS}                zset    KV keys of a namespace, by expiry (ms, +inf: none)
 P:kv:{TENANT:NS}:KEY            hash    a KV entry: ``v`` JSON value, ``t`` type, ``c``/``u``
                                         created/updated (epoch ms), ``x`` expiry; a TTL
@@ -145,6 +147,10 @@ class Keys:
     @property
     def reconciler_lock(self) -> str:
         return f"{self.prefix}:reconciler:lock"
+
+    @property
+    def dead_letters(self) -> str:
+        return f"{self.prefix}:deadletter"
 
     # KV store: a namespace's keys share the ``{tenant:namespace}`` hash tag
     def kv_index(self, tenant: str, namespace: str) -> str:
