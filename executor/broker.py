@@ -7,7 +7,8 @@ event loop and Celery stops (``Unrecoverable error: JSONDecodeError``). This tra
 screens each popped entry first: a malformed or oversized one is logged and moved to the
 dead-letter list, and the consumer goes on as if the ``BRPOP`` had timed out. The entry
 was already removed from the queue by ``BRPOP`` and never reached kombu's unacked hash,
-so there is nothing left to acknowledge.
+so there is nothing left to acknowledge. Broadcasts (fanout: remote control, events)
+whose JSON is no envelope are dead-lettered the same way.
 
 Messages that are well-formed envelopes but not a job this worker can run (an unknown
 task name, a body that is not Celery's ``[args, kwargs, embed]``, ``ostra.run_task_run``
@@ -57,6 +58,11 @@ def envelope_problem(raw: bytes | str, max_bytes: int) -> str | None:
         payload = json.loads(raw)
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
         return f"not JSON: {exc}"
+    return payload_problem(payload)
+
+
+def payload_problem(payload: Any) -> str | None:
+    """Why ``payload`` (parsed JSON) is not an envelope kombu can build a message of."""
     if not isinstance(payload, dict):
         return f"not a kombu message: a JSON {type(payload).__name__}, not an object"
     props = payload.get("properties")
@@ -170,6 +176,15 @@ class Channel(kombu_redis.Channel):  # type: ignore[misc]
             return None
 
         return screen
+
+    def _deliver_fanout_message(self, message: Any, exchange: str) -> bool:
+        # A broadcast (PUBLISH on a fanout channel: remote control, events) is parsed by
+        # kombu itself, which skips what is not JSON but not JSON that is no envelope.
+        problem = payload_problem(message)
+        if problem is None:
+            return bool(super()._deliver_fanout_message(message, exchange))  # type: ignore[misc]
+        self.dead_letter(problem, exchange, json.dumps(message))
+        return False
 
     def dead_letter(self, reason: str, queue: str, raw: bytes | str) -> None:
         """Log a message that cannot be run and add it to the dead-letter list.

@@ -79,6 +79,16 @@ def test_poison_messages_are_dead_lettered_and_the_worker_goes_on(redis_server, 
             assert worker.proc is not None and worker.proc.poll() is None, "the worker died"
             time.sleep(0.1)
 
+        # A broadcast that is JSON but no envelope, on the remote-control channel (kombu's
+        # fanout topic ``/<db>.<exchange>``), is dead-lettered too; control still answers.
+        plain.publish("/0.celery.pidbox", "[1]")
+        deadline = time.monotonic() + 30
+        while plain.llen("ostra:deadletter") < len(POISONS) + 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        broadcast = json.loads(plain.lpop("ostra:deadletter") or "{}")
+        assert broadcast["queue"] == "celery.pidbox" and broadcast["message"] == "[1]"
+        worker.wait_ready(30)  # a Celery ping
+
         # A real flow still runs, on the same worker.
         done = client.wait(client.submit(FLOW).id, timeout=30)
         assert done.state.current == StateType.SUCCESS
