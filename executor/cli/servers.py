@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated
@@ -19,7 +20,7 @@ import typer
 
 from executor.cli.common import close, connect, ping_redis, redact
 from executor.cli.output import err
-from executor.cli.processes import interruptible, kill_tree, print_tail, shielded
+from executor.cli.processes import forcible, interruptible, kill_tree, print_tail
 from executor.client import Client
 from executor.errors import OstraError
 from executor.settings import get_settings
@@ -296,7 +297,9 @@ def server_standalone(
 
     Like Kestra's `server local`. Redis keeps its data (append-only) in --data-dir.
 
-    SIGTERM or Ctrl-C stops the API, then the worker (warm: running tasks finish), then Redis.
+    SIGTERM or Ctrl-C stops the API, then the worker (warm: running tasks finish and are
+    recorded), then the reconciler, then Redis. A second Ctrl-C forces the stop (the
+    worker is killed; what it ran is taken over as a new attempt at the next start).
     """
     import fcntl
 
@@ -380,39 +383,54 @@ def server_standalone(
             except KeyboardInterrupt:  # SIGTERM or Ctrl-C, during startup or re-raised
                 pass
     finally:
-        with shielded():
-            log.info("standalone: stopping")
+        # In order: the API has stopped (``_serve`` returned or never started); the worker
+        # finishes what it runs and records it while Redis is still up; then the
+        # reconciler, then Redis. Each child is in a process group of its own, so a
+        # terminal's Ctrl-C reached only this process; a second one forces the rest.
+        with forcible() as force:
+            log.info("standalone: stopping (Ctrl-C again to force)")
             if sock is not None:
                 sock.close()
-            stop.set()
-            if sweeper is not None:
-                sweeper.join(15)
             if worker is not None:
                 log.info("standalone: stopping worker pid %s (warm shutdown)", worker.pid)
-                _stop_worker(worker)
+                _stop_worker(worker, force=force)
+            stop.set()
+            if sweeper is not None:
+                log.info("standalone: stopping the reconciler")
+                sweeper.join(0 if force.is_set() else 15)
             for c in clients:
                 close(c)
             if server.pid is not None:
                 log.info("standalone: stopping redis pid %d", server.pid)
-            server.stop()
+            server.stop(kill=force.is_set())
             lock.close()
             log.info("standalone: stopped")
 
 
-def _stop_worker(worker: LocalWorker, grace: float = 30.0) -> None:
-    """Warm shutdown; past ``grace`` seconds, SIGKILL the worker and all below it."""
+def _stop_worker(
+    worker: LocalWorker, grace: float = 30.0, force: threading.Event | None = None
+) -> None:
+    """Warm shutdown; past ``grace`` seconds, or once ``force`` is set, SIGKILL the worker
+    and all below it."""
     proc = worker.proc
     if proc is None:
         return
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(grace)
-        except subprocess.TimeoutExpired:
-            log.warning(
-                "standalone: worker pid %d still busy after %.0fs: killing it", proc.pid, grace
-            )
-            kill_tree(worker)
+        deadline = time.monotonic() + grace
+        while proc.poll() is None:
+            if force is not None and force.is_set():
+                log.warning("standalone: killing worker pid %d (forced)", proc.pid)
+                kill_tree(worker)
+                break
+            if time.monotonic() > deadline:
+                log.warning(
+                    "standalone: worker pid %d still busy after %.0fs: killing it", proc.pid, grace
+                )
+                kill_tree(worker)
+                break
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(0.2)
     worker.proc = None
 
 
