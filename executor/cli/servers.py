@@ -322,7 +322,9 @@ def server_standalone(
     server = EmbeddedRedis(directory / "redis", appendonly=True)
     worker: LocalWorker | None = None
     stop = threading.Event()
+    stopping = threading.Event()
     sweeper: threading.Thread | None = None
+    watcher: threading.Thread | None = None
     clients: list[Client] = []
     sock: socket.socket | None = None
     try:
@@ -378,6 +380,13 @@ def server_standalone(
                 )
                 sweeper.start()
                 log.info("standalone: reconciler running")
+                watcher = threading.Thread(
+                    target=_keep_worker,
+                    name="ostra-worker-watch",
+                    daemon=True,
+                    args=(worker, stopping),
+                )
+                watcher.start()
                 clients.append(Client(server.url))
                 _serve(clients[-1], sock, loglevel=loglevel, access_log=access_log)
             except KeyboardInterrupt:  # SIGTERM or Ctrl-C, during startup or re-raised
@@ -389,6 +398,9 @@ def server_standalone(
         # terminal's Ctrl-C reached only this process; a second one forces the rest.
         with forcible() as force:
             log.info("standalone: stopping (Ctrl-C again to force)")
+            stopping.set()
+            if watcher is not None:
+                watcher.join(10)
             if sock is not None:
                 sock.close()
             if worker is not None:
@@ -405,6 +417,32 @@ def server_standalone(
             server.stop(kill=force.is_set())
             lock.close()
             log.info("standalone: stopped")
+
+
+def _keep_worker(worker: LocalWorker, stopping: threading.Event) -> None:
+    """Start the worker again whenever it exits while nothing asked it to (a crash, a
+    kill): the worker exits only on purpose. Restarts back off up to 30 s."""
+    pause, started = 1.0, time.monotonic()
+    while not stopping.wait(1.0):
+        proc = worker.proc
+        if proc is None or proc.poll() is None:
+            if time.monotonic() - started > 60:
+                pause = 1.0  # up a minute: not a crash loop
+            continue
+        log.error(
+            "standalone: worker pid %d exited with %s; starting another in %.0fs",
+            proc.pid,
+            proc.returncode,
+            pause,
+        )
+        if worker.log_file is not None:
+            print_tail(worker.log_file)
+        if stopping.wait(pause):
+            return
+        pause = min(pause * 2, 30.0)
+        worker.start(wait=False)
+        started = time.monotonic()
+        log.info("standalone: worker pid %d (restarted)", worker.pid)
 
 
 def _stop_worker(

@@ -174,3 +174,39 @@ def test_a_second_ctrl_c_forces_the_stop(tmp_path) -> None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 if _alive(pid):
                     os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.timeout(150)
+def test_standalone_starts_its_worker_again_when_it_dies(tmp_path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "standalone.log"
+    proc = _standalone(tmp_path / "data", port, log)
+    pids: list[int] = []
+    try:
+        _wait_healthy(proc, url, log)
+        pids = _pids(log.read_text())
+        first = int(re.findall(r"worker pid (\d+)", log.read_text())[0])
+        os.killpg(first, signal.SIGKILL)  # the worker and its pool: a crash
+        deadline = time.monotonic() + 30
+        while "(restarted)" not in log.read_text() and time.monotonic() < deadline:
+            assert proc.poll() is None, log.read_text()
+            time.sleep(0.2)
+        pids = _pids(log.read_text())
+        assert pids[-1] != first, log.read_text()
+        with HttpClient(url, token="") as remote:
+            ns = f"tests.faults.n{uuid.uuid4().hex[:10]}"
+            remote.deploy(FLOW.format(ns=ns, duration="PT0.1S"))
+            done = remote.wait(remote.submit((ns, "interrupted")).id, timeout=60)
+            assert done.state.current == StateType.SUCCESS
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0, log.read_text()
+        assert not _alive(pids[-1])
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                if _alive(pid):
+                    os.kill(pid, signal.SIGKILL)
