@@ -34,11 +34,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis
+from kombu.transport import TRANSPORT_ALIASES
 from kombu.transport import redis as kombu_redis
 from kombu.utils.encoding import bytes_to_str
 
 log = logging.getLogger("ostra.broker")
 
+#: This module's transport, as kombu names transports.
+TRANSPORT = "executor.broker:Transport"
 #: How much of a poison message a dead-letter entry keeps (characters).
 RAW_CHARS = 4096
 #: The envelope's body encodings kombu's virtual channel can decode.
@@ -209,6 +212,18 @@ class Channel(kombu_redis.Channel):  # type: ignore[misc]
 
 
 class Transport(kombu_redis.Transport):  # type: ignore[misc]
-    """kombu's Redis transport with :class:`Channel` (``broker_transport``)."""
+    """kombu's Redis transport with :class:`Channel` (see :func:`install`)."""
 
     Channel = Channel
+
+
+def install() -> None:
+    """Make ``redis://`` and ``rediss://`` broker URLs use :class:`Transport` here.
+
+    kombu picks a transport by the URL's scheme (``kombu.transport.TRANSPORT_ALIASES``);
+    pointing the scheme rather than Celery's ``broker_transport`` at this transport keeps
+    all else the scheme means to kombu, Celery and Flower (TLS for ``rediss://``, the URL
+    they show and parse). Call it before the first broker connection of the process.
+    """
+    for scheme in ("redis", "rediss"):
+        TRANSPORT_ALIASES[scheme] = TRANSPORT

@@ -9,16 +9,16 @@ retry countdowns are capped below it (``max_countdown``).
 
 from __future__ import annotations
 
-import ssl
 from typing import Any
-from urllib.parse import urlsplit
 
+from executor import broker
 from executor.settings import Settings
 
 RUN_TASK_RUN = "ostra.run_task_run"
 NOOP = "ostra.noop"
-#: kombu's Redis transport with a poison-message screen (``executor/broker.py``).
-TRANSPORT = "executor.broker:Transport"
+# ``redis://`` and ``rediss://`` use kombu's Redis transport with the poison-message
+# screen (``executor/broker.py``) in every process that builds Ostra's Celery config.
+broker.install()
 
 
 def max_countdown(settings: Settings) -> float:
@@ -41,16 +41,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "ostra_dead_letter_max": settings.dead_letter_max,
         "ostra_max_message_bytes": settings.max_message_bytes,
     }
-    tls: dict[str, Any] = {}
-    if urlsplit(settings.url).scheme == "rediss":
-        # kombu turns TLS on for the ``rediss`` transport name only; with a transport
-        # class given, ``rediss://`` needs it said (kombu's own default for a bare
-        # ``rediss://``; ``ssl_*`` parameters of the URL override it).
-        tls = {"broker_use_ssl": {"ssl_cert_reqs": ssl.CERT_NONE}}
     return {
         "broker_url": settings.url,
-        "broker_transport": TRANSPORT,
-        **tls,
         "broker_transport_options": transport,
         "worker_consumer": "workers.consumer:Consumer",
         "visibility_timeout": settings.visibility_timeout,

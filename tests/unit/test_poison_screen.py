@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import ssl
 
-from executor.broker import envelope_problem
+from executor.broker import Transport, envelope_problem
 from executor.celery_config import celery_config
 from executor.messages import MessageBuilder
 from executor.settings import Settings
@@ -37,11 +37,15 @@ def test_envelope_problems_are_named() -> None:
         assert problem is not None and reason in problem, (raw, problem)
 
 
-def test_the_screening_transport_is_configured_and_rediss_keeps_tls() -> None:
+def test_the_screening_transport_is_what_redis_urls_use() -> None:
+    from kombu import Connection
+
     conf = celery_config(Settings(redis_url="redis://127.0.0.1:1/0", prefix="p"))
-    assert conf["broker_transport"] == "executor.broker:Transport"
     assert conf["worker_consumer"] == "workers.consumer:Consumer"
     assert conf["broker_transport_options"]["ostra_dead_letter_key"] == "p:deadletter"
-    assert "broker_use_ssl" not in conf
-    tls = celery_config(Settings(redis_url="rediss://example.test:6380/0"))
-    assert tls["broker_use_ssl"] == {"ssl_cert_reqs": ssl.CERT_NONE}
+    plain = Connection("redis://:pw@127.0.0.1:1/3")
+    assert isinstance(plain.transport, Transport)
+    assert plain.as_uri() == "redis://:**@127.0.0.1:1/3"  # as Celery and Flower show it
+    tls = Connection("rediss://127.0.0.1:1/0")
+    assert isinstance(tls.transport, Transport)
+    assert tls.ssl == {"ssl_cert_reqs": ssl.CERT_NONE}  # kombu's own rediss:// default
