@@ -72,7 +72,8 @@ def worker(
 ) -> None:
     """Run a Celery worker for Ostra's task runs (replaces this process).
 
-    Extra arguments are passed to `celery worker` as they are.
+    Extra arguments are passed to `celery worker` as they are. A queue message it cannot
+    run is dead-lettered (see `ostra dead-letters`), never a reason to exit.
     """
     settings = get_settings()
     queue = group or settings.queue
@@ -440,7 +441,11 @@ def _keep_worker(worker: LocalWorker, stopping: threading.Event) -> None:
         if stopping.wait(pause):
             return
         pause = min(pause * 2, 30.0)
-        worker.start(wait=False)
+        try:
+            worker.start(wait=False)
+        except OSError:
+            log.exception("standalone: cannot start the worker")
+            continue
         started = time.monotonic()
         log.info("standalone: worker pid %d (restarted)", worker.pid)
 
@@ -509,8 +514,8 @@ def dead_letters(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``ostra worker`` and ``ostra executor`` to the root ``app`` (``ostra server``
-    is ``server_app``, added as a group)."""
+    """Add ``ostra worker``, ``ostra executor`` and ``ostra dead-letters`` to the root
+    ``app`` (``ostra server`` is ``server_app``, added as a group)."""
     # worker: options celery knows and ostra does not go to `celery worker` as they are
     app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(worker)
     app.command()(executor)
