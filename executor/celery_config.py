@@ -11,10 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from executor import broker
 from executor.settings import Settings
 
 RUN_TASK_RUN = "ostra.run_task_run"
 NOOP = "ostra.noop"
+# ``redis://`` and ``rediss://`` use kombu's Redis transport with the poison-message
+# screen (``executor/broker.py``) in every process that builds Ostra's Celery config.
+broker.install()
 
 
 def max_countdown(settings: Settings) -> float:
@@ -24,6 +28,8 @@ def max_countdown(settings: Settings) -> float:
 
 def celery_config(settings: Settings) -> dict[str, Any]:
     """The Celery configuration for ``settings``."""
+    from executor.store.keys import Keys  # the store imports this module
+
     transport = {
         "visibility_timeout": settings.visibility_timeout,
         "socket_timeout": 10,
@@ -31,10 +37,14 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "health_check_interval": 25,
         "unacked_restore_interval": 5,
         "unacked_restore_throttle": 1,
+        "ostra_dead_letter_key": Keys(settings.prefix).dead_letters,
+        "ostra_dead_letter_max": settings.dead_letter_max,
+        "ostra_max_message_bytes": settings.max_message_bytes,
     }
     return {
         "broker_url": settings.url,
         "broker_transport_options": transport,
+        "worker_consumer": "workers.consumer:Consumer",
         "visibility_timeout": settings.visibility_timeout,
         "broker_connection_retry_on_startup": True,
         # Ostra's jobs never store results (Redis state is the store of record); the

@@ -2,7 +2,9 @@
 and a Celery worker subprocess.
 
 Both listen on 127.0.0.1 only, on a free port, in their own directory, and are stopped
-by the PID recorded when they started, never by name or port.
+by the PID recorded when they started, never by name or port. Each runs in a session
+(process group) of its own, so a terminal's Ctrl-C reaches only the process that
+started them, which stops them in order.
 """
 
 from __future__ import annotations
@@ -110,7 +112,15 @@ class EmbeddedRedis:
         ]
         if self.password:
             args += ["--requirepass", self.password]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # A process group of its own: a terminal's Ctrl-C (SIGINT to the foreground group)
+        # reaches only the parent, which stops this server last, after the worker has
+        # recorded what it was running.
+        self.proc = subprocess.Popen(
+            args,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         client = redis.Redis.from_url(self.url, socket_connect_timeout=1)
         deadline = time.monotonic() + 15
         while True:

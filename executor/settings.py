@@ -36,6 +36,10 @@ OSTRA_ENCRYPTION_KEY      (none)                       Base64 AES key (16/24/32 
                                                        encrypts SECRET inputs at rest; without
                                                        it SECRET inputs are refused. The API,
                                                        clients and workers need the same key
+OSTRA_MAX_MESSAGE_BYTES   ``1048576`` (1 MiB)          largest queue message a worker accepts; a
+                                                       larger one is dead-lettered
+OSTRA_DEAD_LETTER_MAX     ``1000``                     entries kept in ``<prefix>:deadletter``
+                                                       (poison messages, newest first)
 ========================  ===========================  =============================================
 """
 
@@ -68,6 +72,8 @@ class Settings(BaseSettings):
     secrets: str = "env"
     secrets_dir: str | None = None
     encryption_key: str | None = None
+    max_message_bytes: int = Field(default=1024 * 1024, gt=0)
+    dead_letter_max: int = Field(default=1000, gt=0)
 
     @property
     def url(self) -> str:

@@ -4,6 +4,10 @@ Settings come from ``executor.celery_config`` (JSON only, late acks, requeue on 
 loss, prefetch 1, no result backend, task events on). Each worker's main process also
 runs the reconciler, which resends task runs whose worker died (see
 ``executor/reconciler.py``); any number of them may run, one sweeps at a time.
+
+A message no worker can run (malformed, unknown, oversized) is dead-lettered, not fatal:
+the broker transport (``executor/broker.py``) and the consumer (``workers/consumer.py``)
+screen every delivery.
 """
 
 from __future__ import annotations

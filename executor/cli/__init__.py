@@ -5,6 +5,7 @@
     ostra run FLOW.yaml [-i k=v ...] [--json] [--timeout S]   run one execution to its end
     ostra worker [-c N] [--group NAME]                          a Celery worker (exec)
     ostra executor [--interval S]                               the reconciler loop
+    ostra dead-letters [-n N] [--json]                          poison queue messages
     ostra flow deploy FILE... | get NS ID | list
     ostra execution submit NS FLOW_ID [-i k=v] [--wait] | get ID | list | logs ID
                     | metrics ID | follow ID | kill ID | restart ID

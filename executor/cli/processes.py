@@ -8,8 +8,10 @@ import contextlib
 import os
 import signal
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -37,6 +39,26 @@ def shielded() -> Iterator[None]:
     saved = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
+    finally:
+        for s, handler in saved.items():
+            signal.signal(s, handler)
+
+
+@contextlib.contextmanager
+def forcible() -> Iterator[threading.Event]:
+    """While servers are being stopped in order, a SIGINT or SIGTERM (a second Ctrl-C)
+    sets the event it yields instead of interrupting: the caller then stops the rest at
+    once (SIGKILL) rather than waiting for them."""
+    force = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        if not force.is_set():
+            err.print(f"{signal.Signals(signum).name} again: forcing the stop")
+        force.set()
+
+    saved = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield force
     finally:
         for s, handler in saved.items():
             signal.signal(s, handler)

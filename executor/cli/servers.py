@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated
@@ -19,7 +20,7 @@ import typer
 
 from executor.cli.common import close, connect, ping_redis, redact
 from executor.cli.output import err
-from executor.cli.processes import interruptible, kill_tree, print_tail, shielded
+from executor.cli.processes import forcible, interruptible, kill_tree, print_tail
 from executor.client import Client
 from executor.errors import OstraError
 from executor.settings import get_settings
@@ -71,7 +72,8 @@ def worker(
 ) -> None:
     """Run a Celery worker for Ostra's task runs (replaces this process).
 
-    Extra arguments are passed to `celery worker` as they are.
+    Extra arguments are passed to `celery worker` as they are. A queue message it cannot
+    run is dead-lettered (see `ostra dead-letters`), never a reason to exit.
     """
     settings = get_settings()
     queue = group or settings.queue
@@ -296,7 +298,9 @@ def server_standalone(
 
     Like Kestra's `server local`. Redis keeps its data (append-only) in --data-dir.
 
-    SIGTERM or Ctrl-C stops the API, then the worker (warm: running tasks finish), then Redis.
+    SIGTERM or Ctrl-C stops the API, then the worker (warm: running tasks finish and are
+    recorded), then the reconciler, then Redis. A second Ctrl-C forces the stop (the
+    worker is killed; what it ran is taken over as a new attempt at the next start).
     """
     import fcntl
 
@@ -319,7 +323,9 @@ def server_standalone(
     server = EmbeddedRedis(directory / "redis", appendonly=True)
     worker: LocalWorker | None = None
     stop = threading.Event()
+    stopping = threading.Event()
     sweeper: threading.Thread | None = None
+    watcher: threading.Thread | None = None
     clients: list[Client] = []
     sock: socket.socket | None = None
     try:
@@ -375,50 +381,142 @@ def server_standalone(
                 )
                 sweeper.start()
                 log.info("standalone: reconciler running")
+                watcher = threading.Thread(
+                    target=_keep_worker,
+                    name="ostra-worker-watch",
+                    daemon=True,
+                    args=(worker, stopping),
+                )
+                watcher.start()
                 clients.append(Client(server.url))
                 _serve(clients[-1], sock, loglevel=loglevel, access_log=access_log)
             except KeyboardInterrupt:  # SIGTERM or Ctrl-C, during startup or re-raised
                 pass
     finally:
-        with shielded():
-            log.info("standalone: stopping")
+        # In order: the API has stopped (``_serve`` returned or never started); the worker
+        # finishes what it runs and records it while Redis is still up; then the
+        # reconciler, then Redis. Each child is in a process group of its own, so a
+        # terminal's Ctrl-C reached only this process; a second one forces the rest.
+        with forcible() as force:
+            log.info("standalone: stopping (Ctrl-C again to force)")
+            stopping.set()
+            if watcher is not None:
+                watcher.join(10)
             if sock is not None:
                 sock.close()
-            stop.set()
-            if sweeper is not None:
-                sweeper.join(15)
             if worker is not None:
                 log.info("standalone: stopping worker pid %s (warm shutdown)", worker.pid)
-                _stop_worker(worker)
+                _stop_worker(worker, force=force)
+            stop.set()
+            if sweeper is not None:
+                log.info("standalone: stopping the reconciler")
+                sweeper.join(0 if force.is_set() else 15)
             for c in clients:
                 close(c)
             if server.pid is not None:
                 log.info("standalone: stopping redis pid %d", server.pid)
-            server.stop()
+            server.stop(kill=force.is_set())
             lock.close()
             log.info("standalone: stopped")
 
 
-def _stop_worker(worker: LocalWorker, grace: float = 30.0) -> None:
-    """Warm shutdown; past ``grace`` seconds, SIGKILL the worker and all below it."""
+def _keep_worker(worker: LocalWorker, stopping: threading.Event) -> None:
+    """Start the worker again whenever it exits while nothing asked it to (a crash, a
+    kill): the worker exits only on purpose. Restarts back off up to 30 s."""
+    pause, started = 1.0, time.monotonic()
+    while not stopping.wait(1.0):
+        proc = worker.proc
+        if proc is None or proc.poll() is None:
+            if time.monotonic() - started > 60:
+                pause = 1.0  # up a minute: not a crash loop
+            continue
+        log.error(
+            "standalone: worker pid %d exited with %s; starting another in %.0fs",
+            proc.pid,
+            proc.returncode,
+            pause,
+        )
+        if worker.log_file is not None:
+            print_tail(worker.log_file)
+        if stopping.wait(pause):
+            return
+        pause = min(pause * 2, 30.0)
+        try:
+            worker.start(wait=False)
+        except OSError:
+            log.exception("standalone: cannot start the worker")
+            continue
+        started = time.monotonic()
+        log.info("standalone: worker pid %d (restarted)", worker.pid)
+
+
+def _stop_worker(
+    worker: LocalWorker, grace: float = 30.0, force: threading.Event | None = None
+) -> None:
+    """Warm shutdown; past ``grace`` seconds, or once ``force`` is set, SIGKILL the worker
+    and all below it."""
     proc = worker.proc
     if proc is None:
         return
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(grace)
-        except subprocess.TimeoutExpired:
-            log.warning(
-                "standalone: worker pid %d still busy after %.0fs: killing it", proc.pid, grace
-            )
-            kill_tree(worker)
+        deadline = time.monotonic() + grace
+        while proc.poll() is None:
+            if force is not None and force.is_set():
+                log.warning("standalone: killing worker pid %d (forced)", proc.pid)
+                kill_tree(worker)
+                break
+            if time.monotonic() > deadline:
+                log.warning(
+                    "standalone: worker pid %d still busy after %.0fs: killing it", proc.pid, grace
+                )
+                kill_tree(worker)
+                break
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(0.2)
     worker.proc = None
 
 
+def dead_letters(
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=1, help="How many, newest first.")
+    ] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the entries as JSON.")] = False,
+) -> None:
+    """List the queue messages workers could not run (poison messages), newest first.
+
+    Each was logged, kept here with its reason and acknowledged; the worker went on.
+    At most OSTRA_DEAD_LETTER_MAX entries are kept.
+    """
+    from rich.table import Table
+
+    from executor.broker import read_dead_letters
+    from executor.cli.output import out, print_json
+
+    with connect() as client:
+        entries = read_dead_letters(client.store.r, client.store.k.dead_letters, limit)
+    if as_json:
+        print_json(entries)
+        return
+    if not entries:
+        err.print("no dead letters")
+        return
+    table = Table("at", "queue", "reason", "size", "message", box=None)
+    for e in entries:
+        table.add_row(
+            str(e.get("at", "-")),
+            str(e.get("queue", "-")),
+            str(e.get("reason", "-")),
+            str(e.get("size", "-")),
+            str(e.get("message", ""))[:60],
+        )
+    out.print(table)
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``ostra worker`` and ``ostra executor`` to the root ``app`` (``ostra server``
-    is ``server_app``, added as a group)."""
+    """Add ``ostra worker``, ``ostra executor`` and ``ostra dead-letters`` to the root
+    ``app`` (``ostra server`` is ``server_app``, added as a group)."""
     # worker: options celery knows and ostra does not go to `celery worker` as they are
     app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(worker)
     app.command()(executor)
+    app.command("dead-letters")(dead_letters)

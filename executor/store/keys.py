@@ -55,6 +55,8 @@ P:active                        zset    ``EID|TRID`` of unfinished task runs, by
 P:reconciler:lock               string  held by the one process sweeping ``P:active``
 P:active:fails                  hash    ``EID|TRID`` -> failed sweeps of that entry in a
                                         row (the reconciler backs it off)
+P:deadletter                    list    poison queue messages, JSON, newest first
+                                        (``executor/broker.py``; OSTRA_DEAD_LETTER_MAX)
 P:kv:{TENANT:NS}                zset    KV keys of a namespace, by expiry (ms, +inf: none)
 P:kv:{TENANT:NS}:KEY            hash    a KV entry: ``v`` JSON value, ``t`` type, ``c``/``u``
                                         created/updated (epoch ms), ``x`` expiry; a TTL
@@ -197,6 +199,10 @@ class Keys:
     @property
     def reconciler_lock(self) -> str:
         return f"{self.prefix}:reconciler:lock"
+
+    @property
+    def dead_letters(self) -> str:
+        return f"{self.prefix}:deadletter"
 
     # KV store: a namespace's keys share the ``{tenant:namespace}`` hash tag
     def kv_index(self, tenant: str, namespace: str) -> str:
