@@ -5,7 +5,9 @@ their source, waiting for an end, the server-sent events of ``/follow`` and
 
 Every call goes through the Client facade (``executor.client``), but for what the Client
 has no method for (a flow's source text, listing and deleting flows, deleting an
-execution): those go to the Client's store. Blocking calls run in the threadpool.
+execution): those go to the Client's store. Blocking calls run in the threadpool, but
+for those of the follow streams and of ``?wait=true``, which wait on the event hub and
+read in threads of their own (``executor.api.followers``).
 """
 
 from __future__ import annotations
@@ -16,14 +18,13 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from executor.api import kestra as K
 from executor.api import problems as P
 from executor.api.followers import DEFAULT_MAX_FOLLOWERS, Followers
 from executor.client import Client
-from executor.errors import ExecutionNotFound, FlowNotFound, OstraError, WaitTimeout
+from executor.errors import ExecutionNotFound, FlowNotFound, OstraError
 from executor.flow import Flow
 from executor.inputs import masked_inputs
 from executor.models import Execution
@@ -156,11 +157,18 @@ class Api:
             raise FlowNotFound(namespace, flow_id)
 
     async def wait(self, request: Request, execution_id: str) -> Execution | None:
-        """The execution once it ended; None if the caller went away first."""
-        while True:
-            try:
-                return await run_in_threadpool(self.client.wait, execution_id, 1.0)
-            except WaitTimeout:
+        """The execution once it ended; None if the caller went away first. It waits as
+        the follow streams do: on the event hub, not in a thread."""
+        client, call = self.client, self.followers.call
+        # The position first, then the state: an end after this read wakes the wait.
+        last_id = await call(client.store.last_event_id, execution_id)
+        key = self.followers.events_key(execution_id)
+        async with self.followers.hub.subscribe(key, last_id) as sub:
+            while True:
+                sub.clear()
+                if (await call(client.state, execution_id)).is_terminated():
+                    return await call(client.get, execution_id)
+                await sub.wait(1.0)
                 if await request.is_disconnected():
                     return None
 
