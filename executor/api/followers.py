@@ -44,7 +44,7 @@ T = TypeVar("T")
 #: open follow streams one API process serves at most (``OSTRA_API_MAX_FOLLOWERS``)
 DEFAULT_MAX_FOLLOWERS = 1000
 #: threads the follow streams' reads share (apart from the default threadpool's)
-FOLLOW_THREADS = 8
+FOLLOW_THREADS = 4
 #: how long the hub's XREAD blocks: a stream opened meanwhile is read from the next one
 HUB_BLOCK_MS = 250
 #: entries the hub reads per stream and XREAD (it only needs the newest id)

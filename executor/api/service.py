@@ -12,6 +12,7 @@ read in threads of their own (``executor.api.followers``).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -32,6 +33,8 @@ from executor.state import StateType
 
 #: seconds of silence after which a follow stream sends a comment (keeps proxies open)
 PING_INTERVAL = 5.0
+#: seconds ``/follow`` lets a change settle before it reads the whole execution again
+FOLLOW_SETTLE = 0.05
 
 
 def sse(data: Any, event: str | None = None, event_id: str | None = None) -> str:
@@ -203,7 +206,11 @@ class Api:
                         data = await call(self.present, execution)
                         yield sse(data, event="progress", event_id="progress")
                         silent_since = time.monotonic()
-                    elif not await sub.wait(self._quiet_left(silent_since)):
+                    elif await sub.wait(self._quiet_left(silent_since)):
+                        # A step's changes come in a burst (a task run's end, the next
+                        # one's start): one read of the execution sends them together.
+                        await asyncio.sleep(FOLLOW_SETTLE)
+                    else:
                         # Nothing for a while: look at the state itself (an execution
                         # deleted or its stream trimmed sends nothing more).
                         state = await call(client.state, execution_id)
