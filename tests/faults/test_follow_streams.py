@@ -124,3 +124,45 @@ def test_follow_streams_are_bounded_and_released_on_disconnect(
             assert statuses == [200] * 4
     finally:
         api.stop()
+
+
+def read_events(lines: Iterator[str], until: str, timeout: float) -> list[str]:
+    """The ``event:`` names of an open stream's ``lines``, up to one named ``until``."""
+    names: list[str] = []
+    deadline = time.monotonic() + timeout
+    for line in lines:
+        if line.startswith("event:"):
+            names.append(line.split(":", 1)[1].strip())
+            if names[-1] == until:
+                return names
+        assert time.monotonic() < deadline, names
+    return names
+
+
+@pytest.mark.timeout(120)
+def test_follow_streams_survive_a_redis_restart(
+    redis_server: EmbeddedRedis, api: ApiServer, ns: str
+) -> None:
+    """Redis stopped while streams are open: they end with an error event (as a blocking
+    read did), and once Redis is back a new stream is woken by the one reader again."""
+    with httpx.Client(base_url=api.url, timeout=httpx.Timeout(30, read=15)) as http:
+        eid = submit(http, ns, 1)[0]
+        with http.stream("GET", f"/api/v1/executions/{eid}/follow") as followed:
+            lines = followed.iter_lines()
+            assert read_events(lines, "progress", 15)[0] == "progress"
+            redis_server.stop(kill=True)
+            try:
+                assert read_events(lines, "error", 30)[-1] == "error"
+            finally:
+                redis_server.start()
+        health = time.monotonic() + 30
+        while http.get("/health").status_code != 200:
+            assert time.monotonic() < health, "the API did not see Redis back"
+            time.sleep(0.2)
+        with http.stream("GET", f"/api/v1/executions/{eid}/follow") as followed:
+            lines = followed.iter_lines()
+            assert read_events(lines, "progress", 15) == ["progress"]
+            killed = http.delete(f"/api/v1/executions/{eid}/kill")
+            assert killed.status_code == 202, killed.text
+            # the kill's changes wake the stream: the execution again, then its end
+            assert read_events(lines, "end", 20)[-1] == "end"
