@@ -228,7 +228,9 @@ class Followers:
         self.client = client
         self.limit = limit
         self.open = 0
-        url = client.settings.url if isinstance(client.store, RedisStore) else None
+        # The store's own Redis (a Client's store is one; with another, streams poll).
+        store = getattr(client, "store", None)
+        url = client.settings.url if isinstance(store, RedisStore) else None
         self.hub = EventHub(url)
         self._limiter: anyio.CapacityLimiter | None = None
         self._limiter_loop: asyncio.AbstractEventLoop | None = None
