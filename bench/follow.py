@@ -10,8 +10,9 @@ thread per execution) and the REST API as ``ostra server api`` (a real uvicorn p
 2. **idle**: ``--gets`` plain ``GET /api/v1/executions/{id}`` one after the other
    (``--pause`` seconds apart), with no follow stream open: median and p95 latency;
 3. **followed**: opens one follow stream per execution, alternately Kestra's
-   ``/follow`` and Ostra's ``/events``, waits until each has sent its first event (and
-   a second more), and measures the same GETs while they stream;
+   ``/follow`` and Ostra's ``/events`` (read in a child process, apart from the GETs),
+   waits until each has sent its first event (and a second more), and measures the same
+   GETs while they stream;
 4. closes the streams and measures the idle GETs once more (the idle figure is the
    median of both idle runs), then kills the executions.
 
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import multiprocessing
 import os
 import shutil
 import signal
@@ -201,6 +203,51 @@ class Followers:
         self.thread.join(10)
 
 
+def _serve_followers(base: str, ids: list[str], conn: Any) -> None:
+    """The child process of ``FollowerProcess``: open, answer ``count``, ``close``."""
+    streams = Followers(base, ids)
+    conn.send(streams.open(timeout=600))
+    while True:
+        what = conn.recv()
+        if what == "close":
+            streams.close()
+            conn.send((list(streams.statuses), list(streams.events)))
+            return
+        conn.send(sum(streams.events))
+
+
+class FollowerProcess:
+    """``Followers`` in a process of their own, so that reading the streams does not
+    compete with the measured GETs for this process's GIL."""
+
+    def __init__(self, base: str, ids: list[str]) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_serve_followers, args=(base, ids, child), daemon=True)
+        self.statuses: list[int | None] = []
+        self.events: list[int] = []
+
+    def open(self, timeout: float) -> float:
+        self.proc.start()
+        if not self.conn.poll(timeout):
+            raise RuntimeError(f"the follow streams did not open in {timeout}s")
+        opened: float = self.conn.recv()
+        return opened
+
+    def count(self) -> int:
+        """Events received so far, by all streams."""
+        self.conn.send("count")
+        seen: int = self.conn.recv()
+        return seen
+
+    def close(self) -> None:
+        self.conn.send("close")
+        self.statuses, self.events = self.conn.recv()
+        self.proc.join(30)
+        if self.proc.is_alive():
+            self.proc.kill()
+
+
 def run(followers: int, gets: int, tasks: int, seconds: float, pause: float) -> dict[str, Any]:
     """Start Redis, a worker and the API; measure; stop them by PID."""
     work = Path(tempfile.mkdtemp(prefix="ostra-bench-follow-"))
@@ -234,15 +281,15 @@ def run(followers: int, gets: int, tasks: int, seconds: float, pause: float) -> 
             target = ids[0]
             get_latencies(http, target, 5)  # warm-up: imports, caches, connections
             idle_1 = get_latencies(http, target, gets, pause)
-            streams = Followers(api.url, ids if followers else [])
+            streams = FollowerProcess(api.url, ids)
             open_s = streams.open(timeout=600) if followers else 0.0
             time.sleep(1.0)  # past the streams' first reads (a stream's history)
             cpu0, t0 = proc_cpu_s(api.pid), time.perf_counter()
-            seen0 = sum(streams.events) if followers else 0
+            seen0 = streams.count() if followers else 0
             followed = get_latencies(http, target, gets, pause)
             followed_s = time.perf_counter() - t0
             cpu1 = proc_cpu_s(api.pid)
-            seen = (sum(streams.events) if followers else 0) - seen0
+            seen = (streams.count() if followers else 0) - seen0
             if followers:
                 streams.close()
             time.sleep(1.0)  # the server sees the disconnects
