@@ -75,12 +75,32 @@ def _text(raw: Any) -> str:
     return raw.decode() if isinstance(raw, bytes) else str(raw)
 
 
+def _stream_id(entry: tuple[int, int]) -> str:
+    return f"{entry[0]}-{entry[1]}"
+
+
+def _entry(stream_id: str) -> tuple[int, int]:
+    """A stream id (``N-M``, ``N``, or ``N-M/i`` within an entry) as a comparable pair."""
+    ms, _, seq = stream_id.partition("/")[0].partition("-")
+    try:
+        return int(ms or 0), int(seq or 0)
+    except ValueError:
+        return 0, 0
+
+
 class Subscription:
     """One stream's wait for new entries in one execution's event stream."""
 
-    def __init__(self, hub: EventHub, key: str) -> None:
+    def __init__(self, hub: EventHub, key: str, after: str) -> None:
         self.hub, self.key = hub, key
         self.event = asyncio.Event()
+        self.position = _entry(after)
+
+    def seen(self, last_id: str) -> None:
+        """The stream has read up to ``last_id``: the reader need not read before it
+        (a stream resumed from its first event does not make it read the backlog)."""
+        self.position = max(self.position, _entry(last_id))
+        self.hub.advance(self.key)
 
     def clear(self) -> None:
         """Forget earlier wake-ups: call before reading what is new."""
@@ -126,16 +146,27 @@ class EventHub:
         """Wake-ups for stream ``key``, whose entries up to ``after`` the caller has
         seen (``after`` may be ``ENTRY/i``, an id within an entry)."""
         self._start()
-        sub = Subscription(self, key)
+        sub = Subscription(self, key, after)
         if key not in self._subs:
             self._subs[key] = set()
-            self._cursors[key] = after.partition("/")[0] or "0"
+            self._cursors[key] = _stream_id(sub.position)
             self._wake.set()
         self._subs[key].add(sub)
         try:
             yield sub
         finally:
             self.remove(sub)
+
+    def advance(self, key: str) -> None:
+        """Read stream ``key`` from where every one of its subscribers has read up to,
+        if that is later than where the reader is (never earlier: a later entry the
+        reader saw has woken them all)."""
+        subs = self._subs.get(key)
+        if not subs or key not in self._cursors:
+            return
+        least = min(sub.position for sub in subs)
+        if least > _entry(self._cursors[key]):
+            self._cursors[key] = _stream_id(least)
 
     def remove(self, sub: Subscription) -> None:
         subs = self._subs.get(sub.key)

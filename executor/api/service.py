@@ -202,6 +202,7 @@ class Api:
                     batch = await call(client.events, execution_id, last_id)
                     if batch:
                         last_id = batch[-1][0]
+                        sub.seen(last_id)
                         execution = await call(client.get, execution_id)
                         data = await call(self.present, execution)
                         yield sse(data, event="progress", event_id="progress")
@@ -248,6 +249,7 @@ class Api:
                             terminal_event = True
                     quiet = False
                     if batch:
+                        sub.seen(last_id)
                         silent_since = time.monotonic()
                     else:
                         quiet = not await sub.wait(self._quiet_left(silent_since))
