@@ -29,6 +29,7 @@
         ├── Unauthorized          (401: no or a wrong bearer token)
         ├── PayloadTooLarge       (413: the request body is over the limit)
         │   └── BodyTooLarge      (the API refusing one, with its ``limit``)
+        ├── TooManyFollowers      (503: the API has as many follow streams open as it serves)
         └── BadRequest            (422: a malformed body; ``errors`` lists every problem)
             └── UnsupportedMediaType  (415: a body of a content type the route does not read)
 
@@ -266,6 +267,20 @@ class BodyTooLarge(PayloadTooLarge):
     def __init__(self, limit: int) -> None:
         self.limit = limit
         super().__init__(message=f"the request body is over the limit of {limit} bytes")
+
+
+class TooManyFollowers(ApiError):
+    """503: the API process has ``limit`` follow streams open already
+    (``OSTRA_API_MAX_FOLLOWERS``); try again later."""
+
+    default_status = 503
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(
+            message=f"this server has {limit} follow streams open, its limit "
+            "(OSTRA_API_MAX_FOLLOWERS); try again later"
+        )
 
 
 class BadRequest(ApiError):

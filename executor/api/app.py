@@ -41,7 +41,9 @@ any other is a 404), and the controls also as ``/executions/{id}/actions/kill|..
 Configuration (environment, or ``create_app`` arguments): ``OSTRA_API_TOKEN`` (a
 comma-separated list of accepted tokens, sent as a bearer token or as the password of
 basic auth, as Kestra's SDK sends either; unset: no authentication),
-``OSTRA_API_MAX_BODY`` (bytes, default 1 MiB), and the ``OSTRA_*`` settings of the Client.
+``OSTRA_API_MAX_BODY`` (bytes, default 1 MiB), ``OSTRA_API_MAX_FOLLOWERS`` (follow streams
+open at once, default 1000; one more is answered 503 with ``Retry-After``), and the
+``OSTRA_*`` settings of the Client.
 
 Nothing is stored for a refused request: flows and inputs are validated in full before
 the Client writes anything. Tokens and SECRET input values are never logged or answered
@@ -50,7 +52,9 @@ the Client writes anything. Tokens and SECRET input values are never logged or a
 Where things are: this module assembles the app (``create_app``); the routes are in
 ``executor.api.routes`` (one router per resource), their shared logic around the Client in
 ``executor.api.service``, request bodies are read by ``executor.api.parsing``, tokens and
-the body limit are ``executor.api.security``, the OpenAPI models ``executor.api.schemas``;
+the body limit are ``executor.api.security``, what keeps follow streams cheap (one Redis
+reader per process waking them) ``executor.api.followers``, the OpenAPI models
+``executor.api.schemas``;
 errors are answered by ``executor.api.handlers`` with the status and problem+json body that
 ``executor.api.problems`` gives each (the error classes are all in ``executor.errors``).
 The routes call the Client only, never the store.
@@ -69,7 +73,7 @@ from fastapi.responses import JSONResponse
 from fastapi.utils import generate_unique_id
 
 from executor import __version__
-from executor.api import security
+from executor.api import followers, security
 from executor.api.handlers import install_error_handlers
 from executor.api.kestra import check_tenant
 from executor.api.parsing import MAX_YAML_NODES, YAML_TYPES, yaml_nodes
@@ -104,6 +108,7 @@ def create_app(
     *,
     max_body: int | None = None,
     ping_interval: float = PING_INTERVAL,
+    max_followers: int | None = None,
 ) -> FastAPI:
     """The API around ``client`` (default: a Client of ``OSTRA_REDIS_URL``).
 
@@ -113,15 +118,19 @@ def create_app(
             ``OSTRA_API_TOKEN``; empty: no authentication.
         max_body: the largest request body in bytes (None: ``OSTRA_API_MAX_BODY``, 1 MiB).
         ping_interval: seconds of silence after which a follow stream sends a comment.
+        max_followers: the most follow streams (``/follow``, ``/events``) open at once
+            (None: ``OSTRA_API_MAX_FOLLOWERS``, 1000); one more is answered 503.
     """
     tokens = configured_tokens(token)
     limit = security.max_body(max_body)
+    most_followers = followers.max_followers(max_followers)
     own = client is None
     the_client = client if client is not None else Client()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        await api.followers.aclose()
         if own:
             the_client.close()
 
@@ -138,7 +147,8 @@ def create_app(
         redoc_url=None if tokens else "/redoc",
     )
     app.state.client = the_client
-    app.state.api = Api(the_client, ping_interval)
+    api = Api(the_client, ping_interval, most_followers)
+    app.state.api = api
     app.add_middleware(BodyLimit, limit=limit)
     install_error_handlers(app)
 

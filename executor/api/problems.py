@@ -34,6 +34,7 @@ from executor.errors import (
     StateConflict,
     StoreError,
     TemplateError,
+    TooManyFollowers,
     Unauthorized,
     UnsupportedMediaType,
     ValidationFailed,
@@ -55,6 +56,7 @@ STATE_CONFLICT = "state-conflict"
 UNAUTHORIZED = "unauthorized"
 BODY_TOO_LARGE = "body-too-large"
 STORE_UNAVAILABLE = "store-unavailable"
+TOO_MANY_FOLLOWERS = "too-many-followers"
 METHOD_NOT_ALLOWED = "method-not-allowed"
 UNSUPPORTED_MEDIA_TYPE = "unsupported-media-type"
 BAD_REQUEST = "bad-request"
@@ -72,6 +74,7 @@ TITLES = {
     UNAUTHORIZED: "Unauthorized",
     BODY_TOO_LARGE: "Request body too large",
     STORE_UNAVAILABLE: "State store unavailable",
+    TOO_MANY_FOLLOWERS: "Too many follow streams",
     METHOD_NOT_ALLOWED: "Method not allowed",
     UNSUPPORTED_MEDIA_TYPE: "Unsupported media type",
     BAD_REQUEST: "Bad request",
@@ -135,6 +138,8 @@ STATUS_KINDS = {
 }
 #: The headers answered with a 401.
 UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer realm="ostra"'}
+#: The headers answered when the follow streams are all taken: when to try again.
+FOLLOWERS_HEADERS = {"Retry-After": "5"}
 
 
 def from_status(status: int, detail: str | None = None) -> dict[str, Any]:
@@ -153,7 +158,11 @@ def invalid_request(errors: list[dict[str, str]]) -> dict[str, Any]:
 
 def headers_for(exc: OstraError) -> dict[str, str]:
     """The HTTP headers answered with the problem body of ``exc`` (most have none)."""
-    return dict(UNAUTHORIZED_HEADERS) if isinstance(exc, Unauthorized) else {}
+    if isinstance(exc, Unauthorized):
+        return dict(UNAUTHORIZED_HEADERS)
+    if isinstance(exc, TooManyFollowers):
+        return dict(FOLLOWERS_HEADERS)
+    return {}
 
 
 def from_error(exc: OstraError) -> dict[str, Any]:
@@ -189,6 +198,8 @@ def from_error(exc: OstraError) -> dict[str, Any]:
 def _from_api_error(exc: ApiError) -> dict[str, Any]:
     if isinstance(exc, Unauthorized):
         return problem(401, UNAUTHORIZED, "a valid bearer token is required")
+    if isinstance(exc, TooManyFollowers):
+        return problem(503, TOO_MANY_FOLLOWERS, exc.detail, limit=exc.limit)
     if isinstance(exc, BadRequest):
         errors = [p.to_dict() for p in exc.errors]
         if len(exc.errors) == 1:

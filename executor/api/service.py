@@ -5,31 +5,36 @@ their source, waiting for an end, the server-sent events of ``/follow`` and
 
 Every call goes through the Client facade (``executor.client``), but for what the Client
 has no method for (a flow's source text, listing and deleting flows, deleting an
-execution): those go to the Client's store. Blocking calls run in the threadpool.
+execution): those go to the Client's store. Blocking calls run in the threadpool, but
+for those of the follow streams and of ``?wait=true``, which wait on the event hub and
+read in threads of their own (``executor.api.followers``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from executor.api import kestra as K
 from executor.api import problems as P
+from executor.api.followers import DEFAULT_MAX_FOLLOWERS, Followers
 from executor.client import Client
-from executor.errors import ExecutionNotFound, FlowNotFound, OstraError, WaitTimeout
+from executor.errors import ExecutionNotFound, FlowNotFound, OstraError
 from executor.flow import Flow
 from executor.inputs import masked_inputs
 from executor.models import Execution
 from executor.state import StateType
 
-#: seconds of silence after which a follow stream sends a comment (detects gone clients)
+#: seconds of silence after which a follow stream sends a comment (keeps proxies open)
 PING_INTERVAL = 5.0
+#: seconds ``/follow`` lets a change settle before it reads the whole execution again
+FOLLOW_SETTLE = 0.05
 
 
 def sse(data: Any, event: str | None = None, event_id: str | None = None) -> str:
@@ -46,9 +51,15 @@ def sse(data: Any, event: str | None = None, event_id: str | None = None) -> str
 class Api:
     """The routes' logic around one Client (blocking calls go to the threadpool)."""
 
-    def __init__(self, client: Client, ping_interval: float = PING_INTERVAL) -> None:
+    def __init__(
+        self,
+        client: Client,
+        ping_interval: float = PING_INTERVAL,
+        max_followers: int = DEFAULT_MAX_FOLLOWERS,
+    ) -> None:
         self.client = client
         self.ping_interval = ping_interval
+        self.followers = Followers(client, max_followers)
 
     # -- presenting
 
@@ -158,11 +169,18 @@ class Api:
             raise FlowNotFound(namespace, flow_id)
 
     async def wait(self, request: Request, execution_id: str) -> Execution | None:
-        """The execution once it ended; None if the caller went away first."""
-        while True:
-            try:
-                return await run_in_threadpool(self.client.wait, execution_id, 1.0)
-            except WaitTimeout:
+        """The execution once it ended; None if the caller went away first. It waits as
+        the follow streams do: on the event hub, not in a thread."""
+        client, call = self.client, self.followers.call
+        # The position first, then the state: an end after this read wakes the wait.
+        last_id = await call(client.store.last_event_id, execution_id)
+        key = self.followers.events_key(execution_id)
+        async with self.followers.hub.subscribe(key, last_id) as sub:
+            while True:
+                sub.clear()
+                if (await call(client.state, execution_id)).is_terminated():
+                    return await call(client.get, execution_id)
+                await sub.wait(1.0)
                 if await request.is_disconnected():
                     return None
 
@@ -170,73 +188,101 @@ class Api:
         """Kestra's follow stream (the execution is known to exist): the execution now,
         then again after every change, each as event ``progress`` (Kestra names it by the
         event's ``id``: both are written), then as ``end`` once it ended; an execution
-        that ended already is sent as ``end`` alone."""
-        client = self.client
+        that ended already is sent as ``end`` alone.
+
+        Between changes the stream waits on the process's event hub, not in a thread;
+        its reads run in the follow streams' own threads (``Followers.call``)."""
+        client, call = self.client, self.followers.call
         silent_since = time.monotonic()
         yield "retry: 1000\n\n"
         try:
-            last_id = await run_in_threadpool(client.store.last_event_id, execution_id)
-            execution = await run_in_threadpool(client.get, execution_id)
-            if execution.state.current.is_terminated():
-                yield sse(self.present(execution), event="end", event_id="end")
-                return
-            data = self.present(execution)
-            yield sse(data, event="progress", event_id="progress")
-            while True:
-                batch = await run_in_threadpool(client.events, execution_id, last_id, block=1.0)
-                if batch:
-                    last_id = batch[-1][0]
-                    execution = await run_in_threadpool(client.get, execution_id)
-                    data = self.present(execution)
-                    yield sse(data, event="progress", event_id="progress")
-                    silent_since = time.monotonic()
-                else:
-                    state = await run_in_threadpool(client.state, execution_id)
-                    if state.is_terminated() and not execution.state.current.is_terminated():
-                        execution = await run_in_threadpool(client.get, execution_id)
-                        data = self.present(execution)
-                # An end seen may be an earlier one (since restarted): the stream ends
-                # when the execution's current state is an end state.
+            last_id = await call(client.store.last_event_id, execution_id)
+            key = self.followers.events_key(execution_id)
+            async with self.followers.hub.subscribe(key, last_id) as sub:
+                execution = await call(client.get, execution_id)
                 if execution.state.current.is_terminated():
+                    data = await call(self.present, execution)
                     yield sse(data, event="end", event_id="end")
                     return
-                if time.monotonic() - silent_since >= self.ping_interval:
-                    yield ": ping\n\n"
-                    silent_since = time.monotonic()
+                data = await call(self.present, execution)
+                yield sse(data, event="progress", event_id="progress")
+                while True:
+                    sub.clear()  # before the read: a change after it wakes the wait
+                    batch = await call(client.events, execution_id, last_id)
+                    if batch:
+                        last_id = batch[-1][0]
+                        sub.seen(last_id)
+                        execution = await call(client.get, execution_id)
+                        data = await call(self.present, execution)
+                        yield sse(data, event="progress", event_id="progress")
+                        silent_since = time.monotonic()
+                    elif await sub.wait(self._quiet_left(silent_since)):
+                        # A step's changes come in a burst (a task run's end, the next
+                        # one's start): one read of the execution sends them together.
+                        await asyncio.sleep(FOLLOW_SETTLE)
+                    else:
+                        # Nothing for a while: look at the state itself (an execution
+                        # deleted or its stream trimmed sends nothing more).
+                        state = await call(client.state, execution_id)
+                        if state.is_terminated() and not execution.state.current.is_terminated():
+                            execution = await call(client.get, execution_id)
+                            data = await call(self.present, execution)
+                    # An end seen may be an earlier one (since restarted): the stream ends
+                    # when the execution's current state is an end state.
+                    if execution.state.current.is_terminated():
+                        yield sse(data, event="end", event_id="end")
+                        return
+                    if time.monotonic() - silent_since >= self.ping_interval:
+                        yield ": ping\n\n"
+                        silent_since = time.monotonic()
         except OstraError as exc:
             yield sse(P.from_error(exc), event="error")
 
     async def events(self, execution_id: str, last_id: str) -> AsyncIterator[str]:
         """Ostra's event stream (the execution is known to exist): every state change as
-        a ``StateEvent`` with its id, then ``end`` with the execution."""
-        client = self.client
+        a ``StateEvent`` with its id, then ``end`` with the execution. It waits as
+        ``follow`` does."""
+        client, call = self.client, self.followers.call
         silent_since = time.monotonic()
         yield "retry: 1000\n\n"
         try:
-            while True:
-                batch = await run_in_threadpool(client.events, execution_id, last_id, block=1.0)
-                terminal_event = False
-                for last_id, event in batch:
-                    yield sse(event.model_dump(mode="json", by_alias=True), event_id=last_id)
-                    if event.task_run_id is None and event.state.is_terminated():
-                        terminal_event = True
-                if batch:
-                    silent_since = time.monotonic()
-                # An end seen in the stream may be an earlier one (since restarted): the
-                # stream ends when the execution's current state is an end state.
-                ended = False
-                if terminal_event or not batch:
-                    state = await run_in_threadpool(client.state, execution_id)
-                    ended = state.is_terminated()
-                if ended:
-                    execution = await run_in_threadpool(client.get, execution_id)
-                    yield sse(self.present(execution), event="end")
-                    return
-                if time.monotonic() - silent_since >= self.ping_interval:
-                    yield ": ping\n\n"
-                    silent_since = time.monotonic()
+            key = self.followers.events_key(execution_id)
+            async with self.followers.hub.subscribe(key, last_id) as sub:
+                while True:
+                    sub.clear()  # before the read: a change after it wakes the wait
+                    batch = await call(client.events, execution_id, last_id)
+                    terminal_event = False
+                    for last_id, event in batch:
+                        yield sse(event.model_dump(mode="json", by_alias=True), event_id=last_id)
+                        if event.task_run_id is None and event.state.is_terminated():
+                            terminal_event = True
+                    quiet = False
+                    if batch:
+                        sub.seen(last_id)
+                        silent_since = time.monotonic()
+                    else:
+                        quiet = not await sub.wait(self._quiet_left(silent_since))
+                    # An end seen in the stream may be an earlier one (since restarted):
+                    # the stream ends when the execution's current state is an end state.
+                    ended = False
+                    if terminal_event or quiet:
+                        state = await call(client.state, execution_id)
+                        ended = state.is_terminated()
+                    if ended:
+                        execution = await call(client.get, execution_id)
+                        yield sse(await call(self.present, execution), event="end")
+                        return
+                    if time.monotonic() - silent_since >= self.ping_interval:
+                        yield ": ping\n\n"
+                        silent_since = time.monotonic()
         except OstraError as exc:
             yield sse(P.from_error(exc), event="error")
+
+    def _quiet_left(self, silent_since: float) -> float:
+        """Seconds until the stream has been silent for ``ping_interval``: its next ping,
+        and a look at the state (every change is in the event stream and wakes the
+        stream; this is for a stream that is gone, its execution deleted)."""
+        return max(0.05, silent_since + self.ping_interval - time.monotonic())
 
 
 async def get_api(request: Request) -> Api:

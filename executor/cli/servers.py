@@ -256,7 +256,8 @@ def server_api(
     """Serve the REST API on OSTRA_REDIS_URL (run workers with `ostra worker`).
 
     OSTRA_API_TOKEN (comma-separated) turns bearer authentication on;
-    OSTRA_API_MAX_BODY limits request bodies (bytes, default 1 MiB).
+    OSTRA_API_MAX_BODY limits request bodies (bytes, default 1 MiB);
+    OSTRA_API_MAX_FOLLOWERS the follow streams open at once (default 1000).
     """
     _setup_logging(loglevel)
     sock = _listen(host, port)

@@ -20,6 +20,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from executor.api import kestra as K
+from executor.api.followers import FollowResponse
 from executor.api.parsing import parse_labels, read_inputs
 from executor.api.schemas import (
     EVENTS_RESPONSE,
@@ -35,6 +36,8 @@ from executor.state import StateType
 
 #: the largest page ``/executions/search`` serves
 MAX_PAGE_SIZE = 10_000
+#: the headers of a follow stream (no caching, no buffering by proxies)
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 #: a ``Last-Event-ID`` the follow stream resumes after (else it starts from the first)
 STREAM_ID = re.compile(r"^\d+-\d+(/\d+)?$")
 
@@ -339,12 +342,13 @@ async def create_execution(
     responses={**SSE_RESPONSE, **error_responses(404)},
 )
 async def follow_execution(api: ApiDep, execution_id: ExecutionId) -> Response:
-    await run_in_threadpool(api.client.state, execution_id)  # 404 before streaming
-    return StreamingResponse(
-        api.follow(execution_id),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    release = api.followers.acquire()  # 503 when the process has all the streams it serves
+    try:
+        await api.followers.call(api.client.state, execution_id)  # 404 before streaming
+    except BaseException:
+        release()
+        raise
+    return FollowResponse(api.follow(execution_id), release, headers=SSE_HEADERS)
 
 
 @router.get(
@@ -360,10 +364,11 @@ async def execution_events(
         str | None, Header(alias="Last-Event-ID", description="Resume after this event")
     ] = None,
 ) -> Response:
-    await run_in_threadpool(api.client.state, execution_id)  # 404 before streaming
+    release = api.followers.acquire()  # 503 when the process has all the streams it serves
+    try:
+        await api.followers.call(api.client.state, execution_id)  # 404 before streaming
+    except BaseException:
+        release()
+        raise
     start = last_event_id if last_event_id and STREAM_ID.match(last_event_id) else "0"
-    return StreamingResponse(
-        api.events(execution_id, start),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return FollowResponse(api.events(execution_id, start), release, headers=SSE_HEADERS)
