@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -24,10 +24,20 @@ from executor.engine.outcomes import lua_constants
 from executor.errors import ExecutionNotFound, FlowNotFound, KVConflict, StateConflict, StoreError
 from executor.flow import Flow
 from executor.kv import KVRecord, KVType, check_key, check_namespace, check_tenant, check_ttl
+from executor.loglimits import (
+    LogLimits,
+    LogQuery,
+    budget_field,
+    check_page,
+    page_of,
+    prepared,
+    truncation_entry,
+)
 from executor.models import (
     Execution,
     Label,
     LogEntry,
+    LogPage,
     MetricEntry,
     StateEvent,
     utcnow,
@@ -182,9 +192,12 @@ _END_STATES = (StateType.SUCCESS, StateType.WARNING, StateType.FAILED, StateType
 class RedisStore:
     """Reads and writes Ostra's state in one Redis database, under ``keys.prefix``."""
 
-    def __init__(self, client: redis.Redis, keys: Keys | None = None) -> None:
+    def __init__(
+        self, client: redis.Redis, keys: Keys | None = None, log_limits: LogLimits | None = None
+    ) -> None:
         self.r = client
         self.k = keys or Keys()
+        self.log_limits = log_limits or LogLimits.from_settings()
         self._scripts: dict[str, Script] = {
             name: client.register_script(_script_source(name))
             for name in (
@@ -205,6 +218,7 @@ class RedisStore:
                 "submit",
                 "end_execution",
                 "kv_set",
+                "append_log",
             )
         }
         self._flow_cache: dict[tuple[str, str, int], Flow] = {}
@@ -899,9 +913,22 @@ class RedisStore:
             pipe.execute()
 
     @_translate
-    def append_log(self, entry: LogEntry) -> None:
+    def append_log(self, entry: LogEntry) -> Status:
+        """Append a log entry within its task run's budget (``append_log.lua``)."""
         assert entry.execution_id
-        self.r.rpush(self.k.logs(entry.execution_id), entry.model_dump_json(by_alias=True))
+        eid, limits = entry.execution_id, self.log_limits
+        entry = prepared(entry, limits)
+        raw = entry.model_dump_json(by_alias=True)
+        step = _Step(
+            run=budget_field(entry),
+            entry=raw,
+            size=str(len(raw.encode())),
+            maxBytes=str(limits.max_bytes),
+            maxLines=str(limits.max_lines),
+            marker=truncation_entry(entry).model_dump_json(by_alias=True),
+        )
+        step.key(logs=self.k.logs(eid), used=self.k.log_budget(eid))
+        return _status(self._call("append_log", step))
 
     # ------------------------------------------------------------------ orchestration
 
@@ -1124,6 +1151,7 @@ class RedisStore:
                     "trkey": k.task_run_keys(eid),
                     "metrics": k.metrics(eid),
                     "logs": k.logs(eid),
+                    "logsused": k.log_budget(eid),
                     "events": k.events(eid),
                 },
             )
@@ -1194,6 +1222,60 @@ class RedisStore:
         if not self.r.exists(self.k.execution(eid)):
             raise ExecutionNotFound(eid)
         return [LogEntry.model_validate_json(e) for e in self.r.lrange(self.k.logs(eid), 0, -1)]
+
+    @_translate
+    def logs_page(
+        self,
+        eid: str,
+        *,
+        cursor: int = 0,
+        offset: int = 0,
+        limit: int | None = None,
+        query: LogQuery | None = None,
+    ) -> LogPage:
+        """A page of the log (``executor.loglimits.page_of``): without a filter, one
+        LRANGE of the page; with one, the log from ``cursor`` on, read in chunks."""
+        check_page(cursor, offset, limit)
+        query = query or LogQuery()
+        key = self.k.logs(eid)
+        if query.everything:
+            # LLEN and the page in one MULTI, so the end they tell agrees.
+            start = cursor + offset
+            stop = -1 if limit is None else start + limit - 1
+            with self.r.pipeline(transaction=True) as pipe:
+                pipe.exists(self.k.execution(eid))
+                pipe.llen(key)
+                pipe.lrange(key, start, stop)
+                exists, length, raws = pipe.execute()
+            if not exists:
+                raise ExecutionNotFound(eid)
+            full = limit is not None and len(raws) == limit
+            return LogPage(
+                results=[LogEntry.model_validate_json(e) for e in raws],
+                total=max(0, length - cursor),
+                next_cursor=start + len(raws) if full else max(cursor, length),
+            )
+        if not self.r.exists(self.k.execution(eid)):
+            raise ExecutionNotFound(eid)
+        page = page_of(
+            self._log_chunks(key, cursor), cursor=cursor, offset=offset, limit=limit, query=query
+        )
+        return LogPage(
+            results=[LogEntry.model_validate_json(e) for e in page.raws],
+            total=page.total,
+            next_cursor=page.next_cursor,
+        )
+
+    def _log_chunks(self, key: str, cursor: int, size: int = 2000) -> Iterator[list[Any]]:
+        """The log from position ``cursor`` on, ``size`` entries at a time (entries are
+        only appended, so consecutive ranges neither skip nor repeat one)."""
+        start = cursor
+        while True:
+            chunk = self.r.lrange(key, start, start + size - 1)
+            yield chunk
+            if len(chunk) < size:
+                return
+            start += size
 
     @_translate
     def metrics(self, eid: str) -> list[MetricEntry]:
