@@ -86,12 +86,13 @@ def truncation_message(limit: str) -> str:
     return f"log truncated: limit of {limit} per task run reached; further lines dropped"
 
 
-def truncation_entry(entry: LogEntry, limit: str = LIMIT_PLACEHOLDER) -> LogEntry:
+def truncation_entry(entry: LogEntry, limit: str) -> LogEntry:
     """The one WARN entry stored when ``entry`` is the first one dropped for its task run
-    (``limit``: "N bytes" or "N lines", or a placeholder the store fills in)."""
+    (dated as ``entry``; ``limit``: "N bytes" or "N lines")."""
     return LogEntry(
         level="WARN",
         message=truncation_message(limit),
+        timestamp=entry.timestamp,
         execution_id=entry.execution_id,
         task_run_id=entry.task_run_id,
         task_id=entry.task_id,
