@@ -4,6 +4,7 @@ truncation marker, and pages of the log add up to it (Client and REST API)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -126,3 +127,26 @@ tasks:
         assert second["nextCursor"] == 6
         assert http.get(url, params={"size": 10_001}).status_code == 422
         assert http.get(url, params={"cursor": -1}).status_code == 422
+
+
+def test_logcap_cli_reads_the_log_in_pages(client: Client, redis_server: Any) -> None:
+    from tests.contract.support import submit
+    from tests.integration.test_cli import ostra
+
+    eid = submit(client.store)
+    for i in range(2500):  # three pages of the CLI's 1000
+        level = "ERROR" if i % 500 == 0 else "INFO"
+        client.store.append_log(
+            LogEntry(level=level, message=f"m{i}", execution_id=eid, task_id="t", attempt=1)
+        )
+    text = ostra("execution", "logs", eid, redis_url=redis_server.url)
+    assert text.returncode == 0, text.stderr
+    assert [line.rsplit(": ", 1)[1] for line in text.stdout.splitlines()] == [
+        f"m{i}" for i in range(2500)
+    ]
+    raw = ostra("execution", "logs", eid, "--json", redis_url=redis_server.url)
+    assert [e["message"] for e in json.loads(raw.stdout)] == [f"m{i}" for i in range(2500)]
+    errors = ostra("execution", "logs", eid, "--min-level", "error", redis_url=redis_server.url)
+    assert errors.stdout.count("ERROR") == 5 and "INFO" not in errors.stdout
+    bad = ostra("execution", "logs", eid, "--min-level", "LOUD", redis_url=redis_server.url)
+    assert bad.returncode == 2 and "--min-level" in bad.stderr
