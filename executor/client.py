@@ -35,7 +35,16 @@ from executor.inputs import masked_inputs, resolve_inputs
 from executor.kv import KVEntry, KVType, TypedValue, check_ttl
 from executor.kv import coerce as kv_coerce
 from executor.kv import encode as kv_encode
-from executor.models import Execution, ExecutionPage, Label, LogEntry, MetricEntry, StateEvent
+from executor.loglimits import LogQuery
+from executor.models import (
+    Execution,
+    ExecutionPage,
+    Label,
+    LogEntry,
+    LogPage,
+    MetricEntry,
+    StateEvent,
+)
 from executor.orchestrator import Orchestrator
 from executor.settings import Settings, get_settings
 from executor.state import StateType
@@ -338,9 +347,50 @@ class Client:
                 continue
         return ExecutionPage(results=results, total=total)
 
-    def logs(self, execution_id: str) -> list[LogEntry]:
-        """Every log line of the execution, in order."""
-        return self.store.logs(execution_id)
+    def logs(
+        self,
+        execution_id: str,
+        *,
+        min_level: str | None = None,
+        task_run_id: str | None = None,
+        task_id: str | None = None,
+        attempt: int | None = None,
+    ) -> list[LogEntry]:
+        """Every log line of the execution, in order (filtered as ``logs_page`` does).
+        For a long log, read it in pages with ``logs_page``."""
+        query = LogQuery(min_level, task_run_id, task_id, attempt)
+        if query.everything:
+            return self.store.logs(execution_id)
+        return self.store.logs_page(execution_id, query=query).results
+
+    def logs_page(
+        self,
+        execution_id: str,
+        *,
+        page: int = 1,
+        size: int = 100,
+        cursor: int = 0,
+        min_level: str | None = None,
+        task_run_id: str | None = None,
+        task_id: str | None = None,
+        attempt: int | None = None,
+    ) -> LogPage:
+        """Page ``page`` (1-based) of ``size`` log lines of the execution, in order, from
+        position ``cursor`` on (0: the start), keeping lines of ``min_level`` or above,
+        of one task run, task or attempt (numbered from 1) if given.
+
+        To follow a log, read from ``cursor=page.next_cursor`` of the last page read:
+        nothing is read twice or missed. ``total`` is how many lines match from
+        ``cursor`` on."""
+        if page < 1 or size < 1:
+            raise ValueError(f"page and size start at 1, got page={page}, size={size}")
+        return self.store.logs_page(
+            execution_id,
+            cursor=cursor,
+            offset=(page - 1) * size,
+            limit=size,
+            query=LogQuery(min_level, task_run_id, task_id, attempt),
+        )
 
     def metrics(self, execution_id: str) -> list[MetricEntry]:
         """Every metric entry emitted by the execution's task runs."""

@@ -31,6 +31,8 @@ class RunContext:
         deadline: ``time.monotonic()`` value at which the attempt times out, or None.
         value: the loop value of the task run (inside ForEach), or None.
         store, tenant: the state store and tenant (the KV tasks reach the store here).
+        on_log: where log lines go (a worker stores them); without it they are kept in
+            ``logs``, so a flood of lines is never held in memory by a worker.
     """
 
     execution_id: str = ""
@@ -70,9 +72,10 @@ class RunContext:
             task_id=self.task_id,
             attempt=self.attempt,
         )
-        self.logs.append(entry)
         if self.on_log is not None:
-            self.on_log(entry)
+            self.on_log(entry)  # the sink keeps it (a worker: the store, within its caps)
+        else:
+            self.logs.append(entry)
 
     def _metric(self, kind: str, name: str, value: float, tags: dict[str, Any]) -> None:
         entry = MetricEntry(

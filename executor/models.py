@@ -199,6 +199,16 @@ class LogEntry(OstraModel):
     attempt: int | None = None
 
 
+class LogPage(OstraModel):
+    """A page of an execution's log entries, in the order they were stored: the entries,
+    how many match from the page's cursor on, and the cursor to read on from
+    (``next_cursor``, a position in the execution's log: pass it back as ``cursor``)."""
+
+    results: list[LogEntry]
+    total: int
+    next_cursor: int
+
+
 class StateEvent(OstraModel):
     """A state change, as ``Client.follow`` yields it: of the execution (``task_run_id`` is
     None), of a task run, or of one attempt (``attempt`` set)."""

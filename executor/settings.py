@@ -26,6 +26,12 @@ OSTRA_RENDER_TIMEOUT      ``2``                        seconds one template rend
                                                        while it renders; over it, the render fails)
 OSTRA_RENDER_MAX_BYTES    ``1048576`` (1 MiB)          largest value a render may build or print, in
                                                        characters
+OSTRA_LOG_MAX_BYTES       ``10485760`` (10 MiB)        bytes of log entries stored per task run (all
+                                                       its attempts); past it, one WARN line says
+                                                       the log was truncated and the rest is dropped
+OSTRA_LOG_MAX_LINES       ``100000``                   log entries stored per task run (the same)
+OSTRA_LOG_LINE_MAX_BYTES  ``262144`` (256 KiB)         longest log message; a longer one is cut and
+                                                       ends with ``… [N bytes cut]``
 OSTRA_SECRETS             ``env``                      where ``secret('NAME')`` reads on workers:
                                                        ``env`` (``SECRET_<NAME>``, Base64),
                                                        ``file`` (OSTRA_SECRETS_DIR), or a list
@@ -69,6 +75,9 @@ class Settings(BaseSettings):
     queue: str = "ostra"
     render_timeout: float = Field(default=2.0, gt=0)
     render_max_bytes: int = Field(default=1024 * 1024, gt=0)
+    log_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    log_max_lines: int = Field(default=100_000, ge=1)
+    log_line_max_bytes: int = Field(default=256 * 1024, ge=256)
     secrets: str = "env"
     secrets_dir: str | None = None
     encryption_key: str | None = None

@@ -178,11 +178,16 @@ class AttemptRunner:
             return bool(killed_cache[1])
 
         masker = Masker()
+        log_full = [False]
 
         def on_log(entry: LogEntry) -> None:
+            # The task run's budget only shrinks: once the store said FULL, nothing more
+            # of this attempt would be stored, so stop paying a round trip per line.
+            if log_full[0]:
+                return
             if masker:
                 entry = entry.model_copy(update={"message": masker.mask(entry.message)})
-            self.store.append_log(entry)
+            log_full[0] = self.store.append_log(entry) == Status.FULL
 
         ctx = RunContext(
             execution_id=eid,

@@ -33,7 +33,8 @@ any other is a 404), and the controls also as ``/executions/{id}/actions/kill|..
                                             as ``progress`` on every change, ``end`` last
 ``GET    /api/v1/executions/{id}/events``   server-sent events: every state change, then
                                             ``end`` with the execution (``Last-Event-ID``)
-``GET    /api/v1/logs/{id}``                the execution's log lines
+``GET    /api/v1/logs/{id}``                the execution's log lines (a page from a
+                                            ``cursor`` with ``page``/``size``/``cursor``)
 ``GET    /api/v1/metrics/{id}``             a page of the execution's metrics
 ``GET    /health``                          liveness and Redis (never needs a token)
 =========================================  ============================================

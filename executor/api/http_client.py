@@ -54,7 +54,16 @@ from executor.kv import KVEntry, KVType, TypedValue, check_ttl
 from executor.kv import coerce as kv_coerce
 from executor.kv import encode as kv_encode
 from executor.kv import iso_duration as kv_iso_duration
-from executor.models import Execution, ExecutionPage, Label, LogEntry, MetricEntry, StateEvent
+from executor.loglimits import LogQuery
+from executor.models import (
+    Execution,
+    ExecutionPage,
+    Label,
+    LogEntry,
+    LogPage,
+    MetricEntry,
+    StateEvent,
+)
 from executor.state import StateType
 
 FlowRef = Flow | tuple[str, str] | str | Path
@@ -407,15 +416,69 @@ class HttpClient:
         }
         return ExecutionPage.model_validate(self._json("GET", "/executions/search", params=params))
 
-    def logs(self, execution_id: str) -> list[LogEntry]:
-        """Every log line of the execution, in order."""
-        entries = []
-        for x in self._json("GET", f"/logs/{_q(execution_id)}"):
+    def logs(
+        self,
+        execution_id: str,
+        *,
+        min_level: str | None = None,
+        task_run_id: str | None = None,
+        task_id: str | None = None,
+        attempt: int | None = None,
+    ) -> list[LogEntry]:
+        """Every log line of the execution, in order (filtered as ``logs_page`` does),
+        read in pages of ``MAX_PAGE_SIZE`` from a cursor."""
+        entries: list[LogEntry] = []
+        cursor = 0
+        while True:
+            found = self.logs_page(
+                execution_id,
+                size=MAX_PAGE_SIZE,
+                cursor=cursor,
+                min_level=min_level,
+                task_run_id=task_run_id,
+                task_id=task_id,
+                attempt=attempt,
+            )
+            entries += found.results
+            if len(found.results) < MAX_PAGE_SIZE:
+                return entries
+            cursor = found.next_cursor
+
+    def logs_page(
+        self,
+        execution_id: str,
+        *,
+        page: int = 1,
+        size: int = 100,
+        cursor: int = 0,
+        min_level: str | None = None,
+        task_run_id: str | None = None,
+        task_id: str | None = None,
+        attempt: int | None = None,
+    ) -> LogPage:
+        """Page ``page`` (1-based) of ``size`` log lines (at most ``MAX_PAGE_SIZE``) from
+        position ``cursor`` on, filtered (``attempt`` numbered from 1), as
+        ``Client.logs_page``: follow a log from ``next_cursor``."""
+        if page < 1 or size < 1:
+            raise ValueError(f"page and size start at 1, got page={page}, size={size}")
+        LogQuery(min_level=min_level)  # an unknown level: ValueError, nothing sent
+        params: dict[str, Any] = {"page": page, "size": size, "cursor": cursor}
+        if min_level is not None:
+            params["minLevel"] = min_level
+        if task_run_id is not None:
+            params["taskRunId"] = task_run_id
+        if task_id is not None:
+            params["taskId"] = task_id
+        if attempt is not None:
+            params["attempt"] = attempt - 1  # Kestra's attemptNumber, from 0
+        data = self._json("GET", f"/logs/{_q(execution_id)}", params=params)
+        results = []
+        for x in data["results"]:
             number = x.pop("attemptNumber", None)  # Kestra's, from 0
-            entries.append(
+            results.append(
                 LogEntry.model_validate({**x, "attempt": None if number is None else number + 1})
             )
-        return entries
+        return LogPage(results=results, total=data["total"], next_cursor=data["nextCursor"])
 
     def metrics(self, execution_id: str) -> list[MetricEntry]:
         """Every metric entry emitted by the execution's task runs."""

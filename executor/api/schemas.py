@@ -47,6 +47,15 @@ class PagedMetrics(BaseModel):
     total: int
 
 
+class PagedLogs(BaseModel):
+    """One page of an execution's log lines (Kestra's ``PagedResults``), and the cursor
+    to read on from (``nextCursor``: pass it as ``cursor`` to follow the log)."""
+
+    results: list[dict[str, Any]]
+    total: int
+    nextCursor: int
+
+
 class PagedExecutions(BaseModel):
     """One page of a search (Kestra's ``PagedResults``)."""
 

@@ -28,6 +28,7 @@ from executor.client import Client
 from executor.errors import ExecutionNotFound, FlowNotFound, OstraError
 from executor.flow import Flow
 from executor.inputs import masked_inputs
+from executor.loglimits import LogQuery
 from executor.models import Execution
 from executor.state import StateType
 
@@ -102,13 +103,42 @@ class Api:
         )
         return {"results": [self.present(e) for e in found.results], "total": found.total}
 
-    def logs(self, execution_id: str) -> list[dict[str, Any]]:
+    def logs(self, execution_id: str, query: LogQuery) -> list[dict[str, Any]]:
         """The execution's log entries in Kestra's shape (``ExecutionNotFound`` if none)."""
         ns, fid = self._flow_of(execution_id)
         return [
             K.log_json(e.model_dump(mode="json", by_alias=True), ns, fid)
-            for e in self.client.logs(execution_id)
+            for e in self.client.logs(
+                execution_id,
+                min_level=query.min_level,
+                task_run_id=query.task_run_id,
+                task_id=query.task_id,
+                attempt=query.attempt,
+            )
         ]
+
+    def logs_page(
+        self, execution_id: str, query: LogQuery, *, page: int, size: int, cursor: int
+    ) -> dict[str, Any]:
+        """A page of the execution's log entries in Kestra's shape (``PagedLogs``)."""
+        ns, fid = self._flow_of(execution_id)
+        found = self.client.logs_page(
+            execution_id,
+            page=page,
+            size=size,
+            cursor=cursor,
+            min_level=query.min_level,
+            task_run_id=query.task_run_id,
+            task_id=query.task_id,
+            attempt=query.attempt,
+        )
+        return {
+            "results": [
+                K.log_json(e.model_dump(mode="json", by_alias=True), ns, fid) for e in found.results
+            ],
+            "total": found.total,
+            "nextCursor": found.next_cursor,
+        }
 
     def metrics(self, execution_id: str) -> list[dict[str, Any]]:
         """The execution's metric entries in Kestra's shape."""

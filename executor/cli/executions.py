@@ -37,6 +37,7 @@ from executor.cli.processes import interruptible
 from executor.cli.progress import Progress, watch
 from executor.errors import InputValidationError, OstraError, WaitTimeout
 from executor.flow import Flow
+from executor.loglimits import LEVELS
 from executor.models import Execution
 from executor.state import StateType
 
@@ -161,24 +162,49 @@ def execution_list(
     out.print(table)
 
 
+#: log lines the CLI reads at once
+LOG_PAGE = 1000
+
+
 @execution_app.command("logs")
 def execution_logs(
     execution_id: Annotated[str, typer.Argument(metavar="ID")],
     as_json: JsonOption = False,
+    min_level: Annotated[
+        str | None,
+        typer.Option("--min-level", help="Only lines of this level or above (TRACE..ERROR)."),
+    ] = None,
 ) -> None:
-    """Every log line of an execution, in order."""
+    """Every log line of an execution, in order (read and written a page at a time)."""
+    if min_level is not None and min_level.upper() not in LEVELS:
+        raise typer.BadParameter(f"one of {', '.join(LEVELS)}", param_hint="--min-level")
+    level = None if min_level is None else min_level.upper()
+    first = True
     with connect() as client:
-        entries = client.logs(execution_id)
+        cursor = 0
+        while True:
+            page = client.logs_page(execution_id, size=LOG_PAGE, cursor=cursor, min_level=level)
+            for e in page.results:
+                if as_json:
+                    text = json.dumps(e.model_dump(mode="json", by_alias=True), indent=2)
+                    sys.stdout.write(("[\n" if first else ",\n") + _indented(text))
+                else:
+                    where = e.task_id or "execution"
+                    if e.attempt is not None:
+                        where += f"#{e.attempt}"
+                    ts = e.timestamp.astimezone().strftime("%H:%M:%S.%f")[:-3]
+                    sys.stdout.write(f"{ts} {e.level:<5} {where}: {e.message}\n")
+                first = False
+            if len(page.results) < LOG_PAGE:
+                break
+            cursor = page.next_cursor
     if as_json:
-        print_json([e.model_dump(mode="json", by_alias=True) for e in entries])
-        return
-    for e in entries:
-        where = e.task_id or "execution"
-        if e.attempt is not None:
-            where += f"#{e.attempt}"
-        ts = e.timestamp.astimezone().strftime("%H:%M:%S.%f")[:-3]
-        sys.stdout.write(f"{ts} {e.level:<5} {where}: {e.message}\n")
+        sys.stdout.write("[]\n" if first else "\n]\n")  # the same text as print_json's
     sys.stdout.flush()
+
+
+def _indented(text: str) -> str:
+    return "\n".join("  " + line for line in text.splitlines())
 
 
 @execution_app.command("metrics")

@@ -19,8 +19,9 @@ from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from executor.flow import Flow
 from executor.kv import KVRecord, KVType
+from executor.loglimits import LogLimits, LogQuery
 from executor.messages import Outgoing
-from executor.models import Execution, Label, LogEntry, MetricEntry, StateEvent
+from executor.models import Execution, Label, LogEntry, LogPage, MetricEntry, StateEvent
 from executor.state import StateType
 
 
@@ -59,7 +60,7 @@ class Status(StrEnum):
     FAILED = "FAILED"  #: admit: failed by the concurrency limit
     # Appended with the Lua steps that only apply (issue 9):
     KEYS = "KEYS"  #: a step needs keys it was not given: nothing written, call again
-    FULL = "FULL"  #: promote: no free concurrency slot
+    FULL = "FULL"  #: promote: no free concurrency slot; append_log: the log cap is reached
     DROPPED = "DROPPED"  #: promote: the queue's head was not waiting any more: dropped
     KEPT = "KEPT"  #: purge: not due (any more): nothing deleted
     GONE = "GONE"  #: purge: the execution's hash was gone already
@@ -397,8 +398,15 @@ class Store(Protocol):
     def retry_at(self, eid: str, trid: str) -> float:
         """When a RETRYING task run's next attempt is due (epoch s; 0 if none)."""
 
-    def append_log(self, entry: LogEntry) -> None:
-        """Append a log entry to its execution."""
+    #: The caps of each task run's logs (by default from the settings).
+    log_limits: LogLimits
+
+    def append_log(self, entry: LogEntry) -> Status:
+        """Append a log entry to its execution, within its task run's budget
+        (``log_limits``, counted atomically over every attempt and writer): OK (stored,
+        its message cut to ``line_max_bytes`` with a marker if longer), or FULL (dropped:
+        the task run's bytes or lines are used up; the first entry dropped stores one
+        WARN entry saying so instead)."""
 
     # -- flowables
     def start_flowable(
@@ -510,6 +518,20 @@ class Store(Protocol):
 
     def logs(self, eid: str) -> list[LogEntry]:
         """The execution's log entries."""
+
+    def logs_page(
+        self,
+        eid: str,
+        *,
+        cursor: int = 0,
+        offset: int = 0,
+        limit: int | None = None,
+        query: LogQuery | None = None,
+    ) -> LogPage:
+        """A page of the execution's log entries (``executor.loglimits.page_of``): from
+        position ``cursor`` on, those ``query`` keeps, less the first ``offset``, at most
+        ``limit``; ``ExecutionNotFound`` if there is no such execution, ``ValueError``
+        for a negative cursor or offset or a limit below 1."""
 
     def metrics(self, eid: str) -> list[MetricEntry]:
         """The execution's metric entries."""

@@ -125,6 +125,10 @@ class Keys:
     def logs(self, eid: str) -> str:
         return f"{self.prefix}:{{{eid}}}:logs"
 
+    def log_budget(self, eid: str) -> str:
+        """What each task run used of its log budget (``append_log.lua``)."""
+        return f"{self.prefix}:{{{eid}}}:logs:used"
+
     def events(self, eid: str) -> str:
         return f"{self.prefix}:{{{eid}}}:events"
 

@@ -36,11 +36,22 @@ from executor.engine.flowables import merged_labels, walk_successors
 from executor.errors import ExecutionNotFound, FlowNotFound, KVConflict, StateConflict, StoreError
 from executor.flow import Flow
 from executor.kv import KVRecord, KVType, check_key, check_namespace, check_tenant, check_ttl
+from executor.loglimits import (
+    LogLimits,
+    LogQuery,
+    budget_field,
+    check_page,
+    chunked,
+    page_of,
+    prepared,
+    truncation_entry,
+)
 from executor.messages import Outgoing
 from executor.models import (
     Execution,
     Label,
     LogEntry,
+    LogPage,
     MetricEntry,
     StateEvent,
 )
@@ -146,13 +157,18 @@ class _Exec:
     leases: dict[str, tuple[str, float]] = field(default_factory=dict)  # trid -> (worker, until)
     metrics: list[str] = field(default_factory=list)
     logs: list[str] = field(default_factory=list)
+    #: ``P:{EID}:logs:used``: task run id ("" for the execution) -> [bytes, lines, full]
+    logs_used: dict[str, list[int]] = field(default_factory=dict)
 
 
 class MemoryStore:
     """Ostra's state in this process's memory, with ``RedisStore``'s semantics."""
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, clock: Callable[[], float] = time.time, log_limits: LogLimits | None = None
+    ) -> None:
         self._clock = clock
+        self.log_limits = log_limits or LogLimits.from_settings()
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         #: Messages sent, per queue key (kombu's list of the queue), oldest first.
@@ -1143,12 +1159,29 @@ class MemoryStore:
         with self._lock:
             return float(self._hash(eid, trid).get("retryAt") or 0)
 
-    def append_log(self, entry: LogEntry) -> None:
-        """Append a log entry to its execution."""
-        assert entry.execution_id
+    def append_log(self, entry: LogEntry) -> Status:
+        """Append a log entry within its task run's budget (as ``append_log.lua``)."""
+        eid = entry.execution_id
+        assert eid
+        limits = self.log_limits
+        entry = prepared(entry, limits)
         raw = entry.model_dump_json(by_alias=True)
+        size = len(raw.encode())
         with self._lock:
-            self._e(entry.execution_id).logs.append(raw)
+            e = self._e(eid)
+            used = e.logs_used.setdefault(budget_field(entry), [0, 0, 0])
+            if used[2]:
+                return Status.FULL
+            over_bytes = used[0] + size > limits.max_bytes
+            if over_bytes or used[1] + 1 > limits.max_lines:
+                used[2] = 1
+                limit = f"{limits.max_bytes} bytes" if over_bytes else f"{limits.max_lines} lines"
+                e.logs.append(truncation_entry(entry, limit).model_dump_json(by_alias=True))
+                return Status.FULL
+            used[0] += size
+            used[1] += 1
+            e.logs.append(raw)
+        return Status.OK
 
     # ------------------------------------------------------------------ flowables
 
@@ -1419,6 +1452,7 @@ class MemoryStore:
                         e.subflows,
                         e.metrics,
                         e.logs,
+                        e.logs_used,
                     )
                     if part
                 )
@@ -1471,6 +1505,34 @@ class MemoryStore:
                 raise ExecutionNotFound(eid)
             raws = list(self._e(eid).logs)
         return [LogEntry.model_validate_json(raw) for raw in raws]
+
+    def logs_page(
+        self,
+        eid: str,
+        *,
+        cursor: int = 0,
+        offset: int = 0,
+        limit: int | None = None,
+        query: LogQuery | None = None,
+    ) -> LogPage:
+        """A page of the execution's log entries (``executor.loglimits.page_of``)."""
+        check_page(cursor, offset, limit)
+        with self._lock:
+            if not self._xhash(eid):
+                raise ExecutionNotFound(eid)
+            raws = self._e(eid).logs[cursor:]
+        page = page_of(
+            chunked(raws, 2000),
+            cursor=cursor,
+            offset=offset,
+            limit=limit,
+            query=query or LogQuery(),
+        )
+        return LogPage(
+            results=[LogEntry.model_validate_json(raw) for raw in page.raws],
+            total=page.total,
+            next_cursor=page.next_cursor,
+        )
 
     def metrics(self, eid: str) -> list[MetricEntry]:
         """The execution's metric entries (``ExecutionNotFound`` if it does not exist)."""

@@ -12,7 +12,7 @@
 --              own indexes (executor.store.keys.Keys.scopes; none when the hash is gone)
 --   lab        label id -> P:idx:label:ID for each of its labels (as in labels.lua)
 --   own        the execution's other keys, by name: xev, trs, tv, flowables, subflows,
---              trkey, metrics, logs, events (P:{EID}:exec:ev, P:{EID}:trs, ...)
+--              trkey, metrics, logs, logsused, events (P:{EID}:exec:ev, P:{EID}:trs, ...)
 --   runs       task run id -> {tr, lease} for every task run in trs (as the caller read it)
 --   flowables  task run id -> {ended, values} for every member of P:{EID}:flowables
 -- ARGV[1] = {eid, before (the end time it must still have in P:idx:ended, else it was

@@ -13,7 +13,7 @@ import functools
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -33,11 +33,22 @@ from executor.errors import (
 )
 from executor.flow import Flow
 from executor.kv import KVRecord, KVType, check_key, check_namespace, check_tenant, check_ttl
+from executor.loglimits import (
+    LIMIT_PLACEHOLDER,
+    LogLimits,
+    LogQuery,
+    budget_field,
+    check_page,
+    page_of,
+    prepared,
+    truncation_message,
+)
 from executor.messages import Outgoing
 from executor.models import (
     Execution,
     Label,
     LogEntry,
+    LogPage,
     MetricEntry,
     StateEvent,
     utcnow,
@@ -86,8 +97,25 @@ def _lua_prelude() -> str:
     )
 
 
+#: Steps run once per log line: they get only ``args()`` and ``reply()`` of ``_lib.lua``
+#: (same contract), not the whole prelude, which costs a step ~15 µs to set up.
+_LEAN = frozenset({"append_log"})
+_LEAN_PRELUDE = """
+local function args()
+    local A = cjson.decode(ARGV[1])
+    local out = {}
+    for name, v in pairs(A.k) do out[name] = KEYS[v] end
+    return A, out
+end
+local function reply(t)
+    return cjson.encode(t)
+end
+"""
+
+
 def _script_source(name: str) -> str:
-    return _lua_prelude() + "\n" + (_HERE / f"{name}.lua").read_text()
+    prelude = _LEAN_PRELUDE if name in _LEAN else _lua_prelude()
+    return prelude + "\n" + (_HERE / f"{name}.lua").read_text()
 
 
 def _translate(fn: F) -> F:
@@ -201,6 +229,9 @@ def _group_nested(step: _Step, name: str, keys: Mapping[str, Mapping[str, str]])
     }
 
 
+#: The message of a truncation marker, the limit left for ``append_log.lua`` to fill in.
+_TRUNCATED = truncation_message(LIMIT_PLACEHOLDER)
+
 #: Moves that end an execution in ``finish.lua`` come from RUNNING to one of these.
 _END_STATES = (StateType.SUCCESS, StateType.WARNING, StateType.FAILED, StateType.KILLED)
 
@@ -208,9 +239,12 @@ _END_STATES = (StateType.SUCCESS, StateType.WARNING, StateType.FAILED, StateType
 class RedisStore:
     """Reads and writes Ostra's state in one Redis database, under ``keys.prefix``."""
 
-    def __init__(self, client: redis.Redis, keys: Keys | None = None) -> None:
+    def __init__(
+        self, client: redis.Redis, keys: Keys | None = None, log_limits: LogLimits | None = None
+    ) -> None:
         self.r = client
         self.k = keys or Keys()
+        self.log_limits = log_limits or LogLimits.from_settings()
         self._scripts: dict[str, Script] = {
             name: client.register_script(_script_source(name))
             for name in (
@@ -234,6 +268,7 @@ class RedisStore:
                 "renew",
                 "reindex",
                 "resend",
+                "append_log",
             )
         }
         self._flow_cache: dict[tuple[str, str, int], Flow] = {}
@@ -1002,9 +1037,22 @@ class RedisStore:
         return {key for key, out in zip(checked, held, strict=True) if not out["held"]}
 
     @_translate
-    def append_log(self, entry: LogEntry) -> None:
+    def append_log(self, entry: LogEntry) -> Status:
+        """Append a log entry within its task run's budget (``append_log.lua``)."""
         assert entry.execution_id
-        self.r.rpush(self.k.logs(entry.execution_id), entry.model_dump_json(by_alias=True))
+        eid, limits = entry.execution_id, self.log_limits
+        entry = prepared(entry, limits)
+        raw = entry.model_dump_json(by_alias=True)
+        step = _Step(
+            run=budget_field(entry),
+            entry=raw,
+            size=str(len(raw.encode())),
+            maxBytes=str(limits.max_bytes),
+            maxLines=str(limits.max_lines),
+            marker=_TRUNCATED,
+        )
+        step.key(logs=self.k.logs(eid), used=self.k.log_budget(eid))
+        return _status(self._call("append_log", step))
 
     # ------------------------------------------------------------------ orchestration
 
@@ -1297,6 +1345,7 @@ class RedisStore:
                     "trkey": k.task_run_keys(eid),
                     "metrics": k.metrics(eid),
                     "logs": k.logs(eid),
+                    "logsused": k.log_budget(eid),
                     "events": k.events(eid),
                 },
             )
@@ -1368,6 +1417,60 @@ class RedisStore:
         if not self.r.exists(self.k.execution(eid)):
             raise ExecutionNotFound(eid)
         return [LogEntry.model_validate_json(e) for e in self.r.lrange(self.k.logs(eid), 0, -1)]
+
+    @_translate
+    def logs_page(
+        self,
+        eid: str,
+        *,
+        cursor: int = 0,
+        offset: int = 0,
+        limit: int | None = None,
+        query: LogQuery | None = None,
+    ) -> LogPage:
+        """A page of the log (``executor.loglimits.page_of``): without a filter, one
+        LRANGE of the page; with one, the log from ``cursor`` on, read in chunks."""
+        check_page(cursor, offset, limit)
+        query = query or LogQuery()
+        key = self.k.logs(eid)
+        if query.everything:
+            # LLEN and the page in one MULTI, so the end they tell agrees.
+            start = cursor + offset
+            stop = -1 if limit is None else start + limit - 1
+            with self.r.pipeline(transaction=True) as pipe:
+                pipe.exists(self.k.execution(eid))
+                pipe.llen(key)
+                pipe.lrange(key, start, stop)
+                exists, length, raws = pipe.execute()
+            if not exists:
+                raise ExecutionNotFound(eid)
+            full = limit is not None and len(raws) == limit
+            return LogPage(
+                results=[LogEntry.model_validate_json(e) for e in raws],
+                total=max(0, length - cursor),
+                next_cursor=start + len(raws) if full else max(cursor, length),
+            )
+        if not self.r.exists(self.k.execution(eid)):
+            raise ExecutionNotFound(eid)
+        page = page_of(
+            self._log_chunks(key, cursor), cursor=cursor, offset=offset, limit=limit, query=query
+        )
+        return LogPage(
+            results=[LogEntry.model_validate_json(e) for e in page.raws],
+            total=page.total,
+            next_cursor=page.next_cursor,
+        )
+
+    def _log_chunks(self, key: str, cursor: int, size: int = 2000) -> Iterator[list[Any]]:
+        """The log from position ``cursor`` on, ``size`` entries at a time (entries are
+        only appended, so consecutive ranges neither skip nor repeat one)."""
+        start = cursor
+        while True:
+            chunk = self.r.lrange(key, start, start + size - 1)
+            yield chunk
+            if len(chunk) < size:
+                return
+            start += size
 
     @_translate
     def metrics(self, eid: str) -> list[MetricEntry]:

@@ -3,7 +3,8 @@ machinery.
 
 A script runs in its own process group, in a fresh temporary directory, with the worker's
 environment minus Ostra's own variables and anything that looks like a credential. Its
-output is streamed to the task run's logs while it runs; stdout lines of the form
+output is streamed to the task run's logs while it runs, read in bounded chunks (a line
+longer than the line cap is cut as it is read); stdout lines of the form
 ``::{"outputs": {...}}::`` or ``::{"metrics": [...]}::`` are Kestra's output protocol.
 """
 
@@ -20,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +30,8 @@ from typing import IO, Any
 from executor.builtin_types import CommandsProperties, ScriptProperties
 from executor.context import RunContext
 from executor.errors import AttemptTimeout, TaskFailure, TaskKilled
+from executor.loglimits import cut_marker
+from executor.settings import get_settings
 
 #: a stdout line carrying outputs or metrics
 PROTOCOL_LINE = re.compile(r"^::(\{.*\})::$")
@@ -39,10 +43,16 @@ KILL_GRACE = 2.0
 READER_GRACE = 2.0
 #: lines buffered between the pipe readers and the logger; readers block when it is full
 MAX_PENDING_LINES = 1000
+#: characters of lines buffered there; readers block past it too
+MAX_PENDING_BYTES = 8 << 20
 #: lines logged per poll, so a flood of output cannot delay the kill/deadline checks
 MAX_LINES_PER_POLL = 500
-#: longest line read at once; longer lines are split
-MAX_LINE_BYTES = 1 << 20
+#: bytes a reader asks the pipe for at once
+READ_CHUNK = 64 << 10
+#: the least a reader keeps of one line (an output protocol line carries up to 1 MiB of
+#: outputs); the rest of a longer line is counted and dropped as it is read, and the
+#: store cuts a log message to OSTRA_LOG_LINE_MAX_BYTES after masking secrets
+PROTOCOL_MAX_BYTES = 2 << 20
 
 _SECRET_MARKERS = ("PASSWORD", "SECRET", "TOKEN")
 #: tag names that would clash with the parameters of RunContext.counter / timer
@@ -121,7 +131,8 @@ def run_process(
     ends the wait, including an exception raised asynchronously by a signal handler, the
     whole process group is terminated and the process reaped before this returns.
     """
-    lines: queue.Queue[tuple[str, str | None]] = queue.Queue(maxsize=MAX_PENDING_LINES)
+    lines = _Lines(MAX_PENDING_LINES, MAX_PENDING_BYTES)
+    keep = max(get_settings().log_line_max_bytes, PROTOCOL_MAX_BYTES)
     output = _OutputHandler(ctx)
     proc: subprocess.Popen[bytes] | None = None
     readers: list[threading.Thread] = []
@@ -145,8 +156,8 @@ def run_process(
         assert proc.stdout is not None
         assert proc.stderr is not None
         readers = [
-            _start_reader(proc.stdout, "stdout", lines),
-            _start_reader(proc.stderr, "stderr", lines),
+            _start_reader(proc.stdout, "stdout", lines, keep),
+            _start_reader(proc.stderr, "stderr", lines, keep),
         ]
         _restore_mask(saved)  # a pending SIGALRM raises here, inside the try
         _wait(proc, ctx, lines, output)
@@ -170,7 +181,7 @@ def run_process(
 def _wait(
     proc: subprocess.Popen[bytes],
     ctx: RunContext,
-    lines: queue.Queue[tuple[str, str | None]],
+    lines: _Lines,
     output: _OutputHandler,
 ) -> None:
     while True:
@@ -186,7 +197,7 @@ def _wait(
 def _cleanup(
     proc: subprocess.Popen[bytes] | None,
     readers: list[threading.Thread],
-    lines: queue.Queue[tuple[str, str | None]],
+    lines: _Lines,
     output: _OutputHandler,
 ) -> None:
     if proc is None:
@@ -208,7 +219,7 @@ def _cleanup(
 
 def _kill_group(
     proc: subprocess.Popen[bytes],
-    lines: queue.Queue[tuple[str, str | None]],
+    lines: _Lines,
     output: _OutputHandler,
 ) -> None:
     """SIGTERM the process group, SIGKILL it after KILL_GRACE, reap the leader."""
@@ -277,25 +288,83 @@ def _restore_mask(saved: set[int] | None) -> None:
         signal.pthread_sigmask(signal.SIG_SETMASK, saved)
 
 
-def _start_reader(
-    stream: IO[bytes], name: str, lines: queue.Queue[tuple[str, str | None]]
-) -> threading.Thread:
+class _Lines:
+    """Lines between the pipe readers and the logger, bounded in lines and in characters:
+    a reader blocks while either is full (an empty buffer takes any one line, which the
+    reader bounded already). Items are ``(stream, text, cut)``; a None text ends a
+    stream."""
+
+    def __init__(self, max_lines: int, max_chars: int) -> None:
+        self.max_lines = max_lines
+        self.max_chars = max_chars
+        self._items: deque[tuple[str, str | None, int]] = deque()
+        self._chars = 0
+        self._cond = threading.Condition()
+
+    def put(self, item: tuple[str, str | None, int]) -> None:
+        """Add ``item``, waiting while the buffer is full."""
+        size = len(item[1] or "")
+        with self._cond:
+            while self._items and (
+                len(self._items) >= self.max_lines or self._chars + size > self.max_chars
+            ):
+                self._cond.wait()
+            self._items.append(item)
+            self._chars += size
+            self._cond.notify_all()
+
+    def get(self, timeout: float = 0.0) -> tuple[str, str | None, int]:
+        """The oldest item, waiting up to ``timeout`` for one (``queue.Empty`` if none)."""
+        with self._cond:
+            if not self._items and timeout > 0:
+                self._cond.wait_for(lambda: bool(self._items), timeout)
+            if not self._items:
+                raise queue.Empty
+            item = self._items.popleft()
+            self._chars -= len(item[1] or "")
+            self._cond.notify_all()
+            return item
+
+
+def _start_reader(stream: IO[bytes], name: str, lines: _Lines, keep: int) -> threading.Thread:
     thread = threading.Thread(
-        target=_read_lines, args=(stream, name, lines), name=f"ostra-{name}", daemon=True
+        target=_read_lines, args=(stream, name, lines, keep), name=f"ostra-{name}", daemon=True
     )
     thread.start()
     return thread
 
 
-def _read_lines(stream: IO[bytes], name: str, lines: queue.Queue[tuple[str, str | None]]) -> None:
+def _read_lines(stream: IO[bytes], name: str, lines: _Lines, keep: int) -> None:
+    """Read ``stream`` line by line in chunks of READ_CHUNK, keeping at most ``keep``
+    bytes of a line: the rest is counted as it is read and dropped, so a 50 MB line
+    never sits in memory."""
+    parts: list[bytes] = []
+    kept = cut = 0
+
+    def emit() -> None:
+        nonlocal kept, cut
+        text = b"".join(parts).decode("utf-8", errors="replace").rstrip("\r")
+        lines.put((name, text, cut))
+        parts.clear()
+        kept = cut = 0
+
     try:
-        for raw in iter(lambda: stream.readline(MAX_LINE_BYTES), b""):
-            text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-            lines.put((name, text))
+        for chunk in iter(lambda: stream.readline(READ_CHUNK), b""):
+            end = chunk.endswith(b"\n")
+            body = chunk[:-1] if end else chunk
+            take = body[: max(0, keep - kept)]
+            if take:
+                parts.append(take)
+                kept += len(take)
+            cut += len(body) - len(take)
+            if end:
+                emit()
+        if parts or cut:
+            emit()  # a last line without a newline
     except (OSError, ValueError):
         pass  # the pipe was closed under us
     finally:
-        lines.put((name, None))
+        lines.put((name, None, 0))
 
 
 class _OutputHandler:
@@ -305,30 +374,34 @@ class _OutputHandler:
         self.ctx = ctx
         self.vars: dict[str, Any] = {}
 
-    def drain(
-        self, lines: queue.Queue[tuple[str, str | None]], *, timeout: float, limit: int | None
-    ) -> None:
+    def drain(self, lines: _Lines, *, timeout: float, limit: int | None) -> None:
         """Handle queued lines: wait up to ``timeout`` for the first, then take what is
         there (at most ``limit``)."""
         try:
-            item = lines.get(timeout=timeout) if timeout > 0 else lines.get_nowait()
+            item = lines.get(timeout=timeout)
         except queue.Empty:
             return
         count = 0
         while True:
-            stream, text = item
+            stream, text, cut = item
             if text is not None:  # None marks the end of a stream
-                self.handle(stream, text)
+                self.handle(stream, text, cut)
             count += 1
             if limit is not None and count >= limit:
                 return
             try:
-                item = lines.get_nowait()
+                item = lines.get()
             except queue.Empty:
                 return
 
-    def handle(self, stream: str, text: str) -> None:
-        """Handle one line of ``stream`` (``"stdout"`` or ``"stderr"``)."""
+    def handle(self, stream: str, text: str, cut: int = 0) -> None:
+        """Handle one line of ``stream`` (``"stdout"`` or ``"stderr"``), of which the
+        reader dropped ``cut`` bytes (a line cut there is logged, never parsed)."""
+        if cut:
+            # Marked, not cut further here: the store cuts the message to its line cap
+            # after secrets are masked, adding this count (executor.loglimits.cut_message).
+            self.ctx.log(text + cut_marker(cut), "WARN" if stream == "stderr" else "INFO")
+            return
         if stream == "stderr":
             self.ctx.log(text, "WARN")
             return
