@@ -22,6 +22,7 @@
     │   └── TaskKilled            (the execution was killed while the attempt ran)
     ├── StoreError                (Redis unreachable or a script failed; wraps redis.RedisError)
     │   └── ApiUnavailable        (the REST API cannot be reached, or it cannot reach Redis)
+    ├── SettingsError             (an invalid ``OSTRA_*`` setting, or a file it names unreadable)
     ├── WaitTimeout               (``Client.wait`` gave up before the execution ended)
     └── ApiError                  (an HTTP request refused by the REST API; ``status``)
         ├── Unauthorized          (401: no or a wrong bearer token)
@@ -183,6 +184,10 @@ class TaskKilled(TaskFailure):
 
 class StoreError(OstraError):
     """Redis could not be reached, or a store operation failed."""
+
+
+class SettingsError(OstraError):
+    """An ``OSTRA_*`` setting is invalid (or a file it names cannot be read)."""
 
 
 class WaitTimeout(OstraError):

@@ -39,8 +39,7 @@ def refusal(spec: str, patterns: tuple[str, ...]) -> str | None:
         return None
     shown = ",".join(patterns) if patterns else "unset: no module is allowed"
     return (
-        f"function {spec!r} is not allowed: module {module!r} is not listed in "
-        f"{SETTING} ({shown})"
+        f"function {spec!r} is not allowed: module {module!r} is not listed in {SETTING} ({shown})"
     )
 
 

@@ -49,8 +49,10 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from executor.errors import SettingsError
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 #: one pattern of OSTRA_PYTHON_MODULES / OSTRA_TASK_ENV (fnmatch wildcards allowed)
@@ -131,5 +133,13 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings (read once)."""
-    return Settings()
+    """The process-wide settings (read once); SettingsError names what is wrong."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        reasons = []
+        for error in exc.errors():
+            message = str(error["msg"]).removeprefix("Value error, ")
+            where = ".".join(str(part) for part in error["loc"])
+            reasons.append(f"OSTRA_{where.upper()}: {message}" if where else message)
+        raise SettingsError("; ".join(reasons)) from None

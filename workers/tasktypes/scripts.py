@@ -153,11 +153,7 @@ def script_env(
         name: value
         for name, value in os.environ.items()
         if not name.upper().startswith(_NEVER)
-        and (
-            name in _PASSED
-            or name.startswith("LC_")
-            or any(fnmatchcase(name, p) for p in wanted)
-        )
+        and (name in _PASSED or name.startswith("LC_") or any(fnmatchcase(name, p) for p in wanted))
     }
     if user is None:
         for name in ("HOME", "USER", "LOGNAME"):
