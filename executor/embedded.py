@@ -190,6 +190,11 @@ class LocalWorker:
     def pid(self) -> int | None:
         return self.proc.pid if self.proc else None
 
+    @property
+    def url_file(self) -> str | None:
+        """The file the running worker reads its Redis URL from."""
+        return str(self._url_dir / "redis-url") if self._url_dir is not None else None
+
     def _url_file(self) -> Path:
         """A fresh 0600 file holding the Redis URL, in a 0700 directory of its own."""
         self.remove_url_file()
