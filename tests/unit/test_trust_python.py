@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from executor.cli.run import local_python_modules
-from executor.errors import TaskFailure
+from executor.errors import SettingsError, TaskFailure
 from executor.python_modules import allowed, directory_patterns
+from executor.settings import Settings, get_settings
 from workers.tasktypes.python import resolve
 
 
@@ -71,3 +72,21 @@ def test_ostra_run_allows_the_flow_directory(tmp_path: Path) -> None:
     assert directory_patterns(tmp_path, [root]) == []  # not reachable from the path
     flow = tmp_path / "flow.yaml"
     assert local_python_modules(flow, ("myco.*",)) == "myco.*"  # cwd is not tmp_path
+
+
+def test_invalid_patterns_name_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OSTRA_PYTHON_MODULES", "good.*, bad pattern")
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(
+            SettingsError, match="OSTRA_PYTHON_MODULES: invalid pattern 'bad pattern'"
+        ):
+            get_settings()
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert Settings(python_modules=" a.* ,, b ").python_module_patterns == ("a.*", "b")
+    assert Settings(python_modules="").python_module_patterns == ()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("OSTRA_PYTHON_MODULES", raising=False)
+        assert Settings().python_module_patterns is None  # unset: deploy cannot check
