@@ -36,8 +36,8 @@ from executor.cli.processes import interruptible, kill_tree, print_tail, shielde
 from executor.cli.progress import IDLE_HINT_AFTER, Progress, watch
 from executor.errors import OstraError, StateConflict, WaitTimeout
 from executor.flow import Flow
-from executor.python_modules import directory_patterns
-from executor.settings import get_settings
+from executor.python_modules import check_flow, directory_patterns
+from executor.settings import get_settings, split_patterns
 
 if TYPE_CHECKING:
     from executor.embedded import LocalWorker
@@ -77,6 +77,8 @@ def _run_embedded(
     from executor.embedded import EmbeddedRedis, LocalWorker
     from executor.encryption import ensure_key
 
+    modules = local_python_modules(flow_file, get_settings().python_module_patterns)
+    check_flow(flow, split_patterns(modules))  # before anything starts
     ensure_key()  # SECRET inputs need a key; this run's Redis (and data) dies with it
     workdir = Path(tempfile.mkdtemp(prefix="ostra-run-"))
     keep_workdir = False
@@ -89,7 +91,6 @@ def _run_embedded(
                 server.start()
             except RuntimeError as exc:  # no redis-server binary, or it would not start
                 raise OstraError(f"cannot start an embedded redis: {exc}") from None
-            modules = local_python_modules(flow_file, get_settings().python_module_patterns)
             env = {
                 "PYTHONPATH": os.pathsep.join(
                     filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")])

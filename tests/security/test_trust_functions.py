@@ -5,6 +5,10 @@ anything is imported."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -130,3 +134,40 @@ tasks:
             worker.stop()
             server.close()
     get_settings.cache_clear()
+
+
+def test_ostra_run_allows_the_flow_directory_only(tmp_path: Path) -> None:
+    # `ostra run` (embedded): the modules of the flow file's directory, reached from the
+    # current directory, may be called; anything else is refused before anything starts.
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "__init__.py").write_text("")
+    (flows / "mine.py").write_text("def hello(name):\n    return {'hi': name}\n")
+    (flows / "ok.yaml").write_text(
+        "id: ok\nnamespace: tests.trust\ntasks:\n"
+        "  - {id: a, type: Python, function: 'flows.mine:hello', kwargs: {name: ada}}\n"
+    )
+    (flows / "bad.yaml").write_text(
+        "id: bad\nnamespace: tests.trust\ntasks:\n"
+        "  - {id: a, type: Python, function: 'os:getenv', kwargs: {key: HOME}}\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OSTRA_")}
+    env["OSTRA_ENCRYPTION_KEY"] = WORKER_ENV["OSTRA_ENCRYPTION_KEY"]
+
+    def ostra_run(name: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "executor.cli", "run", f"flows/{name}", "--json", "-q"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    bad = ostra_run("bad.yaml")
+    assert bad.returncode == 2, (bad.stdout, bad.stderr)
+    assert "'os:getenv' is not allowed" in bad.stderr and "OSTRA_PYTHON_MODULES" in bad.stderr
+    assert "embedded redis" not in bad.stderr  # refused before anything started
+    ok = ostra_run("ok.yaml")
+    assert ok.returncode == 0, (ok.stdout, ok.stderr)
+    assert json.loads(ok.stdout)["taskRunList"][0]["outputs"] == {"hi": "ada"}
