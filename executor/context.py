@@ -33,6 +33,8 @@ class RunContext:
         store, tenant: the state store and tenant (the KV tasks reach the store here).
         on_log: where log lines go (a worker stores them); without it they are kept in
             ``logs``, so a flood of lines is never held in memory by a worker.
+        mask: masks the secrets (and SECRET inputs) this attempt resolved in a value; a
+            task type that writes to the store itself checks what it writes with it.
     """
 
     execution_id: str = ""
@@ -51,6 +53,11 @@ class RunContext:
     metrics: list[MetricEntry] = field(default_factory=list)
     store: Store | None = None
     tenant: str = "main"
+    mask: Callable[[Any], Any] | None = None
+
+    def holds_secret(self, value: Any) -> bool:
+        """True when ``value`` contains a secret or SECRET input this attempt resolved."""
+        return self.mask is not None and self.mask(value) != value
 
     @property
     def attempts_count(self) -> int:

@@ -166,7 +166,12 @@ class EmbeddedRedis:
 
 
 class LocalWorker:
-    """A ``celery -A workers worker`` subprocess against ``redis_url``."""
+    """A ``celery -A workers worker`` subprocess against ``redis_url``.
+
+    The URL reaches the worker in a file only it can read (0600, in a private directory,
+    removed when it stops) named by ``OSTRA_REDIS_URL_FILE``, never in its environment,
+    where its tasks could read it.
+    """
 
     def __init__(
         self,
@@ -189,13 +194,37 @@ class LocalWorker:
         self.pool = pool
         self.loglevel = loglevel
         self.proc: subprocess.Popen[bytes] | None = None
+        self._url_dir: Path | None = None
 
     @property
     def pid(self) -> int | None:
         return self.proc.pid if self.proc else None
 
+    @property
+    def url_file(self) -> str | None:
+        """The file the running worker reads its Redis URL from."""
+        return str(self._url_dir / "redis-url") if self._url_dir is not None else None
+
+    def _url_file(self) -> Path:
+        """A fresh 0600 file holding the Redis URL, in a 0700 directory of its own."""
+        self.remove_url_file()
+        self._url_dir = Path(tempfile.mkdtemp(prefix="ostra-worker-"))
+        path = self._url_dir / "redis-url"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(self.redis_url)
+        return path
+
+    def remove_url_file(self) -> None:
+        """Delete the URL file (``stop`` and ``kill`` do it; call it when stopping the
+        process some other way)."""
+        if self._url_dir is not None:
+            shutil.rmtree(self._url_dir, ignore_errors=True)
+            self._url_dir = None
+
     def start(self, *, wait: bool = True, timeout: float = 60) -> LocalWorker:
-        env = {**os.environ, **self.env, "OSTRA_REDIS_URL": self.redis_url}
+        env = {**os.environ, **self.env, "OSTRA_REDIS_URL_FILE": str(self._url_file())}
+        env.pop("OSTRA_REDIS_URL", None)
         cmd = [
             sys.executable,
             "-m",
@@ -271,6 +300,7 @@ class LocalWorker:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(5)
         self.proc = None
+        self.remove_url_file()
 
     def kill(self) -> None:
         """SIGKILL the worker and its pool processes (a crash)."""
@@ -282,3 +312,4 @@ class LocalWorker:
             pass
         self.proc.wait(5)
         self.proc = None
+        self.remove_url_file()

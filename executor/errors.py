@@ -24,6 +24,7 @@
     ├── StoreError                (Redis unreachable or a script failed; wraps redis.RedisError)
     │   ├── StoreUnavailable      (Redis could not be reached: worth trying again later)
     │   └── ApiUnavailable        (the REST API cannot be reached, or it cannot reach Redis)
+    ├── SettingsError             (an invalid ``OSTRA_*`` setting, or a file it names unreadable)
     ├── WaitTimeout               (``Client.wait`` gave up before the execution ended)
     └── ApiError                  (an HTTP request refused by the REST API; ``status``)
         ├── Unauthorized          (401: no or a wrong bearer token)
@@ -203,6 +204,10 @@ class StoreError(OstraError):
 class StoreUnavailable(StoreError):
     """Redis could not be reached (refused, reset, timed out, still loading its data): the
     same call may succeed once it is back, unlike a refused or failed script."""
+
+
+class SettingsError(OstraError):
+    """An ``OSTRA_*`` setting is invalid (or a file it names cannot be read)."""
 
 
 class WaitTimeout(OstraError):

@@ -5,6 +5,9 @@ variable                  default                      meaning
 ========================  ===========================  =============================================
 OSTRA_REDIS_URL           (embedded for ``run``)       Redis URL for state and the Celery broker
                                                        (``redis://``, ``rediss://``, user/password)
+OSTRA_REDIS_URL_FILE      (none)                       a file holding the Redis URL (e.g. a 0600
+                                                       secret file), so it is in no process
+                                                       environment; not with OSTRA_REDIS_URL
 OSTRA_PREFIX              ``ostra``                    prefix of every Redis key Ostra writes
 OSTRA_RETENTION           ``604800`` (7 days)          seconds a finished execution is kept
 OSTRA_LEASE_SECONDS       ``30``                       a running attempt's lease, renewed every
@@ -46,17 +49,36 @@ OSTRA_MAX_MESSAGE_BYTES   ``1048576`` (1 MiB)          largest queue message a w
                                                        larger one is dead-lettered
 OSTRA_DEAD_LETTER_MAX     ``1000``                     entries kept in ``<prefix>:deadletter``
                                                        (poison messages, newest first)
+OSTRA_PYTHON_MODULES      (none)                       comma-separated module patterns
+                                                       (``myco.tasks.*``, ``etl``) whose functions
+                                                       ``Python`` tasks may call; none by default
+                                                       (workers refuse every function)
+OSTRA_TASK_USER           (``nobody`` as root)         user that script tasks run as; unset: the
+                                                       worker's user, or ``nobody`` when root
+OSTRA_TASK_ENV            (none)                       comma-separated names (or patterns) of
+                                                       worker variables script tasks also get
 ========================  ===========================  =============================================
 """
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
+from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from executor.errors import SettingsError
+
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+#: one pattern of OSTRA_PYTHON_MODULES / OSTRA_TASK_ENV (fnmatch wildcards allowed)
+_PATTERN = re.compile(r"^[A-Za-z0-9_.*?\[\]!-]+$")
+
+
+def split_patterns(text: str | None) -> tuple[str, ...]:
+    """The non-empty comma-separated items of ``text``, stripped."""
+    return tuple(p.strip() for p in (text or "").split(",") if p.strip())
 
 
 class Settings(BaseSettings):
@@ -65,6 +87,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OSTRA_", extra="ignore")
 
     redis_url: str | None = None
+    redis_url_file: str | None = None
     prefix: str = "ostra"
     retention: int = 7 * 24 * 3600
     lease_seconds: float = 30.0
@@ -83,6 +106,47 @@ class Settings(BaseSettings):
     encryption_key: str | None = None
     max_message_bytes: int = Field(default=1024 * 1024, gt=0)
     dead_letter_max: int = Field(default=1000, gt=0)
+    python_modules: str | None = None
+    task_user: str | None = None
+    task_env: str | None = None
+
+    @field_validator("python_modules", "task_env")
+    @classmethod
+    def _patterns(cls, value: str | None) -> str | None:
+        for pattern in split_patterns(value):
+            if not _PATTERN.match(pattern):
+                raise ValueError(
+                    f"invalid pattern {pattern!r}: use names with fnmatch wildcards "
+                    "(`myco.tasks.*`), separated by commas"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _url_from_file(self) -> Settings:
+        if not self.redis_url_file:
+            return self
+        if self.redis_url:
+            raise ValueError("set OSTRA_REDIS_URL or OSTRA_REDIS_URL_FILE, not both")
+        path = Path(self.redis_url_file)
+        try:
+            url = path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ValueError(
+                f"OSTRA_REDIS_URL_FILE: cannot read {path}: {exc.strerror or exc}"
+            ) from None
+        if not url:
+            raise ValueError(f"OSTRA_REDIS_URL_FILE: {path} is empty")
+        # Read once, here: the URL lives in this object, never in the environment.
+        self.redis_url = url
+        return self
+
+    @property
+    def python_module_patterns(self) -> tuple[str, ...] | None:
+        """OSTRA_PYTHON_MODULES as patterns; None when it is not set at all (a deploying
+        process then does not check, the workers refuse every function)."""
+        if self.python_modules is None:
+            return None
+        return split_patterns(self.python_modules)
 
     @property
     def url(self) -> str:
@@ -92,5 +156,13 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings (read once)."""
-    return Settings()
+    """The process-wide settings (read once); SettingsError names what is wrong."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        reasons = []
+        for error in exc.errors():
+            message = str(error["msg"]).removeprefix("Value error, ")
+            where = ".".join(str(part) for part in error["loc"])
+            reasons.append(f"OSTRA_{where.upper()}: {message}" if where else message)
+        raise SettingsError("; ".join(reasons)) from None

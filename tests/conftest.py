@@ -20,6 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 WORKER_ENV = {
     "OSTRA_LEASE_SECONDS": "3",
     "OSTRA_TASK_MODULES": "tests.helpers.custom_types",
+    # The modules whose functions the test flows call (Python tasks).
+    "OSTRA_PYTHON_MODULES": "tests.helpers.*,examples.*",
     # SECRET inputs are refused without a key; the client side encrypts, workers decrypt.
     "OSTRA_ENCRYPTION_KEY": "b3N0cmEtdGVzdHMtc2hhcmVkLWtleS0zMi1ieXRlcyE=",
     "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
@@ -29,6 +31,8 @@ WORKER_ENV = {
 # The client side validates flows with the same user task types as the workers.
 os.environ.setdefault("OSTRA_TASK_MODULES", WORKER_ENV["OSTRA_TASK_MODULES"])
 os.environ.setdefault("OSTRA_ENCRYPTION_KEY", WORKER_ENV["OSTRA_ENCRYPTION_KEY"])
+# ... and checks their Python functions at deploy as the workers do.
+os.environ.setdefault("OSTRA_PYTHON_MODULES", WORKER_ENV["OSTRA_PYTHON_MODULES"])
 
 
 @pytest.fixture(scope="session")

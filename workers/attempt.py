@@ -202,6 +202,7 @@ class AttemptRunner:
             on_log=on_log,
             is_killed=is_killed,
             store=self.store,
+            mask=masker.mask_value,
         )
         try:
             with attempt_guard(timeout) as interrupt:
@@ -234,7 +235,10 @@ class AttemptRunner:
             result.error = masker.mask(result.error)
             result.outputs = masker.mask_value(result.outputs)
             ctx.metrics = [
-                m.model_copy(update={"tags": masker.mask_value(m.tags)}) for m in ctx.metrics
+                m.model_copy(
+                    update={"name": masker.mask(m.name), "tags": masker.mask_value(m.tags)}
+                )
+                for m in ctx.metrics
             ]
         try:
             return self._record(eid, trid, flow, task, n, res, result, ctx, token, holder)

@@ -163,6 +163,7 @@ class Api:
 
     def deploy(self, flow: Flow, source: str) -> dict[str, Any]:
         """Deploy ``flow``, keeping ``source`` (the text it was read from)."""
+        self.client.check_functions(flow)
         deployed = self.client.store.deploy_flow_source(flow, source)
         return self.flow_json(deployed, source)
 

@@ -3,6 +3,10 @@
 Without ``OSTRA_REDIS_URL`` it starts a private ``redis-server`` and a local worker for
 the one execution and stops both (by PID) when it ends (embedded); with it, it submits
 to that Redis and waits for real workers (remote).
+
+The embedded run's worker may call the Python functions of the modules found in the
+flow file's directory (besides those ``OSTRA_PYTHON_MODULES`` allows): the one running
+``ostra run`` trusts the flow it runs on its own machine.
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ from executor.cli.processes import interruptible, kill_tree, print_tail, shielde
 from executor.cli.progress import IDLE_HINT_AFTER, Progress, watch
 from executor.errors import OstraError, StateConflict, WaitTimeout
 from executor.flow import Flow
-from executor.settings import get_settings
+from executor.python_modules import check_flow, directory_patterns
+from executor.settings import get_settings, split_patterns
 
 if TYPE_CHECKING:
     from executor.embedded import LocalWorker
@@ -51,13 +56,29 @@ def _queues(flow: Flow, default: str) -> list[str]:
     return queues
 
 
+def local_python_modules(flow_file: Path, operator: tuple[str, ...] | None) -> str:
+    """OSTRA_PYTHON_MODULES for the embedded run's worker: the operator's patterns and
+    the modules of the flow file's directory, as the worker imports them from the current
+    directory (``examples.etl`` for ``examples/etl.py``)."""
+    found = directory_patterns(flow_file.resolve().parent, [Path.cwd()])
+    return ",".join(dict.fromkeys([*(operator or ()), *found]))
+
+
 def _run_embedded(
-    flow: Flow, inputs: dict[str, str], *, as_json: bool, timeout: float | None, progress: Progress
+    flow: Flow,
+    inputs: dict[str, str],
+    *,
+    flow_file: Path,
+    as_json: bool,
+    timeout: float | None,
+    progress: Progress,
 ) -> None:
     """Run ``flow`` on a private redis-server and local worker, both stopped at the end."""
     from executor.embedded import EmbeddedRedis, LocalWorker
     from executor.encryption import ensure_key
 
+    modules = local_python_modules(flow_file, get_settings().python_module_patterns)
+    check_flow(flow, split_patterns(modules))  # before anything starts
     ensure_key()  # SECRET inputs need a key; this run's Redis (and data) dies with it
     workdir = Path(tempfile.mkdtemp(prefix="ostra-run-"))
     keep_workdir = False
@@ -73,7 +94,8 @@ def _run_embedded(
             env = {
                 "PYTHONPATH": os.pathsep.join(
                     filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")])
-                )
+                ),
+                "OSTRA_PYTHON_MODULES": modules,
             }
             worker = LocalWorker(
                 server.url,
@@ -97,6 +119,7 @@ def _run_embedded(
                     )
 
             with connect(server.url) as client:
+                client.settings = client.settings.model_copy(update={"python_modules": modules})
                 execution = client.submit(flow, inputs=inputs)
                 progress.note(f"execution {execution.id} created")
                 if progress.status is not None:
@@ -180,7 +203,14 @@ def run(
             if get_settings().redis_url:
                 _run_remote(flow, given, as_json=as_json, timeout=timeout, progress=progress)
             else:
-                _run_embedded(flow, given, as_json=as_json, timeout=timeout, progress=progress)
+                _run_embedded(
+                    flow,
+                    given,
+                    flow_file=flow_file,
+                    as_json=as_json,
+                    timeout=timeout,
+                    progress=progress,
+                )
         except WaitTimeout as exc:
             error(str(exc))
             raise typer.Exit(1) from None

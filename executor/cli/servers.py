@@ -341,6 +341,7 @@ def server_standalone(
                     "standalone: redis pid %d on %s, data in %s", server.pid, server.url, server.dir
                 )
                 os.environ["OSTRA_REDIS_URL"] = server.url
+                os.environ.pop("OSTRA_REDIS_URL_FILE", None)  # this Redis, not that one
                 log.info("standalone: encryption key %s", ensure_key(directory))
                 get_settings.cache_clear()
                 settings = get_settings()
@@ -476,6 +477,7 @@ def _stop_worker(
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(0.2)
     worker.proc = None
+    worker.remove_url_file()
 
 
 def dead_letters(

@@ -8,6 +8,10 @@ OutputValues keeps a rendered number a number)."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from pathlib import Path
+
 from executor.state import StateType
 
 S = StateType
@@ -255,10 +259,16 @@ tasks:
     assert ex.task_run("waitfor").state.current == S.FAILED
 
 
-def test_a_restarted_loop_goes_on_with_the_failed_iteration(client, worker, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_restarted_loop_goes_on_with_the_failed_iteration(client, worker, request) -> None:  # type: ignore[no-untyped-def]
     # Kestra's restart (ExecutionService.restart): failed task runs and their parents
     # run again; the loop resumes counting where it failed
     from executor import Flow
+
+    # The marker is written by the script, which runs as the task user (nobody when the
+    # worker is root): a directory it may write to, not pytest's private tmp_path.
+    tmp_path = Path(tempfile.mkdtemp(prefix="ostra-marks-"))
+    tmp_path.chmod(0o777)
+    request.addfinalizer(lambda: shutil.rmtree(tmp_path, ignore_errors=True))
 
     flow = Flow.from_yaml(
         f"""

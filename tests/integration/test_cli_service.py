@@ -21,6 +21,7 @@ import pytest
 from executor import Client, Flow, StateType
 from executor.api.http_client import HttpClient
 from executor.embedded import EmbeddedRedis, free_port
+from tests.conftest import WORKER_ENV
 
 pytestmark = pytest.mark.integration
 
@@ -51,6 +52,8 @@ tasks:
 
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OSTRA_")}
+    # the test flows call functions of tests.helpers (the servers' local workers run them)
+    env["OSTRA_PYTHON_MODULES"] = WORKER_ENV["OSTRA_PYTHON_MODULES"]
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     env["COLUMNS"] = "200"
     env.update(extra)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import sys
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -28,6 +27,7 @@ from executor.builtin_types import (
 from executor.catalog import lookup
 from executor.context import RunContext
 from executor.errors import AttemptTimeout, TaskFailure, TaskKilled
+from executor.settings import get_settings
 from workers.tasktypes import core, python, scripts
 
 # -- helpers ----------------------------------------------------------------------------
@@ -304,6 +304,10 @@ def test_commands_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("db_password", "hunter2")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s3cr3t")
     monkeypatch.setenv("KEEP_ME", "kept")
+    monkeypatch.setenv("PASS_ME", "passed")
+    monkeypatch.setenv("SECRET_PASS_ME_TOO", "c2VjcmV0")
+    monkeypatch.setenv("OSTRA_TASK_ENV", "PASS_*,SECRET_*,OSTRA_*")
+    get_settings.cache_clear()
     ctx = make_ctx()
     names = [
         "OSTRA_REDIS_URL",
@@ -311,15 +315,25 @@ def test_commands_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         "db_password",
         "AWS_SECRET_ACCESS_KEY",
         "KEEP_ME",
+        "PASS_ME",
+        "SECRET_PASS_ME_TOO",
+        "OSTRA_TASK_ENV",
         "GREETING",
     ]
-    run_commands(ctx, *[f'echo "{n}=${{{n}:-unset}}"' for n in names], env={"GREETING": "hi"})
+    try:
+        run_commands(ctx, *[f'echo "{n}=${{{n}:-unset}}"' for n in names], env={"GREETING": "hi"})
+    finally:
+        monkeypatch.delenv("OSTRA_TASK_ENV")
+        get_settings.cache_clear()
     assert messages(ctx) == [
         "OSTRA_REDIS_URL=unset",
         "MY_API_TOKEN=unset",
         "db_password=unset",
         "AWS_SECRET_ACCESS_KEY=unset",
-        "KEEP_ME=kept",
+        "KEEP_ME=unset",  # only the allowlist and OSTRA_TASK_ENV are passed on
+        "PASS_ME=passed",
+        "SECRET_PASS_ME_TOO=unset",  # never, even when OSTRA_TASK_ENV names it
+        "OSTRA_TASK_ENV=unset",
         "GREETING=hi",
     ]
 
@@ -402,7 +416,9 @@ def test_script_runs_inline_python() -> None:
     ctx = make_ctx()
     out = scripts.script(props(ScriptProperties, script=SCRIPT, env={"GREETING": "hi"}), ctx)
     assert out == {"exitCode": 0, "vars": {"total": 6, "env": "hi"}}
-    assert messages(ctx, "INFO") == [f"hello from {os.path.basename(sys.executable)}"]
+    # the worker's Python, or python3 on PATH when the task user cannot run it
+    python = scripts.default_python(scripts.task_user(), os.environ.get("PATH"))
+    assert messages(ctx, "INFO") == [f"hello from {os.path.basename(python)}"]
     assert messages(ctx, "WARN") == ["warning!"]
     assert [(m.name, m.value) for m in ctx.metrics] == [("n", 2.0)]
 

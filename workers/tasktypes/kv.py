@@ -29,6 +29,15 @@ def _missing(key: str, namespace: str) -> TaskFailure:
 def set_(props: SetProperties, ctx: RunContext) -> Mapping[str, Any] | None:
     """Store the value (typed by ``kvType`` if given). No outputs."""
     store, namespace = _where(ctx, props.namespace)
+    if ctx.holds_secret(props.key) or ctx.holds_secret(props.value):
+        # KV values are stored and answered as they are: a secret would be in plaintext.
+        shown = ctx.mask(props.key) if ctx.mask is not None else props.key
+        raise TaskFailure(
+            f"kv.Set of key {shown!r}: the key or "
+            "value holds a secret or a SECRET input, which the KV store would keep in "
+            "plaintext (read the secret where it is needed instead)",
+            retryable=False,
+        )
     kv_type, value = coerce(props.value, props.kv_type)
     ttl = props.ttl.total_seconds() if props.ttl is not None else None
     store.kv_set(

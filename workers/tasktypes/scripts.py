@@ -1,10 +1,15 @@
 """Runners of the script task types (shell Commands, Python Script) and their subprocess
 machinery.
 
-A script runs in its own process group, in a fresh temporary directory, with the worker's
-environment minus Ostra's own variables and anything that looks like a credential. Its
-output is streamed to the task run's logs while it runs, read in bounded chunks (a line
-longer than the line cap is cut as it is read); stdout lines of the form
+A script runs in its own process group, in a fresh temporary directory, as the task
+user (``OSTRA_TASK_USER``; ``nobody`` when the worker runs as root), with an environment
+built from an allowlist: ``PATH``, the locale and time zone, ``HOME``/``USER`` of the
+task user, ``WORKING_DIR`` (Kestra's), the variables ``OSTRA_TASK_ENV`` names and the
+task's own ``env``; never ``OSTRA_*`` or ``SECRET_*``. So a script cannot read the Redis
+URL, the encryption key or the secrets from its environment, nor, as another user, from
+the worker's ``/proc/<pid>/environ`` or the ``OSTRA_REDIS_URL_FILE``. Its output is
+streamed to the task run's logs while it runs, read in bounded chunks (a line longer
+than the line cap is cut as it is read); stdout lines of the form
 ``::{"outputs": {...}}::`` or ``::{"metrics": [...]}::`` are Kestra's output protocol.
 """
 
@@ -12,10 +17,13 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import queue
 import re
 import shlex
+import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -24,6 +32,8 @@ import time
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 
@@ -31,7 +41,7 @@ from executor.builtin_types import CommandsProperties, ScriptProperties
 from executor.context import RunContext
 from executor.errors import AttemptTimeout, TaskFailure, TaskKilled
 from executor.loglimits import cut_marker
-from executor.settings import get_settings
+from executor.settings import get_settings, split_patterns
 
 #: a stdout line carrying outputs or metrics
 PROTOCOL_LINE = re.compile(r"^::(\{.*\})::$")
@@ -54,7 +64,12 @@ READ_CHUNK = 64 << 10
 #: store cuts a log message to OSTRA_LOG_LINE_MAX_BYTES after masking secrets
 PROTOCOL_MAX_BYTES = 2 << 20
 
-_SECRET_MARKERS = ("PASSWORD", "SECRET", "TOKEN")
+#: worker variables every script gets (besides LC_*), as Kestra's process runner has them
+_PASSED = frozenset({"PATH", "LANG", "LANGUAGE", "TZ", "TERM"})
+#: never passed on, even when OSTRA_TASK_ENV names them
+_NEVER = ("OSTRA_", "SECRET_")
+#: who runs scripts when the worker is root and OSTRA_TASK_USER is not set
+DEFAULT_ROOT_TASK_USER = "nobody"
 #: tag names that would clash with the parameters of RunContext.counter / timer
 _RESERVED_TAGS = frozenset({"self", "name", "value", "seconds"})
 
@@ -73,9 +88,11 @@ def commands(props: CommandsProperties, ctx: RunContext) -> Mapping[str, Any] | 
     Outputs ``{"exitCode": int, "vars": {...}}``; a non-zero exit raises TaskFailure.
     """
     lines = (["set -e"] if props.fail_fast else []) + props.before_commands + props.commands
-    with _workdir() as cwd:
+    user = task_user()
+    with _workdir(user) as cwd:
         argv = [*props.interpreter, "\n".join(lines)]
-        result = run_process(argv, ctx, env=script_env(props.env), cwd=cwd)
+        env = script_env(props.env, user=user, cwd=cwd)
+        result = run_process(argv, ctx, env=env, cwd=cwd, user=user)
     return _outputs(result)
 
 
@@ -85,30 +102,116 @@ def script(props: ScriptProperties, ctx: RunContext) -> Mapping[str, Any] | None
     ``beforeCommands`` run first in ``/bin/sh`` (stopping at the first failure). Outputs
     ``{"exitCode": int, "vars": {...}}``; a non-zero exit raises TaskFailure.
     """
-    interpreter = props.interpreter or [sys.executable]
-    with _workdir() as cwd:
+    user = task_user()
+    with _workdir(user) as cwd:
+        env = script_env({"PYTHONUNBUFFERED": "1", **props.env}, user=user, cwd=cwd)
+        interpreter = props.interpreter or [default_python(user, env.get("PATH"))]
         path = Path(cwd) / "main.py"
         path.write_text(props.script, encoding="utf-8")
         argv = [*interpreter, str(path)]
         if props.before_commands:
             shell = ["set -e", *props.before_commands, "exec " + shlex.join(argv)]
             argv = ["/bin/sh", "-c", "\n".join(shell)]
-        env = script_env({"PYTHONUNBUFFERED": "1", **props.env})
-        result = run_process(argv, ctx, env=env, cwd=cwd)
+        result = run_process(argv, ctx, env=env, cwd=cwd, user=user)
     return _outputs(result)
 
 
-def script_env(extra: Mapping[str, str]) -> dict[str, str]:
-    """The worker's environment without ``OSTRA_*`` and credential-like variables,
-    plus ``extra``."""
-    env = {name: value for name, value in os.environ.items() if not _hidden(name)}
+@dataclass(frozen=True)
+class TaskUser:
+    """The user scripts run as, when it is not the worker's own."""
+
+    name: str
+    uid: int
+    gid: int
+    groups: tuple[int, ...]
+    home: str
+
+
+def task_user() -> TaskUser | None:
+    """Who runs scripts: ``OSTRA_TASK_USER``, else ``nobody`` when the worker is root;
+    None when that is the worker's own user (no switch)."""
+    return _task_user(get_settings().task_user, os.geteuid())
+
+
+@lru_cache(maxsize=8)
+def _task_user(configured: str | None, euid: int) -> TaskUser | None:
+    name = configured or (DEFAULT_ROOT_TASK_USER if euid == 0 else None)
+    if name is None:
+        return None
+    try:
+        entry = pwd.getpwuid(int(name)) if name.isdigit() else pwd.getpwnam(name)
+    except KeyError:
+        raise TaskFailure(
+            f"OSTRA_TASK_USER: no user {name!r} on this worker", retryable=False
+        ) from None
+    if entry.pw_uid == euid:
+        return None
+    groups = tuple(os.getgrouplist(entry.pw_name, entry.pw_gid))  # initgroups' list
+    return TaskUser(entry.pw_name, entry.pw_uid, entry.pw_gid, groups, entry.pw_dir)
+
+
+def script_env(
+    extra: Mapping[str, str], *, user: TaskUser | None = None, cwd: str | None = None
+) -> dict[str, str]:
+    """A script's environment, from an allowlist: ``PATH``, ``LANG``, ``LC_*``, ``TZ``,
+    ``TERM``, the variables OSTRA_TASK_ENV names, ``HOME``/``USER``/``LOGNAME`` (of
+    ``user`` when scripts run as another user), ``WORKING_DIR``, then ``extra``.
+    ``OSTRA_*`` and ``SECRET_*`` are never passed on from the worker."""
+    wanted = split_patterns(get_settings().task_env)
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.upper().startswith(_NEVER)
+        and (name in _PASSED or name.startswith("LC_") or any(fnmatchcase(name, p) for p in wanted))
+    }
+    if user is None:
+        for name in ("HOME", "USER", "LOGNAME"):
+            if name in os.environ:
+                env[name] = os.environ[name]
+    else:
+        home_ok = os.path.isdir(user.home) and _usable_by(user.home, user, os.X_OK)
+        env.update(HOME=user.home if home_ok else (cwd or "/"), USER=user.name, LOGNAME=user.name)
+    if cwd is not None:
+        env["WORKING_DIR"] = cwd
     env.update(extra)
     return env
 
 
-def _hidden(name: str) -> bool:
-    upper = name.upper()
-    return upper.startswith("OSTRA_") or any(m in upper for m in _SECRET_MARKERS)
+def default_python(user: TaskUser | None, path: str | None) -> str:
+    """The interpreter of a Python Script: the worker's, unless the task user cannot run
+    it (a virtualenv under a private home), then ``python3`` on ``PATH``."""
+    if user is None or _usable_by(sys.executable, user, os.X_OK):
+        return sys.executable
+    for directory in (path or os.defpath).split(os.pathsep):
+        found = shutil.which("python3", path=directory)
+        if found and _usable_by(found, user, os.X_OK):
+            return found
+    return sys.executable  # fails to start, with an error naming the user
+
+
+def _usable_by(path: str, user: TaskUser, mode: int) -> bool:
+    """Whether ``user`` may reach ``path`` (every directory on the way, the link and its
+    target) and use it with ``mode`` (``os.X_OK``...), judged from permission bits."""
+    seen = [Path(path).absolute(), Path(os.path.realpath(path))]
+    try:
+        for target in seen:
+            for directory in reversed(target.parents):
+                if not _permits(directory.stat(), user, os.X_OK):
+                    return False
+        return _permits(seen[1].stat(), user, mode)
+    except OSError:
+        return False
+
+
+def _permits(st: os.stat_result, user: TaskUser, mode: int) -> bool:
+    if st.st_uid == user.uid:
+        shift = 6
+    elif st.st_gid in user.groups or st.st_gid == user.gid:
+        shift = 3
+    else:
+        shift = 0
+    bits = {os.X_OK: stat.S_IXOTH, os.R_OK: stat.S_IROTH, os.W_OK: stat.S_IWOTH}[mode]
+    return bool(st.st_mode & (bits << shift))
 
 
 def _outputs(result: ProcessResult) -> dict[str, Any]:
@@ -117,15 +220,25 @@ def _outputs(result: ProcessResult) -> dict[str, Any]:
     return {"exitCode": result.exit_code, "vars": result.vars}
 
 
-def _workdir() -> tempfile.TemporaryDirectory[str]:
-    """A fresh temporary directory, removed when the ``with`` block ends."""
-    return tempfile.TemporaryDirectory(prefix="ostra-task-", ignore_cleanup_errors=True)
+def _workdir(user: TaskUser | None = None) -> tempfile.TemporaryDirectory[str]:
+    """A fresh temporary directory (mode 0700) owned by ``user`` when scripts run as
+    another user, removed (by the worker) when the ``with`` block ends."""
+    workdir = tempfile.TemporaryDirectory(prefix="ostra-task-", ignore_cleanup_errors=True)
+    if user is not None:
+        os.chown(workdir.name, user.uid, user.gid)
+    return workdir
 
 
 def run_process(
-    argv: list[str], ctx: RunContext, *, env: Mapping[str, str], cwd: str
+    argv: list[str],
+    ctx: RunContext,
+    *,
+    env: Mapping[str, str],
+    cwd: str,
+    user: TaskUser | None = None,
 ) -> ProcessResult:
-    """Run ``argv`` in its own process group, streaming its output to ``ctx`` logs.
+    """Run ``argv`` in its own process group (as ``user`` when given: setgid, the
+    user's groups, setuid in the child), streaming its output to ``ctx`` logs.
 
     Raises TaskKilled when ``ctx.killed()``, AttemptTimeout at ``ctx.deadline``. Whatever
     ends the wait, including an exception raised asynchronously by a signal handler, the
@@ -140,6 +253,9 @@ def run_process(
     # asynchronous AttemptTimeout cannot land between Popen and the try block (leaving an
     # orphan); reader threads inherit the mask, so the signal is never delivered to them.
     saved = _block_alarm()
+    identity: dict[str, Any] = {}
+    if user is not None:
+        identity = {"user": user.uid, "group": user.gid, "extra_groups": list(user.groups)}
     try:
         try:
             proc = subprocess.Popen(
@@ -150,9 +266,11 @@ def run_process(
                 cwd=cwd,
                 env=dict(env),
                 start_new_session=True,
+                **identity,
             )
         except OSError as exc:
-            raise TaskFailure(f"cannot start {argv[0]!r}: {exc}", retryable=False) from exc
+            who = f" as user {user.name!r} (OSTRA_TASK_USER)" if user is not None else ""
+            raise TaskFailure(f"cannot start {argv[0]!r}{who}: {exc}", retryable=False) from exc
         assert proc.stdout is not None
         assert proc.stderr is not None
         readers = [
