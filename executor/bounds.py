@@ -18,6 +18,7 @@ at most: a Python value sharing one list in many places is not walked forever).
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 #: The deepest nesting of arrays/objects in a JSON document or value.
@@ -35,6 +36,21 @@ class TooDeep(ValueError):
         self.limit, self.path = limit, path
         where = f" (at {path})" if path else ""
         super().__init__(f"nested more than {limit} levels deep{where}")
+
+
+class NotUnicode(ValueError):
+    """A JSON document holds a string that is not valid Unicode: a lone surrogate written
+    as a ``\\uD800``-style escape (valid JSON syntax, but no character: it cannot be
+    stored, encoded as UTF-8 or answered)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "a string holds a lone surrogate escape (\\uD800-\\uDFFF), not a character"
+        )
+
+
+#: A ``\\uD800``..``\\uDFFF`` escape: only these can decode to a lone surrogate.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def _child_path(path: str, key: Any) -> str:
@@ -69,11 +85,33 @@ def check_depth(value: Any, limit: int = MAX_JSON_DEPTH, path: str = "") -> None
 
 def loads(text: str | bytes, limit: int = MAX_JSON_DEPTH) -> Any:
     """``json.loads`` that refuses documents nested deeper than ``limit`` (``TooDeep``,
-    a ``ValueError``); any other invalid JSON raises ``json.JSONDecodeError`` as usual."""
+    a ``ValueError``) or holding a lone surrogate (``NotUnicode``, a ``ValueError``); any
+    other invalid JSON raises ``json.JSONDecodeError`` as usual."""
     try:
         data = json.loads(text)
     except RecursionError:
         # The C scanner gives up past the interpreter's recursion limit (~1000 levels).
         raise TooDeep(limit) from None
     check_depth(data, limit)
+    raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    if _SURROGATE_ESCAPE.search(raw):
+        check_unicode(data)
     return data
+
+
+def check_unicode(value: Any) -> None:
+    """Raise ``NotUnicode`` if a string in ``value`` (keys of dicts included, through dicts,
+    lists and tuples) holds a lone surrogate. Iterative, as ``check_depth``."""
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise NotUnicode() from None
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)

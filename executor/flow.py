@@ -151,7 +151,13 @@ _Yaml12Loader.add_implicit_resolver(
 def load_yaml(text: str) -> Any:
     """Parse YAML text with YAML 1.2 booleans (``off`` stays a string), at most
     ``MAX_YAML_DEPTH`` levels deep (``YamlTooDeep``) and ``MAX_YAML_ALIASES`` aliases."""
-    return yaml.load(text, Loader=_Yaml12Loader)  # a SafeLoader subclass
+    data = yaml.load(text, Loader=_Yaml12Loader)  # a SafeLoader subclass
+    if "\\" in text:  # only an escape ("\\ud800") can make a lone surrogate
+        try:
+            bounds.check_unicode(data)
+        except bounds.NotUnicode as exc:
+            raise yaml.YAMLError(str(exc)) from None
+    return data
 
 
 def compose_yaml(text: str) -> Any:

@@ -148,6 +148,8 @@ async def read_inputs(request: Request) -> dict[str, Any]:
                 )
             ]
         ) from None
+    except bounds.NotUnicode as exc:
+        raise BadRequest([Problem("body", f"not valid Unicode: {exc}")]) from None
     except (ValueError, UnicodeDecodeError):
         raise BadRequest([Problem("body", "not valid JSON")]) from None
     if not isinstance(data, dict):

@@ -45,6 +45,8 @@ def _parse_body(raw: bytes) -> Any:
         return bounds.loads(text)
     except bounds.TooDeep as exc:
         raise KVValidationError([Problem("value", f"the JSON value is {exc}")]) from None
+    except bounds.NotUnicode as exc:
+        raise KVValidationError([Problem("value", f"not valid Unicode: {exc}")]) from None
     except ValueError:
         pass
     try:
