@@ -20,6 +20,7 @@ from tests.helpers.secret_env import (
     JSON_SECRET,
     MULTILINE_VALUE,
     SECRET_VALUE,
+    every_stored_byte,
     secret_world,
 )
 
@@ -81,34 +82,6 @@ def _run(client: Client, text: str, inputs: dict[str, Any] | None = None) -> Any
     return client.wait(execution.id, timeout=60)
 
 
-def _every_stored_byte(r: redis.Redis) -> bytes:
-    """Every key and value of the database: strings, hashes, lists, sets, zsets, streams."""
-    parts: list[bytes] = []
-    for key in r.scan_iter(count=500):
-        parts.append(key)
-        kind = r.type(key).decode()
-        if kind == "string":
-            parts.append(r.get(key) or b"")
-        elif kind == "hash":
-            for k, v in r.hgetall(key).items():
-                parts += [k, v]
-        elif kind == "list":
-            parts += r.lrange(key, 0, -1)
-        elif kind == "set":
-            parts += list(r.smembers(key))
-        elif kind == "zset":
-            parts += [m for m, _ in r.zrange(key, 0, -1, withscores=True)]
-        elif kind == "none":
-            continue  # gone since SCAN listed it (kombu's transient keys, e.g. "unacked")
-        elif kind == "stream":
-            for _, fields in r.xrange(key):
-                for k, v in fields.items():
-                    parts += [k, v]
-        else:
-            raise AssertionError(f"key {key!r} of unexpected type {kind}")
-    return b"\0".join(parts)
-
-
 def test_secrets_are_masked_in_logs_outputs_api_and_absent_from_redis(
     world: tuple[Client, redis.Redis],
 ) -> None:
@@ -137,7 +110,7 @@ def test_secrets_are_masked_in_logs_outputs_api_and_absent_from_redis(
     for plain in [*PLAINTEXTS, MULTILINE_VALUE, JSON_SECRET]:
         assert plain not in bodies
 
-    stored = _every_stored_byte(raw)
+    stored = every_stored_byte(raw)
     assert b"uses-secrets" in stored  # the scan did read the execution
     for plain in PLAINTEXTS:
         assert plain.encode() not in stored, plain
@@ -219,4 +192,4 @@ def test_secret_input_passed_to_a_subflow_stays_encrypted(
     child = client.wait(child_id, timeout=30)
     assert child.state.current == StateType.SUCCESS
     assert [e.message for e in client.logs(child_id)] == [f"child got {MASK} of 17 characters"]
-    assert b"subflow-Pass-31c9" not in _every_stored_byte(raw)
+    assert b"subflow-Pass-31c9" not in every_stored_byte(raw)
