@@ -16,8 +16,6 @@ from pathlib import Path
 import pytest
 
 from executor import Client, Flow, StateType
-from executor.embedded import LocalWorker
-from tests.conftest import WORKER_ENV
 from tests.helpers.faults import make_worker, wait_running
 
 pytestmark = pytest.mark.faults
@@ -44,14 +42,8 @@ def test_lease_a_duplicate_delivery_in_a_thread_pool_runs_nothing_twice(
     redis_server, tmp_path
 ) -> None:
     trace = tmp_path / "runs.txt"
-    worker = LocalWorker(
-        redis_server.url,
-        concurrency=4,
-        pool="threads",
-        env=WORKER_ENV,
-        name=f"threads-{os.getpid()}@%h",
-        log_file=tmp_path / "threads.log",
-        loglevel="INFO",
+    worker = make_worker(
+        redis_server.url, tmp_path, "threads", concurrency=4, pool="threads"
     ).start()
     client = Client(redis_server.url)
     try:

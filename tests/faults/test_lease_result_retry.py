@@ -4,15 +4,14 @@ back, and the task run ends with that attempt: it is not run again."""
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
 import pytest
 
 from executor import Client, Flow, StateType
-from executor.embedded import EmbeddedRedis, LocalWorker
-from tests.conftest import WORKER_ENV
+from executor.embedded import EmbeddedRedis
+from tests.helpers.faults import make_worker
 
 pytestmark = pytest.mark.faults
 S = StateType
@@ -42,13 +41,8 @@ tasks:
     format: "after {{{{ outputs.victim.attempt }}}}"
 """)
     # A lease of 10 s: Redis is down for a few seconds, well within it.
-    worker = LocalWorker(
-        redis_server.url,
-        concurrency=1,
-        env={**WORKER_ENV, "OSTRA_LEASE_SECONDS": "10"},
-        name=f"keep-{os.getpid()}@%h",
-        log_file=tmp_path / "keep.log",
-        loglevel="INFO",
+    worker = make_worker(
+        redis_server.url, tmp_path, "keep", env={"OSTRA_LEASE_SECONDS": "10"}
     ).start()
     client = Client(redis_server.url)
     try:

@@ -4,7 +4,6 @@ the group (API model, CLI table), and once a worker of the group starts it runs 
 
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
@@ -13,10 +12,9 @@ from rich.console import Console
 
 from executor import Client, Flow, StateType
 from executor.cli.output import task_runs_table
-from executor.embedded import LocalWorker
 from executor.orchestrator import Orchestrator
 from executor.reconciler import Reconciler
-from tests.conftest import WORKER_ENV
+from tests.helpers.faults import make_worker
 
 pytestmark = pytest.mark.faults
 S = StateType
@@ -67,15 +65,7 @@ def test_an_unconsumed_worker_group_holds_one_copy_and_shows_waiting(
         console.print(task_runs_table(client.get(eid)))
         assert "waiting for worker group nobody for" in console.export_text()
 
-        worker = LocalWorker(
-            redis_server.url,
-            concurrency=1,
-            queues="nobody",
-            env=WORKER_ENV,
-            name=f"nobody-{os.getpid()}@%h",
-            log_file=tmp_path / "nobody.log",
-            loglevel="INFO",
-        ).start()
+        worker = make_worker(redis_server.url, tmp_path, "nobody", queues="nobody").start()
         done = client.wait(eid, timeout=30)
         assert done.state.current == S.SUCCESS
         t = done.task_run("t")

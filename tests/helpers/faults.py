@@ -12,16 +12,28 @@ from executor.embedded import LocalWorker
 from tests.conftest import WORKER_ENV
 
 
-def make_worker(url: str, tmp_path: Path, name: str) -> LocalWorker:
-    """A worker node of its own (not started), logging to ``<tmp_path>/<name>.log``.
+def make_worker(
+    url: str,
+    tmp_path: Path,
+    name: str,
+    *,
+    concurrency: int = 1,
+    pool: str = "prefork",
+    queues: str = "ostra",
+    env: dict[str, str] | None = None,
+) -> LocalWorker:
+    """A worker node of its own (not started), logging to ``<tmp_path>/<name>.log``, with
+    the tests' worker environment (``env`` added over it).
 
-    Concurrency 1 and prefetch 1 (celery_config): nothing is reserved behind the running
-    task run, the next message stays in the queue.
+    Concurrency 1 and prefetch 1 (celery_config) by default: nothing is reserved behind
+    the running task run, the next message stays in the queue.
     """
     return LocalWorker(
         url,
-        concurrency=1,
-        env=WORKER_ENV,
+        concurrency=concurrency,
+        pool=pool,
+        queues=queues,
+        env={**WORKER_ENV, **(env or {})},
         name=f"{name}-{os.getpid()}@%h",
         log_file=tmp_path / f"{name}.log",
         loglevel="INFO",
