@@ -133,6 +133,23 @@ def _translate(fn: F) -> F:
     return cast(F, wrapper)
 
 
+def _label_pairs(raw: Any) -> list[tuple[str, str]]:
+    """The (key, value) pairs of an execution's stored ``labels`` field (JSON, or None)."""
+    return [(lb["key"], lb["value"]) for lb in json.loads(raw or "[]")]
+
+
+def _search_entries(
+    k: Keys, scopes: list[str], state: str, pairs: Iterable[tuple[str, str]]
+) -> list[str]:
+    """The search indexes an execution in ``state`` belongs to: its scopes, each of them by
+    state, and one per label (``Keys.scopes``, ``index_scoped_state``, ``index_label``)."""
+    return [
+        *scopes,
+        *(k.index_scoped_state(sc, state) for sc in scopes),
+        *dict.fromkeys(k.index_label(a, b) for a, b in pairs),
+    ]
+
+
 def _under(namespace: str, prefix: str) -> bool:
     """Is ``namespace`` ``prefix`` or one of its sub-namespaces (Kestra's namespace
     prefix: ``a.b`` is under ``a``, ``a.bc`` is not)?"""
@@ -511,12 +528,7 @@ class RedisStore:
         )
         scopes = self._remember(eid, flow.namespace, flow.id)
         step.group(
-            "adds",
-            [
-                *scopes,
-                *(k.index_scoped_state(sc, "CREATED") for sc in scopes),
-                *dict.fromkeys(k.index_label(lb.key, lb.value) for lb in labels),
-            ],
+            "adds", _search_entries(k, scopes, "CREATED", ((lb.key, lb.value) for lb in labels))
         )
         if trigger:
             step.key(subflows=k.subflows(trigger[0]))
@@ -719,7 +731,7 @@ class RedisStore:
         k = self.k
         for _ in range(100):  # again only if the labels changed between the read and the step
             raw: Any = self.r.hget(k.execution(eid), "labels")
-            pairs = [(lb["key"], lb["value"]) for lb in json.loads(raw or "[]")]
+            pairs = _label_pairs(raw)
             step = _Step(eid=eid, labels=[[key, v] for key, v in labels.items()])
             step.key(exec=k.execution(eid))
             step.group(
@@ -1332,7 +1344,7 @@ class RedisStore:
                 step.key(flow=k.index_flow(_s(ns), _s(fid)))
             step.state_index(k, sorted(TERMINAL), scopes)
             step.group("scopes", scopes)
-            pairs = [(lb["key"], lb["value"]) for lb in json.loads(labels or "[]")]
+            pairs = _label_pairs(labels)
             step.group("lab", {label_id(a, b): k.index_label(a, b) for a, b in pairs})
             step.group(
                 "own",
@@ -1549,12 +1561,7 @@ class RedisStore:
                     if ns is None or fid is None or state is None:
                         continue
                     scopes = k.scopes(_s(ns), _s(fid))
-                    pairs = [(lb["key"], lb["value"]) for lb in json.loads(labels or "[]")]
-                    adds = [
-                        *scopes,
-                        *(k.index_scoped_state(sc, _s(state)) for sc in scopes),
-                        *(k.index_label(a, b) for a, b in pairs),
-                    ]
+                    adds = _search_entries(k, scopes, _s(state), _label_pairs(labels))
                     exec_key = step.index(k.execution(eid))
                     items.append({"exec": exec_key, "adds": [step.index(a) for a in adds]})
                     step.args["rows"].append(
