@@ -160,7 +160,7 @@ class Client:
         # Everything is checked before anything is stored.
         values = resolve_inputs(resolved.inputs, inputs or {})
         eid = new_id()
-        all_labels = _labels(resolved, labels, eid)
+        all_labels = execution_labels(resolved, labels, eid)
         if not isinstance(flow, tuple):
             self.check_functions(resolved)
             resolved = self.store.deploy_flow(resolved)
@@ -458,7 +458,13 @@ def _too_deep(value: Any) -> bool:
     return False
 
 
-def _labels(flow: Flow, given: Mapping[str, str] | list[Label] | None, eid: str) -> list[Label]:
+def execution_labels(
+    flow: Flow, given: Mapping[str, str] | list[Label] | None, eid: str
+) -> list[Label]:
+    """The labels of a new execution of ``flow``: the flow's, then ``given`` (checked:
+    ``InputValidationError`` names each bad one; ``system.*`` keys are reserved but
+    ``system.correlationId``), then ``system.correlationId`` (the execution's id) unless
+    given."""
     merged: dict[str, str] = dict(flow.labels)
     problems = []
     items = (

@@ -976,4 +976,8 @@ def _plugin_list_problems(value: Any, key: str) -> list[Problem]:
             if tid in ids:
                 problems.append(Problem(f"{path}.id", f"duplicate id {tid!r} in {key}"))
             ids[tid] = i
+        if key == "triggers" and isinstance(entry.get("type"), str):
+            from executor.triggers.types import trigger_problems
+
+            problems += trigger_problems(entry, path)
     return problems

@@ -131,6 +131,17 @@ class ExecutionMetadata(OstraModel):
     original_created_date: datetime | None = None
 
 
+class ExecutionTrigger(OstraModel):
+    """What started an execution by itself (Kestra's ``ExecutionTrigger``): the flow's
+    trigger ``id`` and ``type``, and the ``variables`` templates read as ``trigger.*``
+    (a schedule's ``date``/``next``/``previous``, a webhook's ``body``/``headers``, the
+    ended execution of a Flow trigger)."""
+
+    id: str
+    type: str
+    variables: dict[str, Any] = Field(default_factory=dict)
+
+
 class Execution(OstraModel):
     """One run of a flow: its inputs, task runs, outputs and states."""
 
@@ -146,6 +157,8 @@ class Execution(OstraModel):
     parent_id: str | None = None
     original_id: str | None = None
     metadata: ExecutionMetadata = Field(default_factory=ExecutionMetadata)
+    #: Set when a trigger of the flow started it (None for an execution asked for).
+    trigger: ExecutionTrigger | None = None
     task_run_list: list[TaskRun] = Field(default_factory=list)
 
     def task_runs(self, task_id: str) -> list[TaskRun]:

@@ -6,8 +6,9 @@
 ``type``), ``parent``/``parents`` (the ancestors with a loop value or outputs, nearest
 first), ``outputs.<taskId>.<key>``, ``inputs``, ``vars``, ``labels`` (a map; the
 ``system.`` labels under ``labels.system``), ``envs``, ``globals`` and
-``tasks.<taskId>.state`` (by loop value for looped tasks). ``trigger`` is absent
-until an execution is started by a trigger.
+``tasks.<taskId>.state`` (by loop value for looped tasks). ``trigger`` holds the
+variables of the trigger that started the execution; it is absent for a flow without
+triggers, and empty for an execution of a flow with triggers that a user asked for.
 
 ``envs`` are the environment variables named ``ENV_*`` (``OSTRA_ENV_PREFIX`` changes the
 prefix), without it and lowercased, as Kestra's ``kestra.variables.env-vars-prefix``;
@@ -174,6 +175,22 @@ def lazy_field(store: Store, eid: str, name: str) -> Deferred:
         if name == "labels":
             raw = labels_map(raw)
         return raw if isinstance(raw, dict) else {}
+
+    return Deferred(load)
+
+
+def lazy_trigger(store: Store, eid: str) -> Deferred:
+    """``trigger``: the variables of the trigger that started the execution (a
+    schedule's ``date``, a webhook's ``body``...), read on first use; empty when the
+    execution was not started by a trigger."""
+
+    def load() -> dict[str, Any]:
+        try:
+            raw = store.execution_field(eid, "trig")
+        except ExecutionNotFound:
+            return {}
+        variables = raw.get("variables") if isinstance(raw, dict) else None
+        return variables if isinstance(variables, dict) else {}
 
     return Deferred(load)
 
@@ -381,6 +398,8 @@ def build_context(
         "inputs": lazy_field(store, eid, "inputs"),
         "labels": lazy_field(store, eid, "labels"),
     }
+    if flow.triggers:  # only a flow with triggers has executions a trigger started
+        context["trigger"] = lazy_trigger(store, eid)
     if task is not None:
         context["task"] = {"id": task.id, "type": task.type}
     if task_run_id:

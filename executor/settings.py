@@ -109,6 +109,10 @@ class Settings(BaseSettings):
     python_modules: str | None = None
     task_user: str | None = None
     task_env: str | None = None
+    #: Seconds between two polls of the trigger loop (schedules due, Flow triggers).
+    trigger_interval: float = Field(default=0.25, gt=0)
+    #: Run the trigger loop in each worker's main process too.
+    worker_triggers: bool = False
 
     @field_validator("python_modules", "task_env")
     @classmethod

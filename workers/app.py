@@ -45,6 +45,11 @@ def _start_reconciler(**_: Any) -> None:
     )
     thread.start()
     log.info("ostra reconciler running every %.1fs", interval)
+    if settings.worker_triggers:
+        from executor.triggers.runner import start_thread
+        from workers.runtime import orchestrator
+
+        start_thread(orchestrator(), settings.trigger_interval, _reconciler_stop)
 
 
 @signals.worker_shutdown.connect

@@ -137,10 +137,20 @@ def executor(
         ),
     ] = None,
     loglevel: Annotated[str, typer.Option("--loglevel", "-l")] = "INFO",
+    triggers: Annotated[
+        bool,
+        typer.Option(
+            "--triggers/--no-triggers",
+            help="Also run the trigger loop (schedules, Flow triggers).",
+        ),
+    ] = True,
 ) -> None:
-    """Run the reconciler: re-send lost task runs, advance stuck executions.
+    """Run the reconciler: re-send lost task runs, advance stuck executions; and the
+    trigger loop: fire schedules when due, start flows when the executions they listen
+    to end.
 
-    Runs until SIGTERM or Ctrl-C. Workers run it too; any number may run at once.
+    Runs until SIGTERM or Ctrl-C. Workers run the reconciler too; any number of
+    processes may run either at once.
     """
     from executor.dispatch import Dispatcher, make_app
     from executor.orchestrator import Orchestrator
@@ -165,7 +175,12 @@ def executor(
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         ping_redis(store, settings.url)
-        reconciler = Reconciler(Orchestrator(store, Dispatcher(celery_app), settings))
+        orchestrator = Orchestrator(store, Dispatcher(celery_app), settings)
+        reconciler = Reconciler(orchestrator)
+        if triggers:
+            from executor.triggers.runner import start_thread
+
+            start_thread(orchestrator, settings.trigger_interval, stop)
         log.info(
             "executor: reconciling every %.1fs, redis %s, prefix %r",
             every,
@@ -326,6 +341,7 @@ def server_standalone(
     stop = threading.Event()
     stopping = threading.Event()
     sweeper: threading.Thread | None = None
+    triggers: threading.Thread | None = None
     watcher: threading.Thread | None = None
     clients: list[Client] = []
     sock: socket.socket | None = None
@@ -383,6 +399,10 @@ def server_standalone(
                 )
                 sweeper.start()
                 log.info("standalone: reconciler running")
+                from executor.triggers.runner import start_thread
+
+                clients.append(Client(server.url))
+                triggers = start_thread(clients[-1].orchestrator, settings.trigger_interval, stop)
                 watcher = threading.Thread(
                     target=_keep_worker,
                     name="ostra-worker-watch",
@@ -413,6 +433,8 @@ def server_standalone(
             if sweeper is not None:
                 log.info("standalone: stopping the reconciler")
                 sweeper.join(0 if force.is_set() else 15)
+            if triggers is not None:
+                triggers.join(0 if force.is_set() else 15)
             for c in clients:
                 close(c)
             if server.pid is not None:

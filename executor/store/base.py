@@ -21,7 +21,15 @@ from executor.flow import Flow
 from executor.kv import KVRecord, KVType
 from executor.loglimits import LogLimits, LogQuery
 from executor.messages import Outgoing
-from executor.models import Execution, Label, LogEntry, LogPage, MetricEntry, StateEvent
+from executor.models import (
+    Execution,
+    ExecutionTrigger,
+    Label,
+    LogEntry,
+    LogPage,
+    MetricEntry,
+    StateEvent,
+)
 from executor.state import StateType
 
 
@@ -196,6 +204,42 @@ class Restarted(NamedTuple):
     restarted: list[str]
 
 
+class TriggerRef(NamedTuple):
+    """One trigger of one flow: (namespace, flow id, trigger id)."""
+
+    namespace: str
+    flow_id: str
+    trigger_id: str
+
+    @property
+    def uid(self) -> str:
+        """One string for it (``|`` appears in none of the three ids)."""
+        return f"{self.namespace}|{self.flow_id}|{self.trigger_id}"
+
+    @classmethod
+    def of_uid(cls, uid: str) -> TriggerRef:
+        ns, fid, tid = uid.split("|", 2)
+        return cls(ns, fid, tid)
+
+
+@dataclass(frozen=True)
+class TriggerState:
+    """What a trigger did last (Kestra's ``Trigger`` context, as far as it is known):
+    its last fire (``date``, epoch s, and the execution it started), how many
+    executions it started, its last error, and whether it was disabled by a user."""
+
+    ref: TriggerRef
+    type: str = ""
+    date: float | None = None
+    execution_id: str | None = None
+    fired: int = 0
+    error: str | None = None
+    error_date: float | None = None
+    disabled: bool = False
+    #: Fields other parts of Ostra keep on the trigger (a schedule's next tick...).
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+
 @runtime_checkable
 class Store(Protocol):
     """Everything Ostra reads and writes of its state. Implementations: ``RedisStore``,
@@ -246,13 +290,15 @@ class Store(Protocol):
         trigger: tuple[str, str] | None = None,
         only_if_absent: bool = False,
         attempt: tuple[int, float] | None = None,
+        origin: ExecutionTrigger | None = None,
     ) -> Execution | None:
         """Create an execution in CREATED with its first task runs (their messages
         pushed), in one step; the execution as created (None with ``only_if_absent``
         when it existed already). ``copies``: ended task runs carried over by a replay
         (stored fields, new ids); ``trigger``: the (execution, task run) of a Subflow;
         ``attempt``: (``metadata.attemptNumber``, the first execution's creation, epoch s)
-        of a new execution made by a ``CREATE_NEW_EXECUTION`` retry. Raises
+        of a new execution made by a ``CREATE_NEW_EXECUTION`` retry; ``origin``: the
+        flow's trigger that started it (read back as ``Execution.trigger``). Raises
         ``QueueKeyConflict``, with nothing written, if a first task run's queue key holds
         a value that is not a list (Redis)."""
 
@@ -612,3 +658,23 @@ class Store(Protocol):
 
     def kv_list(self, namespace: str, *, tenant: str = "main") -> list[KVRecord]:
         """The live entries of ``namespace`` by key, without their values."""
+
+    # -- triggers' state (executor/triggers/)
+    def trigger_fired(self, ref: TriggerRef, type_: str, execution_id: str, date: float) -> None:
+        """Record that trigger ``ref`` (of type ``type_``) started ``execution_id`` at
+        ``date`` (epoch s): its last fire, one more in its count."""
+
+    def trigger_failed(self, ref: TriggerRef, type_: str, error: str, date: float) -> None:
+        """Record ``error`` as the last error of trigger ``ref`` (at ``date``)."""
+
+    def trigger_state(self, ref: TriggerRef) -> TriggerState | None:
+        """The recorded state of ``ref`` (None if nothing was ever recorded)."""
+
+    def trigger_states(self, namespace: str | None = None) -> list[TriggerState]:
+        """The recorded state of every trigger (of ``namespace`` only, if given), by uid."""
+
+    def set_trigger_disabled(self, ref: TriggerRef, disabled: bool) -> None:
+        """Disable (or enable again) trigger ``ref`` whatever its flow says."""
+
+    def forget_triggers(self, namespace: str, flow_id: str, keep: Iterable[str] = ()) -> None:
+        """Delete the state of the flow's triggers whose id is not in ``keep``."""

@@ -57,6 +57,12 @@ P:active:fails                  hash    ``EID|TRID`` -> failed sweeps of that en
                                         row (the reconciler backs it off)
 P:deadletter                    list    poison queue messages, JSON, newest first
                                         (``executor/broker.py``; OSTRA_DEAD_LETTER_MAX)
+P:trig:NS|FLOW|TRIGGER          hash    a trigger's state: ``type``, ``date``/``eid`` (last
+                                        fire, epoch s, and its execution), ``fired``
+                                        (count), ``error``/``errorDate``, ``disabled``
+                                        ("1" when a user disabled it), other fields of
+                                        the trigger kinds (``executor/triggers/``)
+P:trigs                         set     uids (``NS|FLOW|TRIGGER``) of triggers with a state
 P:kv:{TENANT:NS}                zset    KV keys of a namespace, by expiry (ms, +inf: none)
 P:kv:{TENANT:NS}:KEY            hash    a KV entry: ``v`` JSON value, ``t`` type, ``c``/``u``
                                         created/updated (epoch ms), ``x`` expiry; a TTL
@@ -209,6 +215,14 @@ class Keys:
         return f"{self.prefix}:deadletter"
 
     # KV store: a namespace's keys share the ``{tenant:namespace}`` hash tag
+    # triggers
+    def trigger(self, uid: str) -> str:
+        return f"{self.prefix}:trig:{uid}"
+
+    @property
+    def triggers(self) -> str:
+        return f"{self.prefix}:trigs"
+
     def kv_index(self, tenant: str, namespace: str) -> str:
         return f"{self.prefix}:kv:{{{tenant}:{namespace}}}"
 

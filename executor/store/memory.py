@@ -49,6 +49,7 @@ from executor.loglimits import (
 from executor.messages import Outgoing
 from executor.models import (
     Execution,
+    ExecutionTrigger,
     Label,
     LogEntry,
     LogPage,
@@ -69,6 +70,8 @@ from executor.store.base import (
     Status,
     TaskRunRow,
     Then,
+    TriggerRef,
+    TriggerState,
     lease_holder,
 )
 from executor.store.keys import identity
@@ -80,8 +83,10 @@ from executor.store.records import (
     hist,
     history,
     metadata_of,
+    origin_of,
     state_of,
     task_run_of,
+    trigger_state_of,
 )
 
 #: Entries kept per events stream and per execution-events stream (the Lua's MAXLEN).
@@ -192,6 +197,7 @@ class MemoryStore:
         self._seq = 0  # stream ids: one counter for every stream, so ids only grow
         self._ev: list[dict[str, str]] = []  # the current step's changes (``note()``)
         self._kv: dict[tuple[str, str], dict[str, KVRecord]] = {}  # (tenant, ns) -> entries
+        self._triggers: dict[str, dict[str, str]] = {}  # trigger uid -> its state's fields
 
     # ------------------------------------------------------------------ helpers
 
@@ -499,6 +505,7 @@ class MemoryStore:
         trigger: tuple[str, str] | None = None,
         only_if_absent: bool = False,
         attempt: tuple[int, float] | None = None,
+        origin: ExecutionTrigger | None = None,
     ) -> Execution | None:
         """Create an execution in CREATED with its first task runs, in one step
         (``submit.lua``), and return it as created (None with ``only_if_absent`` when
@@ -529,6 +536,8 @@ class MemoryStore:
             if attempt is not None:
                 fields["attemptNumber"] = str(attempt[0])
                 fields["originalCreated"] = repr(attempt[1])
+            if origin is not None:
+                fields["trig"] = origin.model_dump_json(by_alias=True)
             e = self._e(eid)
             e.x.update(fields)
             self._idx_all[eid] = now
@@ -1495,6 +1504,7 @@ class MemoryStore:
             parent_id=x.get("parentId") or None,
             original_id=x.get("originalId") or eid,
             metadata=metadata_of(x, state.start_date),
+            trigger=origin_of(x),
             task_run_list=[task_run_of(eid, x, h) for h in raws],
         )
 
@@ -1733,6 +1743,46 @@ class MemoryStore:
                 KVRecord(r.key, r.type, None, r.created, r.updated, r.expires)
                 for _, r in sorted(entries.items())
             ]
+
+    # ------------------------------------------------------------------ triggers' state
+
+    def trigger_fired(self, ref: TriggerRef, type_: str, execution_id: str, date: float) -> None:
+        with self._lock:
+            h = self._triggers.setdefault(ref.uid, {})
+            h.update({"type": type_, "date": repr(date), "eid": execution_id})
+            h["fired"] = str(int(h.get("fired") or 0) + 1)
+
+    def trigger_failed(self, ref: TriggerRef, type_: str, error: str, date: float) -> None:
+        with self._lock:
+            h = self._triggers.setdefault(ref.uid, {})
+            h.update({"type": type_, "error": error, "errorDate": repr(date)})
+
+    def trigger_state(self, ref: TriggerRef) -> TriggerState | None:
+        with self._lock:
+            h = self._triggers.get(ref.uid)
+            return trigger_state_of(ref, dict(h)) if h else None
+
+    def trigger_states(self, namespace: str | None = None) -> list[TriggerState]:
+        with self._lock:
+            return [
+                trigger_state_of(TriggerRef.of_uid(uid), dict(h))
+                for uid, h in sorted(self._triggers.items())
+                if h and (namespace is None or uid.split("|", 1)[0] == namespace)
+            ]
+
+    def set_trigger_disabled(self, ref: TriggerRef, disabled: bool) -> None:
+        with self._lock:
+            self._triggers.setdefault(ref.uid, {})["disabled"] = "1" if disabled else "0"
+
+    def forget_triggers(self, namespace: str, flow_id: str, keep: Iterable[str] = ()) -> None:
+        kept = set(keep)
+        with self._lock:
+            for uid in list(self._triggers):
+                ref = TriggerRef.of_uid(uid)
+                if (ref.namespace, ref.flow_id) == (namespace, flow_id) and (
+                    ref.trigger_id not in kept
+                ):
+                    del self._triggers[uid]
 
 
 def _row(trid: str, t: Hash) -> TaskRunRow | None:

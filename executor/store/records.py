@@ -18,6 +18,7 @@ from executor.flow import Flow
 from executor.models import (
     Execution,
     ExecutionMetadata,
+    ExecutionTrigger,
     History,
     Label,
     State,
@@ -27,7 +28,7 @@ from executor.models import (
     WorkerWait,
 )
 from executor.state import StateType
-from executor.store.base import NewRow
+from executor.store.base import NewRow, TriggerRef, TriggerState
 
 
 def hist(state: str, date: str) -> str:
@@ -119,6 +120,12 @@ def metadata_of(x: Mapping[str, str], started: datetime | None = None) -> Execut
     )
 
 
+def origin_of(x: Mapping[str, str]) -> ExecutionTrigger | None:
+    """The trigger that started an execution, from its hash (``trig``, JSON), if any."""
+    raw = x.get("trig")
+    return ExecutionTrigger.model_validate_json(raw) if raw else None
+
+
 def retry_chain(x: Mapping[str, str], now: float) -> tuple[int, float]:
     """Where an execution stands in a chain of ``CREATE_NEW_EXECUTION`` retries, from its
     hash: its attempt number and when the chain's first execution was created (epoch
@@ -154,6 +161,7 @@ def created_execution(
         parent_id=parent_id,
         original_id=original_id or eid,
         metadata=metadata_of(fields, created[0].date),
+        trigger=origin_of(fields),
         task_run_list=[task_run_of(eid, fields, c) for c in copies]
         + [
             TaskRun(
@@ -191,3 +199,19 @@ def changes_of(
         )
         for i, d in enumerate(changes)
     ]
+
+
+def trigger_state_of(ref: TriggerRef, h: Mapping[str, str]) -> TriggerState:
+    """A trigger's state from its hash (``P:trig:*``, see ``keys.py``)."""
+    known = {"type", "date", "eid", "fired", "error", "errorDate", "disabled"}
+    return TriggerState(
+        ref=ref,
+        type=h.get("type", ""),
+        date=float(h["date"]) if h.get("date") else None,
+        execution_id=h.get("eid") or None,
+        fired=int(h.get("fired") or 0),
+        error=h.get("error") or None,
+        error_date=float(h["errorDate"]) if h.get("errorDate") else None,
+        disabled=h.get("disabled") == "1",
+        extra={k: v for k, v in h.items() if k not in known},
+    )

@@ -46,6 +46,7 @@ from executor.loglimits import (
 from executor.messages import Outgoing
 from executor.models import (
     Execution,
+    ExecutionTrigger,
     Label,
     LogEntry,
     LogPage,
@@ -67,6 +68,8 @@ from executor.store.base import (
     Status,
     TaskRunRow,
     Then,
+    TriggerRef,
+    TriggerState,
     lease_holder,
 )
 from executor.store.keys import Keys, active_member, identity, label_id
@@ -76,8 +79,10 @@ from executor.store.records import (
     hist,
     history,
     metadata_of,
+    origin_of,
     state_of,
     task_run_of,
+    trigger_state_of,
 )
 
 _HERE = Path(__file__).parent
@@ -461,6 +466,7 @@ class RedisStore:
         trigger: tuple[str, str] | None = None,
         only_if_absent: bool = False,
         attempt: tuple[int, float] | None = None,
+        origin: ExecutionTrigger | None = None,
     ) -> Execution | None:
         """Create an execution in CREATED with its first task runs, in one step
         (``submit.lua``), and return it as created.
@@ -494,6 +500,8 @@ class RedisStore:
             fields["triggerExecutionId"], fields["triggerTaskRunId"] = trigger
         if attempt is not None:
             fields["attemptNumber"], fields["originalCreated"] = str(attempt[0]), repr(attempt[1])
+        if origin is not None:
+            fields["trig"] = origin.model_dump_json(by_alias=True)
         copied = [
             {
                 "identity": identity(
@@ -1421,6 +1429,7 @@ class RedisStore:
             parent_id=x.get("parentId") or None,
             original_id=x.get("originalId") or eid,
             metadata=metadata_of(x, state.start_date),
+            trigger=origin_of(x),
             task_run_list=task_runs,
         )
 
@@ -1749,6 +1758,70 @@ class RedisStore:
         if gone:
             self.r.zrem(index, *gone)
         return out
+
+    # ------------------------------------------------------------------ triggers' state
+
+    @_translate
+    def trigger_fired(self, ref: TriggerRef, type_: str, execution_id: str, date: float) -> None:
+        key = self.k.trigger(ref.uid)
+        with self.r.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping={"type": type_, "date": repr(date), "eid": execution_id})
+            pipe.hincrby(key, "fired", 1)
+            pipe.sadd(self.k.triggers, ref.uid)
+            pipe.execute()
+
+    @_translate
+    def trigger_failed(self, ref: TriggerRef, type_: str, error: str, date: float) -> None:
+        key = self.k.trigger(ref.uid)
+        with self.r.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping={"type": type_, "error": error, "errorDate": repr(date)})
+            pipe.sadd(self.k.triggers, ref.uid)
+            pipe.execute()
+
+    @_translate
+    def trigger_state(self, ref: TriggerRef) -> TriggerState | None:
+        raw = self.r.hgetall(self.k.trigger(ref.uid))
+        if not raw:
+            return None
+        return trigger_state_of(ref, {_s(a): _s(b) for a, b in raw.items()})
+
+    @_translate
+    def trigger_states(self, namespace: str | None = None) -> list[TriggerState]:
+        uids = sorted(_s(u) for u in self.r.smembers(self.k.triggers))
+        if namespace is not None:
+            uids = [u for u in uids if u.split("|", 1)[0] == namespace]
+        with self.r.pipeline(transaction=False) as pipe:
+            for uid in uids:
+                pipe.hgetall(self.k.trigger(uid))
+            raws = pipe.execute()
+        return [
+            trigger_state_of(TriggerRef.of_uid(uid), {_s(a): _s(b) for a, b in raw.items()})
+            for uid, raw in zip(uids, raws, strict=True)
+            if raw
+        ]
+
+    @_translate
+    def set_trigger_disabled(self, ref: TriggerRef, disabled: bool) -> None:
+        with self.r.pipeline(transaction=True) as pipe:
+            pipe.hset(self.k.trigger(ref.uid), "disabled", "1" if disabled else "0")
+            pipe.sadd(self.k.triggers, ref.uid)
+            pipe.execute()
+
+    @_translate
+    def forget_triggers(self, namespace: str, flow_id: str, keep: Iterable[str] = ()) -> None:
+        kept = set(keep)
+        gone = [
+            s.ref
+            for s in self.trigger_states(namespace)
+            if s.ref.flow_id == flow_id and s.ref.trigger_id not in kept
+        ]
+        if not gone:
+            return
+        with self.r.pipeline(transaction=True) as pipe:
+            for ref in gone:
+                pipe.delete(self.k.trigger(ref.uid))
+                pipe.srem(self.k.triggers, ref.uid)
+            pipe.execute()
 
 
 # ---------------------------------------------------------------- replies
