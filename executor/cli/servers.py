@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from executor.cli.common import close, connect, ping_redis, redact
+from executor.cli.common import close, connect, ping_redis, redact, store_of
 from executor.cli.output import err
 from executor.cli.processes import forcible, interruptible, kill_tree, print_tail
 from executor.client import Client
@@ -44,6 +44,24 @@ LogLevelOption = Annotated[str, typer.Option("--loglevel", "-l")]
 AccessLogOption = Annotated[
     bool, typer.Option("--access-log/--no-access-log", help="Log one line per request.")
 ]
+#: the embedded Redis port of `ostra server standalone` (the next free one if taken)
+DEFAULT_REDIS_PORT = 6390
+
+
+def _redis_port(wanted: int, tries: int = 20) -> int:
+    """``wanted`` if it is free on 127.0.0.1, else the next free one after it (0: any)."""
+    import socket
+
+    if wanted == 0:
+        return 0
+    for port in range(wanted, min(wanted + tries, 65536)):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise OstraError(f"no free port for redis in {wanted}..{wanted + tries - 1}")
 
 
 # ---------------------------------------------------------------- worker, executor
@@ -262,13 +280,28 @@ def server_api(
     _setup_logging(loglevel)
     sock = _listen(host, port)
     try:
-        with connect() as client:  # fails fast when Redis cannot be reached
+        with connect(get_settings().url) as client:  # fails fast when Redis is unreachable
             # uvicorn stops gracefully on SIGINT/SIGTERM, then raises the signal again
             with interruptible(), contextlib.suppress(KeyboardInterrupt):
                 _serve(client, sock, loglevel=loglevel, access_log=access_log)
     finally:
         sock.close()
     log.info("ostra api: stopped")
+
+
+def _banner(redis_url: str, sock: socket.socket) -> None:
+    """Print, once everything but the API runs, where to reach each part."""
+    host, port = sock.getsockname()[:2]
+    api = f"http://{host}:{port}"
+    err.print(
+        f"ostra standalone is up:\n"
+        f"  redis  {redis_url}\n"
+        f"  api    {api}/api/v1\n"
+        f"  ui     {api}/docs\n"
+        f"in another shell:\n"
+        f"  export OSTRA_REDIS_URL={redis_url}    # or OSTRA_URL={api}",
+        soft_wrap=True,
+    )
 
 
 @server_app.command("standalone")
@@ -294,6 +327,15 @@ def server_standalone(
     ] = None,
     loglevel: LogLevelOption = "INFO",
     access_log: AccessLogOption = True,
+    redis_port: Annotated[
+        int,
+        typer.Option(
+            "--redis-port",
+            min=0,
+            max=65535,
+            help="The embedded Redis's port (the next free one if taken; 0: any).",
+        ),
+    ] = DEFAULT_REDIS_PORT,
 ) -> None:
     """Embedded Redis, a local worker, the reconciler and the REST API, in one command.
 
@@ -321,7 +363,9 @@ def server_standalone(
     except OSError:
         lock.close()
         raise OstraError(f"another `ostra server standalone` is using {directory}") from None
-    server = EmbeddedRedis(directory / "redis", appendonly=True)
+    server = EmbeddedRedis(
+        directory / "redis", appendonly=True, port=_redis_port(redis_port) or None
+    )
     worker: LocalWorker | None = None
     stop = threading.Event()
     stopping = threading.Event()
@@ -391,6 +435,7 @@ def server_standalone(
                 )
                 watcher.start()
                 clients.append(Client(server.url))
+                _banner(server.url, sock)
                 _serve(clients[-1], sock, loglevel=loglevel, access_log=access_log)
             except KeyboardInterrupt:  # SIGTERM or Ctrl-C, during startup or re-raised
                 pass
@@ -497,7 +542,8 @@ def dead_letters(
     from executor.cli.output import out, print_json
 
     with connect() as client:
-        entries = read_dead_letters(client.store.r, client.store.k.dead_letters, limit)
+        store = store_of(client, "ostra dead-letters")
+        entries = read_dead_letters(store.r, store.k.dead_letters, limit)
     if as_json:
         print_json(entries)
         return
