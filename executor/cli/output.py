@@ -114,8 +114,11 @@ def print_table(table: Table) -> None:
     """Print ``table`` on stdout: fitted to a terminal, never cut when piped (ids whole)."""
     if out.is_terminal:
         out.print(table)
-    else:
-        out.print(table, width=100_000, crop=False)
+    else:  # a console as wide as the longest row (Console.print caps a width at its own)
+        wide = Console(
+            file=out.file, width=100_000, markup=False, highlight=False, emoji=False
+        )
+        wide.print(table, crop=False)
 
 
 def print_reasons(execution: Execution, *, every: bool = False) -> None:

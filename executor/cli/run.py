@@ -87,15 +87,15 @@ def _run_embedded(
 
     modules = local_python_modules(flow_file, get_settings().python_module_patterns)
     check_flow(flow, split_patterns(modules))  # before anything starts
-    ensure_key(data_dir)  # SECRET inputs need a key; without data_dir it dies with the run
-    workdir = Path(tempfile.mkdtemp(prefix="ostra-run-"))
-    keep_workdir = False
-    ended = False
     if data_dir is not None:
         try:
             data_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise OstraError(f"cannot use {data_dir}: {exc.strerror}") from None
+    ensure_key(data_dir)  # SECRET inputs need a key; without data_dir it dies with the run
+    workdir = Path(tempfile.mkdtemp(prefix="ostra-run-"))
+    keep_workdir = False
+    ended = False
     # the layout of `ostra server standalone --data-dir`, which opens it again
     server = EmbeddedRedis(
         None if data_dir is None else data_dir / "redis", appendonly=data_dir is not None
