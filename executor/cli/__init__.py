@@ -64,7 +64,7 @@ __all__ = ["app", "main"]
 app = typer.Typer(
     name="ostra",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     help="Ostra: Kestra-style workflow executions on Celery workers, state in Redis.",
 )

@@ -115,9 +115,7 @@ def print_table(table: Table) -> None:
     if out.is_terminal:
         out.print(table)
     else:  # a console as wide as the longest row (Console.print caps a width at its own)
-        wide = Console(
-            file=out.file, width=100_000, markup=False, highlight=False, emoji=False
-        )
+        wide = Console(file=out.file, width=100_000, markup=False, highlight=False, emoji=False)
         wide.print(table, crop=False)
 
 

@@ -346,9 +346,13 @@ def test_flow_validate_lists_problems_and_warnings(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- server standalone
 
 
-def test_standalone_prints_where_everything_is_on_a_stable_redis_port(tmp_path: Path) -> None:
+def test_standalone_prints_where_everything_is_and_serves_flower_behind_the_token(
+    tmp_path: Path,
+) -> None:
     import socket
 
+    token = uuid.uuid4().hex
+    flower_port = free_port()
     with socket.socket() as busy:  # the asked port is taken: the next free one is used
         busy.bind(("127.0.0.1", 0))
         busy.listen()
@@ -368,9 +372,14 @@ def test_standalone_prints_where_everything_is_on_a_stable_redis_port(tmp_path: 
                 str(taken),
                 "--data-dir",
                 str(tmp_path / "data"),
+                "--flower",
+                "--flower-port",
+                str(flower_port),
             ],
             cwd=ROOT,
-            env=_env(OSTRA_PYTHON_MODULES=WORKER_ENV["OSTRA_PYTHON_MODULES"]),
+            env=_env(
+                OSTRA_PYTHON_MODULES=WORKER_ENV["OSTRA_PYTHON_MODULES"], OSTRA_API_TOKEN=token
+            ),
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -381,6 +390,20 @@ def test_standalone_prints_where_everything_is_on_a_stable_redis_port(tmp_path: 
                 assert proc.poll() is None and time.monotonic() < deadline, text
                 time.sleep(0.2)
                 text = (tmp_path / "standalone.log").read_text()
+            flower = f"http://127.0.0.1:{flower_port}"
+            while True:  # Flower starts on its own
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(f"{flower}/healthcheck", timeout=2).status_code == 200:
+                        break
+                assert time.monotonic() < deadline, (tmp_path / "data" / "flower.log").read_text()
+                time.sleep(0.3)
+            assert httpx.get(f"{flower}/workers", timeout=5).status_code == 401
+            assert (
+                httpx.get(f"{flower}/workers", auth=("ostra", token), timeout=5).status_code == 200
+            )
+            flower_pid = int(re.findall(r"flower pid (\d+)", text)[0])
+            argv = Path(f"/proc/{flower_pid}/cmdline").read_bytes().decode()
+            assert "--tasks-columns=name,args,state" in argv and token not in argv
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(60)
@@ -389,6 +412,11 @@ def test_standalone_prints_where_everything_is_on_a_stable_redis_port(tmp_path: 
     assert found and int(found[1]) > taken, text
     assert f"api    http://127.0.0.1:{port}/api/v1" in text
     assert f"redis  redis://127.0.0.1:{found[1]}/0" in text
+    assert f"flower http://127.0.0.1:{flower_port} (user ostra" in text
+    assert (
+        not Path(f"/proc/{flower_pid}").exists()
+        or "Z" in Path(f"/proc/{flower_pid}/stat").read_text().split(") ", 1)[1][:1]
+    )
 
 
 # ---------------------------------------------------------------- on a terminal
