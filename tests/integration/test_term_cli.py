@@ -466,3 +466,26 @@ def test_on_a_terminal_a_status_line_shows_the_clock_and_the_planned_total(
     assert "\x1b[32mSUCCESS" in seen.getvalue()  # states in colour on a terminal
     with Client(redis_server.url) as client:
         assert client.search(namespace=ns)[0].state.current == StateType.SUCCESS
+
+
+# ---------------------------------------------------------------- the README
+
+
+def test_the_readme_python_client_example_runs_as_written(
+    redis_server: EmbeddedRedis, worker: LocalWorker
+) -> None:
+    text = (ROOT / "README.md").read_text()
+    block = text[text.index("## Python client") :].split("```python\n", 1)[1].split("```", 1)[0]
+    assert 'Client("redis://127.0.0.1:6379/0")' in block
+    script = block.replace("redis://127.0.0.1:6379/0", redis_server.url)
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=_env(OSTRA_PYTHON_MODULES=WORKER_ENV["OSTRA_PYTHON_MODULES"]),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "SUCCESS {'value': 'Hello, Ada!'}" in proc.stdout
