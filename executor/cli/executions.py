@@ -200,7 +200,7 @@ def execution_logs(
     """Every log line of an execution, in order (read and written a page at a time);
     with --follow, the new ones as they come until it ends."""
     if level is not None and level.upper() not in LEVELS:
-        raise typer.BadParameter(f"one of {', '.join(LEVELS)}", param_hint="--level")
+        raise typer.BadParameter(f"one of {', '.join(LEVELS)}", param_hint="--level/--min-level")
     min_level = None if level is None else level.upper()
     first = True
     with connect() as client:

@@ -177,7 +177,7 @@ def _print_reopen(eid: str, directory: Path) -> None:
     err.print(
         f"execution {eid} kept in {directory}; to read it again, start\n"
         f"  ostra server standalone --data-dir {directory}\n"
-        f"and then\n"
+        f"and then (with the port it prints, if {DEFAULT_REDIS_PORT} was taken)\n"
         f"  OSTRA_REDIS_URL=redis://127.0.0.1:{DEFAULT_REDIS_PORT}/0 ostra execution get {eid}\n"
         f"  OSTRA_REDIS_URL=redis://127.0.0.1:{DEFAULT_REDIS_PORT}/0 ostra execution logs {eid}",
         soft_wrap=True,
