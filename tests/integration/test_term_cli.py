@@ -124,6 +124,10 @@ def test_run_shows_the_flows_log_lines_and_keeps_its_data_to_read_again(tmp_path
     assert err[said].split()[:2] == ["say", "INFO"]
     assert "say" in err[said - 1] and "RUNNING (attempt 1)" in err[said - 1]
     assert "SUCCESS (attempt 1)" in err[said + 1]
+    # submitted once the worker was ready: the first task's time is its own (not the
+    # worker's start-up, seconds)
+    greet = next(line.split() for line in proc.stdout.splitlines() if line.startswith("greet "))
+    assert greet[3].endswith("s") and float(greet[3][:-1]) < 2.0, greet
     eid = re.search(r"execution (\w+) kept in", proc.stderr)
     assert eid, proc.stderr
     assert f"ostra server standalone --data-dir {data.resolve()}" in proc.stderr
@@ -489,3 +493,11 @@ def test_the_readme_python_client_example_runs_as_written(
     )
     assert proc.returncode == 0, proc.stderr
     assert "SUCCESS {'value': 'Hello, Ada!'}" in proc.stdout
+
+
+def test_shell_completion_completes_commands() -> None:
+    proc = ostra(_OSTRA_COMPLETE="complete_bash", COMP_WORDS="ostra execution l", COMP_CWORD="2")
+    assert proc.returncode == 0, proc.stderr
+    assert set(proc.stdout.split()) == {"list", "logs"}
+    script = ostra("--show-completion", "bash", _TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION="1")
+    assert "_ostra_completion" in script.stdout
