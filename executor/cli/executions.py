@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from typing import Annotated
 
 import typer
@@ -14,12 +15,15 @@ from rich.text import Text
 from executor.cli.common import (
     InputsOption,
     JsonOption,
+    LogLevelOption,
     QuietOption,
     TimeoutOption,
+    check_level,
     connect,
     error,
     parse_inputs,
     parse_pairs,
+    store_of,
 )
 from executor.cli.output import (
     err,
@@ -30,6 +34,8 @@ from executor.cli.output import (
     fmt_duration,
     out,
     print_json,
+    print_reasons,
+    print_table,
     styled_state,
     task_runs_table,
 )
@@ -59,6 +65,7 @@ def execution_submit(
     as_json: JsonOption = False,
     timeout: TimeoutOption = None,
     quiet: QuietOption = False,
+    log_level: LogLevelOption = "INFO",
 ) -> None:
     """Start an execution of a deployed flow; print its id (or follow it with --wait)."""
     labels, problems = parse_pairs(label, "labels")
@@ -74,7 +81,7 @@ def execution_submit(
             else:
                 out.print(execution.id)
             return
-        progress = Progress(err, flow, enabled=not quiet)
+        progress = Progress(err, flow, enabled=not quiet, log_level=check_level(log_level))
         progress.note(f"execution {execution.id} submitted")
         try:
             with interruptible(), progress.live(f"{progress.title}: running"):
@@ -119,7 +126,8 @@ def execution_get(
     if execution.outputs:
         out.print(f"outputs:   {json.dumps(execution.outputs)}", soft_wrap=True)
     out.print()
-    out.print(task_runs_table(execution))
+    print_table(task_runs_table(execution))
+    print_reasons(execution, every=True)
 
 
 @execution_app.command("reindex")
@@ -127,7 +135,7 @@ def execution_reindex() -> None:
     """Put every stored execution in the search indexes (once, after upgrading from a
     version without them; safe while Ostra runs)."""
     with connect() as client:
-        count = client.store.rebuild_search_indexes()
+        count = store_of(client, "ostra execution reindex").rebuild_search_indexes()
     out.print(f"indexed {count} executions")
 
 
@@ -159,31 +167,51 @@ def execution_list(
             fmt_date(x.state.start_date),
             fmt_duration(x.state.duration),
         )
-    out.print(table)
+    print_table(table)
 
 
 #: log lines the CLI reads at once
 LOG_PAGE = 1000
+#: seconds between two reads of ``logs --follow``
+FOLLOW_EVERY = 0.5
 
 
 @execution_app.command("logs")
 def execution_logs(
     execution_id: Annotated[str, typer.Argument(metavar="ID")],
     as_json: JsonOption = False,
-    min_level: Annotated[
+    level: Annotated[
         str | None,
-        typer.Option("--min-level", help="Only lines of this level or above (TRACE..ERROR)."),
+        typer.Option(
+            "--level",
+            "--min-level",
+            metavar="LEVEL",
+            help="Only lines of this level or above (TRACE, DEBUG, INFO, WARN, ERROR).",
+        ),
     ] = None,
+    task: Annotated[
+        str | None, typer.Option("--task", "-t", metavar="TASK_ID", help="Only this task's lines.")
+    ] = None,
+    follow: Annotated[
+        bool,
+        typer.Option("--follow", "-f", help="Keep printing new lines until the execution ends."),
+    ] = False,
 ) -> None:
-    """Every log line of an execution, in order (read and written a page at a time)."""
-    if min_level is not None and min_level.upper() not in LEVELS:
-        raise typer.BadParameter(f"one of {', '.join(LEVELS)}", param_hint="--min-level")
-    level = None if min_level is None else min_level.upper()
+    """Every log line of an execution, in order (read and written a page at a time);
+    with --follow, the new ones as they come until it ends."""
+    if level is not None and level.upper() not in LEVELS:
+        raise typer.BadParameter(f"one of {', '.join(LEVELS)}", param_hint="--level/--min-level")
+    min_level = None if level is None else level.upper()
     first = True
     with connect() as client:
         cursor = 0
+        ended = not follow
         while True:
-            page = client.logs_page(execution_id, size=LOG_PAGE, cursor=cursor, min_level=level)
+            if follow:  # read after this check: nothing written before the end is missed
+                ended = client.state(execution_id).is_terminated()
+            page = client.logs_page(
+                execution_id, size=LOG_PAGE, cursor=cursor, min_level=min_level, task_id=task
+            )
             for e in page.results:
                 if as_json:
                     text = json.dumps(e.model_dump(mode="json", by_alias=True), indent=2)
@@ -195,9 +223,16 @@ def execution_logs(
                     ts = e.timestamp.astimezone().strftime("%H:%M:%S.%f")[:-3]
                     sys.stdout.write(f"{ts} {e.level:<5} {where}: {e.message}\n")
                 first = False
-            if len(page.results) < LOG_PAGE:
-                break
             cursor = page.next_cursor
+            if len(page.results) < LOG_PAGE:
+                if ended:
+                    break
+                sys.stdout.flush()
+                with interruptible():
+                    try:
+                        time.sleep(FOLLOW_EVERY)
+                    except KeyboardInterrupt:
+                        raise typer.Exit(130) from None
     if as_json:
         sys.stdout.write("[]\n" if first else "\n]\n")  # the same text as print_json's
     sys.stdout.flush()
@@ -225,15 +260,20 @@ def execution_metrics(
         value = fmt_duration(e.value / 1000) if e.type == "timer" else f"{e.value:g}"
         tags = ", ".join(f"{k}={v}" for k, v in e.tags.items())
         table.add_row(e.task_id or "-", e.type, e.name, value, tags)
-    out.print(table)
+    print_table(table)
 
 
 @execution_app.command("follow")
 def execution_follow(
     execution_id: Annotated[str, typer.Argument(metavar="ID")],
     timeout: TimeoutOption = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Then print the ended execution as JSON.")
+    ] = False,
+    log_level: LogLevelOption = "INFO",
 ) -> None:
-    """Print every state change of an execution until it ends (exit code as `run`)."""
+    """Print every state change and log line of an execution until it ends (exit code
+    as `run`)."""
     with connect() as client:
         execution = client.get(execution_id)
         try:
@@ -242,7 +282,7 @@ def execution_follow(
             )
         except OstraError:
             flow = None
-        progress = Progress(out, flow)
+        progress = Progress(err if as_json else out, flow, log_level=check_level(log_level))
         try:
             with interruptible():
                 done = watch(client, execution_id, progress, timeout=timeout)
@@ -251,6 +291,8 @@ def execution_follow(
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             raise typer.Exit(130) from None
+    if as_json:
+        finish(done, True)
     line = Text(f"execution {done.id} ")
     line.append_text(styled_state(done.state.current))
     line.append(f" in {fmt_duration(done.state.duration)}")

@@ -89,7 +89,11 @@ def task_runs_table(execution: Execution) -> Table:
     table.add_column("state", no_wrap=True)
     table.add_column("attempts", justify="right")
     table.add_column("duration", justify="right")
+    parents = {tr.id: tr.parent_task_run_id for tr in execution.task_run_list}
     for tr in execution.task_run_list:
+        depth, parent = 0, tr.parent_task_run_id
+        while parent is not None and depth < 100:  # nested under its flowable's task run
+            depth, parent = depth + 1, parents.get(parent)
         state = styled_state(tr.state.current)
         if tr.waiting_for_worker is not None:
             wait = tr.waiting_for_worker
@@ -98,7 +102,7 @@ def task_runs_table(execution: Execution) -> Table:
                 style="yellow",
             )
         table.add_row(
-            task_label(tr),
+            "  " * depth + task_label(tr),
             state,
             str(tr.attempt_count),
             fmt_duration(tr.state.duration),
@@ -106,17 +110,32 @@ def task_runs_table(execution: Execution) -> Table:
     return table
 
 
-def print_summary(execution: Execution) -> None:
-    """The task runs table, failure reasons, outputs, then the id and final state."""
-    out.print(task_runs_table(execution))
+def print_table(table: Table) -> None:
+    """Print ``table`` on stdout: fitted to a terminal, never cut when piped (ids whole)."""
+    if out.is_terminal:
+        out.print(table)
+    else:  # a console as wide as the longest row (Console.print caps a width at its own)
+        wide = Console(file=out.file, width=100_000, markup=False, highlight=False, emoji=False)
+        wide.print(table, crop=False)
+
+
+def print_reasons(execution: Execution, *, every: bool = False) -> None:
+    """One line per attempt that ended with a reason: of the failed task runs, or of
+    ``every`` task run (a success after retries has the reasons of its failed tries)."""
     for tr in execution.task_run_list:
-        if tr.state.current.is_failed() and tr.attempts:
+        if (every or tr.state.current.is_failed()) and tr.attempts:
             for attempt in tr.attempts:
                 if attempt.reason:
-                    out.print(
-                        f"  {task_label(tr)} attempt {attempt.number}: {attempt.reason}",
-                        soft_wrap=True,
-                    )
+                    line = Text(f"  {task_label(tr)} attempt {attempt.number} ")
+                    line.append_text(styled_state(attempt.state.current))
+                    line.append(f": {attempt.reason}")
+                    out.print(line, soft_wrap=True)
+
+
+def print_summary(execution: Execution) -> None:
+    """The task runs table, failure reasons, outputs, then the id and final state."""
+    print_table(task_runs_table(execution))
+    print_reasons(execution)
     if execution.outputs:
         out.print(f"outputs: {json.dumps(execution.outputs)}", soft_wrap=True)
     line = Text(f"execution {execution.id} ({execution.namespace}.{execution.flow_id}) ")

@@ -23,17 +23,22 @@ import typer
 from executor.cli.common import (
     InputsOption,
     JsonOption,
+    LogLevelOption,
     QuietOption,
     TimeoutOption,
+    UsageError,
+    check_level,
     connect,
     error,
+    is_http,
     load_flow,
     parse_inputs,
     redact,
+    target_url,
 )
 from executor.cli.output import err, execution_json, finish
 from executor.cli.processes import interruptible, kill_tree, print_tail, shielded
-from executor.cli.progress import IDLE_HINT_AFTER, Progress, watch
+from executor.cli.progress import IDLE_HINT_AFTER, Progress, watch, worker_queues
 from executor.errors import OstraError, StateConflict, WaitTimeout
 from executor.flow import Flow
 from executor.python_modules import check_flow, directory_patterns
@@ -72,18 +77,29 @@ def _run_embedded(
     as_json: bool,
     timeout: float | None,
     progress: Progress,
+    data_dir: Path | None = None,
 ) -> None:
-    """Run ``flow`` on a private redis-server and local worker, both stopped at the end."""
+    """Run ``flow`` on a private redis-server and local worker, both stopped at the end;
+    with ``data_dir``, Redis keeps its data there (AOF) for ``ostra execution`` to read
+    afterwards."""
     from executor.embedded import EmbeddedRedis, LocalWorker
     from executor.encryption import ensure_key
 
     modules = local_python_modules(flow_file, get_settings().python_module_patterns)
     check_flow(flow, split_patterns(modules))  # before anything starts
-    ensure_key()  # SECRET inputs need a key; this run's Redis (and data) dies with it
+    if data_dir is not None:
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OstraError(f"cannot use {data_dir}: {exc.strerror}") from None
+    ensure_key(data_dir)  # SECRET inputs need a key; without data_dir it dies with the run
     workdir = Path(tempfile.mkdtemp(prefix="ostra-run-"))
     keep_workdir = False
     ended = False
-    server = EmbeddedRedis(appendonly=False)
+    # the layout of `ostra server standalone --data-dir`, which opens it again
+    server = EmbeddedRedis(
+        None if data_dir is None else data_dir / "redis", appendonly=data_dir is not None
+    )
     worker: LocalWorker | None = None
     try:
         with progress.live("starting redis and a local worker..."):
@@ -104,11 +120,15 @@ def _run_embedded(
                 queues=",".join(_queues(flow, get_settings().queue)),
                 env=env,
             )
-            worker.start(wait=False)  # it picks up the first task run once it is ready
+            worker.start(wait=False)
+            local = worker
+            try:  # submitted once it is ready: the first task's time is the task's own
+                worker.wait_ready(60)
+            except RuntimeError as exc:
+                raise LocalWorkerDied(f"the local worker did not start: {exc}") from None
             progress.note(
                 f"embedded redis (pid {server.pid}) and local worker (pid {worker.pid}) started"
             )
-            local = worker
 
             def alive() -> None:
                 proc = local.proc
@@ -131,6 +151,8 @@ def _run_embedded(
                         sys.stdout.write(execution_json(client.get(execution.id)) + "\n")
                     raise
                 ended = True
+        if data_dir is not None:
+            _print_reopen(done.id, data_dir)
         finish(done, as_json)  # prints, then the servers stop (in finally)
     except LocalWorkerDied:
         keep_workdir = True
@@ -148,6 +170,20 @@ def _run_embedded(
                 shutil.rmtree(workdir, ignore_errors=True)
 
 
+def _print_reopen(eid: str, directory: Path) -> None:
+    """Tell how to read the kept execution again (stderr: stdout is the result)."""
+    from executor.cli.servers import DEFAULT_REDIS_PORT
+
+    err.print(
+        f"execution {eid} kept in {directory}; to read it again, start\n"
+        f"  ostra server standalone --data-dir {directory}\n"
+        f"and then (with the port it prints, if {DEFAULT_REDIS_PORT} was taken)\n"
+        f"  OSTRA_REDIS_URL=redis://127.0.0.1:{DEFAULT_REDIS_PORT}/0 ostra execution get {eid}\n"
+        f"  OSTRA_REDIS_URL=redis://127.0.0.1:{DEFAULT_REDIS_PORT}/0 ostra execution logs {eid}",
+        soft_wrap=True,
+    )
+
+
 def _run_remote(
     flow: Flow, inputs: dict[str, str], *, as_json: bool, timeout: float | None, progress: Progress
 ) -> None:
@@ -155,15 +191,26 @@ def _run_remote(
     on without us."""
     with connect() as client:
         execution = client.submit(flow, inputs=inputs)
-        progress.note(f"execution {execution.id} submitted to {redact(client.settings.url)}")
-        queues = ", ".join(repr(q) for q in _queues(flow, client.settings.queue))
-        hint = (
-            f"no state change for {IDLE_HINT_AFTER:g}s: is a worker consuming "
-            f"{queues}? (ostra worker)"
-        )
+        http = is_http(client)
+        where = client.url if http else client.settings.url  # type: ignore[attr-defined]
+        progress.note(f"execution {execution.id} submitted to {redact(where)}")
+        hint = None
+        if not http:
+            queues = ", ".join(repr(q) for q in _queues(flow, client.settings.queue))
+            hint = (
+                f"no state change for {IDLE_HINT_AFTER:g}s: is a worker consuming "
+                f"{queues}? (ostra worker)"
+            )
         try:
             with progress.live(f"{progress.title}: waiting for workers"):
-                done = watch(client, execution.id, progress, timeout=timeout, hint=hint)
+                done = watch(
+                    client,
+                    execution.id,
+                    progress,
+                    timeout=timeout,
+                    hint=hint,
+                    consumers=None if http else lambda: worker_queues(client),
+                )
         except WaitTimeout:
             if as_json:
                 sys.stdout.write(execution_json(client.get(execution.id)) + "\n")
@@ -187,20 +234,36 @@ def run(
     as_json: JsonOption = False,
     timeout: TimeoutOption = None,
     quiet: QuietOption = False,
+    log_level: LogLevelOption = "INFO",
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            metavar="DIR",
+            show_default=False,
+            help="Keep the embedded Redis's data (AOF) in DIR, to read the execution "
+            "afterwards (ostra server standalone --data-dir DIR).",
+        ),
+    ] = None,
 ) -> None:
-    """Run one execution of a flow to its end.
+    """Run one execution of a flow to its end, showing its task runs and log lines.
 
-    Without OSTRA_REDIS_URL, starts a private redis-server and a local worker for it.
-    Exit code 0 on SUCCESS or WARNING, 1 otherwise, 2 for an invalid flow or inputs.
+    Without OSTRA_URL/OSTRA_REDIS_URL, starts a private redis-server and a local worker
+    for it. Exit code 0 on SUCCESS or WARNING, 1 otherwise, 2 for an invalid flow or
+    inputs.
     """
+    level = check_level(log_level)
     flow = load_flow(flow_file)
     given = parse_inputs(input_, flow)  # every input problem, before anything starts
     if flow.disabled:
         raise StateConflict(f"flow {flow.namespace}.{flow.id} is disabled")
-    progress = Progress(err, flow, enabled=not quiet)
+    progress = Progress(err, flow, enabled=not quiet, log_level=level)
+    url = target_url()
+    if url and data_dir is not None:
+        raise UsageError("--data-dir is for the embedded Redis: not with OSTRA_URL/OSTRA_REDIS_URL")
     with interruptible():
         try:
-            if get_settings().redis_url:
+            if url:
                 _run_remote(flow, given, as_json=as_json, timeout=timeout, progress=progress)
             else:
                 _run_embedded(
@@ -210,6 +273,7 @@ def run(
                     as_json=as_json,
                     timeout=timeout,
                     progress=progress,
+                    data_dir=None if data_dir is None else data_dir.expanduser().resolve(),
                 )
         except WaitTimeout as exc:
             error(str(exc))

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from executor.cli.common import close, connect, ping_redis, redact
+from executor.cli.common import close, connect, ping_redis, redact, store_of
 from executor.cli.output import err
 from executor.cli.processes import forcible, interruptible, kill_tree, print_tail
 from executor.client import Client
@@ -44,6 +44,24 @@ LogLevelOption = Annotated[str, typer.Option("--loglevel", "-l")]
 AccessLogOption = Annotated[
     bool, typer.Option("--access-log/--no-access-log", help="Log one line per request.")
 ]
+#: the embedded Redis port of `ostra server standalone` (the next free one if taken)
+DEFAULT_REDIS_PORT = 6390
+
+
+def _redis_port(wanted: int, tries: int = 20) -> int:
+    """``wanted`` if it is free on 127.0.0.1, else the next free one after it (0: any)."""
+    import socket
+
+    if wanted == 0:
+        return 0
+    for port in range(wanted, min(wanted + tries, 65536)):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise OstraError(f"no free port for redis in {wanted}..{wanted + tries - 1}")
 
 
 # ---------------------------------------------------------------- worker, executor
@@ -277,13 +295,80 @@ def server_api(
     _setup_logging(loglevel)
     sock = _listen(host, port)
     try:
-        with connect() as client:  # fails fast when Redis cannot be reached
+        with connect(get_settings().url) as client:  # fails fast when Redis is unreachable
             # uvicorn stops gracefully on SIGINT/SIGTERM, then raises the signal again
             with interruptible(), contextlib.suppress(KeyboardInterrupt):
                 _serve(client, sock, loglevel=loglevel, access_log=access_log)
     finally:
         sock.close()
     log.info("ostra api: stopped")
+
+
+#: Flower's job columns that show Ostra's readable line (`<ns>.<flow> <task> execution=<id>`)
+FLOWER_COLUMNS = "name,args,state,retries,received,runtime,worker,uuid"
+
+
+def _api_tokens() -> list[str]:
+    return [t.strip() for t in os.environ.get("OSTRA_API_TOKEN", "").split(",") if t.strip()]
+
+
+def start_flower(port: int, directory: Path) -> subprocess.Popen[bytes]:
+    """Flower on 127.0.0.1:``port`` for this process's broker (OSTRA_REDIS_URL), its state
+    kept in ``directory``; behind ``ostra:<the API's first token>`` when there is one.
+    Credentials go through Flower's environment (FLOWER_BASIC_AUTH), never its argv."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWER_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")]))
+    tokens = _api_tokens()
+    if tokens:
+        env["FLOWER_BASIC_AUTH"] = f"ostra:{tokens[0]}"
+    argv = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "workers",
+        "flower",
+        "--address=127.0.0.1",
+        f"--port={port}",
+        f"--tasks-columns={FLOWER_COLUMNS}",
+        "--persistent=True",
+        f"--db={directory / 'flower.db'}",
+    ]
+    log_file = open(directory / "flower.log", "ab")  # the child has its own copy
+    try:
+        return subprocess.Popen(
+            argv, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    finally:
+        log_file.close()
+
+
+def stop_process(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
+    """SIGTERM ``proc`` (by its PID), SIGKILL it after ``grace`` seconds."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def _banner(redis_url: str, sock: socket.socket, flower_port: int | None = None) -> None:
+    """Print, once everything but the API runs, where to reach each part."""
+    host, port = sock.getsockname()[:2]
+    api = f"http://{host}:{port}"
+    lines = ["ostra standalone is up:", f"  redis  {redis_url}", f"  api    {api}/api/v1"]
+    if not _api_tokens():  # the API's OpenAPI pages are served without a token only
+        lines.append(f"  ui     {api}/docs")
+    if flower_port is not None:
+        auth = " (user ostra, password: the API token)" if _api_tokens() else ""
+        lines.append(f"  flower http://127.0.0.1:{flower_port}{auth}")
+    lines += [
+        "in another shell:",
+        f"  export OSTRA_REDIS_URL={redis_url}    # or OSTRA_URL={api}",
+    ]
+    err.print("\n".join(lines), soft_wrap=True)
 
 
 @server_app.command("standalone")
@@ -309,6 +394,24 @@ def server_standalone(
     ] = None,
     loglevel: LogLevelOption = "INFO",
     access_log: AccessLogOption = True,
+    redis_port: Annotated[
+        int,
+        typer.Option(
+            "--redis-port",
+            min=0,
+            max=65535,
+            help="The embedded Redis's port (the next free one if taken; 0: any).",
+        ),
+    ] = DEFAULT_REDIS_PORT,
+    flower: Annotated[
+        bool,
+        typer.Option(
+            "--flower",
+            help="Also start Flower on the same broker (127.0.0.1, --flower-port), behind "
+            "the API's token as its basic-auth password (user `ostra`).",
+        ),
+    ] = False,
+    flower_port: Annotated[int, typer.Option("--flower-port", min=1, max=65535)] = 5555,
 ) -> None:
     """Embedded Redis, a local worker, the reconciler and the REST API, in one command.
 
@@ -336,7 +439,9 @@ def server_standalone(
     except OSError:
         lock.close()
         raise OstraError(f"another `ostra server standalone` is using {directory}") from None
-    server = EmbeddedRedis(directory / "redis", appendonly=True)
+    server = EmbeddedRedis(
+        directory / "redis", appendonly=True, port=_redis_port(redis_port) or None
+    )
     worker: LocalWorker | None = None
     stop = threading.Event()
     stopping = threading.Event()
@@ -345,6 +450,7 @@ def server_standalone(
     watcher: threading.Thread | None = None
     clients: list[Client] = []
     sock: socket.socket | None = None
+    flower_proc: subprocess.Popen[bytes] | None = None
     try:
         with interruptible():
             try:
@@ -411,6 +517,10 @@ def server_standalone(
                 )
                 watcher.start()
                 clients.append(Client(server.url))
+                if flower:
+                    flower_proc = start_flower(flower_port, directory)
+                    log.info("standalone: flower pid %d", flower_proc.pid)
+                _banner(server.url, sock, flower_port if flower else None)
                 _serve(clients[-1], sock, loglevel=loglevel, access_log=access_log)
             except KeyboardInterrupt:  # SIGTERM or Ctrl-C, during startup or re-raised
                 pass
@@ -426,6 +536,9 @@ def server_standalone(
                 watcher.join(10)
             if sock is not None:
                 sock.close()
+            if flower_proc is not None:
+                log.info("standalone: stopping flower pid %d", flower_proc.pid)
+                stop_process(flower_proc)
             if worker is not None:
                 log.info("standalone: stopping worker pid %s (warm shutdown)", worker.pid)
                 _stop_worker(worker, force=force)
@@ -519,7 +632,8 @@ def dead_letters(
     from executor.cli.output import out, print_json
 
     with connect() as client:
-        entries = read_dead_letters(client.store.r, client.store.k.dead_letters, limit)
+        store = store_of(client, "ostra dead-letters")
+        entries = read_dead_letters(store.r, store.k.dead_letters, limit)
     if as_json:
         print_json(entries)
         return

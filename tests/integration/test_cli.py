@@ -265,11 +265,11 @@ def test_execution_not_found_exits_1(redis_server: EmbeddedRedis) -> None:
         assert proc.stdout == ""
 
 
-def test_unreachable_redis_is_one_line_without_password() -> None:
+def test_unreachable_redis_is_one_line_without_password_exit_2() -> None:
     url = f"redis://:hunter2secret@127.0.0.1:{free_port()}/0"
     for args in (["execution", "list"], ["run", "examples/hello.yaml"]):
         proc = ostra(*args, redis_url=url)
-        assert proc.returncode == 1, proc.stderr
+        assert proc.returncode == 2, proc.stderr  # nothing to talk to: as a usage error
         assert proc.stderr.startswith("error: cannot reach redis at redis://:***@127.0.0.1:")
         assert len(proc.stderr.strip().splitlines()) == 1
         assert "hunter2secret" not in proc.stderr + proc.stdout

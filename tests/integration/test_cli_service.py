@@ -270,7 +270,7 @@ def test_server_api_without_redis_fails_fast() -> None:
         str(free_port()),
         redis_url=f"redis://:hunter2@127.0.0.1:{free_port()}/0",
     )
-    assert proc.returncode == 1
+    assert proc.returncode == 2
     assert "error: cannot reach redis" in proc.stderr and "hunter2" not in proc.stderr
 
 

@@ -255,14 +255,32 @@ def test_shared_environment_comes_from_an_anchor(services: dict[str, dict[str, A
         assert service["depends_on"]["redis"]["condition"] == "service_healthy", name
 
 
-def test_redis_is_durable_and_needs_the_password(services: dict[str, dict[str, Any]]) -> None:
+def redis_argv(service: dict[str, Any], tmp: Path) -> list[str]:
+    """The redis service's ``sh -c`` script run here: the config file it writes (in
+    ``tmp``) and the redis-server argv it execs."""
+    argv = argv_of(service)
+    assert argv[:2] == ["sh", "-c"], argv
+    script = argv[2].replace("/tmp/auth.conf", str(tmp / "auth.conf"))
+    subprocess.run(
+        ["sh", "-c", script.split("&& exec", 1)[0]],
+        env={**os.environ, **environment_of(service)},
+        check=True,
+    )
+    return shlex.split(script.split("&& exec", 1)[1])
+
+
+def test_redis_is_durable_and_needs_the_password(
+    services: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
     redis_service = services["redis"]
-    assert str(redis_service["image"]).startswith("redis:7")
-    argv = argv_of(redis_service)
+    assert re.fullmatch(r"redis:7\.\d+\.\d+", str(redis_service["image"])), "pin the version"
+    argv = redis_argv(redis_service, tmp_path)
     assert argv[0] == "redis-server"
     assert option(argv, "--appendonly") == "yes"
     assert option(argv, "--appendfsync") == "everysec"
-    assert option(argv, "--requirepass") == ENV["REDIS_PASSWORD"]
+    # the password from the environment into a file only the container sees
+    assert (tmp_path / "auth.conf").read_text() == f'requirepass "{ENV["REDIS_PASSWORD"]}"\n'
+    assert (tmp_path / "auth.conf").stat().st_mode & 0o077 == 0
     assert any(str(v).endswith(":/data") for v in redis_service["volumes"]), "no data volume"
     check = redis_service["healthcheck"]["test"]
     check_text = " ".join(check) if isinstance(check, list) else check
@@ -273,6 +291,48 @@ def test_redis_is_durable_and_needs_the_password(services: dict[str, dict[str, A
         or ENV["REDIS_PASSWORD"] in check_text
     )
     assert "PONG" in check_text
+
+
+def test_no_secret_is_on_a_command_line(services: dict[str, dict[str, Any]]) -> None:
+    # `ps` and `docker inspect` (Args) show commands: credentials come from the
+    # environment or files only
+    for name, service in services.items():
+        command = " ".join(argv_of(service))
+        for value in SECRET_VALUES:
+            assert value not in command, f"{name}: a secret on its command line"
+        check = (service.get("healthcheck") or {}).get("test") or []
+        for value in SECRET_VALUES:
+            assert value not in " ".join(check), f"{name}: a secret in its healthcheck"
+
+
+def test_images_are_pinned_logs_rotated_and_flower_state_kept(
+    services: dict[str, dict[str, Any]], compose: dict[str, Any]
+) -> None:
+    from executor import __version__
+
+    for name, service in services.items():
+        image = str(service["image"])
+        assert ":" in image and not image.endswith((":latest", ":local", ":7")), name
+        logging = service["logging"]
+        assert logging["driver"] == "json-file" and logging["options"]["max-size"], name
+    assert services["api"]["image"] == f"ostra:{__version__}"
+    flower_argv = argv_of(services["flower"])
+    assert option(flower_argv, "--persistent") == "True"
+    db = option(flower_argv, "--db") or ""
+    assert any(db.startswith(v.split(":", 1)[1] + "/") for v in services["flower"]["volumes"])
+    assert "flower-data" in compose["volumes"]
+    example = (ROOT / ".env.example").read_text()
+    for variable in ENV:
+        assert re.search(rf"^{variable}=", example, re.M), f".env.example lacks {variable}"
+
+
+def test_worker_and_orchestration_have_health_checks(services: dict[str, dict[str, Any]]) -> None:
+    for name in ("worker", "orchestration", "api", "flower", "redis"):
+        assert services[name]["healthcheck"]["test"], name
+    check = " ".join(services["worker"]["healthcheck"]["test"])
+    # its own node: the name it is given, on its own container's hostname
+    assert "inspect ping --destination ostra-worker@$HOSTNAME" in check
+    assert option(argv_of(services["worker"]), "--name") == "ostra-worker@%h"
 
 
 def test_published_ports_are_bound_to_loopback(services: dict[str, dict[str, Any]]) -> None:
@@ -301,7 +361,9 @@ def test_flower_needs_credentials(services: dict[str, dict[str, Any]]) -> None:
     flower = services["flower"]
     argv = argv_of(flower)
     assert argv[:4] == ["celery", "-A", "workers", "flower"]
-    assert option(argv, "--basic-auth") == f"{ENV['FLOWER_USER']}:{ENV['FLOWER_PASSWORD']}"
+    assert option(argv, "--basic-auth") is None  # never on its command line
+    auth = environment_of(flower)["FLOWER_BASIC_AUTH"]
+    assert auth == f"{ENV['FLOWER_USER']}:{ENV['FLOWER_PASSWORD']}"
     assert option(argv, "--address") == "0.0.0.0"  # inside the container; published on
     assert option(argv, "--port") == "5555"  # 127.0.0.1 only (see the ports test)
     columns = option(argv, "--tasks-columns") or option(argv, "--tasks_columns") or ""
@@ -318,7 +380,9 @@ def test_dockerfile_runs_as_a_user_without_secrets() -> None:
         if line.strip() and not line.lstrip().startswith("#")
     ]
     assert all(
-        line.split()[1] == "python:3.11-slim" for line in lines if line.upper().startswith("FROM ")
+        re.fullmatch(r"python:3\.11\.\d+-slim", line.split()[1])  # pinned to a patch version
+        for line in lines
+        if line.upper().startswith("FROM ")
     )
     users = [line.split()[1] for line in lines if line.upper().startswith("USER ")]
     assert users and users[-1] not in ("root", "0"), "the image must not run as root"
@@ -403,6 +467,7 @@ class Stack:
 
         def adapt(arg: str) -> str:
             arg = arg.replace("0.0.0.0", "127.0.0.1")
+            arg = arg.replace("/home/ostra/flower", str(self.workdir))  # Flower's volume
             for target, local in ports.items():
                 if arg == str(target):
                     return str(local)
@@ -443,7 +508,7 @@ class Stack:
 def stack(
     services: dict[str, dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
-    password = option(argv_of(services["redis"]), "--requirepass")
+    password = environment_of(services["redis"])["REDIS_PASSWORD"]
     server = EmbeddedRedis(tmp_path_factory.mktemp("compose-redis"), password=password)
     server.start()
     running = Stack(services, server, tmp_path_factory.mktemp("compose-services"))
@@ -547,7 +612,7 @@ def flower(stack: Stack) -> Service:
     def worker_online() -> bool:
         status, body = http(f"{base}/api/workers?status=1", FLOWER_AUTH)
         return status == 200 and any(
-            str(worker.pid) in name and alive for name, alive in json.loads(body).items()
+            name == f"ostra-worker@{HOSTNAME}" and alive for name, alive in json.loads(body).items()
         )
 
     # Online from its heartbeat events: Flower's event receiver is connected.
@@ -608,12 +673,30 @@ def test_flower_lists_the_worker(stack: Stack, flower: Service) -> None:
     base = f"http://127.0.0.1:{flower.ports[5555]}"
     status, body = http(f"{base}/api/workers?refresh=1", FLOWER_AUTH)
     assert status == 200
-    worker = stack.running["worker"]
-    name = f"ostra-ostra-{worker.pid}@{HOSTNAME}"  # `ostra worker` execs celery: same PID
+    assert stack.running["worker"].alive()
+    name = f"ostra-worker@{HOSTNAME}"  # --name ostra-worker@%h
     workers = json.loads(body)
     assert name in workers, list(workers)
     assert "ostra.run_task_run" in workers[name]["registered"]
     assert [q["name"] for q in workers[name]["active_queues"]] == ["ostra"]
+
+
+def run_healthcheck(stack: Stack, name: str, hostname: str = HOSTNAME) -> int:
+    """Service ``name``'s healthcheck, run here with its environment; its exit code."""
+    test = stack.definitions[name]["healthcheck"]["test"]
+    kind, *rest = test
+    argv = ["sh", "-c", rest[0]] if kind == "CMD-SHELL" else rest
+    env = {**os.environ, **stack.localize(name).env, "HOSTNAME": hostname}
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    return subprocess.run(argv, env=env, capture_output=True, timeout=60, check=False).returncode
+
+
+def test_the_health_checks_of_worker_and_orchestration_pass_here(
+    stack: Stack, flower: Service
+) -> None:
+    assert run_healthcheck(stack, "worker") == 0  # the worker started by the flower fixture
+    assert run_healthcheck(stack, "worker", hostname="not-this-one") != 0  # its own node only
+    assert run_healthcheck(stack, "orchestration") == 0
 
 
 def test_flower_shows_jobs_by_flow_task_and_execution(flower_view: FlowerView) -> None:
