@@ -17,8 +17,8 @@ metric                                     type        labels
 ``ostra_attempts_ended_total``              counter     task_type, state
 ``ostra_attempt_duration_seconds``          histogram   task_type, state
 ``ostra_task_run_retries_total``            counter     task_type
-``ostra_attempts_resubmitted_total``        counter     task_type (attempts lost with
-                                                        their worker, recorded RESUBMITTED)
+``ostra_attempts_resubmitted_total``        counter     — (attempts lost with their
+                                                        worker, recorded RESUBMITTED)
 ``ostra_reconciler_sweeps_total``           counter     —
 ``ostra_reconciler_recovered_total``        counter     action (``resent``, ``advanced``,
                                                         ``slot_freed``, ``resumed``)
@@ -81,7 +81,6 @@ retries_total = Counter(
 resubmitted_total = Counter(
     "ostra_attempts_resubmitted",
     "Attempts whose worker was lost, recorded RESUBMITTED by the next delivery",
-    ["task_type"],
 )
 reconciler_sweeps_total = Counter("ostra_reconciler_sweeps", "Reconciler sweeps done")
 reconciler_recovered_total = Counter(
@@ -136,10 +135,10 @@ def count_attempt_ended(
             retries_total.labels(task_type).inc()
 
 
-def count_resubmitted(task_type: str) -> None:
-    """An attempt of a ``task_type`` task was lost with its worker (RESUBMITTED)."""
+def count_resubmitted() -> None:
+    """An attempt was lost with its worker (recorded RESUBMITTED)."""
     if ENABLED:
-        resubmitted_total.labels(task_type).inc()
+        resubmitted_total.inc()
 
 
 def count_sweep(recovered: dict[str, int]) -> None:

@@ -516,8 +516,12 @@ class Store(Protocol):
     def last_sweep(self) -> float | None:
         """When a reconciler sweep last ran (None: never)."""
 
-    def worker_seen(self, name: str, at: float) -> None:
-        """Note that worker ``name`` was alive at ``at`` (epoch seconds)."""
+    def worker_seen(self, name: str, at: float, queues: Iterable[str] = ()) -> None:
+        """Note that worker ``name`` was alive at ``at`` (epoch seconds), consuming
+        ``queues``."""
+
+    def queues_seen(self, since: float) -> list[str]:
+        """The queues live workers consumed at ``since`` or later (sorted)."""
 
     def workers_seen(self, since: float) -> list[tuple[str, float]]:
         """The workers seen alive at ``since`` or later, with when (latest first); the

@@ -56,6 +56,7 @@ P:reconciler:lock               string  held by the one process sweeping ``P:act
 P:reconciler:last               string  when a sweep last ran (epoch seconds; ``/health``)
 P:workers                       zset    worker node names, by when each was last seen alive
                                         (its main process, every sweep interval; a day kept)
+P:workers:queues                zset    queues those workers consume, by when last seen
 P:active:fails                  hash    ``EID|TRID`` -> failed sweeps of that entry in a
                                         row (the reconciler backs it off)
 P:deadletter                    list    poison queue messages, JSON, newest first
@@ -214,6 +215,10 @@ class Keys:
     @property
     def workers(self) -> str:
         return f"{self.prefix}:workers"
+
+    @property
+    def worker_queues(self) -> str:
+        return f"{self.prefix}:workers:queues"
 
     @property
     def dead_letters(self) -> str:

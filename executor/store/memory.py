@@ -183,6 +183,7 @@ class MemoryStore:
         self._idx_all: dict[str, float] = {}
         self._last_sweep: float | None = None
         self._workers: dict[str, float] = {}
+        self._queues: dict[str, float] = {}
         self._idx_flow: dict[tuple[str, str], dict[str, float]] = {}
         self._idx_state: dict[str, dict[str, float]] = {}
         self._idx_ended: dict[str, float] = {}
@@ -1410,12 +1411,20 @@ class MemoryStore:
         with self._lock:
             return self._last_sweep
 
-    def worker_seen(self, name: str, at: float) -> None:
-        """Note that worker ``name`` was alive at ``at``."""
+    def worker_seen(self, name: str, at: float, queues: Iterable[str] = ()) -> None:
+        """Note that worker ``name`` was alive at ``at``, consuming ``queues``."""
         with self._lock:
             self._workers[name] = at
-            for old in [w for w, t in self._workers.items() if t < at - WORKER_MEMORY_S]:
-                del self._workers[old]
+            for q in queues:
+                self._queues[q] = at
+            for seen in (self._workers, self._queues):
+                for old in [w for w, t in seen.items() if t < at - WORKER_MEMORY_S]:
+                    del seen[old]
+
+    def queues_seen(self, since: float) -> list[str]:
+        """The queues live workers consumed at ``since`` or later."""
+        with self._lock:
+            return sorted(q for q, t in self._queues.items() if t >= since)
 
     def workers_seen(self, since: float) -> list[tuple[str, float]]:
         """The workers seen alive at ``since`` or later, latest first."""

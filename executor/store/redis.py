@@ -1288,15 +1288,26 @@ class RedisStore:
         return float(raw) if raw is not None else None
 
     @_translate
-    def worker_seen(self, name: str, at: float) -> None:
+    def worker_seen(self, name: str, at: float, queues: Iterable[str] = ()) -> None:
         with self.r.pipeline(transaction=False) as pipe:
             pipe.zadd(self.k.workers, {name: at})
             pipe.zremrangebyscore(self.k.workers, "-inf", at - WORKER_MEMORY_S)
+            names = {q: at for q in queues}
+            if names:
+                pipe.zadd(self.k.worker_queues, names)  # type: ignore[arg-type]
+            pipe.zremrangebyscore(self.k.worker_queues, "-inf", at - WORKER_MEMORY_S)
             pipe.execute()
 
     @_translate
+    def queues_seen(self, since: float) -> list[str]:
+        return sorted(_s(q) for q in self.r.zrangebyscore(self.k.worker_queues, since, "+inf"))
+
+    @_translate
     def workers_seen(self, since: float) -> list[tuple[str, float]]:
-        rows = self.r.zrevrangebyscore(self.k.workers, "+inf", since, withscores=True)
+        rows = cast(
+            "list[tuple[bytes, float]]",
+            self.r.zrevrangebyscore(self.k.workers, "+inf", since, withscores=True),
+        )
         return [(_s(name), float(at)) for name, at in rows]
 
     @_translate
