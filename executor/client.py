@@ -27,10 +27,11 @@ from executor.errors import (
     InputValidationError,
     KVNotFound,
     Problem,
+    QueueNameError,
     StateConflict,
     WaitTimeout,
 )
-from executor.flow import Flow
+from executor.flow import Flow, worker_group_problem
 from executor.ids import new_id
 from executor.inputs import masked_inputs, resolve_inputs
 from executor.kv import KVEntry, KVType, TypedValue, check_ttl
@@ -186,6 +187,12 @@ class Client:
         (``executor.observability.queues``)."""
         from executor.observability import queues as depth
 
+        asked = list(queues)
+        problems = [
+            Problem("queue", message) for q in asked if (message := worker_group_problem(q))
+        ]
+        if problems:
+            raise QueueNameError(problems)
         store = self.store
         if not isinstance(store, RedisStore):
             return []
@@ -193,7 +200,7 @@ class Client:
             self.settings.queue,
             *store.queues_seen(time.time() - WORKER_MEMORY_S),
             *split_patterns(os.environ.get("OSTRA_METRICS_QUEUES", "")),
-            *queues,
+            *asked,
         ]
         prefix = self.orchestrator.dispatcher.broker.key_prefix
         return depth.queue_stats(store.r, names, store=store, key_prefix=prefix)

@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 app = Celery("workers", include=["workers.tasks"])
 app.conf.update(celery_config(get_settings()))
 dispatch.set_app(app)
+tracing.install_log_ids()
 
 _reconciler_stop = threading.Event()
 
@@ -64,7 +65,6 @@ def _start_reconciler(sender: Any = None, **_: Any) -> None:
         queues = [q.name for q in sender.task_consumer.queues]
     except AttributeError:
         queues = [settings.queue]
-    tracing.install_log_ids()
     thread = threading.Thread(
         target=_watch,
         args=(name, queues, interval, _reconciler_stop),
@@ -74,7 +74,10 @@ def _start_reconciler(sender: Any = None, **_: Any) -> None:
     thread.start()
     log.info("ostra reconciler running every %.1fs", interval)
     if metrics_dir.wanted():
-        serve_metrics()
+        try:
+            serve_metrics()
+        except (OSError, ValueError) as exc:  # a port in use: count on, say why it is not served
+            log.error("ostra worker: cannot serve metrics on OSTRA_METRICS_PORT: %s", exc)
 
 
 @signals.worker_shutdown.connect

@@ -92,6 +92,14 @@ def _holder_dead(holder: str, live: Callable[[str], bool]) -> bool:
     return False
 
 
+def _type_name(task: TaskDef) -> str:
+    """The task's type by its full name (``Return`` is ``io.kestra.plugin.core.debug.Return``)."""
+    try:
+        return task.task_type.name
+    except LookupError:
+        return task.type
+
+
 class _GaveUp(Exception):
     """Redis stayed unreachable until the lease lapsed (or the time to advance passed)."""
 
@@ -177,7 +185,7 @@ class AttemptRunner:
         task = flow.task(res.task_id)
         n = res.attempt
         if span is not None:
-            span.set_attribute("ostra.task.type", task.type)
+            span.set_attribute("ostra.task.type", _type_name(task))
         timeout = task.timeout.total_seconds() if task.timeout else None
         killed_cache: list[float] = [0.0, 0.0]  # (checked at, killed?)
 
@@ -344,8 +352,9 @@ class AttemptRunner:
             return
         now = time.time()
         ended = final if final is not None and final.is_terminated() else None
+        type_name = _type_name(task)
         metrics.count_attempt_ended(
-            task.type,
+            type_name,
             result.attempt_state.value,
             now - result.started,
             ended.value if ended is not None else None,
@@ -353,7 +362,7 @@ class AttemptRunner:
         )
         if ended is not None:
             tracing.task_run_ended(
-                eid, trid, task.id, task.type, ended.value, res.first_start, now, n
+                eid, trid, task.id, type_name, ended.value, res.first_start, now, n
             )
 
     def _persist(self, what: str, fn: Callable[[], T], gave_up: Callable[[], bool]) -> T:

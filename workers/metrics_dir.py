@@ -4,14 +4,17 @@
 multiprocess mode (``PROMETHEUS_MULTIPROC_DIR`` set) each process of the prefork pool
 writes its own memory-mapped files, which the worker's main process adds up when
 scraped. So this module is the first thing ``workers`` imports, and uses the standard
-library only. It acts only when the worker serves metrics (``OSTRA_METRICS_PORT``).
+library only (if ``prometheus-client`` was imported already, its value class is
+switched). It acts only when the worker serves metrics (``OSTRA_METRICS_PORT``).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
+from typing import Any
 
 #: Where this worker's processes write their values (set by ``prepare``).
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -46,6 +49,11 @@ def prepare() -> str | None:
         os.environ["OSTRA_METRICS_DIR_MADE"] = "1"
     os.environ[MULTIPROC_ENV] = path
     os.environ["OSTRA_METRICS_DIR_OWNER"] = str(os.getpid())
+    values: Any = sys.modules.get("prometheus_client.values")
+    if values is not None:
+        # Imported already (celery's command plugins import flower, which imports it):
+        # metrics made from now on (all of Ostra's) take the multiprocess value class.
+        values.ValueClass = values.get_value_class()
     return path
 
 

@@ -37,8 +37,8 @@ any other is a 404), and the controls also as ``/executions/{id}/actions/kill|..
                                             ``cursor`` with ``page``/``size``/``cursor``)
 ``GET    /api/v1/metrics/{id}``             a page of the execution's metrics
 ``GET    /api/v1/workers/queues``           queue depth per queue and worker group
-``GET    /health``                          liveness, Redis, workers, reconciler (no token;
-                                            ``?strict=true``: 503 unless all are UP)
+``GET    /health``                          liveness and Redis (no token; ``?checks=true``:
+                                            also live workers and the reconciler)
 ``GET    /metrics``                         Prometheus metrics and queue depth (a token, or
                                             ``OSTRA_METRICS_TOKEN``, when tokens are set)
 =========================================  ============================================

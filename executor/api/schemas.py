@@ -71,6 +71,7 @@ class Health(BaseModel):
     redis: str
     workers: str = "UNKNOWN"
     reconciler: str = "UNKNOWN"
+    ok: bool = False
     details: dict[str, Any] = {}
 
 

@@ -52,13 +52,14 @@ class Report:
     def as_json(self) -> dict[str, Any]:
         """The JSON body: ``status`` and ``redis`` (UP/DOWN, the API's liveness, as
         before), ``workers`` (UP/DOWN), ``reconciler`` (UP, STALLED, or NEVER when no sweep
-        was ever recorded) and ``details``."""
+        was ever recorded), ``ok`` (all three UP) and ``details``."""
         status = "UP" if self.redis == "UP" else "DOWN"
         return {
             "status": status,
             "redis": self.redis,
             "workers": self.workers,
             "reconciler": self.reconciler,
+            "ok": self.ok,
             "details": self.details,
         }
 

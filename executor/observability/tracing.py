@@ -338,30 +338,30 @@ def attempt_span(
         yield span
 
 
-class TraceIds(logging.Filter):
-    """Adds the current span's ids to log records (``trace_id``, ``span_id``) and to the
-    end of their message, so a log line can be found from its trace and back."""
+_factory_installed = False
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        from opentelemetry import trace as api
 
+def install_log_ids() -> None:
+    """When tracing is on, make every log record of this process carry the current
+    span's ids (``trace_id``, ``span_id`` attributes, and at the end of the message), so
+    a log line can be found from its trace and back (a record factory: it sees every
+    record, whichever handler writes it)."""
+    global _factory_installed
+    if not ENABLED or _factory_installed:
+        return
+    from opentelemetry import trace as api
+
+    make = logging.getLogRecordFactory()
+
+    def record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        rec = make(*args, **kwargs)
         ctx = api.get_current_span().get_span_context()
         trace, span = "", ""
         if ctx.is_valid:
             trace, span = f"{ctx.trace_id:032x}", f"{ctx.span_id:016x}"
-            if not getattr(record, "_ostra_ids", False):
-                record.msg = f"{record.msg} [trace_id={trace} span_id={span}]"
-                record._ostra_ids = True
-        record.trace_id, record.span_id = trace, span  # type: ignore[attr-defined]
-        return True
+            rec.msg = f"{rec.msg} [trace_id={trace} span_id={span}]"
+        rec.trace_id, rec.span_id = trace, span  # type: ignore[attr-defined]
+        return rec
 
-
-def install_log_ids(logger: logging.Logger | None = None) -> None:
-    """Put :class:`TraceIds` on the handlers of ``logger`` (the root logger) when
-    tracing is on."""
-    if not ENABLED:
-        return
-    target = logger or logging.getLogger()
-    for handler in target.handlers:
-        if not any(isinstance(f, TraceIds) for f in handler.filters):
-            handler.addFilter(TraceIds())
+    logging.setLogRecordFactory(record)
+    _factory_installed = True

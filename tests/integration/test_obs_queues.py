@@ -20,6 +20,12 @@ from executor.embedded import EmbeddedRedis
 pytestmark = pytest.mark.integration
 
 
+def _flow(flow_id: str, group: str) -> Flow:
+    """A flow of one Log task sent to worker group ``group``."""
+    task = {"id": "a", "type": "Log", "message": "x", "workerGroup": group}
+    return Flow.from_dict({"id": flow_id, "namespace": "obs", "tasks": [task]})
+
+
 @pytest.fixture
 def obs_client(redis_server: EmbeddedRedis) -> Iterator[Client]:
     c = Client(redis_server.url)
@@ -33,9 +39,7 @@ def test_depth_counts_priority_sub_lists_and_unacked(
 ) -> None:
     group = f"obs-{uuid.uuid4().hex[:8]}"
     monkeypatch.setenv("OSTRA_METRICS_QUEUES", group)  # watched before any worker serves it
-    flow = Flow.from_yaml(
-        f"id: q\nnamespace: obs\ntasks:\n  - {{id: a, type: Log, message: x, workerGroup: {group}}}\n"
-    )
+    flow = _flow("q", group)
     app = obs_client.orchestrator.dispatcher.app
     with Connection(obs_client.settings.url) as conn:
         q = conn.SimpleQueue(group)
@@ -73,9 +77,7 @@ def test_depth_counts_priority_sub_lists_and_unacked(
 
 def test_oldest_waiting_age_grows_with_the_wait(obs_client: Client) -> None:
     group = f"obs-{uuid.uuid4().hex[:8]}"
-    flow = Flow.from_yaml(
-        f"id: age\nnamespace: obs\ntasks:\n  - {{id: a, type: Log, message: x, workerGroup: {group}}}\n"
-    )
+    flow = _flow("age", group)
     obs_client.submit(flow)
     first = obs_client.queue_stats([group])[-1]
     time.sleep(1.1)
@@ -92,7 +94,8 @@ def test_metrics_need_a_token_when_tokens_are_set(
     monkeypatch.setenv("OSTRA_METRICS_TOKEN", "scrape-only")
     with TestClient(create_app(obs_client, token="api-token")) as http:
         assert http.get("/metrics").status_code == 401
-        assert http.get("/metrics", headers={"Authorization": "Bearer api-token"}).status_code == 200
+        api = http.get("/metrics", headers={"Authorization": "Bearer api-token"})
+        assert api.status_code == 200
         ok = http.get("/metrics", headers={"Authorization": "Bearer scrape-only"})
         assert ok.status_code == 200 and "ostra_queue_scrape_error 0.0" in ok.text
         # The scrape-only token opens /metrics only.

@@ -6,7 +6,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from executor.observability import health, metrics, queues, tracing
-from executor.pebble.budget import BudgetExceeded, Budget
+from executor.pebble.budget import Budget, BudgetExceeded
 from executor.store.memory import MemoryStore
 
 

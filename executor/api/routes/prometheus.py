@@ -32,7 +32,7 @@ def metrics_router(client: Client, tokens: list[bytes]) -> APIRouter:
     public = os.environ.get("OSTRA_METRICS_PUBLIC", "").strip().lower() in _TRUE
     accepted = [] if public or not tokens else [*tokens, *_scrape_tokens()]
     queues = CollectorRegistry(auto_describe=False)
-    queues.register(QueueCollector(client.queue_stats))
+    queues.register(QueueCollector(lambda: client.queue_stats()))
     router = APIRouter(tags=["observability"])
 
     def authenticate(
@@ -51,7 +51,7 @@ def metrics_router(client: Client, tokens: list[bytes]) -> APIRouter:
         "/metrics",
         summary="Prometheus metrics: counts, durations and queue depth",
         response_class=Response,
-        dependencies=[Depends(authenticate)],
+        dependencies=[Depends(authenticate)] if accepted else [],
         responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
     )
     def prometheus_metrics() -> Response:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 
 from executor.api.service import ApiDep
+from executor.flow import WORKER_GROUP_RE
 
 router = APIRouter(tags=["workers"])
 
@@ -21,8 +22,12 @@ router = APIRouter(tags=["workers"])
 def worker_queues(
     api: ApiDep,
     queue: Annotated[
-        list[str] | None, Query(description="Also report these queues (worker groups)")
+        str | None,
+        Query(
+            description="Also report this queue (a worker group)", pattern=WORKER_GROUP_RE.pattern
+        ),
     ] = None,
 ) -> Response:
-    stats: list[dict[str, Any]] = [s.as_json() for s in api.client.queue_stats(queue or ())]
+    asked = [queue] if queue else []
+    stats: list[dict[str, Any]] = [s.as_json() for s in api.client.queue_stats(asked)]
     return JSONResponse({"results": stats, "total": len(stats)})
