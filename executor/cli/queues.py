@@ -33,7 +33,10 @@ def queue_stats(
     if as_json:
         print_json([s.as_json() for s in stats])
         return
-    table = Table("queue", "waiting", "by priority", "reserved", "retries <1m", "later", "oldest")
+    table = Table()
+    table.add_column("queue", no_wrap=True)
+    for name in ("waiting", "by priority", "reserved", "retries <1m", "later", "oldest"):
+        table.add_column(name)
     for s in stats:
         by = " ".join(f"{p}:{n}" for p, n in s.waiting_by_priority.items() if n) or "-"
         age = s.oldest_waiting_age_seconds
