@@ -38,6 +38,8 @@ from kombu.transport import TRANSPORT_ALIASES
 from kombu.transport import redis as kombu_redis
 from kombu.utils.encoding import bytes_to_str
 
+from executor.observability import metrics
+
 log = logging.getLogger("ostra.broker")
 
 #: This module's transport, as kombu names transports.
@@ -196,6 +198,7 @@ class Channel(kombu_redis.Channel):  # type: ignore[misc]
         the consumer must go on.
         """
         log.error("dead-lettered a message from queue %r: %s", queue, reason)
+        metrics.count_dead_letter(queue)
         try:
             with self.conn_or_acquire() as client:
                 push_dead_letter(

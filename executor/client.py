@@ -12,8 +12,9 @@
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
@@ -26,10 +27,11 @@ from executor.errors import (
     InputValidationError,
     KVNotFound,
     Problem,
+    QueueNameError,
     StateConflict,
     WaitTimeout,
 )
-from executor.flow import Flow
+from executor.flow import Flow, worker_group_problem
 from executor.ids import new_id
 from executor.inputs import masked_inputs, resolve_inputs
 from executor.kv import KVEntry, KVType, TypedValue, check_ttl
@@ -45,11 +47,14 @@ from executor.models import (
     MetricEntry,
     StateEvent,
 )
+from executor.observability import metrics
+from executor.observability.queues import QueueStats
 from executor.orchestrator import Orchestrator
 from executor.python_modules import check_flow
-from executor.settings import Settings, get_settings
+from executor.settings import Settings, get_settings, split_patterns
 from executor.state import StateType
 from executor.store import RedisStore
+from executor.store.base import WORKER_MEMORY_S
 
 FlowRef = Flow | tuple[str, str] | str | Path
 
@@ -169,10 +174,36 @@ class Client:
             eid, resolved, values, all_labels, first, time.time() + self.settings.pending_grace
         )
         assert created is not None
+        metrics.count_execution_created(resolved.namespace, resolved.id)
         state = self.orchestrator.begin_execution(eid, resolved, first)
         if state != StateType.CREATED:  # queued or ended at once (concurrency limit, no task)
             return self.get(eid)
         return self._masked(created, resolved)
+
+    def queue_stats(self, queues: Iterable[str] = ()) -> list[QueueStats]:
+        """The depth of the default queue, of every queue a live worker consumed in the
+        last day, of ``OSTRA_METRICS_QUEUES`` (comma-separated worker groups to watch even
+        before a worker serves them) and of ``queues``
+        (``executor.observability.queues``)."""
+        from executor.observability import queues as depth
+
+        asked = list(queues)
+        problems = [
+            Problem("queue", message) for q in asked if (message := worker_group_problem(q))
+        ]
+        if problems:
+            raise QueueNameError(problems)
+        store = self.store
+        if not isinstance(store, RedisStore):
+            return []
+        names = [
+            self.settings.queue,
+            *store.queues_seen(time.time() - WORKER_MEMORY_S),
+            *split_patterns(os.environ.get("OSTRA_METRICS_QUEUES", "")),
+            *asked,
+        ]
+        prefix = self.orchestrator.dispatcher.broker.key_prefix
+        return depth.queue_stats(store.r, names, store=store, key_prefix=prefix)
 
     def get(self, execution_id: str) -> Execution:
         """The execution with all its task runs, attempts and outputs (SECRET inputs

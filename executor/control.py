@@ -14,6 +14,7 @@ from executor.executor_tasks import ended_of
 from executor.flow import Flow
 from executor.ids import new_id
 from executor.inputs import resolve_inputs
+from executor.observability import metrics
 from executor.state import StateType
 from executor.store.base import Status, TaskRunRow
 
@@ -191,5 +192,6 @@ class Control:
             original_id=source.original_id or eid,
             copies=copies,
         )
+        metrics.count_execution_created(flow.namespace, flow.id)
         self.o.begin_execution(new, flow, first)
         return new

@@ -17,6 +17,7 @@ from celery import Celery
 
 from executor.celery_config import RUN_TASK_RUN, celery_config
 from executor.messages import MessageBuilder, Outgoing
+from executor.observability import tracing
 from executor.settings import Settings, get_settings
 
 _app: Celery | None = None
@@ -96,5 +97,6 @@ class Dispatcher:
             producer=producer,
             # no result to wait for: without this, Celery subscribes to its result channel
             ignore_result=True,
+            headers={"traceparent": tracing.traceparent(eid, trid)} if tracing.ENABLED else None,
         )
         return task_id

@@ -88,6 +88,12 @@ class InputValidationError(ValidationFailed):
     what = "inputs"
 
 
+class QueueNameError(ValidationFailed):
+    """A queue (worker group) asked for is not a valid queue name."""
+
+    what = "queue"
+
+
 class NotFoundError(OstraError):
     """Something asked for by id does not exist."""
 

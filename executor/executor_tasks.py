@@ -41,6 +41,7 @@ from executor.flowables import LOOP_UNTIL, WAIT_FOR, child_lists
 from executor.ids import derived_id
 from executor.inputs import resolve_inputs
 from executor.models import Label, LogEntry
+from executor.observability import metrics
 from executor.pebble.runtime import RenderRuntime, using
 from executor.render_context import build_context
 from executor.state import StateType
@@ -366,6 +367,7 @@ class ExecutorTasks:
             only_if_absent=True,
         )
         if created:
+            metrics.count_execution_created(child_flow.namespace, child_flow.id)
             self.o.begin_execution(child, child_flow, first)
         else:
             # Started before (a restart of this task run, or a duplicate start).

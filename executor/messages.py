@@ -23,6 +23,7 @@ import uuid
 from dataclasses import dataclass
 
 from executor.celery_config import RUN_TASK_RUN
+from executor.observability import tracing
 
 _HOST = socket.gethostname()
 _EMBED = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
@@ -87,5 +88,8 @@ class MessageBuilder:
                 "delivery_tag": str(uuid.uuid4()),
             },
         }
+        if tracing.ENABLED:
+            # W3C trace context of the task run, the parent of its attempts' spans.
+            message["headers"]["traceparent"] = tracing.traceparent(eid, trid)  # type: ignore[index]
         # Priority 0 is the queue's own list (kombu's ``_q_for_pri``).
         return Outgoing(self.key_prefix + queue, json.dumps(message), task_id)

@@ -33,6 +33,7 @@ from executor.executor_tasks import ExecutorTasks, ended_of
 from executor.flow import Flow
 from executor.ids import derived_id, new_id
 from executor.models import LogEntry
+from executor.observability import events, metrics
 from executor.pebble.budget import render_budget
 from executor.pebble.runtime import RenderRuntime, using
 from executor.render_context import build_context
@@ -331,6 +332,7 @@ class Orchestrator:
     def ended(self, eid: str, final: StateType) -> None:
         """Say that an execution ended (here, or in a worker's finish step: ``plan_next``)."""
         log.info("execution %s ended %s", eid, final.value)
+        events.execution_ended(self.store, eid, final)
 
     def after_end(self, eid: str, final: StateType) -> None:
         """After an execution ended: queued executions, a waiting parent."""
@@ -413,6 +415,7 @@ class Orchestrator:
             ),
         )
         if created is not None:
+            metrics.count_execution_created(flow.namespace, flow.id)
             log.info("execution %s retried as %s", eid, new)
             self.begin_execution(new, flow, first)
         return new

@@ -40,6 +40,7 @@ from typing import TypeVar
 
 from executor.engine.outcomes import pause_expired
 from executor.errors import OstraError, StateConflict
+from executor.observability import metrics
 from executor.orchestrator import Orchestrator
 from executor.pebble.budget import render_budget
 from executor.state import StateType
@@ -48,6 +49,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds an entry whose sweep failed waits the first time (doubled at each failure).
 BACKOFF_BASE = 2.0
+#: What a sweep counts it moved on (``ostra_reconciler_recovered_total{action}``).
+RECOVERY_ACTIONS = ("resent", "advanced", "slot_freed", "resumed")
 
 T = TypeVar("T")
 
@@ -60,6 +63,8 @@ class Reconciler:
         self.store = orchestrator.store
         self.settings = orchestrator.settings
         self._token = uuid.uuid4().hex
+        #: What the last sweep moved on, by action (``RECOVERY_ACTIONS``; the metrics).
+        self.recovered: dict[str, int] = dict.fromkeys(RECOVERY_ACTIONS, 0)
 
     def sweep(self, now: float | None = None, *, lock_ms: int = 10_000) -> int:
         """One pass over due entries; returns how many it acted on (0 without the lock)."""
@@ -67,15 +72,20 @@ class Reconciler:
         if not self.store.acquire_sweep_lock(self._token, lock_ms):
             return 0
         acted = 0
+        self.recovered = dict.fromkeys(RECOVERY_ACTIONS, 0)
         try:
             # Entries for half the lock's time at most: the lock must outlive the sweep,
             # and entries left over are still due at the next one.
             acted += self._entries(now, time.monotonic() + lock_ms / 2000)
-            acted += self._phase("concurrency slots", self._slots, 0)
+            freed = self._phase("concurrency slots", self._slots, 0)
+            self.recovered["slot_freed"] += freed
+            acted += freed
             self._phase("promotions", self.orchestrator.promote, None)
             self._phase("retention", lambda: self.purge(now), None)
+            self._phase("last sweep", lambda: self.store.record_sweep(time.time()), None)
         finally:
             self.store.release_sweep_lock(self._token)
+        metrics.count_sweep(self.recovered)
         return acted
 
     def _entries(self, now: float, until: float) -> int:
@@ -153,6 +163,7 @@ class Reconciler:
             return 1
         if row.state.is_terminated():
             self.orchestrator.advance(eid, trid)
+            self.recovered["advanced"] += 1
             return 1
         if row.state == StateType.PAUSED:
             return self._pause_due(eid, trid, now)
@@ -180,6 +191,7 @@ class Reconciler:
         log.warning(
             "reconciler: sent task run %s of execution %s again (%s)", trid, eid, row.state.value
         )
+        self.recovered["resent"] += 1
         return 1
 
     def _slots(self) -> int:
@@ -212,6 +224,7 @@ class Reconciler:
         if at > now:
             self.store.set_active(eid, trid, at)
             return 0
+        self.recovered["resumed"] += 1
         if self.store.task_run_field(eid, trid, "loop") == "1":
             self.orchestrator.tasks.loop_wake(eid, trid)  # a loop's next iteration is due
             return 1

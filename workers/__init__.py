@@ -4,6 +4,11 @@
 task name (``ostra.run_task_run``).
 """
 
-from workers.app import app
+# First: Prometheus's multiprocess mode must be set before prometheus-client is imported.
+from workers import metrics_dir
+
+metrics_dir.prepare()
+
+from workers.app import app  # noqa: E402
 
 __all__ = ["app"]

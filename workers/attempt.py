@@ -33,6 +33,7 @@ from executor.errors import (
 from executor.flow import Flow, TaskDef
 from executor.inputs import is_secret
 from executor.models import LogEntry
+from executor.observability import metrics, tracing
 from executor.orchestrator import Orchestrator
 from executor.pebble.runtime import RenderRuntime, using
 from executor.render_context import build_context
@@ -91,6 +92,14 @@ def _holder_dead(holder: str, live: Callable[[str], bool]) -> bool:
     return False
 
 
+def _type_name(task: TaskDef) -> str:
+    """The task's type by its full name (``Return`` is ``io.kestra.plugin.core.debug.Return``)."""
+    try:
+        return task.task_type.name
+    except LookupError:
+        return task.type
+
+
 class _GaveUp(Exception):
     """Redis stayed unreachable until the lease lapsed (or the time to advance passed)."""
 
@@ -109,6 +118,7 @@ class _Result:
     retryable: bool = True
     outputs: dict[str, Any] | None = None
     error: str = ""
+    started: float = 0.0  # epoch seconds, when the attempt started on this worker
 
 
 class AttemptRunner:
@@ -142,6 +152,8 @@ class AttemptRunner:
             res = self.store.start_attempt(
                 eid, trid, me, lease, force=True, max_deliveries=deliveries, token=token
             )
+        if res.resubmitted:
+            metrics.count_resubmitted()
         if res.status == Status.BUSY:
             # Another worker holds a live lease: a duplicate delivery. Look again once the
             # lease could have lapsed; by then it either ended or its worker is gone.
@@ -157,14 +169,23 @@ class AttemptRunner:
             log.warning("task run %s of execution %s not found; message dropped", trid, eid)
             return Outcome()
         self.heartbeat.started(token)  # its lease exists: renewed from now on
-        return self._attempt(eid, trid, res, token, holder)
+        if not tracing.ENABLED:
+            return self._attempt(eid, trid, res, token, holder)
+        with tracing.attempt_span(eid, trid, res.task_id, "", res.attempt) as span:
+            outcome = self._attempt(eid, trid, res, token, holder, span)
+        return outcome
 
     # ------------------------------------------------------------------ one attempt
 
-    def _attempt(self, eid: str, trid: str, res: StartResult, token: str, holder: str) -> Outcome:
+    def _attempt(
+        self, eid: str, trid: str, res: StartResult, token: str, holder: str, span: Any = None
+    ) -> Outcome:
+        started = time.time()
         flow = self.store.get_flow(res.namespace, res.flow_id, res.revision)
         task = flow.task(res.task_id)
         n = res.attempt
+        if span is not None:
+            span.set_attribute("ostra.task.type", _type_name(task))
         timeout = task.timeout.total_seconds() if task.timeout else None
         killed_cache: list[float] = [0.0, 0.0]  # (checked at, killed?)
 
@@ -219,6 +240,9 @@ class AttemptRunner:
                 retryable=not isinstance(exc, TaskKilled),
                 error=str(exc),
             )
+        result.started = started
+        if span is not None:
+            span.set_attribute("ostra.state", result.attempt_state.value)
         if self.heartbeat.lost(token):
             # Another worker may run it by now: the next delivery records this attempt as
             # lost (RESUBMITTED) and runs the next one.
@@ -310,6 +334,36 @@ class AttemptRunner:
         except Exception as exc:
             ctx.log(traceback.format_exc(limit=8), "DEBUG")
             return _Result(S.FAILED, error=f"{type(exc).__name__}: {exc}")
+
+    @staticmethod
+    def _observe(
+        eid: str,
+        trid: str,
+        task: TaskDef,
+        n: int,
+        res: StartResult,
+        result: _Result,
+        final: StateType | None,
+        retried: bool,
+    ) -> None:
+        """Count the attempt that just ended and, if its task run ended with it, export
+        the task run's span (the metrics and traces of ``executor.observability``)."""
+        if not (metrics.ENABLED or tracing.ENABLED):
+            return
+        now = time.time()
+        ended = final if final is not None and final.is_terminated() else None
+        type_name = _type_name(task)
+        metrics.count_attempt_ended(
+            type_name,
+            result.attempt_state.value,
+            now - result.started,
+            ended.value if ended is not None else None,
+            retried,
+        )
+        if ended is not None:
+            tracing.task_run_ended(
+                eid, trid, task.id, type_name, ended.value, res.first_start, now, n
+            )
 
     def _persist(self, what: str, fn: Callable[[], T], gave_up: Callable[[], bool]) -> T:
         """``fn()``, tried again with backoff while Redis is unreachable, until
@@ -407,6 +461,8 @@ class AttemptRunner:
             )
 
         done = self._persist("attempt end", finish, lapsed)
+        if done.status == Status.OK:
+            self._observe(eid, trid, task, n, res, result, done.state, retry_in is not None)
         # Its lease is gone with its end: what follows has until the reconciler would
         # advance it (its active-set deadline, a lease from now) to be applied.
         self.heartbeat.remove(token)

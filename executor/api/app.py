@@ -36,7 +36,11 @@ any other is a 404), and the controls also as ``/executions/{id}/actions/kill|..
 ``GET    /api/v1/logs/{id}``                the execution's log lines (a page from a
                                             ``cursor`` with ``page``/``size``/``cursor``)
 ``GET    /api/v1/metrics/{id}``             a page of the execution's metrics
-``GET    /health``                          liveness and Redis (never needs a token)
+``GET    /api/v1/workers/queues``           queue depth per queue and worker group
+``GET    /health``                          liveness and Redis (no token; ``?checks=true``:
+                                            also live workers and the reconciler)
+``GET    /metrics``                         Prometheus metrics and queue depth (a token, or
+                                            ``OSTRA_METRICS_TOKEN``, when tokens are set)
 =========================================  ============================================
 
 Configuration (environment, or ``create_app`` arguments): ``OSTRA_API_TOKEN`` (a
@@ -78,7 +82,7 @@ from executor.api import followers, security
 from executor.api.handlers import install_error_handlers
 from executor.api.kestra import check_tenant
 from executor.api.parsing import MAX_YAML_NODES, YAML_TYPES, yaml_nodes
-from executor.api.routes import API_ROUTERS, health
+from executor.api.routes import API_ROUTERS, health, prometheus
 from executor.api.routes.executions import MAX_PAGE_SIZE
 from executor.api.schemas import (
     FlowOut,
@@ -193,6 +197,7 @@ def create_app(
         app.include_router(guarded)
 
     app.include_router(health.router)
+    app.include_router(prometheus.metrics_router(the_client, tokens))
     return app
 
 

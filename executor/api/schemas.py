@@ -65,10 +65,14 @@ class PagedExecutions(BaseModel):
 
 class Health(BaseModel):
     # No docstring: it would show in the OpenAPI document. ``UP`` or ``DOWN``, for the API
-    # and for its Redis.
+    # and for its Redis; workers UP/DOWN, reconciler UP/STALLED/NEVER.
 
     status: str
     redis: str
+    workers: str = "UNKNOWN"
+    reconciler: str = "UNKNOWN"
+    ok: bool = False
+    details: dict[str, Any] = {}
 
 
 def flow_out(flow: Flow) -> dict[str, Any]:

@@ -50,6 +50,7 @@ from executor.cli.common import UsageError, error
 from executor.cli.executions import execution_app
 from executor.cli.flows import flow_app
 from executor.cli.kv import kv_app
+from executor.cli.queues import queue_app
 from executor.cli.servers import server_app
 from executor.errors import (
     ApiUnavailable,
@@ -75,6 +76,7 @@ app.add_typer(flow_app, name="flow")
 app.add_typer(execution_app, name="execution")
 app.add_typer(server_app, name="server")
 app.add_typer(kv_app, name="kv")
+app.add_typer(queue_app, name="queue")
 
 
 def _print_version(value: bool) -> None:

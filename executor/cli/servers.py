@@ -87,6 +87,16 @@ def worker(
         str | None,
         typer.Option("--name", "-n", help="Celery node name (default: ostra-<queue>-<pid>@%h)."),
     ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port",
+            min=1,
+            max=65535,
+            help="Serve Prometheus metrics (all pool processes) on this port "
+            "(OSTRA_METRICS_PORT; host OSTRA_METRICS_HOST, default 127.0.0.1).",
+        ),
+    ] = None,
 ) -> None:
     """Run a Celery worker for Ostra's task runs (replaces this process).
 
@@ -114,6 +124,8 @@ def worker(
     ]
     if concurrency is not None:
         argv += ["-c", str(concurrency)]
+    if metrics_port is not None:
+        os.environ["OSTRA_METRICS_PORT"] = str(metrics_port)
     argv += list(ctx.args)
     err.print(
         f"ostra worker: queue {queue!r}, redis {redact(settings.url)}, "

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from executor.errors import TemplateError
+from executor.observability import metrics
 
 _monotonic = time.monotonic
 
@@ -81,6 +82,7 @@ class Budget:
     def check_deadline(self) -> None:
         """Raise :class:`BudgetExceeded` once the deadline has passed."""
         if _monotonic() > self.deadline:
+            metrics.count_budget_refusal("time")
             raise BudgetExceeded(
                 f"template render exceeded its time budget of {self.timeout:g} s "
                 "(render_timeout, OSTRA_RENDER_TIMEOUT)"
@@ -89,6 +91,7 @@ class Budget:
     def check_size(self, n: int, what: str = "rendered value") -> None:
         """Raise :class:`BudgetExceeded` if ``n`` characters exceed the size budget."""
         if n > self.max_bytes:
+            metrics.count_budget_refusal("size")
             raise BudgetExceeded(
                 f"{what} too large: exceeds the size budget of {self.max_bytes} characters "
                 "(render_max_bytes, OSTRA_RENDER_MAX_BYTES)"
@@ -263,6 +266,7 @@ def time_budget_exceeded() -> BudgetExceeded:
     check it itself (a regular expression, a jq program)."""
     budget = _CURRENT.get()
     timeout = budget.timeout if budget is not None else 0.0
+    metrics.count_budget_refusal("time")
     return BudgetExceeded(
         f"template render exceeded its time budget of {timeout:g} s "
         "(render_timeout, OSTRA_RENDER_TIMEOUT)"

@@ -32,6 +32,9 @@ from executor.models import (
 )
 from executor.state import StateType
 
+#: Seconds a worker not seen alive is still remembered (``workers_seen``).
+WORKER_MEMORY_S = 86_400.0
+
 
 def lease_holder(worker_id: str, token: str) -> str:
     """What a running attempt's lease holds: its worker's id and the attempt's own token
@@ -132,6 +135,8 @@ class StartResult:
     wait_ms: int = 0
     holder: str = ""
     state: StateType | None = None
+    #: This claim recorded the previous attempt RESUBMITTED (its worker was lost).
+    resubmitted: bool = False
 
 
 @dataclass(frozen=True)
@@ -381,6 +386,10 @@ class Store(Protocol):
     def flow_ref(self, eid: str) -> tuple[str, str, int] | None:
         """(namespace, flow id, revision) of the execution, None if it does not exist."""
 
+    def execution_origin(self, eid: str) -> tuple[str, str, float] | None:
+        """(namespace, flow id, creation time in epoch seconds) of the execution, None if
+        it does not exist (what its end is counted under, in the metrics)."""
+
     def execution_states(self, eids: list[str]) -> list[StateType | None]:
         """The states of several executions."""
 
@@ -546,6 +555,23 @@ class Store(Protocol):
 
     def release_sweep_lock(self, token: str) -> None:
         """Give the sweep lock up if ``token`` holds it."""
+
+    def record_sweep(self, at: float) -> None:
+        """Note that a reconciler sweep ran at ``at`` (epoch seconds), for ``/health``."""
+
+    def last_sweep(self) -> float | None:
+        """When a reconciler sweep last ran (None: never)."""
+
+    def worker_seen(self, name: str, at: float, queues: Iterable[str] = ()) -> None:
+        """Note that worker ``name`` was alive at ``at`` (epoch seconds), consuming
+        ``queues``."""
+
+    def queues_seen(self, since: float) -> list[str]:
+        """The queues live workers consumed at ``since`` or later (sorted)."""
+
+    def workers_seen(self, since: float) -> list[tuple[str, float]]:
+        """The workers seen alive at ``since`` or later, with when (latest first); the
+        ones not seen for a day are forgotten."""
 
     # -- retention
     def mark_ended(self, eid: str) -> None:

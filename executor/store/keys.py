@@ -53,6 +53,10 @@ P:conc:NS:ID / P:concq:NS:ID    set/list executions holding a concurrency slot /
 P:concflows                     set     flows with a limit
 P:active                        zset    ``EID|TRID`` of unfinished task runs, by deadline
 P:reconciler:lock               string  held by the one process sweeping ``P:active``
+P:reconciler:last               string  when a sweep last ran (epoch seconds; ``/health``)
+P:workers                       zset    worker node names, by when each was last seen alive
+                                        (its main process, every sweep interval; a day kept)
+P:workers:queues                zset    queues those workers consume, by when last seen
 P:active:fails                  hash    ``EID|TRID`` -> failed sweeps of that entry in a
                                         row (the reconciler backs it off)
 P:deadletter                    list    poison queue messages, JSON, newest first
@@ -209,6 +213,18 @@ class Keys:
     @property
     def reconciler_lock(self) -> str:
         return f"{self.prefix}:reconciler:lock"
+
+    @property
+    def reconciler_last_sweep(self) -> str:
+        return f"{self.prefix}:reconciler:last"
+
+    @property
+    def workers(self) -> str:
+        return f"{self.prefix}:workers"
+
+    @property
+    def worker_queues(self) -> str:
+        return f"{self.prefix}:workers:queues"
 
     @property
     def dead_letters(self) -> str:

@@ -58,6 +58,7 @@ from executor.models import (
 )
 from executor.state import TERMINAL, TRANSITIONS, StateType
 from executor.store.base import (
+    WORKER_MEMORY_S,
     ChildEnd,
     Created,
     Finished,
@@ -185,6 +186,9 @@ class MemoryStore:
         self._deleted_flows: dict[tuple[str, str], int] = {}  # -> the deletion's revision
         self._x: dict[str, _Exec] = {}
         self._idx_all: dict[str, float] = {}
+        self._last_sweep: float | None = None
+        self._workers: dict[str, float] = {}
+        self._queues: dict[str, float] = {}
         self._idx_flow: dict[tuple[str, str], dict[str, float]] = {}
         self._idx_state: dict[str, dict[str, float]] = {}
         self._idx_ended: dict[str, float] = {}
@@ -874,6 +878,14 @@ class MemoryStore:
             raw = self._xhash(eid).get("state")
         return StateType(raw) if raw is not None else None
 
+    def execution_origin(self, eid: str) -> tuple[str, str, float] | None:
+        """(namespace, flow id, creation time) of the execution, None if it does not exist."""
+        with self._lock:
+            x = self._xhash(eid)
+            if "namespace" not in x:
+                return None
+            return x["namespace"], x.get("flowId", ""), float(x.get("created") or 0)
+
     def flow_ref(self, eid: str) -> tuple[str, str, int] | None:
         """(namespace, flow id, revision) of the execution, None if it does not exist."""
         with self._lock:
@@ -949,11 +961,13 @@ class MemoryStore:
             if st == "PAUSED":
                 return StartResult(Status.PAUSED)
             claimed = False
+            resubmitted = False
             if st == "RUNNING":
                 if holder is not None and not force:
                     return StartResult(Status.BUSY, wait_ms=max(pttl, 0), holder=holder)
                 # The worker of attempt n died (its lease expired): it is RESUBMITTED.
                 if n > 0:
+                    resubmitted = True
                     h = happend(h, ahist(n, "RESUBMITTED", date))
                     t[f"a{n}:state"] = "RESUBMITTED"
                     t[f"a{n}:reason"] = "worker lost"
@@ -967,7 +981,7 @@ class MemoryStore:
                     t["h"] = happend(h, hist("FAILED", date))
                     self._note("t", trid, task, "", "FAILED", date)
                     self._emit(eid)
-                    return StartResult(Status.DONE, state=StateType.FAILED)
+                    return StartResult(Status.DONE, state=StateType.FAILED, resubmitted=resubmitted)
             elif _allowed(st, "RUNNING"):
                 claimed = True  # moves to RUNNING below, with the attempt, in one write
                 self._note("t", trid, task, "", "RUNNING", date)
@@ -1008,6 +1022,7 @@ class MemoryStore:
                 revision=int(x.get("flowRevision") or 0),
                 first_start=float(first_start),
                 iteration=int(t["iteration"]) if t.get("iteration") else None,
+                resubmitted=resubmitted,
             )
 
     def finish_attempt(
@@ -1394,6 +1409,37 @@ class MemoryStore:
             lock = self._sweep_lock
             if lock is not None and lock[1] > self._now() and lock[0] == token:
                 self._sweep_lock = None
+
+    def record_sweep(self, at: float) -> None:
+        """Note that a reconciler sweep ran at ``at``."""
+        with self._lock:
+            self._last_sweep = at
+
+    def last_sweep(self) -> float | None:
+        """When a reconciler sweep last ran (None: never)."""
+        with self._lock:
+            return self._last_sweep
+
+    def worker_seen(self, name: str, at: float, queues: Iterable[str] = ()) -> None:
+        """Note that worker ``name`` was alive at ``at``, consuming ``queues``."""
+        with self._lock:
+            self._workers[name] = at
+            for q in queues:
+                self._queues[q] = at
+            for seen in (self._workers, self._queues):
+                for old in [w for w, t in seen.items() if t < at - WORKER_MEMORY_S]:
+                    del seen[old]
+
+    def queues_seen(self, since: float) -> list[str]:
+        """The queues live workers consumed at ``since`` or later."""
+        with self._lock:
+            return sorted(q for q, t in self._queues.items() if t >= since)
+
+    def workers_seen(self, since: float) -> list[tuple[str, float]]:
+        """The workers seen alive at ``since`` or later, latest first."""
+        with self._lock:
+            seen = [(w, t) for w, t in self._workers.items() if t >= since]
+        return sorted(seen, key=lambda wt: (-wt[1], wt[0]))
 
     # ------------------------------------------------------------------ retention
 

@@ -56,6 +56,7 @@ from executor.models import (
 )
 from executor.state import TERMINAL, TRANSITIONS, StateType, allowed_sources
 from executor.store.base import (
+    WORKER_MEMORY_S,
     ChildEnd,
     Created,
     Finished,
@@ -879,6 +880,13 @@ class RedisStore:
         return _s(ns), _s(fid), int(rev or 1)
 
     @_translate
+    def execution_origin(self, eid: str) -> tuple[str, str, float] | None:
+        ns, fid, created = self.r.hmget(self.k.execution(eid), "namespace", "flowId", "created")
+        if ns is None:
+            return None
+        return _s(ns), _s(fid or b""), float(created or 0)
+
+    @_translate
     def execution_states(self, eids: list[str]) -> list[StateType | None]:
         with self.r.pipeline(transaction=False) as pipe:
             for eid in eids:
@@ -1277,6 +1285,38 @@ class RedisStore:
         holder: Any = self.r.get(self.k.reconciler_lock)
         if holder is not None and _s(holder) == token:
             self.r.delete(self.k.reconciler_lock)
+
+    @_translate
+    def record_sweep(self, at: float) -> None:
+        self.r.set(self.k.reconciler_last_sweep, repr(at))
+
+    @_translate
+    def last_sweep(self) -> float | None:
+        raw = self.r.get(self.k.reconciler_last_sweep)
+        return float(raw) if raw is not None else None
+
+    @_translate
+    def worker_seen(self, name: str, at: float, queues: Iterable[str] = ()) -> None:
+        with self.r.pipeline(transaction=False) as pipe:
+            pipe.zadd(self.k.workers, {name: at})
+            pipe.zremrangebyscore(self.k.workers, "-inf", at - WORKER_MEMORY_S)
+            names = {q: at for q in queues}
+            if names:
+                pipe.zadd(self.k.worker_queues, names)  # type: ignore[arg-type]
+            pipe.zremrangebyscore(self.k.worker_queues, "-inf", at - WORKER_MEMORY_S)
+            pipe.execute()
+
+    @_translate
+    def queues_seen(self, since: float) -> list[str]:
+        return sorted(_s(q) for q in self.r.zrangebyscore(self.k.worker_queues, since, "+inf"))
+
+    @_translate
+    def workers_seen(self, since: float) -> list[tuple[str, float]]:
+        rows = cast(
+            "list[tuple[bytes, float]]",
+            self.r.zrevrangebyscore(self.k.workers, "+inf", since, withscores=True),
+        )
+        return [(_s(name), float(at)) for name, at in rows]
 
     @_translate
     def lease_alive(self, eid: str, trid: str) -> bool:
@@ -1896,10 +1936,16 @@ def _start_result(out: Mapping[str, Any]) -> StartResult:
             revision=int(out["revision"]),
             first_start=float(out["firstStart"]),
             iteration=int(out["iteration"]) if out["iteration"] else None,
+            resubmitted=bool(out.get("resubmitted")),
         )
     if status == Status.BUSY:
         return StartResult(status, wait_ms=max(int(out["ms"]), 0), holder=out["holder"])
-    return StartResult(status, wait_ms=int(out.get("ms", 0)), state=_opt_state(out.get("state")))
+    return StartResult(
+        status,
+        wait_ms=int(out.get("ms", 0)),
+        state=_opt_state(out.get("state")),
+        resubmitted=bool(out.get("resubmitted")),
+    )
 
 
 def _finished(out: Mapping[str, Any], parent: str | None) -> Finished:

@@ -27,7 +27,9 @@
 --   BUSY {ms, holder}            another worker holds a live lease on it
 --   INVALID {state}              the table forbids the move (nothing written)
 --   START {attempt, taskId, parent, value, namespace, flowId, revision, firstStart,
---          iteration}
+--          iteration, resubmitted}
+-- (DONE and START carry resubmitted = 1 when this step recorded the previous attempt
+-- RESUBMITTED: its worker was lost; for the metrics)
 -- One read of each hash: this runs once per delivery, on the hot path.
 local A, K = args()
 local X = xread(K.exec, 'namespace', 'flowId', 'flowRevision')
@@ -64,6 +66,7 @@ end
 
 if st == 'PAUSED' then return reply({status = 'PAUSED'}) end
 local claimed = false
+local resubmitted = 0  -- 1 when attempt n is recorded RESUBMITTED (its worker was lost)
 local fields = {}  -- written with the attempt's start
 if st == 'RUNNING' then
     local holder = redis.call('GET', K.lease)
@@ -74,6 +77,7 @@ if st == 'RUNNING' then
     if n > 0 then
         local astate = redis.call('HGET', K.tr, 'a' .. n .. ':state')
         if allowed(astate, 'RESUBMITTED') then
+            resubmitted = 1
             h = happend(h, ahist(n, 'RESUBMITTED', date))
             fields = {'a' .. n .. ':state', 'RESUBMITTED', 'a' .. n .. ':reason', 'worker lost'}
             note('a', trid, task, n, 'RESUBMITTED', date)
@@ -91,7 +95,7 @@ if st == 'RUNNING' then
         redis.call('HSET', K.tr, unpack(fields))
         note('t', trid, task, '', 'FAILED', date)
         emit(K.events)
-        return reply({status = 'DONE', state = 'FAILED'})
+        return reply({status = 'DONE', state = 'FAILED', resubmitted = resubmitted})
     end
 elseif allowed(st, 'RUNNING') then
     claimed = true  -- moves to RUNNING below, with the attempt, in one write
@@ -126,4 +130,4 @@ emit(K.events)
 
 return reply({status = 'START', attempt = n, taskId = task, parent = t[4] or '',
     value = t[5] or '', namespace = X.extra[1], flowId = X.extra[2], revision = X.extra[3],
-    firstStart = first_start, iteration = t[7] or ''})
+    firstStart = first_start, iteration = t[7] or '', resubmitted = resubmitted})

@@ -6,7 +6,9 @@ includes them in this order (it matters: see ``executions``).
 - ``logs``: ``/api/v1/logs/{executionId}``
 - ``metrics``: ``/api/v1/metrics/{executionId}``
 - ``kv``: ``/api/v1/[{tenant}/]namespaces/{namespace}/kv`` (the KV store; last)
+- ``workers``: ``/api/v1/workers/queues`` (queue depth)
 - ``health``: ``/health`` (never behind a token)
+- ``prometheus``: ``/metrics`` (Prometheus; its own token rule, included by ``create_app``)
 
 The routers carry no prefix, token check or shared error responses: ``create_app`` adds
 them when it includes the routers, twice: under ``/api/v1`` and under Kestra's
@@ -14,9 +16,16 @@ them when it includes the routers, twice: under ``/api/v1`` and under Kestra's
 through ``ApiDep`` (``executor.api.service``).
 """
 
-from executor.api.routes import executions, flows, health, kv, logs, metrics
+from executor.api.routes import executions, flows, health, kv, logs, metrics, workers
 
 #: the routers under ``/api/v1``, behind the token when tokens are set, in order
-API_ROUTERS = (flows.router, executions.router, logs.router, metrics.router, kv.router)
+API_ROUTERS = (
+    flows.router,
+    executions.router,
+    logs.router,
+    metrics.router,
+    workers.router,
+    kv.router,
+)
 
-__all__ = ["API_ROUTERS", "executions", "flows", "health", "kv", "logs", "metrics"]
+__all__ = ["API_ROUTERS", "executions", "flows", "health", "kv", "logs", "metrics", "workers"]

@@ -1,0 +1,2 @@
+"""What an operator watches: Prometheus metrics (``metrics``), queue depth for
+autoscalers (``queues``), OpenTelemetry traces (``tracing``) and health (``health``)."""
