@@ -30,10 +30,11 @@ DEFAULT_WEBHOOK_MAX_BODY = 1024 * 1024
 _WEBHOOK = "/executions/webhook/{namespace}/{flowId}/{key}"
 #: The route templates that need no token: Kestra's webhooks (guarded by their key),
 #: with and without the tenant, with and without the trailing path Kestra's SDK sends.
-#: Matched against the route the request was routed to, never against the raw path.
+#: Matched against the route the request was routed to, never against the raw path
+#: (FastAPI gives the route's path inside its router, or with the prefix: both listed).
 OPEN_ROUTES = frozenset(
     prefix + _WEBHOOK + tail
-    for prefix in ("/api/v1", "/api/v1/{tenant}")
+    for prefix in ("", "/api/v1", "/api/v1/{tenant}")
     for tail in ("", "/{path:path}")
 )
 #: A request path that may be a webhook's (the body limit is the webhook's there).

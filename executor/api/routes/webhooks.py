@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
+from executor.api import kestra as K
 from executor.api.service import ApiDep
 from executor.errors import BodyTooLarge
 from executor.triggers.webhook import WebhookCall, receive
@@ -53,7 +54,13 @@ async def _webhook(
     execution = await run_in_threadpool(receive, api.client, namespace, flow_id, key, call)
     if execution is None:
         return Response(status_code=204)
-    return api.respond(execution)
+    # Kestra's answer: the execution (its 2.0 WebhookResponse adds where the UI shows it)
+    data = api.present(execution)
+    data["url"] = (
+        f"{str(request.base_url).rstrip('/')}/ui/{K.TENANT}/executions/"
+        f"{execution.namespace}/{execution.flow_id}/{execution.id}"
+    )
+    return JSONResponse(data)
 
 
 @router.api_route(PATH, methods=METHODS, summary="Start an execution by a webhook trigger")
