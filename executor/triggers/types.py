@@ -20,10 +20,11 @@ Checker = Callable[[Mapping[str, Any], str], list[Problem]]
 
 def _checkers() -> dict[str, Checker]:
     # Imported here: each kind's module imports the flow model, which imports this one.
-    from executor.triggers import webhook
+    # Each checker module is pure (no store, no client): the engine reaches this one.
+    from executor.triggers import webhook_spec
 
     checkers: dict[str, Checker] = {}
-    checkers["webhook"] = webhook.check
+    checkers["webhook"] = webhook_spec.check
     return checkers
 
 

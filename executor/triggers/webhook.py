@@ -16,7 +16,8 @@ every webhook's in constant time (``hmac.compare_digest``), and an unknown flow,
 without a webhook and a wrong key get one answer (``WebhookNotFound``). With the key
 right, a disabled flow or trigger is refused (``StateConflict``, 409 as Kestra's
 ``IllegalStateException``); ``Expression`` conditions that do not hold start nothing
-(None: Kestra answers 204).
+(None: Kestra answers 204). The deploy-time checks of a Webhook entry are in
+``executor.triggers.webhook_spec`` (pure, as every checker the flow model reaches).
 """
 
 from __future__ import annotations
@@ -51,63 +52,14 @@ from executor.store.base import TriggerRef
 from executor.templating import render
 from executor.triggers.fire import fire
 from executor.triggers.types import KINDS
+from executor.triggers.webhook_spec import EXPRESSION_TYPES
 
-#: Kestra's ``@Size(max = 256)`` on ``key``.
-MAX_KEY = 256
-#: Condition types a webhook evaluates (Kestra's ``Expression`` and its aliases).
-EXPRESSION_TYPES = (
-    "io.kestra.plugin.core.condition.Expression",
-    "io.kestra.plugin.core.condition.ExpressionCondition",
-    "io.kestra.core.models.conditions.types.VariableCondition",
-    "Expression",
-    "ExpressionCondition",
-)
-#: Kestra's ``WebhookValidator`` refuses these (a webhook has no upstream executions).
-MULTIPLE_TYPES = (
-    "io.kestra.plugin.core.condition.MultipleCondition",
-    "io.kestra.core.models.conditions.types.MultipleCondition",
-    "MultipleCondition",
-)
 #: Header (and query parameter) names whose values are credentials, stored masked.
 SENSITIVE = re.compile(
     r"^(authorization|proxy-authorization|cookie|set-cookie|x-api-key)$"
     r"|token|secret|passw|api[-_]?key|session|auth",
     re.IGNORECASE,
 )
-
-
-def check(entry: Mapping[str, Any], path: str) -> list[Problem]:
-    """Deploy-time problems of a ``Webhook`` entry (the common properties aside)."""
-    problems: list[Problem] = []
-    key = entry.get("key")
-    if key is None:
-        problems.append(Problem(f"{path}.key", "missing required property 'key'"))
-    elif not isinstance(key, str) or not key.strip():
-        problems.append(Problem(f"{path}.key", "must be a non-empty text"))
-    elif len(key) > MAX_KEY:
-        problems.append(Problem(f"{path}.key", f"must be at most {MAX_KEY} characters"))
-    for i, cond in enumerate(entry.get("conditions") or []):
-        if not isinstance(cond, Mapping):
-            continue  # the common checks report it
-        where = f"{path}.conditions[{i}]"
-        ctype = cond.get("type")
-        if ctype in MULTIPLE_TYPES:
-            problems.append(
-                Problem(
-                    where,
-                    "invalid webhook: conditions of type MultipleCondition are not supported",
-                )
-            )
-        elif ctype in EXPRESSION_TYPES:
-            if not isinstance(cond.get("expression"), str) or not cond["expression"]:
-                problems.append(
-                    Problem(f"{where}.expression", "missing required property 'expression'")
-                )
-        elif isinstance(ctype, str):
-            problems.append(
-                Problem(f"{where}.type", f"condition {ctype!r} is not supported on a Webhook yet")
-            )
-    return problems
 
 
 @dataclass(frozen=True)

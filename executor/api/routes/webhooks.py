@@ -14,11 +14,14 @@ the limit, so a huge body is never held whole.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from executor.api import kestra as K
+from executor.api.schemas import error_responses
 from executor.api.service import ApiDep
 from executor.errors import BodyTooLarge
 from executor.triggers.webhook import WebhookCall, receive
@@ -63,7 +66,6 @@ async def _webhook(
     return JSONResponse(data)
 
 
-@router.api_route(PATH, methods=METHODS, summary="Start an execution by a webhook trigger")
 async def webhook(
     api: ApiDep,
     request: Request,
@@ -76,9 +78,6 @@ async def webhook(
     return await _webhook(api, request, namespace, flowId, key)
 
 
-@router.api_route(
-    PATH + "/{path:path}", methods=METHODS, summary="Start an execution by a webhook trigger"
-)
 async def webhook_with_path(
     api: ApiDep,
     request: Request,
@@ -89,3 +88,29 @@ async def webhook_with_path(
 ) -> Response:
     """The same as without ``path`` (Kestra's SDK sends one; it is not used)."""
     return await _webhook(api, request, namespace, flowId, key)
+
+
+#: What a webhook answers besides 200 (the execution), as Kestra's.
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    204: {"description": "The webhook's conditions do not hold: nothing was started"},
+    **error_responses(404, 409, 413, 422),
+}
+
+# One route per method, as Kestra's webhookTriggerGet/Post/Put (one operation id each).
+for _method in METHODS:
+    router.add_api_route(
+        PATH,
+        webhook,
+        methods=[_method],
+        name=f"webhook_trigger_{_method.lower()}",
+        summary=f"Start an execution by a webhook trigger ({_method})",
+        responses=RESPONSES,
+    )
+    router.add_api_route(
+        PATH + "/{path:path}",
+        webhook_with_path,
+        methods=[_method],
+        name=f"webhook_trigger_{_method.lower()}_with_path",
+        summary=f"Start an execution by a webhook trigger ({_method}, with a path)",
+        responses=RESPONSES,
+    )
