@@ -50,6 +50,7 @@ from executor.render_context import envs, globals_
 from executor.secrets import provider_from_settings, resolver
 from executor.store.base import TriggerRef
 from executor.templating import render
+from executor.triggers import record
 from executor.triggers.fire import fire
 from executor.triggers.types import KINDS
 from executor.triggers.webhook_spec import EXPRESSION_TYPES
@@ -217,8 +218,12 @@ def receive(
         raise StateConflict("Cannot execute a disabled trigger")
     trig = variables(call)
     eid = new_id()
-    if not _conditions_hold(flow, trigger, eid, trig):
-        return None
+    try:
+        if not _conditions_hold(flow, trigger, eid, trig):
+            return None
+    except InputValidationError as exc:  # shown by the trigger's state, and answered 422
+        record.failed(client.store, ref, trigger.type, str(exc.problems[0]))
+        raise
     origin = ExecutionTrigger(id=trigger.id, type=trigger.type, variables=trig)
     return fire(
         client.orchestrator, flow, origin, eid=eid, labels=_labels(trigger), now=time.time()

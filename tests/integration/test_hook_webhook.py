@@ -265,6 +265,27 @@ def test_expression_condition_false_answers_204_and_starts_nothing(
     assert stored(api_client) == before
     hit = http.post(hook_url(ns, "echo"), json={"hello": "world"})
     assert hit.status_code == 200 and hit.json()["id"]
+    state = api_client.store.trigger_state(TriggerRef(ns, "echo", "hook"))
+    assert state is not None and state.execution_id == hit.json()["id"]
+
+
+def test_a_condition_that_fails_to_render_is_422_and_recorded(
+    http: TestClient, api_client: Client, ns: str
+) -> None:
+    deploy(
+        http,
+        ECHO.format(ns=ns, key=KEY)
+        + "    conditions:\n"
+        + "      - type: Expression\n"
+        + '        expression: "{{ trigger.body.missing.deeper }}"\n',
+    )
+    before = stored(api_client)
+    response = http.post(hook_url(ns, "echo"), json={"hello": "world"})
+    assert response.status_code == 422, response.text
+    assert "undefined" in response.text
+    assert stored(api_client) == before
+    state = api_client.store.trigger_state(TriggerRef(ns, "echo", "hook"))
+    assert state is not None and state.error and "undefined" in state.error
 
 
 def test_credentials_in_headers_are_masked_and_never_stored(
