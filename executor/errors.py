@@ -313,3 +313,12 @@ class UnsupportedMediaType(BadRequest):
     """The request body has a content type the route does not read (answered 415)."""
 
     default_status = 415
+
+
+class WebhookNotFound(NotFoundError):
+    """No webhook answers at this address: the flow is unknown, has no Webhook trigger,
+    or the key is wrong (one answer for the three, so a caller learns nothing without the
+    key)."""
+
+    def __init__(self) -> None:
+        super().__init__("Webhook not found")

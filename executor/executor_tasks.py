@@ -40,7 +40,7 @@ from executor.flow import Flow, TaskDef
 from executor.flowables import LOOP_UNTIL, WAIT_FOR, child_lists
 from executor.ids import derived_id
 from executor.inputs import resolve_inputs
-from executor.models import Label, LogEntry
+from executor.models import ExecutionTrigger, Label, LogEntry
 from executor.observability import metrics
 from executor.pebble.runtime import RenderRuntime, using
 from executor.render_context import build_context
@@ -56,6 +56,22 @@ if TYPE_CHECKING:
 def ended_of(row: TaskRunRow, state: StateType | None = None) -> Ended:
     """The ``Ended`` of a task run row (in ``state``, if given)."""
     return Ended(row.task_id, state or row.state, row.parent_task_run_id, row.value, row.iteration)
+
+
+def subflow_origin(task: TaskDef, eid: str, flow: Flow) -> ExecutionTrigger:
+    """The ``trigger`` of a Subflow's child execution, as Kestra's
+    ``ExecutableUtils.subflowExecution`` sets it: the Subflow task's id and type, and the
+    parent's ``executionId``, ``namespace``, ``flowId`` and ``flowRevision``."""
+    return ExecutionTrigger(
+        id=task.id,
+        type=task.type,
+        variables={
+            "executionId": eid,
+            "namespace": flow.namespace,
+            "flowId": flow.id,
+            "flowRevision": flow.revision or 1,
+        },
+    )
 
 
 class ExecutorTasks:
@@ -365,6 +381,7 @@ class ExecutorTasks:
             time.time() + self.settings.pending_grace,
             trigger=(eid, row.id),
             only_if_absent=True,
+            origin=subflow_origin(task, eid, flow),
         )
         if created:
             metrics.count_execution_created(child_flow.namespace, child_flow.id)

@@ -369,7 +369,8 @@ class PluginDefault(OstraModel):
 
 class Trigger(OstraModel):
     """A trigger of the flow: stored and shown (``id``, ``type`` and its own properties);
-    nothing runs it yet."""
+    the kinds Ostra runs are in ``executor.triggers`` (a type it does not know never
+    fires)."""
 
     model_config = ConfigDict(extra="allow")
 

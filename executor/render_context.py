@@ -7,8 +7,10 @@
 first), ``outputs.<taskId>.<key>``, ``inputs``, ``vars``, ``labels`` (a map; the
 ``system.`` labels under ``labels.system``), ``envs``, ``globals`` and
 ``tasks.<taskId>.state`` (by loop value for looped tasks). ``trigger`` holds the
-variables of the trigger that started the execution; it is absent for a flow without
-triggers, and empty for an execution of a flow with triggers that a user asked for.
+variables of the trigger that started the execution (a Subflow's child has the
+parent's ``executionId``, ``namespace``, ``flowId``, ``flowRevision``); it is empty for
+an execution of a flow with triggers that a user asked for, and absent for one of a
+flow without triggers that nothing started (looked up only if a template names it).
 
 ``envs`` are the environment variables named ``ENV_*`` (``OSTRA_ENV_PREFIX`` changes the
 prefix), without it and lowercased, as Kestra's ``kestra.variables.env-vars-prefix``;
@@ -195,6 +197,30 @@ def lazy_trigger(store: Store, eid: str) -> Deferred:
     return Deferred(load)
 
 
+class RunContext(dict[str, Any]):
+    """A render context that finds ``trigger`` on first use when it was not put in up
+    front (a flow without ``triggers``, whose execution a Subflow task may have started):
+    one read of the execution's ``trig`` field then, only by a template that names
+    ``trigger``; absent (an undefined name, as in Kestra) when nothing started it."""
+
+    def __init__(self, data: Mapping[str, Any], store: Store, eid: str) -> None:
+        super().__init__(data)
+        self._store, self._eid = store, eid
+
+    def __missing__(self, key: str) -> Any:
+        if key != "trigger":
+            raise KeyError(key)
+        try:
+            raw = self._store.execution_field(self._eid, "trig")
+        except ExecutionNotFound:
+            raw = None
+        variables = raw.get("variables") if isinstance(raw, dict) else None
+        if not isinstance(variables, dict):
+            raise KeyError(key)
+        self[key] = variables
+        return variables
+
+
 def labels_map(raw: Any) -> dict[str, Any]:
     """Labels as Kestra's context shows them: ``{key: value}``, the first of equal keys
     kept, and ``system.*`` labels under ``system`` (``labels.system.correlationId``)."""
@@ -370,7 +396,7 @@ def build_context(
         configured = globals_()
     except ValueError as exc:  # a configuration error fails what renders, clearly
         raise TemplateError(str(exc)) from None
-    context: dict[str, Any] = {
+    values: dict[str, Any] = {
         "envs": Deferred(envs),
         "globals": configured,
         "flow": {
@@ -398,7 +424,8 @@ def build_context(
         "inputs": lazy_field(store, eid, "inputs"),
         "labels": lazy_field(store, eid, "labels"),
     }
-    if flow.triggers:  # only a flow with triggers has executions a trigger started
+    context = RunContext(values, store, eid)
+    if flow.triggers:  # an execution of a flow with triggers always has ``trigger``
         context["trigger"] = lazy_trigger(store, eid)
     if task is not None:
         context["task"] = {"id": task.id, "type": task.type}

@@ -37,6 +37,9 @@ any other is a 404), and the controls also as ``/executions/{id}/actions/kill|..
                                             ``cursor`` with ``page``/``size``/``cursor``)
 ``GET    /api/v1/metrics/{id}``             a page of the execution's metrics
 ``GET    /api/v1/workers/queues``           queue depth per queue and worker group
+``GET|POST|PUT /api/v1/executions/webhook/{namespace}/{flowId}/{key}``
+                                            Kestra's Webhook trigger: a new execution
+                                            (no token needed: the key guards it)
 ``GET    /health``                          liveness and Redis (no token; ``?checks=true``:
                                             also live workers and the reconciler)
 ``GET    /metrics``                         Prometheus metrics and queue depth (a token, or
@@ -46,7 +49,8 @@ any other is a 404), and the controls also as ``/executions/{id}/actions/kill|..
 Configuration (environment, or ``create_app`` arguments): ``OSTRA_API_TOKEN`` (a
 comma-separated list of accepted tokens, sent as a bearer token or as the password of
 basic auth, as Kestra's SDK sends either; unset: no authentication),
-``OSTRA_API_MAX_BODY`` (bytes, default 1 MiB), ``OSTRA_API_MAX_FOLLOWERS`` (follow streams
+``OSTRA_API_MAX_BODY`` (bytes, default 1 MiB), ``OSTRA_WEBHOOK_MAX_BYTES`` (a webhook's
+body, default 1 MiB), ``OSTRA_API_MAX_FOLLOWERS`` (follow streams
 open at once, default 1000; one more is answered 503 with ``Retry-After``), and the
 ``OSTRA_*`` settings of the Client.
 
@@ -114,6 +118,7 @@ def create_app(
     max_body: int | None = None,
     ping_interval: float = PING_INTERVAL,
     max_followers: int | None = None,
+    webhook_max_body: int | None = None,
 ) -> FastAPI:
     """The API around ``client`` (default: a Client of ``OSTRA_REDIS_URL``).
 
@@ -125,9 +130,12 @@ def create_app(
         ping_interval: seconds of silence after which a follow stream sends a comment.
         max_followers: the most follow streams (``/follow``, ``/events``) open at once
             (None: ``OSTRA_API_MAX_FOLLOWERS``, 1000); one more is answered 503.
+        webhook_max_body: the largest webhook body in bytes (None:
+            ``OSTRA_WEBHOOK_MAX_BYTES``, 1 MiB).
     """
     tokens = configured_tokens(token)
     limit = security.max_body(max_body)
+    webhook_limit = security.webhook_max_body(webhook_max_body)
     most_followers = followers.max_followers(max_followers)
     own = client is None
     the_client = client if client is not None else Client()
@@ -139,8 +147,9 @@ def create_app(
         if own:
             the_client.close()
 
-    # With tokens, every route but /health needs one: the OpenAPI document is served by
-    # a route of the guarded router below, and the interactive docs are off.
+    # With tokens, every route but /health and the webhooks (security.OPEN_ROUTES) needs
+    # one: the OpenAPI document is served by a route of the guarded router below, and the
+    # interactive docs are off.
     app = FastAPI(
         title="Ostra",
         version=__version__,
@@ -154,7 +163,8 @@ def create_app(
     app.state.client = the_client
     api = Api(the_client, ping_interval, most_followers)
     app.state.api = api
-    app.add_middleware(BodyLimit, limit=limit)
+    app.state.webhook_max_body = webhook_limit
+    app.add_middleware(BodyLimit, limit=limit, webhook_limit=webhook_limit)
     install_error_handlers(app)
 
     dependencies: list[DependsParam] = []

@@ -20,7 +20,11 @@ Checker = Callable[[Mapping[str, Any], str], list[Problem]]
 
 def _checkers() -> dict[str, Checker]:
     # Imported here: each kind's module imports the flow model, which imports this one.
+    # Each checker module is pure (no store, no client): the engine reaches this one.
+    from executor.triggers import webhook_spec
+
     checkers: dict[str, Checker] = {}
+    checkers["webhook"] = webhook_spec.check
     return checkers
 
 
@@ -61,7 +65,12 @@ def kind_of(type_: str) -> str | None:
 
 
 def trigger_problems(entry: Mapping[str, Any], path: str) -> list[Problem]:
-    """The problems of one ``triggers`` entry of a known kind (none for other types)."""
+    """The problems of one ``triggers`` entry of a known kind (none for other types):
+    the properties every trigger has (``executor.triggers.common``), then its kind's."""
     kind = kind_of(str(entry.get("type")))
-    checker = _checkers().get(kind or "")
-    return checker(entry, path) if checker else []
+    if kind is None:
+        return []
+    from executor.triggers.common import common_problems
+
+    checker = _checkers().get(kind)
+    return common_problems(entry, path) + (checker(entry, path) if checker else [])

@@ -216,6 +216,8 @@ def test_openapi_declares_every_route_body_and_error(http: TestClient) -> None:
         "/api/v1/namespaces/{namespace}/kv": {"get"},
         "/api/v1/namespaces/{namespace}/kv/{key}": {"get", "put", "delete"},
         "/api/v1/workers/queues": {"get"},
+        "/api/v1/executions/webhook/{namespace}/{flowId}/{key}": {"get", "post", "put"},
+        "/api/v1/executions/webhook/{namespace}/{flowId}/{key}/{path}": {"get", "post", "put"},
     }
     tenant = {p.replace("/api/v1/", "/api/v1/{tenant}/"): m for p, m in expected.items()}
     assert {p: set(m) for p, m in paths.items()} == {
@@ -882,6 +884,6 @@ def test_schemathesis_finds_no_server_error(quiet_db: tuple[Client, redis.Redis]
                 continue
             except Exception as exc:  # collect every operation's failures
                 failures.append(f"{operation.label} ({mode.value}): {exc}")
-    assert operations == 33  # 27, the 4 of the KV store and the 2 of workers/queues
+    assert operations == 39  # 27, the 4 of the KV store, 2 of workers/queues, 6 of webhooks
     assert not failures, "\n\n".join(failures)
     assert time.monotonic() - started < 60

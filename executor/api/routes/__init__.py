@@ -1,6 +1,8 @@
 """The REST API's routes, one router per resource; ``executor.api.app.create_app``
 includes them in this order (it matters: see ``executions``).
 
+- ``webhooks``: ``/api/v1/executions/webhook/{namespace}/{flowId}/{key}`` (Kestra's
+  Webhook trigger; first, and without the token: ``security.OPEN_ROUTES``)
 - ``flows``: ``/api/v1/flows`` (deploy, read, new revision, search, list, delete)
 - ``executions``: ``/api/v1/executions`` (start, read, search, delete, control, follow)
 - ``logs``: ``/api/v1/logs/{executionId}``
@@ -16,10 +18,20 @@ them when it includes the routers, twice: under ``/api/v1`` and under Kestra's
 through ``ApiDep`` (``executor.api.service``).
 """
 
-from executor.api.routes import executions, flows, health, kv, logs, metrics, workers
+from executor.api.routes import (
+    executions,
+    flows,
+    health,
+    kv,
+    logs,
+    metrics,
+    webhooks,
+    workers,
+)
 
 #: the routers under ``/api/v1``, behind the token when tokens are set, in order
 API_ROUTERS = (
+    webhooks.router,
     flows.router,
     executions.router,
     logs.router,
@@ -28,4 +40,14 @@ API_ROUTERS = (
     kv.router,
 )
 
-__all__ = ["API_ROUTERS", "executions", "flows", "health", "kv", "logs", "metrics", "workers"]
+__all__ = [
+    "API_ROUTERS",
+    "executions",
+    "flows",
+    "health",
+    "kv",
+    "logs",
+    "metrics",
+    "webhooks",
+    "workers",
+]
