@@ -20,7 +20,10 @@ Checker = Callable[[Mapping[str, Any], str], list[Problem]]
 
 def _checkers() -> dict[str, Checker]:
     # Imported here: each kind's module imports the flow model, which imports this one.
+    from executor.triggers import flow_trigger
+
     checkers: dict[str, Checker] = {}
+    checkers["flow"] = flow_trigger.check
     return checkers
 
 
