@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 from executor.durations import parse_duration
 from executor.errors import Problem
 from executor.state import TERMINAL, StateType
-from executor.triggers.types import KINDS
 
 if TYPE_CHECKING:
     from executor.flow import Flow
@@ -277,9 +276,9 @@ class FlowTrigger:
         return end.state in self.states and all(c.test(end, render) for c in self.conditions)
 
 
-def flow_triggers(flow: Flow) -> list[Mapping[str, Any]]:
-    """The flow's Flow trigger entries (as written, enabled or not)."""
-    names = KINDS["flow"]
+def flow_triggers(flow: Flow, names: tuple[str, ...]) -> list[Mapping[str, Any]]:
+    """The flow's Flow trigger entries (as written, enabled or not); ``names``: every
+    name of the Flow trigger type (``executor.triggers.types.KINDS["flow"]``)."""
     return [
         t.model_dump(mode="json", by_alias=True, exclude_none=True)
         for t in flow.triggers
@@ -287,10 +286,10 @@ def flow_triggers(flow: Flow) -> list[Mapping[str, Any]]:
     ]
 
 
-def flow_listens(flow: Flow) -> bool:
+def flow_listens(flow: Flow, names: tuple[str, ...]) -> bool:
     """Does ``flow`` listen to other flows' ends (an enabled flow with an enabled Flow
     trigger)? The store keeps the set of such flows at deploy and delete."""
-    return not flow.disabled and any(not t.get("disabled") for t in flow_triggers(flow))
+    return not flow.disabled and any(not t.get("disabled") for t in flow_triggers(flow, names))
 
 
 # ---------------------------------------------------------------- parsing and checks
@@ -334,6 +333,11 @@ class _Checks:
             self.add(path, "must be a mapping")
             return None
         return value
+
+
+def check(entry: Mapping[str, Any], path: str) -> list[Problem]:
+    """The deploy-time problems of one Flow trigger entry (``types._checkers``)."""
+    return parse(entry, path)[1]
 
 
 def parse(entry: Mapping[str, Any], path: str) -> tuple[FlowTrigger | None, list[Problem]]:

@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from executor.engine.flow_conditions import flow_listens
 from executor.engine.flowables import merged_labels, walk_successors
 from executor.errors import ExecutionNotFound, FlowNotFound, KVConflict, StateConflict, StoreError
 from executor.flow import Flow
@@ -91,6 +90,7 @@ from executor.store.records import (
     task_run_of,
     trigger_state_of,
 )
+from executor.triggers.types import listens
 
 #: Entries kept per events stream and per execution-events stream (the Lua's MAXLEN).
 EVENTS_MAXLEN = 100_000
@@ -520,7 +520,7 @@ class MemoryStore:
 
     def _listen(self, flow: Flow) -> None:
         member = f"{flow.namespace}:{flow.id}"
-        if flow_listens(flow):
+        if listens(flow):
             self._flow_listeners.add(member)
         else:
             self._flow_listeners.discard(member)

@@ -21,7 +21,6 @@ from typing import Any, TypeVar, cast
 import redis
 from redis.commands.core import Script
 
-from executor.engine.flow_conditions import flow_listens
 from executor.engine.outcomes import lua_constants
 from executor.errors import (
     ExecutionNotFound,
@@ -87,6 +86,7 @@ from executor.store.records import (
     task_run_of,
     trigger_state_of,
 )
+from executor.triggers.types import listens
 
 _HERE = Path(__file__).parent
 F = TypeVar("F", bound=Callable[..., Any])
@@ -436,7 +436,7 @@ class RedisStore:
         """Keep ``flow`` in the set of flows with a Flow trigger (or out of it), in the
         deploy's transaction."""
         member = f"{flow.namespace}:{flow.id}"
-        if flow_listens(flow):
+        if listens(flow):
             pipe.sadd(self.k.flow_listeners, member)
         else:
             pipe.srem(self.k.flow_listeners, member)

@@ -33,7 +33,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from executor.engine import flow_conditions as fc
-from executor.errors import FlowNotFound, OstraError, Problem, StateConflict, StoreError
+from executor.errors import FlowNotFound, OstraError, StateConflict, StoreError
 from executor.flow import Flow
 from executor.ids import derived_id
 from executor.models import Execution, ExecutionTrigger
@@ -42,6 +42,7 @@ from executor.store.base import FlowEndEntry, TriggerRef
 from executor.templating import render, render_value
 from executor.triggers import record
 from executor.triggers.fire import fire
+from executor.triggers.types import KINDS
 
 log = logging.getLogger(__name__)
 
@@ -49,16 +50,11 @@ log = logging.getLogger(__name__)
 TYPE = "io.kestra.plugin.core.trigger.Flow"
 
 
-def check(entry: Mapping[str, Any], path: str) -> list[Problem]:
-    """The deploy-time problems of one Flow trigger entry (``types._checkers``)."""
-    return fc.parse(entry, path)[1]
-
-
 def parsed_triggers(flow: Flow) -> list[fc.FlowTrigger]:
     """The flow's Flow triggers, parsed (entries that do not parse are skipped: the
     deploy refused them)."""
     out = []
-    for entry in fc.flow_triggers(flow):
+    for entry in fc.flow_triggers(flow, KINDS["flow"]):
         trigger, _ = fc.parse(entry, "trigger")
         if trigger is not None:
             out.append(trigger)

@@ -9,9 +9,12 @@ stored and shown, and never fires.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from executor.errors import Problem
+
+if TYPE_CHECKING:
+    from executor.flow import Flow
 
 #: Checks one ``triggers[i]`` entry (a mapping, ``id`` and ``type`` already checked);
 #: ``path`` is where it sits (``triggers[0]``). Returns its problems.
@@ -20,10 +23,10 @@ Checker = Callable[[Mapping[str, Any], str], list[Problem]]
 
 def _checkers() -> dict[str, Checker]:
     # Imported here: each kind's module imports the flow model, which imports this one.
-    from executor.triggers import flow_trigger
+    from executor.engine import flow_conditions
 
     checkers: dict[str, Checker] = {}
-    checkers["flow"] = flow_trigger.check
+    checkers["flow"] = flow_conditions.check
     return checkers
 
 
@@ -53,6 +56,14 @@ KINDS: dict[str, tuple[str, ...]] = {
         "Webhook",
     ),
 }
+
+
+def listens(flow: Flow) -> bool:
+    """Does ``flow`` have an enabled Flow trigger (the store keeps the set of such flows
+    at deploy and delete: ends are only streamed while it is not empty)?"""
+    from executor.engine.flow_conditions import flow_listens
+
+    return flow_listens(flow, KINDS["flow"])
 
 
 def kind_of(type_: str) -> str | None:
