@@ -184,9 +184,10 @@ class FlowEndsPoller:
         started = 0
         for entry in entries:
             started += evaluate_end(self.orchestrator, flows, entry, now)
-            # Acknowledged one by one: a crash in the middle of a batch re-evaluates only
-            # what was not acknowledged (and derived ids make that harmless anyway).
-            self.orchestrator.store.ack_flow_ends([entry.entry_id])
+        # Acknowledged once the whole batch was evaluated: a crash in the middle of it
+        # evaluates the batch again, which derived ids and the windows' memory of each
+        # entry make harmless.
+        self.orchestrator.store.ack_flow_ends([e.entry_id for e in entries])
         return started
 
     def _listening_flows(self) -> list[tuple[Flow, list[fc.FlowTrigger]]]:
@@ -240,9 +241,6 @@ def _matches(
 ) -> bool:
     if trigger.disabled:
         return False
-    state = orchestrator.store.trigger_state(ref)
-    if state is not None and state.disabled:
-        return False
     end = up.end()
 
     def expression(template: str) -> Any:
@@ -250,9 +248,19 @@ def _matches(
 
     if not trigger.plain_match(end, expression):
         return False
+    mets = [(m, m.met(end, expression)) for m in trigger.multiple]
+    # A window reset on success completes only with a condition met by this end: with
+    # none met anywhere, nothing to record and nothing to fire (no Redis call).
+    if mets and all(not met and m.reset_on_success for m, met in mets):
+        return False
+    state = orchestrator.store.trigger_state(ref)
+    if state is not None and state.disabled:
+        return False
     complete = True
-    for m in trigger.multiple:
-        met = m.met(end, expression)
+    for m, met in mets:
+        if not met and m.reset_on_success:
+            complete = False
+            continue
         done = orchestrator.store.flow_window(
             f"{ref.uid}|{m.id}",
             entry.entry_id,
