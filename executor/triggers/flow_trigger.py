@@ -224,9 +224,12 @@ def evaluate_end(
                 if _matches(orchestrator, flow, trigger, ref, up, entry, now):
                     started += _fire(orchestrator, flow, trigger, ref, up, entry, now)
             except StoreError:
-                raise
+                raise  # not acknowledged: evaluated again once the store answers
             except OstraError as exc:
                 record.failed(orchestrator.store, ref, TYPE, str(exc), now)
+            except Exception as exc:  # a bug must not make the entry come back forever
+                log.exception("flow trigger %s failed on %s", ref.uid, entry.execution_id)
+                record.failed(orchestrator.store, ref, TYPE, f"{type(exc).__name__}: {exc}", now)
     return started
 
 
