@@ -270,6 +270,14 @@ class FlowTrigger:
     disabled: bool = False
     conditions: tuple[Condition, ...] = ()
     multiple: tuple[Multiple, ...] = ()
+    #: ``stopAfter``: the trigger disables itself once an execution it started ends in
+    #: one of these states (Kestra's ``AbstractTrigger.stopAfter``).
+    stop_after: tuple[str, ...] = ()
+
+    def stops(self, started_by: str | None, state: str) -> bool:
+        """Does the end in ``state`` of an execution started by trigger ``started_by``
+        (None: not started by a trigger) disable this one?"""
+        return started_by == self.id and state in self.stop_after
 
     def plain_match(self, end: FlowEnd, render: Render) -> bool:
         """Does ``end`` pass the ``states`` filter and every plain condition?"""
@@ -363,8 +371,7 @@ def parse(entry: Mapping[str, Any], path: str) -> tuple[FlowTrigger | None, list
     for key in entry:
         if key not in known:
             c.add(f"{path}.{key}", "unknown property of a Flow trigger")
-    if entry.get("stopAfter") is not None:
-        c.add(f"{path}.stopAfter", "not supported for Flow triggers in Ostra yet")
+    stop_after = c.states(entry.get("stopAfter"), f"{path}.stopAfter")
     states = c.states(entry.get("states"), f"{path}.states")
     for i, s in enumerate(states or ()):
         if StateType(s) not in TERMINAL:
@@ -405,6 +412,7 @@ def parse(entry: Mapping[str, Any], path: str) -> tuple[FlowTrigger | None, list
             disabled=bool(disabled),
             conditions=tuple(plain),
             multiple=tuple(multiple),
+            stop_after=stop_after or (),
         ),
         [],
     )

@@ -217,6 +217,7 @@ def evaluate_end(
     for flow, triggers in flows:
         # Kestra's FlowService.removeUnwanted: a flow never listens to itself.
         if (flow.namespace, flow.id) == (entry.namespace, entry.flow_id):
+            _stop_after(orchestrator, flow, triggers, up, entry)
             continue
         for trigger in triggers:
             ref = TriggerRef(flow.namespace, flow.id, trigger.id)
@@ -231,6 +232,31 @@ def evaluate_end(
                 log.exception("flow trigger %s failed on %s", ref.uid, entry.execution_id)
                 record.failed(orchestrator.store, ref, TYPE, f"{type(exc).__name__}: {exc}", now)
     return started
+
+
+def _stop_after(
+    orchestrator: Orchestrator,
+    flow: Flow,
+    triggers: list[fc.FlowTrigger],
+    up: _Upstream,
+    entry: FlowEndEntry,
+) -> None:
+    """An execution of a listening flow ended: disable the trigger that started it if
+    its ``stopAfter`` names the end state."""
+    if not any(t.stop_after for t in triggers):
+        return
+    ex = up.execution
+    origin = ex.trigger.id if ex is not None and ex.trigger is not None else None
+    for trigger in triggers:
+        if trigger.stops(origin, entry.state):
+            ref = TriggerRef(flow.namespace, flow.id, trigger.id)
+            orchestrator.store.set_trigger_disabled(ref, True)
+            log.info(
+                "trigger %s disabled: %s ended %s (stopAfter)",
+                ref.uid,
+                entry.execution_id,
+                entry.state,
+            )
 
 
 def _matches(

@@ -324,7 +324,7 @@ def test_multiple_condition(client: Client, worker: LocalWorker) -> None:
             {"conditions": [{"type": "io.kestra.plugin.core.condition.DayWeek"}]},
             "conditions[0].type",
         ),
-        ({"stopAfter": ["FAILED"]}, "triggers[0].stopAfter"),
+        ({"stopAfter": ["NOPE"]}, "triggers[0].stopAfter[0]"),
     ],
 )
 def test_bad_properties_fail_the_deploy_with_their_path(

@@ -114,3 +114,23 @@ def test_a_failing_condition_is_recorded_and_acknowledged(orchestrator: Orchestr
     state = orchestrator.store.trigger_state(TriggerRef(NS, "listener", "after"))
     assert state is not None and "nope" in (state.error or "")
     assert orchestrator.store.read_flow_ends("other", 10, claim_idle=0) == []
+
+
+def test_stop_after_disables_the_trigger_once_its_execution_ends_so(
+    orchestrator: Orchestrator,
+) -> None:
+    """Kestra's ``AbstractTrigger.stopAfter``: after an execution it started ends in one
+    of those states, the trigger is disabled."""
+    deploy(orchestrator, "listener", stopAfter=["FAILED"])
+    up = deploy(orchestrator, "up")
+    poller = FlowEndsPoller(orchestrator, claim_idle=30)
+    end(orchestrator, up)
+    assert poller(0.0) == 1
+    store = orchestrator.store
+    (child,) = store.search(flow_id="listener", limit=10)
+    store.transition_execution(child, StateType.RUNNING)
+    store.transition_execution(child, StateType.FAILED)
+    end(orchestrator, up)
+    assert poller(0.0) == 0  # the child's end disabled it, before the next end came
+    state = store.trigger_state(TriggerRef(NS, "listener", "after"))
+    assert state is not None and state.disabled
