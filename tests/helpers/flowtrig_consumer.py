@@ -5,7 +5,10 @@
 * ``run``: the trigger loop's poller (``FlowEndsPoller``), every 50 ms, forever;
 * ``stall``: reads entries as that poller does until it holds N of them, prints
   ``READ <ids>`` and then hangs without evaluating or acknowledging them: a process
-  that dies between an end and its evaluation (the test SIGKILLs it).
+  that dies between an end and its evaluation (the test SIGKILLs it);
+* ``pause``: the same, then after two seconds (the test SIGSTOPs it meanwhile and
+  SIGCONTs it later) evaluates what it holds as the poller does and prints ``DONE <n>``,
+  n the executions it started: a process that was only stopped, resuming late.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import sys
 import time
 
 from executor import Client
+from executor.store.base import FlowEndEntry
 from executor.triggers.flow_trigger import FlowEndsPoller
 
 
@@ -26,11 +30,14 @@ def main() -> None:
         while True:
             poller(time.time())
             time.sleep(0.05)
-    held: list[str] = []
+    held: list[FlowEndEntry] = []
     while len(held) < n:
-        held += [e.entry_id for e in client.store.read_flow_ends(poller.consumer, n)]
+        held += client.store.read_flow_ends(poller.consumer, n)
         time.sleep(0.02)
-    print("READ " + " ".join(held), flush=True)
+    print("READ " + " ".join(e.entry_id for e in held), flush=True)
+    if mode == "pause":
+        time.sleep(2)
+        print(f"DONE {poller.evaluate(held, time.time())}", flush=True)
     while True:
         time.sleep(60)
 
