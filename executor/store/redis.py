@@ -1870,9 +1870,13 @@ class RedisStore:
                 claimed: Any = self.r.xautoclaim(
                     stream, FLOW_ENDS_GROUP, consumer, int(claim_idle * 1000), "0-0", count=count
                 )
-                out += [_flow_end(i, f) for i, f in claimed[1] if f]
-                # Entries trimmed away while pending (claimed[2]) are gone: acknowledge them.
-                gone = claimed[2] if len(claimed) > 2 else []
+                out += [_flow_end(i, f) for i, f in claimed[1] if i is not None and f]
+                # Entries trimmed away (MAXLEN) while pending are gone: Redis 7 lists their
+                # ids in claimed[2]; 6.2 claims them as (nil, nil), so they are found in
+                # the pending list. Acknowledged, they stop coming back.
+                gone = list(claimed[2]) if len(claimed) > 2 else []
+                if any(i is None for i, _ in claimed[1]):
+                    gone += self._trimmed_pending(int(claim_idle * 1000), count)
                 if gone:
                     self.r.xack(stream, FLOW_ENDS_GROUP, *gone)
             if len(out) < count:
@@ -1887,6 +1891,17 @@ class RedisStore:
             self._ensure_group()
             return self.read_flow_ends(consumer, count, claim_idle)
         return out
+
+    def _trimmed_pending(self, idle_ms: int, count: int) -> list[Any]:
+        """Ids of pending entries (idle ``idle_ms``) that are no longer in the stream."""
+        stream = self.k.flow_ends
+        pending: Any = self.r.xpending_range(stream, FLOW_ENDS_GROUP, "-", "+", count, idle=idle_ms)
+        ids = [p["message_id"] for p in pending]
+        with self.r.pipeline(transaction=False) as pipe:
+            for i in ids:
+                pipe.xrange(stream, i, i)
+            found = pipe.execute()
+        return [i for i, got in zip(ids, found, strict=True) if not got]
 
     @_translate
     def ack_flow_ends(self, entry_ids: list[str]) -> None:

@@ -207,3 +207,24 @@ def test_a_disabled_trigger_does_not_fire(client: Client, worker: LocalWorker) -
     for _ in range(10):
         poller(time.time())
     assert started_by(client, n, "transform") == []
+
+
+def test_an_end_trimmed_while_pending_stops_coming_back(redis_server) -> None:  # type: ignore[no-untyped-def]
+    """Redis 6.2 claims an entry deleted while pending (MAXLEN) as (nil, nil): it is found
+    in the pending list and acknowledged, not claimed again and again."""
+    from executor.store.redis import RedisStore
+
+    store = RedisStore.from_url(redis_server.url, prefix=f"ft-{uuid.uuid4().hex[:8]}")
+    try:
+        store.deploy_flow(listener("trim", {}))
+        store.read_flow_ends("init", 1)  # creates the group
+        for _ in range(2):
+            store.r.xadd(store.k.flow_ends, {"eid": "e", "ns": "n", "fid": "f", "s": "SUCCESS"})
+        held = store.read_flow_ends("dead", 10)
+        store.r.xdel(store.k.flow_ends, held[0].entry_id)
+        claimed = store.read_flow_ends("alive", 10, claim_idle=0)
+        assert [e.entry_id for e in claimed] == [held[1].entry_id]
+        store.ack_flow_ends([held[1].entry_id])
+        assert store.r.xpending(store.k.flow_ends, "flowtrig")["pending"] == 0
+    finally:
+        store.close()
