@@ -113,6 +113,11 @@ class Settings(BaseSettings):
     trigger_interval: float = Field(default=0.25, gt=0)
     #: Run the trigger loop in each worker's main process too.
     worker_triggers: bool = False
+    #: Flow triggers: ends read from the stream of ends per poll, and the seconds an end
+    #: read by a process that did not acknowledge it (it died) waits before another
+    #: process claims it.
+    flow_trigger_batch: int = Field(default=100, gt=0)
+    flow_trigger_claim_idle: float = Field(default=30.0, gt=0)
 
     @field_validator("python_modules", "task_env")
     @classmethod

@@ -115,7 +115,9 @@ end
 -- sx (the same per scope of the execution: a list, one {state -> SCOPE:state:STATE} per
 -- scope of executor.store.keys.Keys.scopes, which the search pages), and, for a move
 -- that ends an execution of a flow with a concurrency limit, conc and concq
--- (P:conc:NS:FLOW, P:concq:NS:FLOW): its slot is freed in the same step. Promoting the
+-- (P:conc:NS:FLOW, P:concq:NS:FLOW): its slot is freed in the same step; fends and
+-- flisten (Python passes them with idx): a move to an end state appends the end to the
+-- stream of ends of Flow triggers while some flow listens. Promoting the
 -- next queued execution is a step of its own (promote.lua): the step that frees a slot
 -- cannot know, without a read, whose keys that takes.
 
@@ -165,6 +167,14 @@ local function xapply(X, eid, to, date, K, fields)
     if TERMINAL[to] and X.limit > 0 then
         redis.call('SREM', K.conc, eid)
         redis.call('LREM', K.concq, 0, eid)
+    end
+    -- Flow triggers: the end is appended to the stream of ends in the same step, so no
+    -- end is lost between it and its evaluation; only while some flow listens (fends,
+    -- flisten: P:flowtrig:ends, P:flowtrig:listeners), so an end costs one EXISTS else.
+    if TERMINAL[to] and K.fends and redis.call('EXISTS', K.flisten) == 1 then
+        local f = redis.call('HMGET', K.exec, 'namespace', 'flowId', 'flowRevision')
+        redis.call('XADD', K.fends, 'MAXLEN', '~', FLOW_ENDS_MAXLEN, '*', 'eid', eid,
+            'ns', f[1] or '', 'fid', f[2] or '', 'rev', f[3] or '', 's', to, 'd', date)
     end
     X.state, X.h = to, h
 end

@@ -227,6 +227,24 @@ class TriggerRef(NamedTuple):
         return cls(ns, fid, tid)
 
 
+#: The stream of ends of Flow triggers keeps about this many entries (``MAXLEN ~``):
+#: consumers that fall further behind lose the oldest ends.
+FLOW_ENDS_MAXLEN = 100_000
+
+
+class FlowEndEntry(NamedTuple):
+    """One entry of the stream of ends (an execution reached an end state while some
+    flow listened): its stream id and what ended."""
+
+    entry_id: str
+    execution_id: str
+    namespace: str
+    flow_id: str
+    flow_revision: int
+    state: str
+    date: str
+
+
 @dataclass(frozen=True)
 class TriggerState:
     """What a trigger did last (Kestra's ``Trigger`` context, as far as it is known):
@@ -704,3 +722,36 @@ class Store(Protocol):
 
     def forget_triggers(self, namespace: str, flow_id: str, keep: Iterable[str] = ()) -> None:
         """Delete the state of the flow's triggers whose id is not in ``keep``."""
+
+    # -- Flow triggers (executor/triggers/flow_trigger.py)
+    def flow_listeners(self) -> list[tuple[str, str]]:
+        """(namespace, flow id) of every deployed flow with an enabled Flow trigger (kept
+        by ``deploy_flow``, ``deploy_flow_source`` and ``delete_flow``); while there is
+        none, ends are not appended to the stream of ends."""
+
+    def read_flow_ends(
+        self, consumer: str, count: int, claim_idle: float | None = None
+    ) -> list[FlowEndEntry]:
+        """Up to ``count`` entries of the stream of ends for ``consumer`` of the one
+        consumer group: first, if ``claim_idle`` (seconds) is given, entries another
+        consumer read and left unacknowledged that long (it died or hangs), then new
+        ones. An entry stays pending until ``ack_flow_ends``."""
+
+    def ack_flow_ends(self, entry_ids: list[str]) -> None:
+        """Acknowledge (and drop) entries of the stream of ends once evaluated."""
+
+    def flow_window(
+        self,
+        uid: str,
+        entry_id: str,
+        bounds: tuple[float, float],
+        met: list[str],
+        total: int,
+        reset: bool,
+        now: float,
+    ) -> bool:
+        """Record in multiple condition ``uid``'s window the conditions ``met`` by stream
+        entry ``entry_id``; True if all ``total`` are met. ``bounds`` (epoch s) is the
+        window a first result opens (a window whose end passed is forgotten); ``reset``:
+        forget the window once complete (``resetOnSuccess``). Atomic, and the same entry
+        recorded again gives the same answer (a retry after a crash)."""

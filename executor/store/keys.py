@@ -67,6 +67,17 @@ P:trig:NS|FLOW|TRIGGER          hash    a trigger's state: ``type``, ``date``/``
                                         ("1" when a user disabled it), other fields of
                                         the trigger kinds (``executor/triggers/``)
 P:trigs                         set     uids (``NS|FLOW|TRIGGER``) of triggers with a state
+P:flowtrig:listeners            set     ``NS:ID`` of flows with an enabled Flow trigger (kept
+                                        by deploy and delete, ``flow_listens``)
+P:flowtrig:ends                 stream  ends of executions while some flow listens: ``eid``,
+                                        ``ns``, ``fid``, ``rev``, ``s`` (state), ``d``; read by
+                                        the consumer group ``flowtrig``, MAXLEN ~ 100000
+P:flowtrig:win:UID|MID          hash    a multiple condition's window (``start``, ``end``,
+                                        ``c:NAME`` per condition met) of trigger UID's
+                                        condition MID; expires at the window's end
+P:flowtrig:seen:UID|MID:ENTRY   string  what stream entry ENTRY made of that window ("1":
+                                        complete), so an entry evaluated again after a crash
+                                        gives the same answer; a TTL of a day
 P:kv:{TENANT:NS}                zset    KV keys of a namespace, by expiry (ms, +inf: none)
 P:kv:{TENANT:NS}:KEY            hash    a KV entry: ``v`` JSON value, ``t`` type, ``c``/``u``
                                         created/updated (epoch ms), ``x`` expiry; a TTL
@@ -238,6 +249,21 @@ class Keys:
     @property
     def triggers(self) -> str:
         return f"{self.prefix}:trigs"
+
+    # Flow triggers
+    @property
+    def flow_listeners(self) -> str:
+        return f"{self.prefix}:flowtrig:listeners"
+
+    @property
+    def flow_ends(self) -> str:
+        return f"{self.prefix}:flowtrig:ends"
+
+    def flow_window(self, uid: str) -> str:
+        return f"{self.prefix}:flowtrig:win:{uid}"
+
+    def flow_window_seen(self, uid: str, entry: str) -> str:
+        return f"{self.prefix}:flowtrig:seen:{uid}:{entry}"
 
     def kv_index(self, tenant: str, namespace: str) -> str:
         return f"{self.prefix}:kv:{{{tenant}:{namespace}}}"

@@ -58,10 +58,12 @@ from executor.models import (
 )
 from executor.state import TERMINAL, TRANSITIONS, StateType
 from executor.store.base import (
+    FLOW_ENDS_MAXLEN,
     WORKER_MEMORY_S,
     ChildEnd,
     Created,
     Finished,
+    FlowEndEntry,
     Killed,
     Moved,
     NewRow,
@@ -89,6 +91,7 @@ from executor.store.records import (
     task_run_of,
     trigger_state_of,
 )
+from executor.triggers.types import listens
 
 #: Entries kept per events stream and per execution-events stream (the Lua's MAXLEN).
 EVENTS_MAXLEN = 100_000
@@ -202,6 +205,14 @@ class MemoryStore:
         self._ev: list[dict[str, str]] = []  # the current step's changes (``note()``)
         self._kv: dict[tuple[str, str], dict[str, KVRecord]] = {}  # (tenant, ns) -> entries
         self._triggers: dict[str, dict[str, str]] = {}  # trigger uid -> its state's fields
+        self._flow_listeners: set[str] = set()  # ``NS:ID``
+        #: The stream of ends: (entry id, fields), oldest first; pending: entry id ->
+        #: (consumer, delivery time); windows of multiple conditions and their answers.
+        self._flow_ends: list[tuple[str, dict[str, str]]] = []
+        self._flow_pending: dict[str, tuple[str, float]] = {}
+        self._flow_delivered: str = "0-0"
+        self._flow_windows: dict[str, dict[str, str]] = {}
+        self._flow_seen: dict[str, bool] = {}
 
     # ------------------------------------------------------------------ helpers
 
@@ -277,6 +288,21 @@ class MemoryStore:
         limit = int(x.get("concLimit") or 0)
         if _terminal(to) and limit > 0:
             self._release(x["namespace"], x["flowId"], eid, limit, date)
+        if _terminal(to) and self._flow_listeners:
+            self._flow_ends.append(
+                (
+                    self._next_id(),
+                    {
+                        "eid": eid,
+                        "ns": x.get("namespace", ""),
+                        "fid": x.get("flowId", ""),
+                        "rev": x.get("flowRevision", ""),
+                        "s": to,
+                        "d": date,
+                    },
+                )
+            )
+            del self._flow_ends[:-FLOW_ENDS_MAXLEN]
         return "OK"
 
     def _release(self, ns: str, fid: str, eid: str, limit: int, date: str) -> None:
@@ -433,6 +459,7 @@ class MemoryStore:
             self._flow_revisions[(flow.namespace, flow.id, revision)] = json.dumps(stored.to_dict())
             self._flows[key] = (revision, digest)
             self._flow_index[f"{flow.namespace}:{flow.id}"] = self._now()
+            self._listen(stored)
             return stored
 
     def get_flow(self, namespace: str, flow_id: str, revision: int | None = None) -> Flow:
@@ -475,6 +502,7 @@ class MemoryStore:
                 self._flows[key] = (revision, digest)
                 self._deleted_flows.pop(key, None)
                 self._flow_index[f"{flow.namespace}:{flow.id}"] = self._now()
+                self._listen(stored)
             self._flow_sources[(*key, revision)] = source
             return stored
 
@@ -491,7 +519,15 @@ class MemoryStore:
                 return False
             self._deleted_flows[(namespace, flow_id)] = latest[0] + 1  # Kestra: toDeleted
             self._flow_index.pop(f"{namespace}:{flow_id}", None)
+            self._flow_listeners.discard(f"{namespace}:{flow_id}")
             return True
+
+    def _listen(self, flow: Flow) -> None:
+        member = f"{flow.namespace}:{flow.id}"
+        if listens(flow):
+            self._flow_listeners.add(member)
+        else:
+            self._flow_listeners.discard(member)
 
     # ------------------------------------------------------------------ executions
 
@@ -1829,6 +1865,92 @@ class MemoryStore:
                     ref.trigger_id not in kept
                 ):
                     del self._triggers[uid]
+
+    # ------------------------------------------------------------------ Flow triggers
+
+    def flow_listeners(self) -> list[tuple[str, str]]:
+        with self._lock:
+            members = sorted(self._flow_listeners)
+        return [(m.partition(":")[0], m.partition(":")[2]) for m in members]
+
+    def read_flow_ends(
+        self, consumer: str, count: int, claim_idle: float | None = None
+    ) -> list[FlowEndEntry]:
+        with self._lock:
+            now = self._now()
+            fields = dict(self._flow_ends)
+            out: list[FlowEndEntry] = []
+            if claim_idle is not None:
+                for eid, (_, at) in sorted(
+                    self._flow_pending.items(), key=lambda kv: _stream_id(kv[0])
+                ):
+                    if len(out) >= count:
+                        break
+                    if now - at < claim_idle:
+                        continue
+                    if eid not in fields:  # trimmed while pending
+                        del self._flow_pending[eid]
+                        continue
+                    self._flow_pending[eid] = (consumer, now)
+                    out.append(_flow_end(eid, fields[eid]))
+            for eid, f in self._flow_ends:
+                if len(out) >= count:
+                    break
+                if _stream_id(eid) <= _stream_id(self._flow_delivered):
+                    continue
+                self._flow_delivered = eid
+                self._flow_pending[eid] = (consumer, now)
+                out.append(_flow_end(eid, f))
+            return out
+
+    def ack_flow_ends(self, entry_ids: list[str]) -> None:
+        gone = set(entry_ids)
+        with self._lock:
+            for eid in gone:
+                self._flow_pending.pop(eid, None)
+            self._flow_ends = [e for e in self._flow_ends if e[0] not in gone]
+
+    def flow_window(
+        self,
+        uid: str,
+        entry_id: str,
+        bounds: tuple[float, float],
+        met: list[str],
+        total: int,
+        reset: bool,
+        now: float,
+    ) -> bool:
+        with self._lock:
+            seen_key = f"{uid}:{entry_id}"
+            if seen_key in self._flow_seen:
+                return self._flow_seen[seen_key]
+            w = self._flow_windows.get(uid)
+            if w is not None and float(w["end"]) < now:
+                w = None
+                del self._flow_windows[uid]
+            if not met and w is None:
+                return total == 0
+            if w is None:
+                w = self._flow_windows[uid] = {"start": repr(bounds[0]), "end": repr(bounds[1])}
+            for name in met:
+                w["c:" + name] = "1"
+            complete = len(w) - 2 >= total
+            if complete and reset:
+                del self._flow_windows[uid]
+            self._flow_seen[seen_key] = complete
+            return complete
+
+
+def _flow_end(entry_id: str, f: Mapping[str, str]) -> FlowEndEntry:
+    return FlowEndEntry(
+        entry_id,
+        f.get("eid", ""),
+        f.get("ns", ""),
+        f.get("fid", ""),
+        int(f.get("rev") or 0),
+        f.get("s", ""),
+        f.get("d", ""),
+    )
 
 
 def _row(trid: str, t: Hash) -> TaskRunRow | None:

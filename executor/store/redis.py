@@ -56,10 +56,12 @@ from executor.models import (
 )
 from executor.state import TERMINAL, TRANSITIONS, StateType, allowed_sources
 from executor.store.base import (
+    FLOW_ENDS_MAXLEN,
     WORKER_MEMORY_S,
     ChildEnd,
     Created,
     Finished,
+    FlowEndEntry,
     Killed,
     Moved,
     NewRow,
@@ -85,6 +87,7 @@ from executor.store.records import (
     task_run_of,
     trigger_state_of,
 )
+from executor.triggers.types import listens
 
 _HERE = Path(__file__).parent
 F = TypeVar("F", bound=Callable[..., Any])
@@ -99,7 +102,10 @@ def _lua_prelude() -> str:
     terminal = ", ".join(f"{s.value}=true" for s in sorted(TERMINAL, key=lambda s: s.value))
     return (
         f"local ALLOWED = ' {' '.join(pairs)} '\n"
-        f"local TERMINAL = {{{terminal}}}\n" + lua_constants() + (_HERE / "_lib.lua").read_text()
+        f"local TERMINAL = {{{terminal}}}\n"
+        f"local FLOW_ENDS_MAXLEN = {FLOW_ENDS_MAXLEN}\n"
+        + lua_constants()
+        + (_HERE / "_lib.lua").read_text()
     )
 
 
@@ -206,6 +212,8 @@ class _Step:
         each of the execution's ``scopes`` (``Keys.scopes``; none for no execution)."""
         names = [str(s) for s in states]
         self.group("idx", {n: k.index_state(n) for n in names})
+        # Every step that may move an execution gets these: xapply() appends ends there.
+        self.key(fends=k.flow_ends, flisten=k.flow_listeners)
         self.layout["sx"] = [
             {n: self.index(k.index_scoped_state(scope, n)) for n in names} for scope in scopes
         ]
@@ -292,6 +300,7 @@ class RedisStore:
                 "reindex",
                 "resend",
                 "append_log",
+                "flow_window",
             )
         }
         self._flow_cache: dict[tuple[str, str, int], Flow] = {}
@@ -360,6 +369,7 @@ class RedisStore:
                     )
                     pipe.hset(key, mapping={"revision": revision, "digest": digest})
                     pipe.zadd(self.k.flows, {f"{flow.namespace}:{flow.id}": time.time()})
+                    self._listen(pipe, stored)
                     pipe.execute()
                     return stored
                 except redis.WatchError:
@@ -414,6 +424,7 @@ class RedisStore:
                         pipe.hset(key, mapping={"revision": revision, "digest": digest})
                         pipe.hdel(key, "deleted")
                         pipe.zadd(self.k.flows, {f"{flow.namespace}:{flow.id}": time.time()})
+                        self._listen(pipe, stored)
                     # The same definition sent as another text: that text becomes the
                     # revision's source (the revision number follows the definition).
                     pipe.set(self.k.flow_source(flow.namespace, flow.id, revision), source)
@@ -421,6 +432,15 @@ class RedisStore:
                     return stored
                 except redis.WatchError:
                     continue  # another deploy of the same flow won the race; look again
+
+    def _listen(self, pipe: Any, flow: Flow) -> None:
+        """Keep ``flow`` in the set of flows with a Flow trigger (or out of it), in the
+        deploy's transaction."""
+        member = f"{flow.namespace}:{flow.id}"
+        if listens(flow):
+            pipe.sadd(self.k.flow_listeners, member)
+        else:
+            pipe.srem(self.k.flow_listeners, member)
 
     @_translate
     def flow_source(self, namespace: str, flow_id: str, revision: int) -> str | None:
@@ -445,6 +465,7 @@ class RedisStore:
                     # Kestra's FlowWithSource.toDeleted: the deletion is a revision of its own
                     pipe.hset(key, "deleted", int(latest) + 1)
                     pipe.zrem(self.k.flows, f"{namespace}:{flow_id}")
+                    pipe.srem(self.k.flow_listeners, f"{namespace}:{flow_id}")
                     pipe.execute()
                     return True
                 except redis.WatchError:
@@ -1862,6 +1883,115 @@ class RedisStore:
                 pipe.delete(self.k.trigger(ref.uid))
                 pipe.srem(self.k.triggers, ref.uid)
             pipe.execute()
+
+    # ------------------------------------------------------------------ Flow triggers
+
+    @_translate
+    def flow_listeners(self) -> list[tuple[str, str]]:
+        members = sorted(_s(m) for m in self.r.smembers(self.k.flow_listeners))
+        return [tuple(m.split(":", 1)) for m in members]  # type: ignore[misc]
+
+    def _ensure_group(self) -> None:
+        try:
+            # From the stream's start: ends appended before any consumer ran are seen.
+            self.r.xgroup_create(self.k.flow_ends, FLOW_ENDS_GROUP, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    @_translate
+    def read_flow_ends(
+        self, consumer: str, count: int, claim_idle: float | None = None
+    ) -> list[FlowEndEntry]:
+        stream = self.k.flow_ends
+        out: list[FlowEndEntry] = []
+        try:
+            if claim_idle is not None:
+                claimed: Any = self.r.xautoclaim(
+                    stream, FLOW_ENDS_GROUP, consumer, int(claim_idle * 1000), "0-0", count=count
+                )
+                out += [_flow_end(i, f) for i, f in claimed[1] if i is not None and f]
+                # Entries trimmed away (MAXLEN) while pending are gone: Redis 7 lists their
+                # ids in claimed[2]; 6.2 claims them as (nil, nil), so they are found in
+                # the pending list. Acknowledged, they stop coming back.
+                gone = list(claimed[2]) if len(claimed) > 2 else []
+                if any(i is None for i, _ in claimed[1]):
+                    gone += self._trimmed_pending(int(claim_idle * 1000), count)
+                if gone:
+                    self.r.xack(stream, FLOW_ENDS_GROUP, *gone)
+            if len(out) < count:
+                got: Any = self.r.xreadgroup(
+                    FLOW_ENDS_GROUP, consumer, {stream: ">"}, count=count - len(out)
+                )
+                for _, entries in got.items() if isinstance(got, dict) else got or []:
+                    out += [_flow_end(i, f) for i, f in entries if f]
+        except redis.ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            self._ensure_group()
+            return self.read_flow_ends(consumer, count, claim_idle)
+        return out
+
+    def _trimmed_pending(self, idle_ms: int, count: int) -> list[Any]:
+        """Ids of pending entries (idle ``idle_ms``) that are no longer in the stream."""
+        stream = self.k.flow_ends
+        pending: Any = self.r.xpending_range(stream, FLOW_ENDS_GROUP, "-", "+", count, idle=idle_ms)
+        ids = [p["message_id"] for p in pending]
+        with self.r.pipeline(transaction=False) as pipe:
+            for i in ids:
+                pipe.xrange(stream, i, i)
+            found = pipe.execute()
+        return [i for i, got in zip(ids, found, strict=True) if not got]
+
+    @_translate
+    def ack_flow_ends(self, entry_ids: list[str]) -> None:
+        if not entry_ids:
+            return
+        with self.r.pipeline(transaction=True) as pipe:
+            pipe.xack(self.k.flow_ends, FLOW_ENDS_GROUP, *entry_ids)
+            pipe.xdel(self.k.flow_ends, *entry_ids)
+            pipe.execute()
+
+    @_translate
+    def flow_window(
+        self,
+        uid: str,
+        entry_id: str,
+        bounds: tuple[float, float],
+        met: list[str],
+        total: int,
+        reset: bool,
+        now: float,
+    ) -> bool:
+        step = _Step(
+            start=repr(bounds[0]),
+            end=repr(bounds[1]),
+            now=repr(now),
+            met=met,
+            total=total,
+            reset=reset,
+            ttl=FLOW_WINDOW_SEEN_TTL,
+        ).key(win=self.k.flow_window(uid), seen=self.k.flow_window_seen(uid, entry_id))
+        return bool(self._call("flow_window", step)["complete"])
+
+
+#: The one consumer group of the stream of ends.
+FLOW_ENDS_GROUP = "flowtrig"
+#: Seconds the answer a stream entry got from a window is remembered (``flow_window.lua``).
+FLOW_WINDOW_SEEN_TTL = 86_400
+
+
+def _flow_end(entry_id: Any, fields: Mapping[Any, Any]) -> FlowEndEntry:
+    f = {_s(a): _s(b) for a, b in fields.items()}
+    return FlowEndEntry(
+        _s(entry_id),
+        f.get("eid", ""),
+        f.get("ns", ""),
+        f.get("fid", ""),
+        int(f.get("rev") or 0),
+        f.get("s", ""),
+        f.get("d", ""),
+    )
 
 
 # ---------------------------------------------------------------- replies

@@ -9,9 +9,12 @@ stored and shown, and never fires.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from executor.errors import Problem
+
+if TYPE_CHECKING:
+    from executor.flow import Flow
 
 #: Checks one ``triggers[i]`` entry (a mapping, ``id`` and ``type`` already checked);
 #: ``path`` is where it sits (``triggers[0]``). Returns its problems.
@@ -21,10 +24,12 @@ Checker = Callable[[Mapping[str, Any], str], list[Problem]]
 def _checkers() -> dict[str, Checker]:
     # Imported here: each kind's module imports the flow model, which imports this one.
     # Each checker module is pure (no store, no client): the engine reaches this one.
+    from executor.engine import flow_conditions
     from executor.triggers import webhook_spec
 
     checkers: dict[str, Checker] = {}
     checkers["webhook"] = webhook_spec.check
+    checkers["flow"] = flow_conditions.check
     return checkers
 
 
@@ -54,6 +59,14 @@ KINDS: dict[str, tuple[str, ...]] = {
         "Webhook",
     ),
 }
+
+
+def listens(flow: Flow) -> bool:
+    """Does ``flow`` have an enabled Flow trigger (the store keeps the set of such flows
+    at deploy and delete: ends are only streamed while it is not empty)?"""
+    from executor.engine.flow_conditions import flow_listens
+
+    return flow_listens(flow, KINDS["flow"])
 
 
 def kind_of(type_: str) -> str | None:
