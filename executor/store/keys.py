@@ -63,6 +63,19 @@ P:trig:NS|FLOW|TRIGGER          hash    a trigger's state: ``type``, ``date``/``
                                         ("1" when a user disabled it), other fields of
                                         the trigger kinds (``executor/triggers/``)
 P:trigs                         set     uids (``NS|FLOW|TRIGGER``) of triggers with a state
+P:{due:Q}                       zset    due queue Q (``sched``: schedules' next ticks,
+                                        ``backfill``: backfills' next steps): trigger
+                                        uid -> when it is due (epoch s)
+P:{due:Q}:tick                  hash    uid -> the tick (epoch s) it is at
+P:{due:Q}:claimed               zset    uid -> lease deadline (epoch s) of the process
+                                        firing it (``due_claim.lua``); lapsed claims go
+                                        back to P:{due:Q}
+P:{due:sched}:ran:UID           zset    ticks the schedule UID fired (score = member =
+                                        tick), the newest OSTRA_SCHEDULE_TICKS_KEPT
+P:backfill:UID                  hash    the backfill of trigger UID: ``start``/``end``/
+                                        ``current`` (ticks), ``total``/``done``/``fired``,
+                                        ``paused``, ``status``, ``inputs``/``labels``
+                                        (JSON), ``rerun``, ``rate``, ``id``, ``created``
 P:kv:{TENANT:NS}                zset    KV keys of a namespace, by expiry (ms, +inf: none)
 P:kv:{TENANT:NS}:KEY            hash    a KV entry: ``v`` JSON value, ``t`` type, ``c``/``u``
                                         created/updated (epoch ms), ``x`` expiry; a TTL
@@ -214,7 +227,6 @@ class Keys:
     def dead_letters(self) -> str:
         return f"{self.prefix}:deadletter"
 
-    # KV store: a namespace's keys share the ``{tenant:namespace}`` hash tag
     # triggers
     def trigger(self, uid: str) -> str:
         return f"{self.prefix}:trig:{uid}"
@@ -222,6 +234,24 @@ class Keys:
     @property
     def triggers(self) -> str:
         return f"{self.prefix}:trigs"
+
+    # due queues: a queue's keys share the ``{due:Q}`` hash tag (one Lua step uses them)
+    def due(self, queue: str) -> str:
+        return f"{self.prefix}:{{due:{queue}}}"
+
+    def due_tick(self, queue: str) -> str:
+        return f"{self.prefix}:{{due:{queue}}}:tick"
+
+    def due_claimed(self, queue: str) -> str:
+        return f"{self.prefix}:{{due:{queue}}}:claimed"
+
+    def ticks_ran(self, uid: str) -> str:
+        return f"{self.prefix}:{{due:sched}}:ran:{uid}"
+
+    def backfill(self, uid: str) -> str:
+        return f"{self.prefix}:backfill:{uid}"
+
+    # KV store: a namespace's keys share the ``{tenant:namespace}`` hash tag
 
     def kv_index(self, tenant: str, namespace: str) -> str:
         return f"{self.prefix}:kv:{{{tenant}:{namespace}}}"

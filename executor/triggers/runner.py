@@ -27,7 +27,9 @@ Poller = Callable[[float], int]
 
 def default_pollers(orchestrator: Orchestrator) -> list[tuple[str, Poller]]:
     """The pollers every trigger loop runs, by name."""
-    return []
+    from executor.triggers import schedule
+
+    return [("schedules", schedule.poller(orchestrator))]
 
 
 class TriggerRunner:

@@ -20,7 +20,9 @@ Checker = Callable[[Mapping[str, Any], str], list[Problem]]
 
 def _checkers() -> dict[str, Checker]:
     # Imported here: each kind's module imports the flow model, which imports this one.
-    checkers: dict[str, Checker] = {}
+    from executor.triggers import schedule
+
+    checkers: dict[str, Checker] = {"schedule": schedule.check}
     return checkers
 
 
