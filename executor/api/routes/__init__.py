@@ -5,6 +5,7 @@ includes them in this order (it matters: see ``executions``).
 - ``executions``: ``/api/v1/executions`` (start, read, search, delete, control, follow)
 - ``logs``: ``/api/v1/logs/{executionId}``
 - ``metrics``: ``/api/v1/metrics/{executionId}``
+- ``triggers``: ``/api/v1/triggers`` (list, enable/disable, unlock, backfill)
 - ``kv``: ``/api/v1/[{tenant}/]namespaces/{namespace}/kv`` (the KV store; last)
 - ``health``: ``/health`` (never behind a token)
 
@@ -14,9 +15,16 @@ them when it includes the routers, twice: under ``/api/v1`` and under Kestra's
 through ``ApiDep`` (``executor.api.service``).
 """
 
-from executor.api.routes import executions, flows, health, kv, logs, metrics
+from executor.api.routes import executions, flows, health, kv, logs, metrics, triggers
 
 #: the routers under ``/api/v1``, behind the token when tokens are set, in order
-API_ROUTERS = (flows.router, executions.router, logs.router, metrics.router, kv.router)
+API_ROUTERS = (
+    flows.router,
+    executions.router,
+    logs.router,
+    metrics.router,
+    triggers.router,
+    kv.router,
+)
 
-__all__ = ["API_ROUTERS", "executions", "flows", "health", "kv", "logs", "metrics"]
+__all__ = ["API_ROUTERS", "executions", "flows", "health", "kv", "logs", "metrics", "triggers"]

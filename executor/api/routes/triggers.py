@@ -1,0 +1,209 @@
+"""``/api/v1/[{tenant}/]triggers``: seeing and controlling triggers, as Kestra's
+``TriggerController``.
+
+- ``GET /triggers/search?namespace=&flowId=&page=&size=``: ``{results: [{abstractTrigger,
+  triggerContext}], total}`` (the trigger as written in the flow, its ``Trigger`` state);
+- ``GET /triggers/{namespace}/{flowId}``: ``{results: [Trigger], total}``;
+- ``PUT /triggers`` with a ``Trigger`` body: ``disabled`` enables or disables it (a
+  schedule enabled again applies ``recoverMissedSchedules``); a ``backfill`` (``start``,
+  ``end``, ``inputs``, ``labels``; Ostra also reads ``rerun`` and ``rate``) starts one;
+- ``PUT /triggers/backfill/pause`` and ``/unpause``, ``POST /triggers/backfill/delete``
+  (cancels it), each with a ``Trigger`` body naming it;
+- ``POST /triggers/{namespace}/{flowId}/{triggerId}/unlock``: drop a process's claim
+  (409 if it is not locked);
+- ``POST /triggers/set-disabled/by-triggers``: ``{triggers: [...], disabled}`` ->
+  ``{count}``.
+
+A ``Trigger`` is ``{namespace, flowId, triggerId, date, nextExecutionDate, backfill,
+stopAfter, disabled, executionId, updatedDate, evaluateRunningDate, ...}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from executor.api.schemas import error_responses
+from executor.api.service import ApiDep
+from executor.errors import InputValidationError, NotFoundError, Problem, StateConflict
+
+router = APIRouter(tags=["triggers"])
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise InputValidationError([Problem("body", "not JSON")]) from None
+    if not isinstance(body, dict):
+        raise InputValidationError([Problem("body", "a JSON object is expected")])
+    missing = [k for k in ("namespace", "flowId", "triggerId") if not isinstance(body.get(k), str)]
+    if missing:
+        raise InputValidationError([Problem(k, "required (a string)") for k in missing])
+    return body
+
+
+def _ids(body: dict[str, Any]) -> tuple[str, str, str]:
+    return body["namespace"], body["flowId"], body["triggerId"]
+
+
+@router.get("/triggers/search", summary="Search for triggers")
+async def search_triggers(
+    api: ApiDep,
+    request: Request,
+    page: int = 1,
+    size: int = 10,
+    namespace: str | None = None,
+    flowId: str | None = None,
+) -> JSONResponse:
+    def work() -> dict[str, Any]:
+        client = api.client
+        entries = client.triggers(namespace, flowId)
+        flows: dict[tuple[str, str], Any] = {}
+        results = []
+        for e in entries[(max(page, 1) - 1) * size : max(page, 1) * size]:
+            key = (e["namespace"], e["flowId"])
+            if key not in flows:
+                flows[key] = client.store.get_flow(*key)
+            abstract = next(
+                (
+                    t.model_dump(by_alias=True)
+                    for t in flows[key].triggers
+                    if t.id == e["triggerId"]
+                ),
+                None,
+            )
+            results.append({"abstractTrigger": abstract, "triggerContext": e})
+        return {"results": results, "total": len(entries)}
+
+    return JSONResponse(await run_in_threadpool(work))
+
+
+@router.get("/triggers/{namespace}/{flowId}", summary="Get all triggers for a flow")
+async def flow_triggers(
+    api: ApiDep,
+    namespace: str,
+    flowId: str,
+    page: int = 1,
+    size: int = 10,
+) -> JSONResponse:
+    entries = await run_in_threadpool(api.client.triggers, namespace, flowId)
+    chunk = entries[(max(page, 1) - 1) * size : max(page, 1) * size]
+    return JSONResponse({"results": chunk, "total": len(entries)})
+
+
+@router.put("/triggers", summary="Update a trigger", responses=error_responses(404, 409))
+async def update_trigger(api: ApiDep, request: Request) -> JSONResponse:
+    body = await _body(request)
+
+    def work() -> dict[str, Any]:
+        client = api.client
+        ids = _ids(body)
+        current = client.trigger(*ids)
+        fill = body.get("backfill")
+        if isinstance(fill, dict) and (current.get("backfill") or {}).get("status") != "RUNNING":
+            if not isinstance(fill.get("start"), str):
+                raise InputValidationError([Problem("backfill.start", "required (ISO-8601)")])
+            end = fill.get("end")
+            labels = fill.get("labels") or []
+            client.backfill(
+                *ids,
+                fill["start"],
+                end if isinstance(end, str) else _now_iso(),
+                inputs=fill.get("inputs") or None,
+                labels=(
+                    {str(x["key"]): str(x["value"]) for x in labels}
+                    if isinstance(labels, list)
+                    else {str(k): str(v) for k, v in dict(labels).items()}
+                ),
+                rerun=bool(fill.get("rerun", False)),
+                rate=float(fill["rate"]) if fill.get("rate") is not None else None,
+            )
+        if isinstance(body.get("disabled"), bool) and body["disabled"] != current["disabled"]:
+            client.set_trigger_disabled(*ids, body["disabled"])
+        return client.trigger(*ids)
+
+    return JSONResponse(await run_in_threadpool(work))
+
+
+def _now_iso() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat()
+
+
+@router.put(
+    "/triggers/backfill/pause", summary="Pause a backfill", responses=error_responses(404, 409)
+)
+async def pause_backfill(api: ApiDep, request: Request) -> JSONResponse:
+    ids = _ids(await _body(request))
+    await run_in_threadpool(api.client.pause_backfill, *ids)
+    return JSONResponse(await run_in_threadpool(api.client.trigger, *ids))
+
+
+@router.put(
+    "/triggers/backfill/unpause", summary="Unpause a backfill", responses=error_responses(404, 409)
+)
+async def unpause_backfill(api: ApiDep, request: Request) -> JSONResponse:
+    ids = _ids(await _body(request))
+    await run_in_threadpool(api.client.resume_backfill, *ids)
+    return JSONResponse(await run_in_threadpool(api.client.trigger, *ids))
+
+
+@router.post(
+    "/triggers/backfill/delete", summary="Delete a backfill", responses=error_responses(404, 409)
+)
+async def delete_backfill(api: ApiDep, request: Request) -> JSONResponse:
+    ids = _ids(await _body(request))
+    await run_in_threadpool(api.client.cancel_backfill, *ids)
+    return JSONResponse(await run_in_threadpool(api.client.trigger, *ids))
+
+
+@router.post(
+    "/triggers/{namespace}/{flowId}/{triggerId}/unlock",
+    summary="Unlock a trigger",
+    responses=error_responses(404, 409),
+)
+async def unlock_trigger(
+    api: ApiDep,
+    namespace: str,
+    flowId: str,
+    triggerId: str,
+) -> JSONResponse:
+    entry = await run_in_threadpool(api.client.unlock_trigger, namespace, flowId, triggerId)
+    return JSONResponse(entry)
+
+
+@router.post("/triggers/set-disabled/by-triggers", summary="Disable or enable triggers")
+async def set_disabled_by_triggers(api: ApiDep, request: Request) -> JSONResponse:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise InputValidationError([Problem("body", "not JSON")]) from None
+    if not isinstance(body, dict) or not isinstance(body.get("disabled"), bool):
+        raise InputValidationError([Problem("disabled", "required (true or false)")])
+    items = body.get("triggers") or []
+    if not isinstance(items, list):
+        raise InputValidationError([Problem("triggers", "a list is expected")])
+
+    def work() -> int:
+        count = 0
+        for item in items:
+            if not isinstance(item, dict):
+                continue
+            try:
+                api.client.set_trigger_disabled(
+                    str(item.get("namespace")),
+                    str(item.get("flowId")),
+                    str(item.get("triggerId")),
+                    body["disabled"],
+                )
+            except (NotFoundError, StateConflict):
+                continue  # as Kestra's bulk actions: skipped, not counted
+            count += 1
+        return count
+
+    return JSONResponse({"count": await run_in_threadpool(work)})
