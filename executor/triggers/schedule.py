@@ -240,8 +240,10 @@ def check(entry: Mapping[str, Any], path: str) -> list[Problem]:
     except ValidationError as exc:
         return [
             Problem(
-                ".".join([path, *(str(p) for p in err["loc"])]).replace(".[", "["),
-                err["msg"].removeprefix("Value error, "),
+                path + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]),
+                "must be null"
+                if err["loc"] == ("interval",)
+                else err["msg"].removeprefix("Value error, "),
             )
             for err in exc.errors()
         ]
