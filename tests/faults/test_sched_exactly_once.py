@@ -41,7 +41,7 @@ def _start(redis: EmbeddedRedis, logs: Path, i: int) -> subprocess.Popen[bytes]:
         # A process killed while it holds a claim hands it back within 2 s.
         "OSTRA_SCHEDULE_LEASE": "2",
     }
-    out = open(logs / f"executor{i}.log", "ab")  # noqa: SIM115 (closed by the process)
+    out = open(logs / f"executor{i}.log", "ab")
     proc = subprocess.Popen(
         [sys.executable, "-m", "executor.cli", "executor"],
         cwd=ROOT,
