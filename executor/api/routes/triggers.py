@@ -26,6 +26,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from executor import bounds
 from executor.api.schemas import error_responses
 from executor.api.service import ApiDep
 from executor.errors import InputValidationError, NotFoundError, Problem, StateConflict
@@ -33,17 +34,26 @@ from executor.errors import InputValidationError, NotFoundError, Problem, StateC
 router = APIRouter(tags=["triggers"])
 
 
-async def _body(request: Request) -> dict[str, Any]:
+async def _json(request: Request) -> Any:
     try:
-        body = await request.json()
-    except ValueError:
-        raise InputValidationError([Problem("body", "not JSON")]) from None
+        return bounds.loads(await request.body())
+    except ValueError as exc:  # TooDeep, NotUnicode and JSONDecodeError are ValueErrors
+        raise InputValidationError([Problem("body", f"not valid JSON: {exc}")]) from None
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    body = await _json(request)
     if not isinstance(body, dict):
         raise InputValidationError([Problem("body", "a JSON object is expected")])
     missing = [k for k in ("namespace", "flowId", "triggerId") if not isinstance(body.get(k), str)]
     if missing:
         raise InputValidationError([Problem(k, "required (a string)") for k in missing])
     return body
+
+
+def _page(entries: list[Any], page: int, size: int) -> list[Any]:
+    page, size = max(page, 1), max(size, 0)
+    return entries[(page - 1) * size : page * size]
 
 
 def _ids(body: dict[str, Any]) -> tuple[str, str, str]:
@@ -64,7 +74,7 @@ async def search_triggers(
         entries = client.triggers(namespace, flowId)
         flows: dict[tuple[str, str], Any] = {}
         results = []
-        for e in entries[(max(page, 1) - 1) * size : max(page, 1) * size]:
+        for e in _page(entries, page, size):
             key = (e["namespace"], e["flowId"])
             if key not in flows:
                 flows[key] = client.store.get_flow(*key)
@@ -91,8 +101,7 @@ async def flow_triggers(
     size: int = 10,
 ) -> JSONResponse:
     entries = await run_in_threadpool(api.client.triggers, namespace, flowId)
-    chunk = entries[(max(page, 1) - 1) * size : max(page, 1) * size]
-    return JSONResponse({"results": chunk, "total": len(entries)})
+    return JSONResponse({"results": _page(entries, page, size), "total": len(entries)})
 
 
 @router.put("/triggers", summary="Update a trigger", responses=error_responses(404, 409))
@@ -105,28 +114,56 @@ async def update_trigger(api: ApiDep, request: Request) -> JSONResponse:
         current = client.trigger(*ids)
         fill = body.get("backfill")
         if isinstance(fill, dict) and (current.get("backfill") or {}).get("status") != "RUNNING":
-            if not isinstance(fill.get("start"), str):
-                raise InputValidationError([Problem("backfill.start", "required (ISO-8601)")])
-            end = fill.get("end")
-            labels = fill.get("labels") or []
-            client.backfill(
-                *ids,
-                fill["start"],
-                end if isinstance(end, str) else _now_iso(),
-                inputs=fill.get("inputs") or None,
-                labels=(
-                    {str(x["key"]): str(x["value"]) for x in labels}
-                    if isinstance(labels, list)
-                    else {str(k): str(v) for k, v in dict(labels).items()}
-                ),
-                rerun=bool(fill.get("rerun", False)),
-                rate=float(fill["rate"]) if fill.get("rate") is not None else None,
-            )
+            client.backfill(*ids, **_backfill_args(fill))
         if isinstance(body.get("disabled"), bool) and body["disabled"] != current["disabled"]:
             client.set_trigger_disabled(*ids, body["disabled"])
         return client.trigger(*ids)
 
     return JSONResponse(await run_in_threadpool(work))
+
+
+def _backfill_args(fill: dict[str, Any]) -> dict[str, Any]:
+    """The arguments of ``Client.backfill`` from a ``backfill`` body (Kestra's
+    ``Backfill``: ``start``, ``end`` (default: now), ``inputs``, ``labels`` as a list of
+    ``{key, value}`` or a map; Ostra's ``rerun`` and ``rate``)."""
+    problems = []
+    start, end = fill.get("start"), fill.get("end")
+    if not isinstance(start, str):
+        problems.append(Problem("backfill.start", "required (ISO-8601)"))
+    if end is not None and not isinstance(end, str):
+        problems.append(Problem("backfill.end", "ISO-8601 expected"))
+    inputs = fill.get("inputs") or {}
+    if not isinstance(inputs, dict):
+        problems.append(Problem("backfill.inputs", "an object is expected"))
+    raw = fill.get("labels") or []
+    labels: dict[str, str] = {}
+    if isinstance(raw, dict):
+        labels = {str(k): str(v) for k, v in raw.items()}
+    elif isinstance(raw, list) and all(isinstance(x, dict) and "key" in x for x in raw):
+        labels = {str(x["key"]): str(x.get("value")) for x in raw}
+    else:
+        problems.append(Problem("backfill.labels", "a list of {key, value} is expected"))
+    rate = fill.get("rate")
+    if rate is not None and (isinstance(rate, bool) or not isinstance(rate, int | float)):
+        problems.append(Problem("backfill.rate", "a number is expected"))
+    if problems:
+        raise InputValidationError(problems)
+    try:
+        from executor.engine.schedule import parse_date
+
+        parse_date(str(start))
+        if end is not None:
+            parse_date(str(end))
+    except ValueError as exc:
+        raise InputValidationError([Problem("backfill", f"not an ISO-8601 date: {exc}")]) from None
+    return {
+        "start": start,
+        "end": end if isinstance(end, str) else _now_iso(),
+        "inputs": inputs or None,
+        "labels": labels or None,
+        "rerun": bool(fill.get("rerun", False)),
+        "rate": float(rate) if rate is not None else None,
+    }
 
 
 def _now_iso() -> str:
@@ -179,10 +216,7 @@ async def unlock_trigger(
 
 @router.post("/triggers/set-disabled/by-triggers", summary="Disable or enable triggers")
 async def set_disabled_by_triggers(api: ApiDep, request: Request) -> JSONResponse:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise InputValidationError([Problem("body", "not JSON")]) from None
+    body = await _json(request)
     if not isinstance(body, dict) or not isinstance(body.get("disabled"), bool):
         raise InputValidationError([Problem("disabled", "required (true or false)")])
     items = body.get("triggers") or []
