@@ -15,6 +15,7 @@ hour field is a wildcard (``*``, ``*/2``: those follow real time and fire in bot
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -160,14 +161,23 @@ def dates(cron: Cron, tick: int, accept: Callable[[int], bool] | None = None) ->
     nxt = next_accepted(cron, tick, accept)
     if nxt is not None:
         out["next"] = cron.iso(nxt)
-    prev = previous_accepted(cron, tick - 1, accept)
+    prev = previous_accepted(cron, tick - 1, accept, before=tick)
     if prev is not None:
         out["previous"] = cron.iso(prev)
     return out
 
 
+@functools.lru_cache(maxsize=4096)
+def _next_plain(cron: Cron, after: float) -> int | None:
+    # A fire asks for the tick after the one it fires twice (its ``trigger.next``, then
+    # where the schedule goes on): croniter's set-up is most of the cost.
+    return cron.next_after(after)
+
+
 def next_accepted(cron: Cron, after: float, accept: Callable[[int], bool] | None) -> int | None:
     """The first tick after ``after`` that ``accept`` takes (any tick without it)."""
+    if accept is None:
+        return _next_plain(cron, after)
     limit = after + SEARCH_YEARS * 366 * 86400
     for tick in cron._iter(after):
         if tick > limit:
@@ -178,10 +188,18 @@ def next_accepted(cron: Cron, after: float, accept: Callable[[int], bool] | None
 
 
 def previous_accepted(
-    cron: Cron, at_or_before: float, accept: Callable[[int], bool] | None
+    cron: Cron,
+    at_or_before: float,
+    accept: Callable[[int], bool] | None,
+    *,
+    before: int | None = None,
 ) -> int | None:
-    """The last tick at or before ``at_or_before`` that ``accept`` takes."""
-    first = cron.previous_at_or_before(at_or_before)
+    """The last tick at or before ``at_or_before`` that ``accept`` takes (``before``: a
+    tick, ``at_or_before + 1``, whose previous tick is searched from it directly)."""
+    if before is not None:
+        first = next(cron._iter(before, backwards=True), None)
+    else:
+        first = cron.previous_at_or_before(at_or_before)
     if first is None:
         return None
     if accept is None or accept(first):

@@ -400,7 +400,9 @@ class Scheduler:
         self.keep = s.schedule_ticks_kept
         self.interval = s.trigger_interval
         self.budget = budget
-        self._specs: dict[tuple[str, str, int, str], tuple[Schedule, Cron]] = {}
+        self._flows: dict[tuple[str, str], Flow] = {}
+        #: (namespace, flow, revision) -> trigger id -> its schedule and parsed cron
+        self._specs: dict[tuple[str, str, int], dict[str, tuple[Schedule, Cron]]] = {}
 
     def __call__(self, now: float) -> int:
         return self.poll(now)
@@ -414,6 +416,7 @@ class Scheduler:
         ends = time.monotonic() + self.budget
         while True:
             claimed = self.store.due_claim(QUEUE, now, self.batch, self.lease)
+            self._flows.clear()  # a flow is read once per batch, not once per trigger
             for uid, tick in claimed:
                 try:
                     started += self.fire_tick(uid, int(float(tick)), now)
@@ -429,20 +432,23 @@ class Scheduler:
 
     def load(self, ref: TriggerRef) -> _Loaded | None:
         """The flow and the schedule ``ref`` names, if it is still an enabled schedule."""
-        try:
-            flow = self.store.get_flow(ref.namespace, ref.flow_id)
-        except FlowNotFound:
-            return None
-        key = (ref.namespace, ref.flow_id, flow.revision or 0, ref.trigger_id)
-        cached = self._specs.get(key)
-        if cached is None:
-            spec = schedules_of(flow).get(ref.trigger_id)
-            if spec is None:
+        flow = self._flows.get((ref.namespace, ref.flow_id))
+        if flow is None:
+            try:
+                flow = self.store.get_flow(ref.namespace, ref.flow_id)
+            except FlowNotFound:
                 return None
-            if len(self._specs) > 10_000:
+            self._flows[(ref.namespace, ref.flow_id)] = flow
+        key = (ref.namespace, ref.flow_id, flow.revision or 0)
+        specs = self._specs.get(key)
+        if specs is None:
+            if len(self._specs) > 1_000:
                 self._specs.clear()
-            cached = self._specs[key] = (spec, spec.cron_())
-        return _Loaded(flow, *cached)
+            specs = self._specs[key] = {
+                tid: (spec, spec.cron_()) for tid, spec in schedules_of(flow).items()
+            }
+        cached = specs.get(ref.trigger_id)
+        return None if cached is None else _Loaded(flow, *cached)
 
     def fire_tick(self, uid: str, tick: int, now: float) -> int:
         """Fire claimed schedule ``uid`` at ``tick`` (as ``recoverMissedSchedules`` and
