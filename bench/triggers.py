@@ -82,6 +82,12 @@ def run(schedules: int, flows: int, lead: float, logs: Path) -> dict[str, Any]:
     per_flow = schedules // flows
     schedules = per_flow * flows
     with harness.serve(nodes=0) as b:
+        if not lead:  # time one flow's deploy (then drop it) to know how far ahead to go
+            t0 = time.monotonic()
+            probe = datetime.fromtimestamp(int(time.time() + 3600), UTC)
+            b.client.deploy(Flow.from_yaml(_flow(0, per_flow, probe).replace("f0", "probe")))
+            b.client.store.delete_flow("bench.triggers", "probe")
+            lead = max(15.0, (time.monotonic() - t0) * flows * 1.5 + 10)
         began = time.monotonic()
         tick = datetime.fromtimestamp(int(time.time() + lead), UTC)
         for i in range(flows):
@@ -178,10 +184,12 @@ def main(argv: list[str] | None = None) -> int:
     p = harness.parser(__doc__)
     p.add_argument("--schedules", type=int, default=10_000, help="schedules due at once")
     p.add_argument("--flows", type=int, default=100, help="flows they are spread over")
-    p.add_argument("--lead", type=float, default=0.0, help="seconds from now to the tick")
+    p.add_argument(
+        "--lead", type=float, default=0.0, help="seconds from now to the tick (0: measured)"
+    )
     args = harness.parse(p, argv)
     env = harness.environment(worker="none (2 ostra executor processes)")
-    lead = args.lead or max(15.0, args.schedules / 400)  # time to deploy, start the pollers
+    lead = args.lead  # 0: measured (deploying all the flows, starting the pollers)
     logs = Path(os.environ.get("TMPDIR", "/tmp")) / f"ostra-bench-triggers-{os.getpid()}"
     logs.mkdir(parents=True, exist_ok=True)
     res = run(max(1, args.schedules), args.flows, lead, logs)
