@@ -32,6 +32,7 @@ from executor.errors import (
 )
 from executor.ids import derived_id
 from executor.store.base import Store, TriggerRef
+from executor.triggers.schedule_spec import acceptor, schedules_of
 
 if TYPE_CHECKING:
     from executor.triggers.schedule import Scheduler
@@ -45,8 +46,6 @@ class TriggerNotFound(NotFoundError):
 
 
 def _schedule(store: Store, ref: TriggerRef) -> Any:
-    from executor.triggers.schedule import schedules_of
-
     try:
         flow = store.get_flow(ref.namespace, ref.flow_id)
     except FlowNotFound as exc:
@@ -79,8 +78,6 @@ def start(
     ``InputValidationError`` for an empty or reversed window, a rate <= 0 or more than
     ``max_ticks`` ticks.
     """
-    from executor.triggers.schedule import _acceptor
-
     spec = _schedule(store, ref)
     now = time.time() if now is None else now
     if end_at < start_at:
@@ -92,7 +89,7 @@ def start(
     if current and current.get("status") == RUNNING:
         raise StateConflict(f"trigger {ref.uid} has a backfill running; cancel it first")
     cron = spec.cron_()
-    accept = _acceptor(spec, cron, strict=False)
+    accept = acceptor(spec, cron, strict=False)
     lo, hi = start_at.timestamp(), end_at.timestamp()
     total, first, tick = 0, None, next_accepted(cron, lo - 1, accept)
     while tick is not None and tick <= hi:
@@ -193,8 +190,6 @@ def poll(scheduler: Scheduler, now: float) -> int:
 
 
 def _step(scheduler: Scheduler, uid: str, tick: int, now: float) -> int:
-    from executor.triggers.schedule import _acceptor
-
     store = scheduler.store
     ref = TriggerRef.of_uid(uid)
     b = store.backfill_get(uid)
@@ -216,7 +211,7 @@ def _step(scheduler: Scheduler, uid: str, tick: int, now: float) -> int:
     inputs = json.loads(b.get("inputs") or "{}")
     labels = json.loads(b.get("labels") or "{}")
     cron, spec = loaded.cron, loaded.spec
-    accept = _acceptor(spec, cron, strict=False)
+    accept = acceptor(spec, cron, strict=False)
     batch: list[int] = []
     t: int | None = tick
     while t is not None and t <= end and t <= now and len(batch) < n:

@@ -20,9 +20,9 @@ Checker = Callable[[Mapping[str, Any], str], list[Problem]]
 
 def _checkers() -> dict[str, Checker]:
     # Imported here: each kind's module imports the flow model, which imports this one.
-    from executor.triggers import schedule
+    from executor.triggers import schedule_spec
 
-    checkers: dict[str, Checker] = {"schedule": schedule.check}
+    checkers: dict[str, Checker] = {"schedule": schedule_spec.check}
     return checkers
 
 

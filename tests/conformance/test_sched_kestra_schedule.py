@@ -18,7 +18,7 @@ import pytest
 from executor.engine.schedule import Cron, CronError, dates, parse_date
 from executor.errors import FlowValidationError
 from executor.flow import Flow
-from executor.triggers.schedule import Schedule, ScheduleCondition, _acceptor
+from executor.triggers.schedule_spec import Schedule, ScheduleCondition, acceptor
 
 
 def ts(text: str) -> int:
@@ -120,7 +120,7 @@ def test_conditions_shape_next_and_previous() -> None:
         }
     )
     cron = spec.cron_()
-    out = dates(cron, ts("2021-08-02T12:00:00+02:00"), _acceptor(spec, cron))
+    out = dates(cron, ts("2021-08-02T12:00:00+02:00"), acceptor(spec, cron))
     assert out == {
         "date": "2021-08-02T12:00:00+02:00",
         "next": "2021-09-06T12:00:00+02:00",
@@ -140,7 +140,7 @@ def test_impossible_next_condition_has_no_next() -> None:
         }
     )
     cron = spec.cron_()
-    out = dates(cron, ts("2021-08-02T12:00:00+02:00"), _acceptor(spec, cron))
+    out = dates(cron, ts("2021-08-02T12:00:00+02:00"), acceptor(spec, cron))
     assert out["previous"] == "2021-07-26T12:00:00+02:00"
     assert "next" not in out
 
