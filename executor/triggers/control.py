@@ -13,7 +13,7 @@ from typing import Any
 
 from executor.engine.schedule import utc
 from executor.errors import FlowNotFound, StateConflict
-from executor.flow import Flow
+from executor.flow import Flow, Trigger
 from executor.store.base import Store, TriggerRef, TriggerState
 from executor.triggers import backfill
 from executor.triggers.backfill import TriggerNotFound
@@ -37,63 +37,82 @@ def _flows(store: Store, namespace: str | None, flow_id: str | None) -> list[Flo
     return out
 
 
+def listed(
+    store: Store, namespace: str | None = None, flow_id: str | None = None
+) -> list[tuple[Flow, Trigger]]:
+    """The triggers of the deployed flows (of ``namespace``, ``flow_id`` if given), with
+    their flow, in flow order: cheap (no trigger state read), for paging first."""
+    return [(flow, t) for flow in _flows(store, namespace, flow_id) for t in flow.triggers]
+
+
 def triggers(
-    store: Store, namespace: str | None = None, flow_id: str | None = None, *, lease: float = 30.0
+    store: Store,
+    namespace: str | None = None,
+    flow_id: str | None = None,
+    *,
+    lease: float = 30.0,
+    items: list[tuple[Flow, Trigger]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Every trigger of the deployed flows (of ``namespace``, ``flow_id`` if given), in
-    Kestra's ``Trigger`` JSON shape: ``namespace``, ``flowId``, ``triggerId``, ``date``
-    (last fire: a schedule's last tick), ``nextExecutionDate``, ``backfill``,
-    ``stopAfter``, ``disabled``, ``executionId`` (the last execution it started),
-    ``updatedDate``, ``evaluateRunningDate`` (set while a process holds it), and Ostra's
-    ``type``, ``fired``, ``error``, ``errorDate``."""
-    states = {s.ref.uid: s for s in store.trigger_states(namespace)}
+    """Every trigger of the deployed flows (of ``namespace``, ``flow_id`` if given; or
+    ``items``, a page of ``listed``), in Kestra's ``Trigger`` JSON shape: ``namespace``,
+    ``flowId``, ``triggerId``, ``date`` (last fire: a schedule's last tick),
+    ``nextExecutionDate``, ``backfill``, ``stopAfter``, ``disabled``, ``executionId``
+    (the last execution it started), ``updatedDate``, ``evaluateRunningDate`` (set while
+    a process holds it), and Ostra's ``type``, ``fired``, ``error``, ``errorDate``."""
+    if items is None:
+        items = listed(store, namespace, flow_id)
+    spaces = {flow.namespace for flow, _ in items}
+    states = {
+        s.ref.uid: s for s in store.trigger_states(spaces.pop() if len(spaces) == 1 else None)
+    }
+    schedules: dict[tuple[str, str], dict[str, Any]] = {}
     out = []
-    for flow in _flows(store, namespace, flow_id):
-        schedules = schedules_of(flow)
-        for t in flow.triggers:
-            ref = TriggerRef(flow.namespace, flow.id, t.id)
-            state = states.get(ref.uid) or TriggerState(ref=ref)
-            extra = t.model_dump(by_alias=True)
-            spec = schedules.get(t.id)
-            position = store.due_position(QUEUE, ref.uid) if spec is not None else None
-            disabled = bool(state.disabled or extra.get("disabled") or flow.disabled)
-            out.append(
-                {
-                    "tenantId": flow.tenant_id or "main",
-                    "namespace": flow.namespace,
-                    "flowId": flow.id,
-                    "triggerId": t.id,
-                    "type": canonical(t.type) or t.type,
-                    "date": _iso(state.date),
-                    "nextExecutionDate": (
-                        _iso(float(position.tick)) if position and not disabled else None
-                    ),
-                    "backfill": backfill.status(store, ref) if spec is not None else None,
-                    "stopAfter": [str(s) for s in extra.get("stopAfter") or []] or None,
-                    "disabled": disabled,
-                    "executionId": state.execution_id,
-                    "updatedDate": _iso(
-                        max(filter(None, [state.date, state.error_date]), default=None)
-                    ),
-                    "evaluateRunningDate": (
-                        _iso(position.claimed_until - lease)
-                        if position and position.claimed_until
-                        else None
-                    ),
-                    "fired": state.fired,
-                    "error": state.error,
-                    "errorDate": _iso(state.error_date),
-                }
-            )
+    for flow, t in items:
+        key = (flow.namespace, flow.id)
+        if key not in schedules:
+            schedules[key] = schedules_of(flow)
+        ref = TriggerRef(flow.namespace, flow.id, t.id)
+        state = states.get(ref.uid) or TriggerState(ref=ref)
+        extra = t.model_dump(by_alias=True)
+        spec = schedules[key].get(t.id)
+        position = store.due_position(QUEUE, ref.uid) if spec is not None else None
+        disabled = bool(state.disabled or extra.get("disabled") or flow.disabled)
+        out.append(
+            {
+                "tenantId": flow.tenant_id or "main",
+                "namespace": flow.namespace,
+                "flowId": flow.id,
+                "triggerId": t.id,
+                "type": canonical(t.type) or t.type,
+                "date": _iso(state.date),
+                "nextExecutionDate": (
+                    _iso(float(position.tick)) if position and not disabled else None
+                ),
+                "backfill": backfill.status(store, ref) if spec is not None else None,
+                "stopAfter": [str(s) for s in extra.get("stopAfter") or []] or None,
+                "disabled": disabled,
+                "executionId": state.execution_id,
+                "updatedDate": _iso(
+                    max(filter(None, [state.date, state.error_date]), default=None)
+                ),
+                "evaluateRunningDate": (
+                    _iso(position.claimed_until - lease)
+                    if position and position.claimed_until
+                    else None
+                ),
+                "fired": state.fired,
+                "error": state.error,
+                "errorDate": _iso(state.error_date),
+            }
+        )
     return out
 
 
 def trigger(store: Store, ref: TriggerRef, *, lease: float = 30.0) -> dict[str, Any]:
     """One trigger's entry of ``triggers`` (``TriggerNotFound`` if the flow has none)."""
-    for entry in triggers(store, ref.namespace, ref.flow_id, lease=lease):
-        if entry["triggerId"] == ref.trigger_id:
-            return entry
-    raise TriggerNotFound(f"flow {ref.namespace}.{ref.flow_id} has no trigger {ref.trigger_id!r}")
+    flow = _flow_trigger(store, ref)
+    item = next(t for t in flow.triggers if t.id == ref.trigger_id)
+    return triggers(store, lease=lease, items=[(flow, item)])[0]
 
 
 def _flow_trigger(store: Store, ref: TriggerRef) -> Flow:

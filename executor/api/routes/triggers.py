@@ -63,31 +63,24 @@ def _ids(body: dict[str, Any]) -> tuple[str, str, str]:
 @router.get("/triggers/search", summary="Search for triggers")
 async def search_triggers(
     api: ApiDep,
-    request: Request,
     page: int = 1,
     size: int = 10,
     namespace: str | None = None,
     flowId: str | None = None,
 ) -> JSONResponse:
     def work() -> dict[str, Any]:
+        from executor.triggers import control
+
         client = api.client
-        entries = client.triggers(namespace, flowId)
-        flows: dict[tuple[str, str], Any] = {}
-        results = []
-        for e in _page(entries, page, size):
-            key = (e["namespace"], e["flowId"])
-            if key not in flows:
-                flows[key] = client.store.get_flow(*key)
-            abstract = next(
-                (
-                    t.model_dump(by_alias=True)
-                    for t in flows[key].triggers
-                    if t.id == e["triggerId"]
-                ),
-                None,
-            )
-            results.append({"abstractTrigger": abstract, "triggerContext": e})
-        return {"results": results, "total": len(entries)}
+        items = control.listed(client.store, namespace, flowId)
+        chunk = _page(items, page, size)
+        lease = client.settings.schedule_lease
+        entries = control.triggers(client.store, lease=lease, items=chunk) if chunk else []
+        results = [
+            {"abstractTrigger": t.model_dump(by_alias=True), "triggerContext": e}
+            for (_, t), e in zip(chunk, entries, strict=True)
+        ]
+        return {"results": results, "total": len(items)}
 
     return JSONResponse(await run_in_threadpool(work))
 
@@ -100,8 +93,17 @@ async def flow_triggers(
     page: int = 1,
     size: int = 10,
 ) -> JSONResponse:
-    entries = await run_in_threadpool(api.client.triggers, namespace, flowId)
-    return JSONResponse({"results": _page(entries, page, size), "total": len(entries)})
+    def work() -> dict[str, Any]:
+        from executor.triggers import control
+
+        client = api.client
+        items = control.listed(client.store, namespace, flowId)
+        chunk = _page(items, page, size)
+        lease = client.settings.schedule_lease
+        entries = control.triggers(client.store, lease=lease, items=chunk) if chunk else []
+        return {"results": entries, "total": len(items)}
+
+    return JSONResponse(await run_in_threadpool(work))
 
 
 @router.put("/triggers", summary="Update a trigger", responses=error_responses(404, 409))
