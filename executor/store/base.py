@@ -251,6 +251,17 @@ class DuePosition:
     claimed_until: float | None
 
 
+class DueStep(NamedTuple):
+    """One ``due_advance`` of ``due_advance_many``."""
+
+    uid: str
+    fired: str
+    tick: str | None
+    due: float = 0.0
+    ran: Sequence[str] = ()
+    keep: int = 0
+
+
 #: The due queues (``due_*`` methods): schedules' next ticks, backfills' next steps.
 DUE_QUEUES = ("sched", "backfill")
 
@@ -720,6 +731,10 @@ class Store(Protocol):
         the queue) and release it, recording ``ran`` among the ticks it ran (the newest
         ``keep`` kept; queue ``sched`` only: the record shares its hash tag); False,
         with nothing written, if it is no longer claimed at ``fired``."""
+
+    def due_advance_many(self, queue: str, steps: Sequence[DueStep]) -> list[bool]:
+        """``due_advance`` for each of ``steps`` (Redis: in one round trip), each its
+        own compare-and-set; whether each advanced."""
 
     def due_position(self, queue: str, uid: str) -> DuePosition | None:
         """Where ``uid`` stands in ``queue`` (None if it is not in it)."""

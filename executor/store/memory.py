@@ -61,6 +61,7 @@ from executor.store.base import (
     ChildEnd,
     Created,
     DuePosition,
+    DueStep,
     Finished,
     Killed,
     Moved,
@@ -1849,6 +1850,12 @@ class MemoryStore:
                 kept[t] = None
             ordered = sorted(kept, key=float)
             self._ran[uid] = dict.fromkeys(ordered[max(0, len(ordered) - keep) :])
+
+    def due_advance_many(self, queue: str, steps: Sequence[DueStep]) -> list[bool]:
+        return [
+            self.due_advance(queue, s.uid, s.fired, s.tick, s.due, ran=s.ran, keep=s.keep)
+            for s in steps
+        ]
 
     def due_position(self, queue: str, uid: str) -> DuePosition | None:
         with self._lock:

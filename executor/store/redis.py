@@ -59,6 +59,7 @@ from executor.store.base import (
     ChildEnd,
     Created,
     DuePosition,
+    DueStep,
     Finished,
     Killed,
     Moved,
@@ -1883,6 +1884,28 @@ class RedisStore:
         if ran:
             step.key(ran=self.k.ticks_ran(uid))
         return bool(self._call("due_advance", step)["advanced"])
+
+    @_translate
+    def due_advance_many(self, queue: str, steps: Sequence[DueStep]) -> list[bool]:
+        if not steps:
+            return []
+        script = self._scripts["due_advance"]
+        with self.r.pipeline(transaction=False) as pipe:
+            for s in steps:
+                step = self._due_step(
+                    queue,
+                    uid=s.uid,
+                    fired=s.fired,
+                    next=s.tick or "",
+                    due=f"{s.due:.6f}",
+                    ran=list(s.ran),
+                    keep=str(s.keep),
+                )
+                if s.ran:
+                    step.key(ran=self.k.ticks_ran(s.uid))
+                script(keys=step.keys, args=step.argv(), client=pipe)
+            replies = pipe.execute()
+        return [bool(json.loads(r)["advanced"]) for r in replies]
 
     @_translate
     def due_position(self, queue: str, uid: str) -> DuePosition | None:

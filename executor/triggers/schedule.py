@@ -40,7 +40,7 @@ from executor.flow import Flow
 from executor.ids import derived_id
 from executor.models import ExecutionTrigger
 from executor.orchestrator import Orchestrator, render_text
-from executor.store.base import Store, TriggerRef
+from executor.store.base import DueStep, Store, TriggerRef
 from executor.triggers import record
 from executor.triggers.fire import fire
 from executor.triggers.schedule_spec import (
@@ -157,6 +157,7 @@ class Scheduler:
         self.interval = s.trigger_interval
         self.budget = budget
         self._flows: dict[tuple[str, str], Flow] = {}
+        self._advances: list[DueStep] = []
         #: (namespace, flow, revision) -> trigger id -> its schedule and parsed cron
         self._specs: dict[tuple[str, str, int], dict[str, tuple[Schedule, Cron]]] = {}
 
@@ -173,12 +174,19 @@ class Scheduler:
         while True:
             claimed = self.store.due_claim(QUEUE, now, self.batch, self.lease)
             self._flows.clear()  # a flow is read once per batch, not once per trigger
-            for uid, tick in claimed:
-                try:
-                    started += self.fire_tick(uid, int(float(tick)), now)
-                except OstraError as exc:
-                    # Left claimed: its lease lapses and it is tried again then.
-                    log.warning("schedule %s: %s", uid, exc)
+            try:
+                for uid, tick in claimed:
+                    try:
+                        started += self.fire_tick(uid, int(float(tick)), now)
+                    except OstraError as exc:
+                        # Left claimed: its lease lapses and it is tried again then.
+                        log.warning("schedule %s: %s", uid, exc)
+            finally:
+                # The batch's advances in one round trip; until then its schedules are
+                # claimed, so nobody fires them, and a crash before leaves the claims to
+                # lapse: firing those ticks again creates nothing.
+                steps, self._advances = self._advances, []
+                self.store.due_advance_many(QUEUE, steps)
             # Until nothing is due: a schedule catching up on missed ticks (ALL) is due
             # again at once after each fire.
             if not claimed or time.monotonic() > ends:
@@ -208,15 +216,16 @@ class Scheduler:
 
     def fire_tick(self, uid: str, tick: int, now: float) -> int:
         """Fire claimed schedule ``uid`` at ``tick`` (as ``recoverMissedSchedules`` and
-        ``lateMaximumDelay`` decide) and advance it; how many executions started."""
+        ``lateMaximumDelay`` decide) and queue its advance (``poll`` sends a batch's
+        together); how many executions started."""
         ref = TriggerRef.of_uid(uid)
         loaded = self.load(ref)
         if loaded is None or loaded.flow.disabled or loaded.spec.disabled:
-            self.store.due_advance(QUEUE, uid, str(tick), None)
+            self._advances.append(DueStep(uid, str(tick), None))
             return 0
         flow, spec, cron = loaded.flow, loaded.spec, loaded.cron
         if spec.stopAfter and self._stopped(ref, spec):
-            self.store.due_advance(QUEUE, uid, str(tick), None)
+            self._advances.append(DueStep(uid, str(tick), None))
             return 0
         decision = step(
             cron,
@@ -238,14 +247,10 @@ class Scheduler:
                 record.failed(self.store, ref, TYPE, str(exc), now)
                 accept = acceptor(spec, cron, strict=False)
         nxt = next_accepted(cron, decision.after, acceptor(spec, cron, strict=False))
-        self.store.due_advance(
-            QUEUE,
-            uid,
-            str(tick),
-            None if nxt is None else str(nxt),
-            float(nxt or 0),
-            ran=ran,
-            keep=self.keep,
+        self._advances.append(
+            DueStep(
+                uid, str(tick), None if nxt is None else str(nxt), float(nxt or 0), ran, self.keep
+            )
         )
         return started
 

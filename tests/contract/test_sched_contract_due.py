@@ -69,3 +69,20 @@ def test_backfill_hash(store: Store) -> None:
     assert store.backfill_get("u") == {"c": "4"}
     store.backfill_delete("u")
     assert store.backfill_get("u") is None
+
+
+def test_advance_many_is_one_compare_and_set_each(store: Store) -> None:
+    from executor.store.base import DueStep
+
+    store.due_set("sched", "a", "10", 10.0)
+    store.due_set("sched", "b", "10", 10.0)
+    store.due_claim("sched", 10.0, 10, 30.0)
+    store.due_set("sched", "b", "50", 50.0)  # redeployed meanwhile
+    done = store.due_advance_many(
+        "sched", [DueStep("a", "10", "20", 20.0, ["10"], 9), DueStep("b", "10", "20", 20.0)]
+    )
+    assert done == [True, False]
+    a, b = store.due_position("sched", "a"), store.due_position("sched", "b")
+    assert a is not None and a.tick == "20" and b is not None and b.tick == "50"
+    assert store.ticks_ran("a", ["10"]) == {"10"}
+    assert store.due_advance_many("sched", []) == []
