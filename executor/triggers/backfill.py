@@ -218,6 +218,8 @@ def _step(scheduler: Scheduler, uid: str, tick: int, now: float) -> int:
         batch.append(t)
         t = next_accepted(cron, t, accept)
     already = set() if rerun else store.ticks_ran(uid, [str(x) for x in batch])
+    state = store.trigger_state(ref) if batch else None
+    last = state.date if state is not None and state.date is not None else 0.0
     started = 0
     for x in batch:
         if str(x) in already:
@@ -233,6 +235,7 @@ def _step(scheduler: Scheduler, uid: str, tick: int, now: float) -> int:
             inputs=inputs,
             labels=labels,
             system_labels={"system.backfill": "true"},
+            date=max(float(x), last),  # the schedule's last tick stays its last tick
         )
         started += made is not None
     done = int(b.get("done") or 0) + len(batch)

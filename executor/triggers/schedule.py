@@ -266,10 +266,12 @@ class Scheduler:
         inputs: Mapping[str, Any] | None = None,
         labels: Mapping[str, str] | None = None,
         system_labels: Mapping[str, str] | None = None,
+        date: float | None = None,
     ) -> Any:
         """Start the execution of ``tick`` (once: its id comes from the trigger and the
         tick, unless ``eid`` is given); None if it existed or could not start (the
-        error is recorded on the trigger, which goes on to its next tick)."""
+        error is recorded on the trigger, which goes on to its next tick). ``date``:
+        what the trigger records as its last fire (default: ``tick``)."""
         ref = TriggerRef(flow.namespace, flow.id, spec.id)
         variables = dates(cron, tick, accept)
         context = {
@@ -289,7 +291,9 @@ class Scheduler:
                 inputs=values,
                 labels=rendered,
                 system_labels=system_labels,
-                now=tick,  # the trigger's ``date`` is its last tick, as Kestra's
+                # The trigger's ``date`` is its last tick, as Kestra's (a backfill's
+                # old ticks do not move it back: ``date``).
+                now=tick if date is None else date,
             )
         except (InputValidationError, StateConflict, TemplateError) as exc:
             record.failed(self.store, ref, TYPE, f"tick {cron.iso(tick)}: {exc}", time.time())

@@ -119,12 +119,29 @@ def test_backfill_through_the_api(http: TestClient, client: Client, ns: str) -> 
     started = http.put("/api/v1/triggers", json=body).json()["backfill"]
     assert started["total"] == 4 and started["status"] == "RUNNING"
     assert started["labels"] == [{"key": "why", "value": "gap"}]
+    again = http.put("/api/v1/triggers", json=body)
+    assert again.status_code == 409  # one runs already
     paused = http.put("/api/v1/triggers/backfill/pause", json=ids(ns)).json()["backfill"]
     assert paused["paused"] is True
     resumed = http.put("/api/v1/triggers/backfill/unpause", json=ids(ns)).json()["backfill"]
     assert resumed["paused"] is False
     gone = http.post("/api/v1/triggers/backfill/delete", json=ids(ns)).json()["backfill"]
     assert gone["status"] == "CANCELED"
+
+
+def test_a_trigger_sent_back_as_shown_starts_no_backfill(
+    http: TestClient, client: Client, ns: str
+) -> None:
+    window = {"start": "2026-01-01T00:00:00Z", "end": "2026-01-03T00:00:00Z", "rate": 100}
+    http.put("/api/v1/triggers", json={**ids(ns), "backfill": window})
+    scheduler = Scheduler(client.orchestrator)
+    for i in range(5):
+        scheduler.poll(time.time() + i)
+    shown = http.get(f"/api/v1/triggers/{ns}/nightly").json()["results"]
+    entry = next(t for t in shown if t["triggerId"] == "at_two")
+    assert entry["backfill"]["status"] == "DONE" and entry["backfill"]["fired"] == 2
+    back = http.put("/api/v1/triggers", json={**entry, "disabled": True}).json()
+    assert back["disabled"] is True and back["backfill"]["status"] == "DONE"
 
 
 def test_refused_requests_store_nothing(http: TestClient, client: Client, ns: str) -> None:

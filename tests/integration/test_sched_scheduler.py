@@ -185,6 +185,8 @@ def test_backfill_fires_missing_ticks_only(orch: Orchestrator) -> None:
     labels = {lab.key: lab.value for lab in ex.labels}
     assert labels["system.backfill"] == "true" and labels["why"] == "gap"
     assert ex.trigger is not None and ex.trigger.variables["date"] == "2026-03-02T08:00:00Z"
+    state = orch.store.trigger_state(REF)
+    assert state is not None and state.date == T0 + 3600  # still its last tick, 11:00
     # Again over the same window: nothing new; with rerun, every tick again.
     backfill.start(orch.store, REF, start, end, now=now + 30)
     for i in range(20):

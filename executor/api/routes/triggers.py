@@ -6,7 +6,8 @@
 - ``GET /triggers/{namespace}/{flowId}``: ``{results: [Trigger], total}``;
 - ``PUT /triggers`` with a ``Trigger`` body: ``disabled`` enables or disables it (a
   schedule enabled again applies ``recoverMissedSchedules``); a ``backfill`` (``start``,
-  ``end``, ``inputs``, ``labels``; Ostra also reads ``rerun`` and ``rate``) starts one;
+  ``end``, ``inputs``, ``labels``; Ostra also reads ``rerun`` and ``rate``) starts one
+  (409 while one runs; one with a ``status``, as this API shows them, is ignored);
 - ``PUT /triggers/backfill/pause`` and ``/unpause``, ``POST /triggers/backfill/delete``
   (cancels it), each with a ``Trigger`` body naming it;
 - ``POST /triggers/{namespace}/{flowId}/{triggerId}/unlock``: drop a process's claim
@@ -115,7 +116,10 @@ async def update_trigger(api: ApiDep, request: Request) -> JSONResponse:
         ids = _ids(body)
         current = client.trigger(*ids)
         fill = body.get("backfill")
-        if isinstance(fill, dict) and (current.get("backfill") or {}).get("status") != "RUNNING":
+        # A backfill as this API shows it (with its ``status``) is an echo of the current
+        # one, not a new one: a client sending the trigger back to disable it starts
+        # nothing. A new one while one runs is a 409.
+        if isinstance(fill, dict) and "status" not in fill:
             client.backfill(*ids, **_backfill_args(fill))
         if isinstance(body.get("disabled"), bool) and body["disabled"] != current["disabled"]:
             client.set_trigger_disabled(*ids, body["disabled"])
