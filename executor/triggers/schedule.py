@@ -116,6 +116,7 @@ def flow_deleted(store: Store, namespace: str, flow_id: str, revision: int) -> N
         uid = TriggerRef(namespace, flow_id, tid).uid
         store.due_set(QUEUE, uid, None)
         store.due_set("backfill", uid, None)
+        store.backfill_delete(uid)
     store.forget_triggers(namespace, flow_id)
 
 
