@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -479,6 +479,124 @@ class Client:
     def kv_list(self, namespace: str, *, tenant: str = "main") -> list[KVEntry]:
         """The live entries of ``namespace`` (key, creation, update and expiration dates)."""
         return [KVEntry.of(r) for r in self.store.kv_list(namespace, tenant=tenant)]
+
+    # -- triggers (executor/triggers/control.py, backfill.py)
+
+    def triggers(
+        self, namespace: str | None = None, flow_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Every trigger of the deployed flows (of ``namespace``/``flow_id``), in Kestra's
+        ``Trigger`` JSON shape: next and last fire, last execution, last error, disabled,
+        backfill progress."""
+        from executor.triggers import control
+
+        return control.triggers(self.store, namespace, flow_id, lease=self.settings.schedule_lease)
+
+    def trigger(self, namespace: str, flow_id: str, trigger_id: str) -> dict[str, Any]:
+        """One trigger, as ``triggers`` lists it (``NotFoundError`` if there is none)."""
+        from executor.store.base import TriggerRef
+        from executor.triggers import control
+
+        ref = TriggerRef(namespace, flow_id, trigger_id)
+        return control.trigger(self.store, ref, lease=self.settings.schedule_lease)
+
+    def enable_trigger(self, namespace: str, flow_id: str, trigger_id: str) -> dict[str, Any]:
+        """Enable a trigger a user disabled (a schedule applies its
+        ``recoverMissedSchedules`` to the ticks it missed); the trigger."""
+        return self.set_trigger_disabled(namespace, flow_id, trigger_id, False)
+
+    def disable_trigger(self, namespace: str, flow_id: str, trigger_id: str) -> dict[str, Any]:
+        """Disable a trigger, whatever its flow says; the trigger."""
+        return self.set_trigger_disabled(namespace, flow_id, trigger_id, True)
+
+    def set_trigger_disabled(
+        self, namespace: str, flow_id: str, trigger_id: str, disabled: bool
+    ) -> dict[str, Any]:
+        """``disable_trigger`` or ``enable_trigger``, by a flag; the trigger."""
+        from executor.store.base import TriggerRef
+        from executor.triggers import control
+
+        control.set_disabled(self.store, TriggerRef(namespace, flow_id, trigger_id), disabled)
+        return self.trigger(namespace, flow_id, trigger_id)
+
+    def unlock_trigger(self, namespace: str, flow_id: str, trigger_id: str) -> dict[str, Any]:
+        """Drop the claim of a process on a stuck trigger (``StateConflict`` if it is not
+        locked); the trigger."""
+        from executor.store.base import TriggerRef
+        from executor.triggers import control
+
+        control.unlock(self.store, TriggerRef(namespace, flow_id, trigger_id))
+        return self.trigger(namespace, flow_id, trigger_id)
+
+    def backfill(
+        self,
+        namespace: str,
+        flow_id: str,
+        trigger_id: str,
+        start: datetime | str,
+        end: datetime | str,
+        *,
+        inputs: Mapping[str, Any] | None = None,
+        labels: Mapping[str, str] | None = None,
+        rerun: bool = False,
+        rate: float | None = None,
+    ) -> dict[str, Any]:
+        """Backfill schedule ``trigger_id`` over ``[start, end]`` (aware datetimes or
+        ISO-8601 text; naive means UTC): one execution per tick that has none yet
+        (``rerun``: every tick again), ``rate`` per second at most
+        (``OSTRA_BACKFILL_RATE``), labelled ``system.backfill: true``. The trigger loop
+        of any process runs it; this returns its status at once."""
+        from executor.engine.schedule import parse_date
+        from executor.store.base import TriggerRef
+        from executor.triggers import backfill
+
+        return backfill.start(
+            self.store,
+            TriggerRef(namespace, flow_id, trigger_id),
+            parse_date(start) if isinstance(start, str) else _aware(start),
+            parse_date(end) if isinstance(end, str) else _aware(end),
+            inputs=inputs,
+            labels=labels,
+            rerun=rerun,
+            rate=rate,
+            default_rate=self.settings.backfill_rate,
+            max_ticks=self.settings.backfill_max_ticks,
+        )
+
+    def backfill_status(
+        self, namespace: str, flow_id: str, trigger_id: str
+    ) -> dict[str, Any] | None:
+        """The backfill of a trigger: Kestra's ``Backfill`` fields and ``total``,
+        ``done``, ``fired``, ``status`` (RUNNING, DONE, CANCELED, FAILED); None if none."""
+        from executor.store.base import TriggerRef
+        from executor.triggers import backfill
+
+        return backfill.status(self.store, TriggerRef(namespace, flow_id, trigger_id))
+
+    def pause_backfill(self, namespace: str, flow_id: str, trigger_id: str) -> dict[str, Any]:
+        """Pause a running backfill (no tick fires until it is resumed)."""
+        from executor.store.base import TriggerRef
+        from executor.triggers import backfill
+
+        return backfill.set_paused(self.store, TriggerRef(namespace, flow_id, trigger_id), True)
+
+    def resume_backfill(self, namespace: str, flow_id: str, trigger_id: str) -> dict[str, Any]:
+        """Resume a paused backfill."""
+        from executor.store.base import TriggerRef
+        from executor.triggers import backfill
+
+        return backfill.set_paused(self.store, TriggerRef(namespace, flow_id, trigger_id), False)
+
+    def cancel_backfill(self, namespace: str, flow_id: str, trigger_id: str) -> dict[str, Any]:
+        """Cancel a backfill: no tick fires after the one in flight, if any."""
+        from executor.store.base import TriggerRef
+        from executor.triggers import backfill
+
+        return backfill.cancel(self.store, TriggerRef(namespace, flow_id, trigger_id))
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _too_deep(value: Any) -> bool:

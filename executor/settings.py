@@ -118,6 +118,18 @@ class Settings(BaseSettings):
     #: process claims it.
     flow_trigger_batch: int = Field(default=100, gt=0)
     flow_trigger_claim_idle: float = Field(default=30.0, gt=0)
+    #: Schedules one claim of the scheduler takes at most (it claims until none is due).
+    schedule_batch: int = Field(default=100, gt=0)
+    #: Seconds a process holds the schedules it claimed before others may take them.
+    schedule_lease: float = Field(default=30.0, gt=0)
+    #: A tick older than this (seconds) was missed: ``recoverMissedSchedules`` decides.
+    schedule_late_after: float = Field(default=60.0, ge=0)
+    #: Ticks that ran kept per schedule (what backfills skip once executions are purged).
+    schedule_ticks_kept: int = Field(default=10_000, gt=0)
+    #: Executions per second a backfill starts, unless it asks for another rate.
+    backfill_rate: float = Field(default=10.0, gt=0)
+    #: Largest number of ticks one backfill may cover.
+    backfill_max_ticks: int = Field(default=100_000, gt=0)
 
     @field_validator("python_modules", "task_env")
     @classmethod

@@ -26,10 +26,10 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import httpx
@@ -41,6 +41,7 @@ from executor.errors import (
     ApiError,
     ApiUnavailable,
     InputValidationError,
+    NotFoundError,
     OstraError,
     PayloadTooLarge,
     Problem,
@@ -577,6 +578,100 @@ class HttpClient:
         return [
             KVEntry.model_validate(e) for e in self._json("GET", self._kv_path(namespace, tenant))
         ]
+
+    # ------------------------------------------------------------------ triggers
+
+    def triggers(
+        self, namespace: str | None = None, flow_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Every trigger (of ``namespace``/``flow_id``), Kestra's ``Trigger`` shape."""
+        params: dict[str, Any] = {"size": 1_000_000}
+        if namespace is not None:
+            params["namespace"] = namespace
+        if flow_id is not None:
+            params["flowId"] = flow_id
+        page = self._json("GET", "/triggers/search", params=params)
+        return [r["triggerContext"] for r in page["results"]]
+
+    def trigger(self, namespace: str, flow_id: str, trigger_id: str) -> dict[str, Any]:
+        """One trigger (``NotFoundError`` if the flow has none of that id)."""
+        for entry in self.triggers(namespace, flow_id):
+            if entry["triggerId"] == trigger_id:
+                return entry
+        raise NotFoundError(f"flow {namespace}.{flow_id} has no trigger {trigger_id!r}")
+
+    def _ids(self, namespace: str, flow_id: str, trigger_id: str) -> dict[str, Any]:
+        return {"namespace": namespace, "flowId": flow_id, "triggerId": trigger_id}
+
+    def set_trigger_disabled(
+        self, namespace: str, flow_id: str, trigger_id: str, disabled: bool
+    ) -> dict[str, Any]:
+        """Disable or enable a trigger; the trigger."""
+        body = {**self._ids(namespace, flow_id, trigger_id), "disabled": disabled}
+        return cast(dict[str, Any], self._json("PUT", "/triggers", json=body))
+
+    def enable_trigger(self, namespace: str, flow_id: str, trigger_id: str) -> dict[str, Any]:
+        """Enable a trigger a user disabled; the trigger."""
+        return self.set_trigger_disabled(namespace, flow_id, trigger_id, False)
+
+    def disable_trigger(self, namespace: str, flow_id: str, trigger_id: str) -> dict[str, Any]:
+        """Disable a trigger; the trigger."""
+        return self.set_trigger_disabled(namespace, flow_id, trigger_id, True)
+
+    def unlock_trigger(self, namespace: str, flow_id: str, trigger_id: str) -> dict[str, Any]:
+        """Drop a process's claim on a stuck trigger; the trigger."""
+        path = f"/triggers/{namespace}/{flow_id}/{trigger_id}/unlock"
+        return cast(dict[str, Any], self._json("POST", path))
+
+    def backfill(
+        self,
+        namespace: str,
+        flow_id: str,
+        trigger_id: str,
+        start: datetime | str,
+        end: datetime | str,
+        *,
+        inputs: Mapping[str, Any] | None = None,
+        labels: Mapping[str, str] | None = None,
+        rerun: bool = False,
+        rate: float | None = None,
+    ) -> dict[str, Any]:
+        """Start a backfill (``Client.backfill``); its status."""
+        fill: dict[str, Any] = {
+            "start": start if isinstance(start, str) else start.isoformat(),
+            "end": end if isinstance(end, str) else end.isoformat(),
+            "inputs": dict(inputs or {}),
+            "labels": [{"key": k, "value": v} for k, v in (labels or {}).items()],
+            "rerun": rerun,
+        }
+        if rate is not None:
+            fill["rate"] = rate
+        body = {**self._ids(namespace, flow_id, trigger_id), "backfill": fill}
+        return cast(dict[str, Any], self._json("PUT", "/triggers", json=body)["backfill"])
+
+    def backfill_status(
+        self, namespace: str, flow_id: str, trigger_id: str
+    ) -> dict[str, Any] | None:
+        """The backfill of a trigger, with its progress (None if none)."""
+        return cast(dict[str, Any] | None, self.trigger(namespace, flow_id, trigger_id)["backfill"])
+
+    def _backfill(self, method: str, path: str, ids: tuple[str, str, str]) -> dict[str, Any]:
+        entry = self._json(method, path, json=self._ids(*ids))
+        return cast(dict[str, Any], entry["backfill"])
+
+    def pause_backfill(self, namespace: str, flow_id: str, trigger_id: str) -> dict[str, Any]:
+        """Pause a running backfill."""
+        return self._backfill("PUT", "/triggers/backfill/pause", (namespace, flow_id, trigger_id))
+
+    def resume_backfill(self, namespace: str, flow_id: str, trigger_id: str) -> dict[str, Any]:
+        """Resume a paused backfill."""
+        ids = (namespace, flow_id, trigger_id)
+        return self._backfill("PUT", "/triggers/backfill/unpause", ids)
+
+    def cancel_backfill(self, namespace: str, flow_id: str, trigger_id: str) -> dict[str, Any]:
+        """Cancel a backfill."""
+        ids = (namespace, flow_id, trigger_id)
+        return self._backfill("POST", "/triggers/backfill/delete", ids)
 
 
 __all__ = [

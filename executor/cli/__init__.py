@@ -11,6 +11,9 @@
                     | metrics ID | follow ID | kill ID | restart ID
                     | replay ID [--task-run TRID] [-i k=v] | pause ID | resume ID | reindex
     ostra kv get NS KEY | set NS KEY VALUE [--type T] [--ttl PT5M] | delete NS KEY | list NS
+    ostra trigger list [-n NS] [-f FLOW] [--json] | enable|disable|unlock NS FLOW TRIGGER
+                  | backfill NS FLOW TRIGGER --start ISO --end ISO [--rerun] [--rate R]
+                  | backfill-status|backfill-pause|backfill-resume|backfill-cancel NS FLOW TRIGGER
     ostra server api [--host H] [--port P]                      the REST API (uvicorn)
     ostra server standalone [--host H] [--port P] [--data-dir D]
                                   embedded Redis + a worker + the reconciler + the API
@@ -52,6 +55,7 @@ from executor.cli.flows import flow_app
 from executor.cli.kv import kv_app
 from executor.cli.queues import queue_app
 from executor.cli.servers import server_app
+from executor.cli.triggers import trigger_app
 from executor.errors import (
     ApiUnavailable,
     OstraError,
@@ -77,6 +81,7 @@ app.add_typer(execution_app, name="execution")
 app.add_typer(server_app, name="server")
 app.add_typer(kv_app, name="kv")
 app.add_typer(queue_app, name="queue")
+app.add_typer(trigger_app, name="trigger")
 
 
 def _print_version(value: bool) -> None:

@@ -12,7 +12,7 @@ more to say, one of the small named results below (never a positional list).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple, Protocol, runtime_checkable
@@ -261,6 +261,32 @@ class TriggerState:
     disabled: bool = False
     #: Fields other parts of Ostra keep on the trigger (a schedule's next tick...).
     extra: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DuePosition:
+    """Where one member of a due queue stands: the ``tick`` it is at, when it is
+    ``due`` (epoch s; None while claimed) and, while a process holds it, until when
+    (``claimed_until``, epoch s)."""
+
+    tick: str
+    due: float | None
+    claimed_until: float | None
+
+
+class DueStep(NamedTuple):
+    """One ``due_advance`` of ``due_advance_many``."""
+
+    uid: str
+    fired: str
+    tick: str | None
+    due: float = 0.0
+    ran: Sequence[str] = ()
+    keep: int = 0
+
+
+#: The due queues (``due_*`` methods): schedules' next ticks, backfills' next steps.
+DUE_QUEUES = ("sched", "backfill")
 
 
 @runtime_checkable
@@ -755,3 +781,73 @@ class Store(Protocol):
         window a first result opens (a window whose end passed is forgotten); ``reset``:
         forget the window once complete (``resetOnSuccess``). Atomic, and the same entry
         recorded again gives the same answer (a retry after a crash)."""
+
+    # -- due queues (executor/triggers/schedule.py): schedules, backfills
+    def due_set(self, queue: str, uid: str, tick: str | None, due: float = 0.0) -> None:
+        """Put ``uid`` in due queue ``queue`` at ``tick``, due at ``due`` (epoch s), or
+        take it out (``tick`` None); a claim on it is dropped (its holder's advance
+        then changes nothing)."""
+
+    def due_claim(self, queue: str, now: float, limit: int, lease: float) -> list[tuple[str, str]]:
+        """Claim up to ``limit`` members due at ``now`` for ``lease`` seconds, after
+        handing back the claims whose lease lapsed: [(uid, tick)], each claimed by one
+        caller only."""
+
+    def due_advance(
+        self,
+        queue: str,
+        uid: str,
+        fired: str,
+        tick: str | None,
+        due: float = 0.0,
+        *,
+        ran: Sequence[str] = (),
+        keep: int = 0,
+    ) -> bool:
+        """Move claimed ``uid`` from ``fired`` to ``tick`` (due at ``due``; None: out of
+        the queue) and release it, recording ``ran`` among the ticks it ran (the newest
+        ``keep`` kept; queue ``sched`` only: the record shares its hash tag); False,
+        with nothing written, if it is no longer claimed at ``fired``."""
+
+    def due_advance_many(self, queue: str, steps: Sequence[DueStep]) -> list[bool]:
+        """``due_advance`` for each of ``steps`` (Redis: in one round trip), each its
+        own compare-and-set; whether each advanced."""
+
+    def due_position(self, queue: str, uid: str) -> DuePosition | None:
+        """Where ``uid`` stands in ``queue`` (None if it is not in it)."""
+
+    def due_unlock(self, queue: str, uid: str, now: float) -> bool:
+        """Drop the claim on ``uid`` (due again at ``now``); False if it was not claimed."""
+
+    def ticks_record(self, uid: str, ticks: Sequence[str], keep: int) -> None:
+        """Record ``ticks`` among those trigger ``uid`` ran (the newest ``keep`` kept)."""
+
+    def ticks_ran(self, uid: str, ticks: Sequence[str]) -> set[str]:
+        """Which of ``ticks`` trigger ``uid`` recorded as run (``due_advance(ran=)``)."""
+
+    def backfill_get(self, uid: str) -> dict[str, str] | None:
+        """The backfill of trigger ``uid``, its fields (None if none)."""
+
+    def backfill_put(self, uid: str, fields: Mapping[str, str], *, replace: bool = False) -> None:
+        """Set fields of the backfill of ``uid`` (``replace``: drop the other fields)."""
+
+    def backfill_delete(self, uid: str) -> None:
+        """Forget the backfill of ``uid``."""
+
+
+def schedule_sync(store: Store, flow: Flow) -> None:
+    """After ``flow`` was deployed: bring its schedules' entries in the due queue in step
+    (``executor/triggers/schedule.py`` ``sync``). Every store's ``deploy_flow`` and
+    ``deploy_flow_source`` call it: every way to deploy (client, API, CLI, submit) goes
+    through them."""
+    from executor.triggers.schedule import sync
+
+    sync(store, flow)
+
+
+def schedule_deleted(store: Store, namespace: str, flow_id: str, revision: int) -> None:
+    """After a flow was deleted (its last revision ``revision``): take its schedules out
+    of the due queue, forget its triggers' state (``schedule.flow_deleted``)."""
+    from executor.triggers.schedule import flow_deleted
+
+    flow_deleted(store, namespace, flow_id, revision)

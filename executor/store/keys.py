@@ -78,6 +78,19 @@ P:flowtrig:win:UID|MID          hash    a multiple condition's window (``start``
 P:flowtrig:seen:UID|MID:ENTRY   string  what stream entry ENTRY made of that window ("1":
                                         complete), so an entry evaluated again after a crash
                                         gives the same answer; a TTL of a day
+P:{due:Q}                       zset    due queue Q (``sched``: schedules' next ticks,
+                                        ``backfill``: backfills' next steps): trigger
+                                        uid -> when it is due (epoch s)
+P:{due:Q}:tick                  hash    uid -> the tick (epoch s) it is at
+P:{due:Q}:claimed               zset    uid -> lease deadline (epoch s) of the process
+                                        firing it (``due_claim.lua``); lapsed claims go
+                                        back to P:{due:Q}
+P:{due:sched}:ran:UID           zset    ticks the schedule UID fired (score = member =
+                                        tick), the newest OSTRA_SCHEDULE_TICKS_KEPT
+P:backfill:UID                  hash    the backfill of trigger UID: ``start``/``end``/
+                                        ``current`` (ticks), ``total``/``done``/``fired``,
+                                        ``paused``, ``status``, ``inputs``/``labels``
+                                        (JSON), ``rerun``, ``rate``, ``id``, ``created``
 P:kv:{TENANT:NS}                zset    KV keys of a namespace, by expiry (ms, +inf: none)
 P:kv:{TENANT:NS}:KEY            hash    a KV entry: ``v`` JSON value, ``t`` type, ``c``/``u``
                                         created/updated (epoch ms), ``x`` expiry; a TTL
@@ -241,7 +254,6 @@ class Keys:
     def dead_letters(self) -> str:
         return f"{self.prefix}:deadletter"
 
-    # KV store: a namespace's keys share the ``{tenant:namespace}`` hash tag
     # triggers
     def trigger(self, uid: str) -> str:
         return f"{self.prefix}:trig:{uid}"
@@ -264,6 +276,24 @@ class Keys:
 
     def flow_window_seen(self, uid: str, entry: str) -> str:
         return f"{self.prefix}:flowtrig:seen:{uid}:{entry}"
+
+    # due queues: a queue's keys share the ``{due:Q}`` hash tag (one Lua step uses them)
+    def due(self, queue: str) -> str:
+        return f"{self.prefix}:{{due:{queue}}}"
+
+    def due_tick(self, queue: str) -> str:
+        return f"{self.prefix}:{{due:{queue}}}:tick"
+
+    def due_claimed(self, queue: str) -> str:
+        return f"{self.prefix}:{{due:{queue}}}:claimed"
+
+    def ticks_ran(self, uid: str) -> str:
+        return f"{self.prefix}:{{due:sched}}:ran:{uid}"
+
+    def backfill(self, uid: str) -> str:
+        return f"{self.prefix}:backfill:{uid}"
+
+    # KV store: a namespace's keys share the ``{tenant:namespace}`` hash tag
 
     def kv_index(self, tenant: str, namespace: str) -> str:
         return f"{self.prefix}:kv:{{{tenant}:{namespace}}}"

@@ -27,7 +27,7 @@ import json
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -62,6 +62,8 @@ from executor.store.base import (
     WORKER_MEMORY_S,
     ChildEnd,
     Created,
+    DuePosition,
+    DueStep,
     Finished,
     FlowEndEntry,
     Killed,
@@ -76,6 +78,8 @@ from executor.store.base import (
     TriggerRef,
     TriggerState,
     lease_holder,
+    schedule_deleted,
+    schedule_sync,
 )
 from executor.store.keys import identity
 from executor.store.records import (
@@ -213,6 +217,10 @@ class MemoryStore:
         self._flow_delivered: str = "0-0"
         self._flow_windows: dict[str, dict[str, str]] = {}
         self._flow_seen: dict[str, bool] = {}
+        # due queues: queue -> uid -> [tick, due or None, claimed-until or None]
+        self._due: dict[str, dict[str, list[Any]]] = {}
+        self._ran: dict[str, dict[str, None]] = {}  # uid -> ticks it ran, oldest first
+        self._backfills: dict[str, dict[str, str]] = {}
 
     # ------------------------------------------------------------------ helpers
 
@@ -460,7 +468,8 @@ class MemoryStore:
             self._flows[key] = (revision, digest)
             self._flow_index[f"{flow.namespace}:{flow.id}"] = self._now()
             self._listen(stored)
-            return stored
+        schedule_sync(self, stored)
+        return stored
 
     def get_flow(self, namespace: str, flow_id: str, revision: int | None = None) -> Flow:
         """The latest revision of a deployed flow, or the one asked for."""
@@ -504,7 +513,8 @@ class MemoryStore:
                 self._flow_index[f"{flow.namespace}:{flow.id}"] = self._now()
                 self._listen(stored)
             self._flow_sources[(*key, revision)] = source
-            return stored
+        schedule_sync(self, stored)
+        return stored
 
     def flow_source(self, namespace: str, flow_id: str, revision: int) -> str | None:
         """The text a revision was deployed as (None if deployed without one)."""
@@ -520,7 +530,8 @@ class MemoryStore:
             self._deleted_flows[(namespace, flow_id)] = latest[0] + 1  # Kestra: toDeleted
             self._flow_index.pop(f"{namespace}:{flow_id}", None)
             self._flow_listeners.discard(f"{namespace}:{flow_id}")
-            return True
+        schedule_deleted(self, namespace, flow_id, latest[0])
+        return True
 
     def _listen(self, flow: Flow) -> None:
         member = f"{flow.namespace}:{flow.id}"
@@ -1940,6 +1951,100 @@ class MemoryStore:
             self._flow_seen[seen_key] = complete
             return complete
 
+    def due_set(self, queue: str, uid: str, tick: str | None, due: float = 0.0) -> None:
+        with self._lock:
+            q = self._due.setdefault(queue, {})
+            if tick is None:
+                q.pop(uid, None)
+            else:
+                q[uid] = [tick, due, None]
+
+    def due_claim(self, queue: str, now: float, limit: int, lease: float) -> list[tuple[str, str]]:
+        with self._lock:
+            q = self._due.setdefault(queue, {})
+            for entry in q.values():
+                if entry[2] is not None and entry[2] <= now:
+                    entry[1], entry[2] = now, None
+            due = sorted((e[1], uid) for uid, e in q.items() if e[1] is not None and e[1] <= now)
+            out = []
+            for _, uid in due[: int(limit)]:
+                q[uid][1], q[uid][2] = None, now + lease
+                out.append((uid, str(q[uid][0])))
+            return out
+
+    def due_advance(
+        self,
+        queue: str,
+        uid: str,
+        fired: str,
+        tick: str | None,
+        due: float = 0.0,
+        *,
+        ran: Sequence[str] = (),
+        keep: int = 0,
+    ) -> bool:
+        with self._lock:
+            q = self._due.setdefault(queue, {})
+            entry = q.get(uid)
+            if entry is None or entry[0] != fired or entry[2] is None:
+                return False
+            if tick is None:
+                del q[uid]
+            else:
+                q[uid] = [tick, due, None]
+        self.ticks_record(uid, ran, keep)
+        return True
+
+    def ticks_record(self, uid: str, ticks: Sequence[str], keep: int) -> None:
+        if not ticks:
+            return
+        with self._lock:
+            kept = self._ran.setdefault(uid, {})
+            for t in ticks:
+                kept[t] = None
+            ordered = sorted(kept, key=float)
+            self._ran[uid] = dict.fromkeys(ordered[max(0, len(ordered) - keep) :])
+
+    def due_advance_many(self, queue: str, steps: Sequence[DueStep]) -> list[bool]:
+        return [
+            self.due_advance(queue, s.uid, s.fired, s.tick, s.due, ran=s.ran, keep=s.keep)
+            for s in steps
+        ]
+
+    def due_position(self, queue: str, uid: str) -> DuePosition | None:
+        with self._lock:
+            entry = self._due.get(queue, {}).get(uid)
+            return DuePosition(entry[0], entry[1], entry[2]) if entry else None
+
+    def due_unlock(self, queue: str, uid: str, now: float) -> bool:
+        with self._lock:
+            entry = self._due.get(queue, {}).get(uid)
+            if entry is None or entry[2] is None:
+                return False
+            entry[1], entry[2] = now, None
+            return True
+
+    def ticks_ran(self, uid: str, ticks: Sequence[str]) -> set[str]:
+        with self._lock:
+            kept = self._ran.get(uid, {})
+            return {t for t in ticks if t in kept}
+
+    def backfill_get(self, uid: str) -> dict[str, str] | None:
+        with self._lock:
+            b = self._backfills.get(uid)
+            return dict(b) if b else None
+
+    def backfill_put(self, uid: str, fields: Mapping[str, str], *, replace: bool = False) -> None:
+        with self._lock:
+            if replace:
+                self._backfills.pop(uid, None)
+            if fields:
+                self._backfills.setdefault(uid, {}).update(fields)
+
+    def backfill_delete(self, uid: str) -> None:
+        with self._lock:
+            self._backfills.pop(uid, None)
+
 
 def _flow_end(entry_id: str, f: Mapping[str, str]) -> FlowEndEntry:
     return FlowEndEntry(
@@ -1951,6 +2056,7 @@ def _flow_end(entry_id: str, f: Mapping[str, str]) -> FlowEndEntry:
         f.get("s", ""),
         f.get("d", ""),
     )
+    # ------------------------------------------------------------------ due queues
 
 
 def _row(trid: str, t: Hash) -> TaskRunRow | None:

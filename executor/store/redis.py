@@ -13,7 +13,7 @@ import functools
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -60,6 +60,8 @@ from executor.store.base import (
     WORKER_MEMORY_S,
     ChildEnd,
     Created,
+    DuePosition,
+    DueStep,
     Finished,
     FlowEndEntry,
     Killed,
@@ -74,6 +76,8 @@ from executor.store.base import (
     TriggerRef,
     TriggerState,
     lease_holder,
+    schedule_deleted,
+    schedule_sync,
 )
 from executor.store.keys import Keys, active_member, identity, label_id
 from executor.store.records import (
@@ -111,7 +115,7 @@ def _lua_prelude() -> str:
 
 #: Steps run once per log line: they get only ``args()`` and ``reply()`` of ``_lib.lua``
 #: (same contract), not the whole prelude, which costs a step ~15 µs to set up.
-_LEAN = frozenset({"append_log"})
+_LEAN = frozenset({"append_log", "due_claim", "due_advance", "due_unlock"})
 _LEAN_PRELUDE = """
 local function args()
     local A = cjson.decode(ARGV[1])
@@ -301,6 +305,9 @@ class RedisStore:
                 "resend",
                 "append_log",
                 "flow_window",
+                "due_claim",
+                "due_advance",
+                "due_unlock",
             )
         }
         self._flow_cache: dict[tuple[str, str, int], Flow] = {}
@@ -371,6 +378,7 @@ class RedisStore:
                     pipe.zadd(self.k.flows, {f"{flow.namespace}:{flow.id}": time.time()})
                     self._listen(pipe, stored)
                     pipe.execute()
+                    schedule_sync(self, stored)
                     return stored
                 except redis.WatchError:
                     continue  # another deploy of the same flow won the race; look again
@@ -429,6 +437,7 @@ class RedisStore:
                     # revision's source (the revision number follows the definition).
                     pipe.set(self.k.flow_source(flow.namespace, flow.id, revision), source)
                     pipe.execute()
+                    schedule_sync(self, stored)
                     return stored
                 except redis.WatchError:
                     continue  # another deploy of the same flow won the race; look again
@@ -467,6 +476,7 @@ class RedisStore:
                     pipe.zrem(self.k.flows, f"{namespace}:{flow_id}")
                     pipe.srem(self.k.flow_listeners, f"{namespace}:{flow_id}")
                     pipe.execute()
+                    schedule_deleted(self, namespace, flow_id, int(latest))
                     return True
                 except redis.WatchError:
                     continue  # deployed meanwhile: look again
@@ -1974,11 +1984,128 @@ class RedisStore:
         ).key(win=self.k.flow_window(uid), seen=self.k.flow_window_seen(uid, entry_id))
         return bool(self._call("flow_window", step)["complete"])
 
+    def _due_step(self, queue: str, **args: Any) -> _Step:
+        return _Step(**args).key(
+            due=self.k.due(queue), tick=self.k.due_tick(queue), claimed=self.k.due_claimed(queue)
+        )
 
-#: The one consumer group of the stream of ends.
-FLOW_ENDS_GROUP = "flowtrig"
-#: Seconds the answer a stream entry got from a window is remembered (``flow_window.lua``).
-FLOW_WINDOW_SEEN_TTL = 86_400
+    @_translate
+    def due_set(self, queue: str, uid: str, tick: str | None, due: float = 0.0) -> None:
+        with self.r.pipeline(transaction=True) as pipe:
+            pipe.zrem(self.k.due_claimed(queue), uid)
+            if tick is None:
+                pipe.zrem(self.k.due(queue), uid)
+                pipe.hdel(self.k.due_tick(queue), uid)
+            else:
+                pipe.hset(self.k.due_tick(queue), uid, tick)
+                pipe.zadd(self.k.due(queue), {uid: due})
+            pipe.execute()
+
+    @_translate
+    def due_claim(self, queue: str, now: float, limit: int, lease: float) -> list[tuple[str, str]]:
+        step = self._due_step(
+            queue, now=f"{now:.6f}", limit=int(limit), deadline=f"{now + lease:.6f}"
+        )
+        out = self._call("due_claim", step)
+        return [(str(u), str(t)) for u, t in (out["claimed"] or [])]
+
+    @_translate
+    def due_advance(
+        self,
+        queue: str,
+        uid: str,
+        fired: str,
+        tick: str | None,
+        due: float = 0.0,
+        *,
+        ran: Sequence[str] = (),
+        keep: int = 0,
+    ) -> bool:
+        step = self._due_step(
+            queue,
+            uid=uid,
+            fired=fired,
+            next=tick or "",
+            due=f"{due:.6f}",
+            ran=list(ran),
+            keep=str(keep),
+        )
+        if ran:
+            step.key(ran=self.k.ticks_ran(uid))
+        return bool(self._call("due_advance", step)["advanced"])
+
+    @_translate
+    def due_advance_many(self, queue: str, steps: Sequence[DueStep]) -> list[bool]:
+        if not steps:
+            return []
+        script = self._scripts["due_advance"]
+        with self.r.pipeline(transaction=False) as pipe:
+            for s in steps:
+                step = self._due_step(
+                    queue,
+                    uid=s.uid,
+                    fired=s.fired,
+                    next=s.tick or "",
+                    due=f"{s.due:.6f}",
+                    ran=list(s.ran),
+                    keep=str(s.keep),
+                )
+                if s.ran:
+                    step.key(ran=self.k.ticks_ran(s.uid))
+                script(keys=step.keys, args=step.argv(), client=pipe)
+            replies = pipe.execute()
+        return [bool(json.loads(r)["advanced"]) for r in replies]
+
+    @_translate
+    def due_position(self, queue: str, uid: str) -> DuePosition | None:
+        with self.r.pipeline(transaction=False) as pipe:
+            pipe.hget(self.k.due_tick(queue), uid)
+            pipe.zscore(self.k.due(queue), uid)
+            pipe.zscore(self.k.due_claimed(queue), uid)
+            tick, due, claimed = pipe.execute()
+        if tick is None:
+            return None
+        return DuePosition(_s(tick), due, claimed)
+
+    @_translate
+    def due_unlock(self, queue: str, uid: str, now: float) -> bool:
+        step = self._due_step(queue, uid=uid, now=f"{now:.6f}")
+        return bool(self._call("due_unlock", step)["unlocked"])
+
+    @_translate
+    def ticks_record(self, uid: str, ticks: Sequence[str], keep: int) -> None:
+        if not ticks:
+            return
+        key = self.k.ticks_ran(uid)
+        with self.r.pipeline(transaction=True) as pipe:
+            pipe.zadd(key, {t: float(t) for t in ticks})
+            pipe.zremrangebyrank(key, 0, -(keep + 1))
+            pipe.execute()
+
+    @_translate
+    def ticks_ran(self, uid: str, ticks: Sequence[str]) -> set[str]:
+        if not ticks:
+            return set()
+        scores = self.r.zmscore(self.k.ticks_ran(uid), list(ticks))
+        return {t for t, s in zip(ticks, scores, strict=True) if s is not None}
+
+    @_translate
+    def backfill_get(self, uid: str) -> dict[str, str] | None:
+        raw = self.r.hgetall(self.k.backfill(uid))
+        return {_s(a): _s(b) for a, b in raw.items()} if raw else None
+
+    @_translate
+    def backfill_put(self, uid: str, fields: Mapping[str, str], *, replace: bool = False) -> None:
+        with self.r.pipeline(transaction=True) as pipe:
+            if replace:
+                pipe.delete(self.k.backfill(uid))
+            if fields:
+                pipe.hset(self.k.backfill(uid), mapping=dict(fields))  # type: ignore[arg-type]
+            pipe.execute()
+
+    @_translate
+    def backfill_delete(self, uid: str) -> None:
+        self.r.delete(self.k.backfill(uid))
 
 
 def _flow_end(entry_id: Any, fields: Mapping[Any, Any]) -> FlowEndEntry:
@@ -1992,6 +2119,13 @@ def _flow_end(entry_id: Any, fields: Mapping[Any, Any]) -> FlowEndEntry:
         f.get("s", ""),
         f.get("d", ""),
     )
+    # ------------------------------------------------------------------ due queues
+
+
+#: The one consumer group of the stream of ends.
+FLOW_ENDS_GROUP = "flowtrig"
+#: Seconds the answer a stream entry got from a window is remembered (``flow_window.lua``).
+FLOW_WINDOW_SEEN_TTL = 86_400
 
 
 # ---------------------------------------------------------------- replies

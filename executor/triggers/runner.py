@@ -27,9 +27,10 @@ Poller = Callable[[float], int]
 
 def default_pollers(orchestrator: Orchestrator) -> list[tuple[str, Poller]]:
     """The pollers every trigger loop runs, by name."""
+    from executor.triggers import schedule
     from executor.triggers.flow_trigger import FlowEndsPoller
 
-    return [("flow", FlowEndsPoller(orchestrator))]
+    return [("schedules", schedule.poller(orchestrator)), ("flow", FlowEndsPoller(orchestrator))]
 
 
 class TriggerRunner:

@@ -25,9 +25,10 @@ def _checkers() -> dict[str, Checker]:
     # Imported here: each kind's module imports the flow model, which imports this one.
     # Each checker module is pure (no store, no client): the engine reaches this one.
     from executor.engine import flow_conditions
-    from executor.triggers import webhook_spec
+    from executor.triggers import schedule_spec, webhook_spec
 
     checkers: dict[str, Checker] = {}
+    checkers["schedule"] = schedule_spec.check
     checkers["webhook"] = webhook_spec.check
     checkers["flow"] = flow_conditions.check
     return checkers

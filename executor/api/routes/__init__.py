@@ -7,6 +7,7 @@ includes them in this order (it matters: see ``executions``).
 - ``executions``: ``/api/v1/executions`` (start, read, search, delete, control, follow)
 - ``logs``: ``/api/v1/logs/{executionId}``
 - ``metrics``: ``/api/v1/metrics/{executionId}``
+- ``triggers``: ``/api/v1/triggers`` (list, enable/disable, unlock, backfill)
 - ``kv``: ``/api/v1/[{tenant}/]namespaces/{namespace}/kv`` (the KV store; last)
 - ``workers``: ``/api/v1/workers/queues`` (queue depth)
 - ``health``: ``/health`` (never behind a token)
@@ -25,6 +26,7 @@ from executor.api.routes import (
     kv,
     logs,
     metrics,
+    triggers,
     webhooks,
     workers,
 )
@@ -37,6 +39,7 @@ API_ROUTERS = (
     logs.router,
     metrics.router,
     workers.router,
+    triggers.router,
     kv.router,
 )
 
@@ -48,6 +51,7 @@ __all__ = [
     "kv",
     "logs",
     "metrics",
+    "triggers",
     "webhooks",
     "workers",
 ]
