@@ -73,16 +73,20 @@ def test_metrics_and_traces_of_a_known_workload(
         for e in [*ok, bad]:
             client.wait(e.id, timeout=60)
         deadline = time.monotonic() + 15
+        ret = "io.kestra.plugin.core.debug.Return"
         while True:  # the main process sweeps every 1.5 s (lease 3 s)
             text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-            if _value(text, "ostra_reconciler_sweeps_total") >= 1 or time.monotonic() > deadline:
+            # A pool process counts an attempt just after the step that ended it (which
+            # may end the execution): the last count can follow the wait by a moment.
+            counted = _value(text, "ostra_attempts_ended_total", task_type=ret) >= 3
+            swept = _value(text, "ostra_reconciler_sweeps_total") >= 1
+            if (counted and swept) or time.monotonic() > deadline:
                 break
             time.sleep(0.2)
     finally:
         w.stop()
         client.store.r.close()
 
-    ret = "io.kestra.plugin.core.debug.Return"
     fail = "io.kestra.plugin.core.execution.Fail"
     assert _value(text, "ostra_attempts_ended_total", task_type=ret, state="SUCCESS") == 3
     assert _value(text, "ostra_task_runs_ended_total", task_type=ret, state="SUCCESS") == 3
