@@ -215,6 +215,14 @@ def test_openapi_declares_every_route_body_and_error(http: TestClient) -> None:
         "/api/v1/metrics/{executionId}": {"get"},
         "/api/v1/namespaces/{namespace}/kv": {"get"},
         "/api/v1/namespaces/{namespace}/kv/{key}": {"get", "put", "delete"},
+        "/api/v1/triggers/search": {"get"},
+        "/api/v1/triggers/{namespace}/{flowId}": {"get"},
+        "/api/v1/triggers": {"put"},
+        "/api/v1/triggers/backfill/pause": {"put"},
+        "/api/v1/triggers/backfill/unpause": {"put"},
+        "/api/v1/triggers/backfill/delete": {"post"},
+        "/api/v1/triggers/{namespace}/{flowId}/{triggerId}/unlock": {"post"},
+        "/api/v1/triggers/set-disabled/by-triggers": {"post"},
     }
     tenant = {p.replace("/api/v1/", "/api/v1/{tenant}/"): m for p, m in expected.items()}
     assert {p: set(m) for p, m in paths.items()} == {
@@ -880,6 +888,6 @@ def test_schemathesis_finds_no_server_error(quiet_db: tuple[Client, redis.Redis]
                 continue
             except Exception as exc:  # collect every operation's failures
                 failures.append(f"{operation.label} ({mode.value}): {exc}")
-    assert operations == 31  # 27, and the 4 of the KV store
+    assert operations == 39  # 27, the 4 of the KV store and the 8 of triggers
     assert not failures, "\n\n".join(failures)
     assert time.monotonic() - started < 60
