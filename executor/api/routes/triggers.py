@@ -34,6 +34,45 @@ from executor.errors import InputValidationError, NotFoundError, Problem, StateC
 
 router = APIRouter(tags=["triggers"])
 
+_IDS = {
+    "namespace": {"type": "string"},
+    "flowId": {"type": "string"},
+    "triggerId": {"type": "string"},
+}
+_BACKFILL = {
+    "type": "object",
+    "required": ["start"],
+    "properties": {
+        "start": {"type": "string", "format": "date-time"},
+        "end": {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]},
+        "inputs": {"type": "object"},
+        "labels": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["key", "value"],
+                "properties": {"key": {"type": "string"}, "value": {"type": "string"}},
+            },
+        },
+        "rerun": {"type": "boolean"},
+        "rate": {"type": "number", "exclusiveMinimum": 0},
+    },
+}
+_TRIGGER = {
+    "type": "object",
+    "required": list(_IDS),
+    "properties": {
+        **_IDS,
+        "disabled": {"type": "boolean"},
+        "backfill": {"anyOf": [_BACKFILL, {"type": "null"}]},
+    },
+}
+_REF = {"type": "object", "required": list(_IDS), "properties": _IDS}
+
+
+def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
 
 async def _json(request: Request) -> Any:
     try:
@@ -46,10 +85,20 @@ async def _body(request: Request) -> dict[str, Any]:
     body = await _json(request)
     if not isinstance(body, dict):
         raise InputValidationError([Problem("body", "a JSON object is expected")])
-    missing = [k for k in ("namespace", "flowId", "triggerId") if not isinstance(body.get(k), str)]
-    if missing:
-        raise InputValidationError([Problem(k, "required (a string)") for k in missing])
+    _check_ids(body, "")
+    if "disabled" in body and not isinstance(body["disabled"], bool):
+        raise InputValidationError([Problem("disabled", "true or false expected")])
+    if body.get("backfill") is not None:  # null: none (as the list shows a trigger)
+        if not isinstance(body["backfill"], dict):
+            raise InputValidationError([Problem("backfill", "an object is expected")])
+        _backfill_args(body["backfill"])  # checked before anything is read or stored
     return body
+
+
+def _check_ids(body: dict[str, Any], where: str) -> None:
+    missing = [k for k in _IDS if not isinstance(body.get(k), str)]
+    if missing:
+        raise InputValidationError([Problem(where + k, "required (a string)") for k in missing])
 
 
 def _page(entries: list[Any], page: int, size: int) -> list[Any]:
@@ -107,7 +156,12 @@ async def flow_triggers(
     return JSONResponse(await run_in_threadpool(work))
 
 
-@router.put("/triggers", summary="Update a trigger", responses=error_responses(404, 409))
+@router.put(
+    "/triggers",
+    summary="Update a trigger",
+    responses=error_responses(404, 409),
+    openapi_extra=_json_body(_TRIGGER),
+)
 async def update_trigger(api: ApiDep, request: Request) -> JSONResponse:
     body = await _body(request)
 
@@ -138,20 +192,25 @@ def _backfill_args(fill: dict[str, Any]) -> dict[str, Any]:
         problems.append(Problem("backfill.start", "required (ISO-8601)"))
     if end is not None and not isinstance(end, str):
         problems.append(Problem("backfill.end", "ISO-8601 expected"))
-    inputs = fill.get("inputs") or {}
+    inputs = fill.get("inputs", {})
     if not isinstance(inputs, dict):
         problems.append(Problem("backfill.inputs", "an object is expected"))
-    raw = fill.get("labels") or []
+    raw = fill.get("labels", [])
     labels: dict[str, str] = {}
-    if isinstance(raw, dict):
-        labels = {str(k): str(v) for k, v in raw.items()}
-    elif isinstance(raw, list) and all(isinstance(x, dict) and "key" in x for x in raw):
-        labels = {str(x["key"]): str(x.get("value")) for x in raw}
+    if isinstance(raw, list) and all(
+        isinstance(x, dict) and isinstance(x.get("key"), str) and isinstance(x.get("value"), str)
+        for x in raw
+    ):
+        labels = {x["key"]: x["value"] for x in raw}
     else:
-        problems.append(Problem("backfill.labels", "a list of {key, value} is expected"))
+        problems.append(Problem("backfill.labels", "a list of {key, value} texts is expected"))
     rate = fill.get("rate")
-    if rate is not None and (isinstance(rate, bool) or not isinstance(rate, int | float)):
-        problems.append(Problem("backfill.rate", "a number is expected"))
+    if "rate" in fill and (
+        isinstance(rate, bool) or not isinstance(rate, int | float) or not rate > 0
+    ):
+        problems.append(Problem("backfill.rate", "a number > 0 is expected"))
+    if not isinstance(fill.get("rerun", False), bool):
+        problems.append(Problem("backfill.rerun", "true or false expected"))
     if problems:
         raise InputValidationError(problems)
     try:
@@ -179,7 +238,10 @@ def _now_iso() -> str:
 
 
 @router.put(
-    "/triggers/backfill/pause", summary="Pause a backfill", responses=error_responses(404, 409)
+    "/triggers/backfill/pause",
+    summary="Pause a backfill",
+    responses=error_responses(404, 409),
+    openapi_extra=_json_body(_REF),
 )
 async def pause_backfill(api: ApiDep, request: Request) -> JSONResponse:
     ids = _ids(await _body(request))
@@ -188,7 +250,10 @@ async def pause_backfill(api: ApiDep, request: Request) -> JSONResponse:
 
 
 @router.put(
-    "/triggers/backfill/unpause", summary="Unpause a backfill", responses=error_responses(404, 409)
+    "/triggers/backfill/unpause",
+    summary="Unpause a backfill",
+    responses=error_responses(404, 409),
+    openapi_extra=_json_body(_REF),
 )
 async def unpause_backfill(api: ApiDep, request: Request) -> JSONResponse:
     ids = _ids(await _body(request))
@@ -197,7 +262,10 @@ async def unpause_backfill(api: ApiDep, request: Request) -> JSONResponse:
 
 
 @router.post(
-    "/triggers/backfill/delete", summary="Delete a backfill", responses=error_responses(404, 409)
+    "/triggers/backfill/delete",
+    summary="Delete a backfill",
+    responses=error_responses(404, 409),
+    openapi_extra=_json_body(_REF),
 )
 async def delete_backfill(api: ApiDep, request: Request) -> JSONResponse:
     ids = _ids(await _body(request))
@@ -220,26 +288,36 @@ async def unlock_trigger(
     return JSONResponse(entry)
 
 
-@router.post("/triggers/set-disabled/by-triggers", summary="Disable or enable triggers")
+@router.post(
+    "/triggers/set-disabled/by-triggers",
+    summary="Disable or enable triggers",
+    openapi_extra=_json_body(
+        {
+            "type": "object",
+            "required": ["triggers", "disabled"],
+            "properties": {
+                "triggers": {"type": "array", "items": _REF},
+                "disabled": {"type": "boolean"},
+            },
+        }
+    ),
+)
 async def set_disabled_by_triggers(api: ApiDep, request: Request) -> JSONResponse:
     body = await _json(request)
     if not isinstance(body, dict) or not isinstance(body.get("disabled"), bool):
         raise InputValidationError([Problem("disabled", "required (true or false)")])
-    items = body.get("triggers") or []
-    if not isinstance(items, list):
-        raise InputValidationError([Problem("triggers", "a list is expected")])
+    items = body.get("triggers")
+    if not isinstance(items, list) or not all(isinstance(x, dict) for x in items):
+        raise InputValidationError([Problem("triggers", "a list of triggers is expected")])
+    for i, item in enumerate(items):
+        _check_ids(item, f"triggers[{i}].")
 
     def work() -> int:
         count = 0
         for item in items:
-            if not isinstance(item, dict):
-                continue
             try:
                 api.client.set_trigger_disabled(
-                    str(item.get("namespace")),
-                    str(item.get("flowId")),
-                    str(item.get("triggerId")),
-                    body["disabled"],
+                    item["namespace"], item["flowId"], item["triggerId"], body["disabled"]
                 )
             except (NotFoundError, StateConflict):
                 continue  # as Kestra's bulk actions: skipped, not counted
