@@ -37,6 +37,8 @@ any other is a 404), and the controls also as ``/executions/{id}/actions/kill|..
                                             ``cursor`` with ``page``/``size``/``cursor``)
 ``GET    /api/v1/metrics/{id}``             a page of the execution's metrics
 ``GET    /health``                          liveness and Redis (never needs a token)
+``GET    /ui``                              the web UI (``executor.ui``; ``/`` redirects)
+``GET    /docs``                            Swagger UI, served from the package (no token)
 =========================================  ============================================
 
 Configuration (environment, or ``create_app`` arguments): ``OSTRA_API_TOKEN`` (a
@@ -70,7 +72,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi import Path as PathParam
 from fastapi.params import Depends as DependsParam
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.utils import generate_unique_id
 
 from executor import __version__
@@ -92,6 +94,7 @@ from executor.api.service import PING_INTERVAL, Api
 from executor.client import Client
 from executor.encryption import MASK
 from executor.errors import BadRequest, BodyTooLarge, Unauthorized
+from executor.ui import mount_ui, swagger_page
 
 API_PREFIX = "/api/v1"
 
@@ -144,8 +147,8 @@ def create_app(
         description="Kestra-style workflow executions on Celery workers, state in Redis. "
         "Errors are application/problem+json (RFC 9457).",
         openapi_url=None if tokens else "/openapi.json",
-        docs_url=None if tokens else "/docs",
-        redoc_url=None if tokens else "/redoc",
+        docs_url=None,  # served below, with Swagger UI from the package (no CDN)
+        redoc_url=None,
     )
     app.state.client = the_client
     api = Api(the_client, ping_interval, most_followers)
@@ -192,7 +195,14 @@ def create_app(
 
         app.include_router(guarded)
 
+    else:
+
+        @app.get("/docs", include_in_schema=False)
+        def docs() -> HTMLResponse:
+            return swagger_page("/openapi.json")
+
     app.include_router(health.router)
+    mount_ui(app, tokens)  # the web UI at /ui (executor.ui)
     return app
 
 
