@@ -317,7 +317,7 @@ def build_router(sessions: Sessions) -> APIRouter:
         ctx = await run_in_threadpool(
             _list_context, api, namespace, flow_id, state, labels, page, size, ids or []
         )
-        return render(request, "_rows.html", session, ctx)
+        return render(request, "_rows.html", session, {**ctx, "oob": True})
 
     @router.post(f"/{TENANT}/executions/bulk", response_class=HTMLResponse)
     async def bulk(
