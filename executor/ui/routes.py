@@ -21,7 +21,6 @@ Every ``POST`` but the login needs the session's CSRF token (``X-CSRF-Token``); 
 tokens configured every page needs a session (``executor.ui.auth``).
 """
 
-
 import json
 import re
 from datetime import UTC, datetime

@@ -26,7 +26,8 @@ from tests.helpers.browser import AXE, CHROMIUM, Server, artifacts_dir, server_e
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(
-        not CHROMIUM.exists(), reason=f"no browser: {CHROMIUM} is missing (apt-get install chromium)"
+        not CHROMIUM.exists(),
+        reason=f"no browser: {CHROMIUM} is missing (apt-get install chromium)",
     ),
 ]
 
