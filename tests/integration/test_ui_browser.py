@@ -162,7 +162,6 @@ def test_list_shows_the_execution_and_its_state_changes_live(
     page.wait_for_selector(f"{row} [data-state=RUNNING]", timeout=20_000)
     page.wait_for_selector(f"{row} [data-state=SUCCESS]", timeout=30_000)
     assert remote.get(execution.id).state.current == StateType.SUCCESS
-    page.screenshot(path=str(shots / "executions.png"))
     # the state filter keeps it out of the FAILED ones
     page.goto(f"{server.url}/ui/main/executions?namespace={NS}&state=FAILED")
     assert page.locator(row).count() == 0
@@ -181,6 +180,8 @@ def test_bulk_kill_of_the_selected_executions(
     assert "kill: 2 of 2 accepted" in page.inner_text("#flash")
     for e in (first, second):
         page.wait_for_selector(f"tr[data-execution='{e.id}'] [data-state=KILLED]", timeout=30_000)
+    page.goto(f"{server.url}/ui/main/executions?namespace={NS}")
+    page.screenshot(path=str(shots / "executions.png"))
 
 
 # ---------------------------------------------------------------- one execution
