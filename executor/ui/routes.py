@@ -21,8 +21,11 @@ Every ``POST`` but the login needs the session's CSRF token (``X-CSRF-Token``); 
 tokens configured every page needs a session (``executor.ui.auth``).
 """
 
+import asyncio
 import json
 import re
+import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -37,6 +40,7 @@ from executor.api import problems as P
 from executor.api.followers import FollowResponse
 from executor.api.routes.executions import SSE_HEADERS
 from executor.api.service import Api, ApiDep
+from executor.encryption import MASK
 from executor.errors import (
     ExecutionNotFound,
     FlowNotFound,
@@ -45,6 +49,7 @@ from executor.errors import (
     StateConflict,
 )
 from executor.flow import Flow
+from executor.inputs import masked_inputs
 from executor.loglimits import LogQuery
 from executor.models import Execution
 from executor.state import StateType
@@ -63,6 +68,10 @@ LOG_LINES = 500
 LOG_SCAN = 5000
 LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
 ACTIONS = ("kill", "restart", "replay", "pause", "resume")
+#: seconds between two redraws of a live execution page, at least
+LIVE_INTERVAL = 0.25
+#: seconds of silence after which a live page's stream sends a ping
+PING = 5.0
 
 
 class LoginRequired(Exception):
@@ -350,18 +359,12 @@ def build_router(sessions: Sessions) -> APIRouter:
             raise ExecutionNotFound(execution_id)
         return execution
 
-    def _live_context(execution: Execution, tree_page: int) -> dict[str, Any]:
-        now = _now()
-        return {
-            "e": execution,
-            "duration": views.duration_text(views.span_seconds(execution.state, now)),
-            "tree": views.tree_rows(execution, now, tree_page),
-            "gantt": views.gantt(execution, now),
-            "running": not execution.state.current.is_terminated(),
-        }
-
     def _execution_context(api: Api, execution: Execution, tree_page: int) -> dict[str, Any]:
-        data = api.present(execution)
+        try:
+            flow = api.client.flow(execution.namespace, execution.flow_id, execution.flow_revision)
+            inputs = masked_inputs(flow.inputs, execution.inputs)
+        except OstraError:  # the flow is gone: which inputs are SECRET is not known
+            inputs = dict.fromkeys(execution.inputs, MASK)
         try:
             metrics = api.client.metrics(execution.id)
         except OstraError:
@@ -369,8 +372,8 @@ def build_router(sessions: Sessions) -> APIRouter:
         return {
             **_live_context(execution, tree_page),
             "url": execution_path(execution),
-            "inputs": data.get("inputs") or {},
-            "outputs": data.get("outputs") or {},
+            "inputs": inputs,
+            "outputs": execution.outputs,
             "metrics": metrics,
             "levels": LEVELS,
             "task_ids": sorted({r.task_id for r in execution.task_run_list}),
@@ -410,24 +413,9 @@ def build_router(sessions: Sessions) -> APIRouter:
         except BaseException:
             release()
             raise
-        template = TEMPLATES.get_template("_live.html")
-
-        def fragment() -> str:
-            execution = api.client.get(execution_id)
-            return template.render(_live_context(execution, tree_page))
-
-        async def frames() -> Any:
-            # Kestra's follow stream says when something changed; each change sends the
-            # live part of the page again, rendered from the execution as it is now.
-            async for chunk in api.follow(execution_id):
-                event = _event_of(chunk)
-                if event in ("progress", "end"):
-                    html = await api.followers.call(fragment)
-                    yield _sse_html(html, event)
-                elif event is None:
-                    yield chunk  # the retry hint and the pings
-
-        return FollowResponse(frames(), release, headers=SSE_HEADERS)
+        return FollowResponse(
+            live_frames(api, execution_id, tree_page), release, headers=SSE_HEADERS
+        )
 
     @router.get(
         f"/{TENANT}/executions/{{namespace}}/{{flow_id}}/{{execution_id}}/logs",
@@ -615,11 +603,61 @@ def _local(target: str) -> str:
     return target if target.startswith("/ui/") and not target.startswith("//") else ""
 
 
-def _event_of(chunk: str) -> str | None:
-    for line in chunk.splitlines():
-        if line.startswith("event: "):
-            return line[len("event: ") :].strip()
-    return None
+def _live_context(execution: Execution, tree_page: int) -> dict[str, Any]:
+    """What the live part of an execution page shows."""
+    now = _now()
+    return {
+        "e": execution,
+        "duration": views.duration_text(views.span_seconds(execution.state, now)),
+        "tree": views.tree_rows(execution, now, tree_page),
+        "gantt": views.gantt(execution, now),
+        "running": not execution.state.current.is_terminated(),
+    }
+
+
+async def live_frames(api: Api, execution_id: str, tree_page: int) -> AsyncIterator[str]:
+    """The live part of an execution page as server-sent events: ``progress`` after each
+    change (at most one every ``LIVE_INTERVAL`` seconds: a big execution changes all the
+    time), ``end`` once it ended, pings in between.
+
+    It waits for changes as the API's follow stream does (on the process's event hub,
+    reads in the follow streams' threads), and reads the execution once per redraw."""
+    client, call = api.client, api.followers.call
+    template = TEMPLATES.get_template("_live.html")
+
+    def fragment() -> tuple[str, bool]:
+        execution = client.get(execution_id)
+        html = template.render(_live_context(execution, tree_page))
+        return html, execution.state.current.is_terminated()
+
+    yield "retry: 1000\n\n"
+    try:
+        last_id = await call(client.store.last_event_id, execution_id)
+        key = api.followers.events_key(execution_id)
+        async with api.followers.hub.subscribe(key, last_id) as sub:
+            html, ended = await call(fragment)
+            yield _sse_html(html, "end" if ended else "progress")
+            silent_since = time.monotonic()
+            while not ended:
+                sub.clear()  # before the read: a change after it wakes the wait
+                batch = await call(client.events, execution_id, last_id)
+                if batch:
+                    last_id = batch[-1][0]
+                    sub.seen(last_id)
+                    await asyncio.sleep(LIVE_INTERVAL)  # let a burst of changes settle
+                    html, ended = await call(fragment)
+                    yield _sse_html(html, "end" if ended else "progress")
+                    silent_since = time.monotonic()
+                elif not await sub.wait(max(0.05, silent_since + PING - time.monotonic())):
+                    # quiet for a while: the state itself (a trimmed stream says nothing)
+                    if (await call(client.state, execution_id)).is_terminated():
+                        html, ended = await call(fragment)
+                        yield _sse_html(html, "end")
+                        return
+                    yield ": ping\n\n"
+                    silent_since = time.monotonic()
+    except OstraError as exc:
+        yield f"event: failed\ndata: {P.from_error(exc)['detail']}\n\n"
 
 
 def _sse_html(html: str, event: str) -> str:

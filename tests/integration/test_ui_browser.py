@@ -168,7 +168,7 @@ def test_list_shows_the_execution_and_its_state_changes_live(
 
 
 def test_bulk_kill_of_the_selected_executions(
-    server: Server, remote: HttpClient, page: Any
+    server: Server, remote: HttpClient, page: Any, shots: Path
 ) -> None:
     first = remote.submit((NS, "slow"), inputs={"seconds": 60}, labels={"bulk": "yes"})
     second = remote.submit((NS, "slow"), inputs={"seconds": 60}, labels={"bulk": "yes"})
