@@ -56,6 +56,7 @@ from executor.state import StateType
 from executor.ui import views
 from executor.ui import workers as W
 from executor.ui.auth import COOKIE, CSRF_HEADER, Session, Sessions, cookie_options
+from executor.ui.reading import ExecutionView, read_view
 from executor.ui.triggers import trigger_rows
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -353,13 +354,14 @@ def build_router(sessions: Sessions) -> APIRouter:
 
     # ---------------------------------------------------------------- one execution
 
-    def _execution(api: Api, namespace: str, flow_id: str, execution_id: str) -> Execution:
-        execution = api.client.get(execution_id)
-        if execution.namespace != namespace or execution.flow_id != flow_id:
+    def _execution(api: Api, namespace: str, flow_id: str, execution_id: str) -> None:
+        ref = api.client.store.flow_ref(execution_id)
+        if ref is None or ref[0] != namespace or ref[1] != flow_id:
             raise ExecutionNotFound(execution_id)
-        return execution
 
-    def _execution_context(api: Api, execution: Execution, tree_page: int) -> dict[str, Any]:
+    def _execution_context(api: Api, execution_id: str, tree_page: int) -> dict[str, Any]:
+        view = read_view(api.client, execution_id, tree_page, _now())
+        execution = view.execution
         try:
             flow = api.client.flow(execution.namespace, execution.flow_id, execution.flow_revision)
             inputs = masked_inputs(flow.inputs, execution.inputs)
@@ -370,13 +372,13 @@ def build_router(sessions: Sessions) -> APIRouter:
         except OstraError:
             metrics = []
         return {
-            **_live_context(execution, tree_page),
+            **_live_context(view),
             "url": execution_path(execution),
             "inputs": inputs,
             "outputs": execution.outputs,
             "metrics": metrics,
             "levels": LEVELS,
-            "task_ids": sorted({r.task_id for r in execution.task_run_list}),
+            "task_ids": view.task_ids,
             "tree_page": tree_page,
         }
 
@@ -391,10 +393,10 @@ def build_router(sessions: Sessions) -> APIRouter:
         tree_page: int = 1,
     ) -> HTMLResponse:
         try:
-            execution = await run_in_threadpool(_execution, api, namespace, flow_id, execution_id)
+            await run_in_threadpool(_execution, api, namespace, flow_id, execution_id)
+            ctx = await run_in_threadpool(_execution_context, api, execution_id, tree_page)
         except ExecutionNotFound as exc:
             return render(request, "missing.html", session, {"message": str(exc)}, status=404)
-        ctx = await run_in_threadpool(_execution_context, api, execution, tree_page)
         return render(request, "execution.html", session, ctx)
 
     @router.get(f"/{TENANT}/executions/{{namespace}}/{{flow_id}}/{{execution_id}}/live")
@@ -603,14 +605,14 @@ def _local(target: str) -> str:
     return target if target.startswith("/ui/") and not target.startswith("//") else ""
 
 
-def _live_context(execution: Execution, tree_page: int) -> dict[str, Any]:
+def _live_context(view: ExecutionView) -> dict[str, Any]:
     """What the live part of an execution page shows."""
-    now = _now()
+    execution = view.execution
     return {
         "e": execution,
-        "duration": views.duration_text(views.span_seconds(execution.state, now)),
-        "tree": views.tree_rows(execution, now, tree_page),
-        "gantt": views.gantt(execution, now),
+        "duration": views.duration_text(views.span_seconds(execution.state, _now())),
+        "tree": view.tree,
+        "gantt": view.gantt,
         "running": not execution.state.current.is_terminated(),
     }
 
@@ -626,9 +628,9 @@ async def live_frames(api: Api, execution_id: str, tree_page: int) -> AsyncItera
     template = TEMPLATES.get_template("_live.html")
 
     def fragment() -> tuple[str, bool]:
-        execution = client.get(execution_id)
-        html = template.render(_live_context(execution, tree_page))
-        return html, execution.state.current.is_terminated()
+        view = read_view(client, execution_id, tree_page, _now())
+        html = template.render(_live_context(view))
+        return html, view.execution.state.current.is_terminated()
 
     yield "retry: 1000\n\n"
     try:

@@ -12,9 +12,10 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from executor.flow import Flow
 from executor.inputs import InputDef, InputType
@@ -95,17 +96,27 @@ class TreePage:
     total: int
 
 
-def tree_order(execution: Execution) -> list[tuple[TaskRun, int, int]]:
-    """Every task run, parents before their children (in creation order), with its depth
-    and how many children it has."""
-    runs = execution.task_run_list
+class _Node(Protocol):
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def parent_task_run_id(self) -> str | None: ...
+
+
+N = TypeVar("N", bound=_Node)
+
+
+def tree_order(runs: Sequence[N]) -> list[tuple[N, int, int]]:
+    """Every task run (a ``TaskRun`` or a store's ``TaskRunRow``), parents before their
+    children (in creation order), with its depth and how many children it has."""
     ids = {r.id for r in runs}
-    children: dict[str | None, list[TaskRun]] = {}
+    children: dict[str | None, list[N]] = {}
     for r in runs:
         parent = r.parent_task_run_id if r.parent_task_run_id in ids else None
         children.setdefault(parent, []).append(r)
-    out: list[tuple[TaskRun, int, int]] = []
-    stack: list[tuple[TaskRun, int]] = [(r, 0) for r in reversed(children.get(None, []))]
+    out: list[tuple[N, int, int]] = []
+    stack: list[tuple[N, int]] = [(r, 0) for r in reversed(children.get(None, []))]
     while stack:
         run, depth = stack.pop()
         kids = children.get(run.id, [])
@@ -116,7 +127,7 @@ def tree_order(execution: Execution) -> list[tuple[TaskRun, int, int]]:
 
 def tree_rows(execution: Execution, now: datetime, page: int = 1) -> TreePage:
     """Page ``page`` (1-based) of the tree, ``TREE_PAGE`` task runs a page."""
-    ordered = tree_order(execution)
+    ordered = tree_order(execution.task_run_list)
     pages = max(1, -(-len(ordered) // TREE_PAGE))
     page = min(max(1, page), pages)
     chunk = ordered[(page - 1) * TREE_PAGE : page * TREE_PAGE]
@@ -160,14 +171,17 @@ class Gantt:
     ticks: list[tuple[float, str]] = field(default_factory=list)
 
 
-def _position(start: datetime, end: datetime, t0: datetime, total: float) -> tuple[float, float]:
+def position(start: datetime, end: datetime, t0: datetime, total: float) -> tuple[float, float]:
+    """Where a bar from ``start`` to ``end`` sits on a timeline starting at ``t0`` and
+    lasting ``total`` seconds: (left, width) in percent."""
     left = (start - t0).total_seconds() / total * 100
     width = (end - start).total_seconds() / total * 100
     left = min(max(left, 0.0), 99.5)
     return round(left, 3), round(min(max(width, 0.4), 100 - left), 3)
 
 
-def _worst(states: Counter[str]) -> str:
+def worst(states: Mapping[str, int]) -> str:
+    """The worst state present in ``states`` (state name: count)."""
     for s in _SEVERITY:
         if states.get(s.value):
             return s.value
@@ -185,7 +199,7 @@ def gantt(execution: Execution, now: datetime) -> Gantt:
             t1 = end
     total = max((t1 - t0).total_seconds(), 0.001)
     ticks = [(p * 25.0, duration_text(total * p / 4)) for p in range(5)]
-    ordered = tree_order(execution)
+    ordered = tree_order(execution.task_run_list)
     if len(ordered) > GANTT_MAX_ROWS:
         return Gantt(
             _aggregated(ordered, t0, total, now),
@@ -202,7 +216,7 @@ def gantt(execution: Execution, now: datetime) -> Gantt:
             if start is None:
                 continue
             end = ended(attempt.state) or (now if not run.state.current.is_terminated() else start)
-            left, width = _position(start, end, t0, total)
+            left, width = position(start, end, t0, total)
             title = (
                 f"{run.task_id} attempt {attempt.number}: {attempt.state.current.value}"
                 f" ({duration_text((end - start).total_seconds())})"
@@ -214,7 +228,7 @@ def gantt(execution: Execution, now: datetime) -> Gantt:
             start = started(run.state)
             if start is not None:
                 end = ended(run.state) or now
-                left, width = _position(start, end, t0, total)
+                left, width = position(start, end, t0, total)
                 title = f"{run.task_id}: {run.state.current.value}"
                 bars.append(Bar(left, width, run.state.current.value, title))
         label = run.task_id + (f" [{run.value}]" if run.value is not None else "")
@@ -240,8 +254,8 @@ def _aggregated(
         bars = []
         if starts:
             ends = [ended(r.state) or now for r in runs]
-            left, width = _position(min(starts), max(ends), t0, total)
-            bars.append(Bar(left, width, _worst(states), f"{task_id}: {detail}", f"×{len(runs)}"))
+            left, width = position(min(starts), max(ends), t0, total)
+            bars.append(Bar(left, width, worst(states), f"{task_id}: {detail}", f"×{len(runs)}"))
         rows.append(GanttRow(task_id, depths[task_id], bars, detail))
     return rows
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,6 +17,8 @@ from executor import Client
 from executor.api.app import create_app
 from executor.embedded import EmbeddedRedis
 from executor.state import StateType
+from executor.ui import views
+from executor.ui.reading import read_view
 
 pytestmark = pytest.mark.integration
 
@@ -157,3 +161,43 @@ def test_docs_and_assets_are_served_from_the_package(ui_client: Client) -> None:
         ):
             response = http.get(asset)
             assert response.status_code == 200 and kind in response.headers["content-type"]
+
+
+def test_a_big_execution_is_read_in_parts_and_shows_what_a_whole_read_shows(
+    run: Any, client: Client, ns: str
+) -> None:
+    values = [f"v{i}" for i in range(views.GANTT_MAX_ROWS + 60)]
+    done = run(
+        f"""
+id: big
+namespace: {ns}
+tasks:
+  - id: each
+    type: ForEach
+    concurrencyLimit: 0
+    values: {values}
+    tasks:
+      - {{id: fetch, type: Return, format: "{{{{ taskrun.value }}}}"}}
+  - {{id: after, type: Log, message: done}}
+"""
+    )
+    assert done.state.current == StateType.SUCCESS
+    whole = client.get(done.id)
+    now = datetime.now(UTC)
+    for page in (1, 2):
+        view = read_view(client, done.id, page, now)
+        assert view.task_runs == len(values) + 2 and view.task_ids == ["after", "each", "fetch"]
+        expected = views.tree_rows(whole, now, page)
+        assert [r.run.id for r in view.tree.rows] == [r.run.id for r in expected.rows]
+        assert [r.depth for r in view.tree.rows] == [r.depth for r in expected.rows]
+        # only the page's task runs were read, whole
+        assert {r.id for r in view.execution.task_run_list} == {r.run.id for r in expected.rows}
+        assert view.tree.rows[1].run.outputs == expected.rows[1].run.outputs
+        assert (view.tree.page, view.tree.pages, view.tree.total) == (page, 2, len(values) + 2)
+    gantt = read_view(client, done.id, 1, now).gantt
+    assert gantt.aggregated
+    assert [(r.label, r.depth) for r in gantt.rows] == [("each", 0), ("fetch", 1), ("after", 0)]
+    fetch = gantt.rows[1]
+    assert fetch.detail == f"{len(values)} task runs: {len(values)} SUCCESS"
+    assert fetch.bars[0].state == "SUCCESS" and 0 <= fetch.bars[0].left < 100
+    assert views.gantt(whole, now).aggregated  # the whole read agrees it is big
