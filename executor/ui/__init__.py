@@ -9,6 +9,7 @@ app; ``executor.api.app.create_app`` does.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -35,7 +36,7 @@ def mount_ui(app: FastAPI, tokens: list[bytes]) -> None:
 
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, _: Exception) -> Response:
-        target = "/ui/login?next=" + request.url.path
+        target = "/ui/login?" + urlencode({"next": request.url.path})
         if request.headers.get("hx-request") or request.method != "GET":
             return Response(status_code=401, headers={"HX-Redirect": target})
         return RedirectResponse(target, status_code=303)

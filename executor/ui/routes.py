@@ -46,7 +46,6 @@ from executor.errors import (
     FlowNotFound,
     InputValidationError,
     OstraError,
-    StateConflict,
 )
 from executor.flow import Flow
 from executor.inputs import masked_inputs
@@ -192,6 +191,8 @@ def build_router(sessions: Sessions) -> APIRouter:
         token: Annotated[str, Form()] = "",
         next: Annotated[str, Form()] = "",
     ) -> Response:
+        if not same_origin(request):  # no login from another site's form
+            raise UIError(403, "refused: a login must come from this site's own page")
         if sessions.required and not sessions.token_ok(token):
             return render(
                 request,
@@ -559,7 +560,7 @@ def build_router(sessions: Sessions) -> APIRouter:
                 "values": values,
             }
             return render(request, "_execute_form.html", session, ctx, status=422)
-        except (StateConflict, OstraError) as exc:
+        except OstraError as exc:
             body = P.from_error(exc)
             return alert(request, f"refused: {body['detail']}", int(body["status"]))
         return alert(
@@ -598,6 +599,15 @@ def build_router(sessions: Sessions) -> APIRouter:
         return render(request, "workers.html", session, ctx)
 
     return router
+
+
+def same_origin(request: Request) -> bool:
+    """Whether a request's ``Origin`` (when the browser sends one) is this site."""
+    origin = request.headers.get("origin")
+    if not origin or origin == "null":
+        return origin is None
+    host = request.headers.get("host", "")
+    return origin.split("://", 1)[-1].rstrip("/") == host
 
 
 def _local(target: str) -> str:

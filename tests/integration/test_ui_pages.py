@@ -98,6 +98,11 @@ def test_with_a_token_every_page_asks_for_it(ui_client: Client, ns: str) -> None
         htmx = http.get("/ui/main/executions/rows", headers={"HX-Request": "true"})
         assert htmx.status_code == 401 and htmx.headers["hx-redirect"].startswith("/ui/login")
         assert http.post("/ui/login", data={"token": "nope"}).status_code == 401
+        # a login posted by another site's form is refused, even with the right token
+        foreign = http.post(
+            "/ui/login", data={"token": TOKEN}, headers={"Origin": "https://evil.example"}
+        )
+        assert foreign.status_code == 403 and "ostra_session" not in http.cookies
         assert "ostra_session" not in http.cookies
         # a login never sends anyone elsewhere than the UI
         login = http.post(
