@@ -206,3 +206,7 @@ tasks:
     assert fetch.detail == f"{len(values)} task runs: {len(values)} SUCCESS"
     assert fetch.bars[0].state == "SUCCESS" and 0 <= fetch.bars[0].left < 100
     assert views.gantt(whole, now).aggregated  # the whole read agrees it is big
+    # the list shows it from the execution's own fields
+    with TestClient(create_app(client, token="")) as http:
+        page = http.get(f"/ui/main/executions?namespace={ns}")
+        assert done.id in page.text and 'data-state="SUCCESS"' in page.text
