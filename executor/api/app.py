@@ -38,7 +38,7 @@ any other is a 404), and the controls also as ``/executions/{id}/actions/kill|..
 ``GET    /api/v1/metrics/{id}``             a page of the execution's metrics
 ``GET    /health``                          liveness and Redis (never needs a token)
 ``GET    /ui``                              the web UI (``executor.ui``; ``/`` redirects)
-``GET    /docs``                            Swagger UI, served from the package (no token)
+``GET    /docs``                            Swagger UI, served from the package (off with tokens)
 =========================================  ============================================
 
 Configuration (environment, or ``create_app`` arguments): ``OSTRA_API_TOKEN`` (a
