@@ -44,6 +44,8 @@ any other is a 404), and the controls also as ``/executions/{id}/actions/kill|..
                                             also live workers and the reconciler)
 ``GET    /metrics``                         Prometheus metrics and queue depth (a token, or
                                             ``OSTRA_METRICS_TOKEN``, when tokens are set)
+``GET    /ui``                              the web UI (``executor.ui``; ``/`` redirects)
+``GET    /docs``                            Swagger UI, served from the package (off with tokens)
 =========================================  ============================================
 
 Configuration (environment, or ``create_app`` arguments): ``OSTRA_API_TOKEN`` (a
@@ -78,7 +80,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi import Path as PathParam
 from fastapi.params import Depends as DependsParam
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.utils import generate_unique_id
 
 from executor import __version__
@@ -100,6 +102,7 @@ from executor.api.service import PING_INTERVAL, Api
 from executor.client import Client
 from executor.encryption import MASK
 from executor.errors import BadRequest, BodyTooLarge, Unauthorized
+from executor.ui import mount_ui, swagger_page
 
 API_PREFIX = "/api/v1"
 
@@ -157,8 +160,8 @@ def create_app(
         description="Kestra-style workflow executions on Celery workers, state in Redis. "
         "Errors are application/problem+json (RFC 9457).",
         openapi_url=None if tokens else "/openapi.json",
-        docs_url=None if tokens else "/docs",
-        redoc_url=None if tokens else "/redoc",
+        docs_url=None,  # served below, with Swagger UI from the package (no CDN)
+        redoc_url=None,
     )
     app.state.client = the_client
     api = Api(the_client, ping_interval, most_followers)
@@ -206,8 +209,15 @@ def create_app(
 
         app.include_router(guarded)
 
+    else:
+
+        @app.get("/docs", include_in_schema=False)
+        def docs() -> HTMLResponse:
+            return swagger_page("/openapi.json")
+
     app.include_router(health.router)
     app.include_router(prometheus.metrics_router(the_client, tokens))
+    mount_ui(app, tokens)  # the web UI at /ui (executor.ui)
     return app
 
 
