@@ -18,6 +18,7 @@ from executor.errors import StateConflict
 from executor.flow import Flow
 from executor.inputs import resolve_inputs
 from executor.models import Execution, ExecutionTrigger, Label
+from executor.observability import metrics
 from executor.orchestrator import Orchestrator
 from executor.store.base import TriggerRef
 
@@ -66,6 +67,7 @@ def fire(
         return None
     ref = TriggerRef(flow.namespace, flow.id, origin.id)
     store.trigger_fired(ref, origin.type, eid, time.time() if now is None else now)
+    metrics.count_trigger_fire(flow.namespace, flow.id, origin.id, origin.type)
     log.info("trigger %s.%s.%s started execution %s", flow.namespace, flow.id, origin.id, eid)
     orchestrator.begin_execution(eid, flow, first)
     return created

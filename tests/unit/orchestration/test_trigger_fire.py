@@ -85,3 +85,23 @@ def test_bad_inputs_or_a_disabled_flow_store_nothing(orchestrator: Orchestrator)
         fire(orchestrator, disabled, ORIGIN, eid="tick-4")
     assert orchestrator.store.search(namespace="company.team") == []
     assert orchestrator.store.trigger_state(TriggerRef(flow.namespace, flow.id, ORIGIN.id)) is None
+
+
+def test_each_fire_is_counted_once_in_the_metrics(orchestrator: Orchestrator) -> None:
+    from prometheus_client import REGISTRY
+
+    labels = {
+        "namespace": "company.team",
+        "flow_id": "nightly",
+        "trigger_id": "every_minute",
+        "type": ORIGIN.type,
+    }
+
+    def fires() -> float:
+        return REGISTRY.get_sample_value("ostra_trigger_fires_total", labels) or 0.0
+
+    flow = orchestrator.store.deploy_flow(Flow.from_yaml(FLOW))
+    before = fires()
+    fire(orchestrator, flow, ORIGIN, eid="tick-5")
+    fire(orchestrator, flow, ORIGIN, eid="tick-5")  # the same tick again: not a fire
+    assert fires() == before + 1
