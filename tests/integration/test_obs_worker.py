@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -49,9 +50,16 @@ def _value(text: str, name: str, **labels: str) -> float:
     return total
 
 
-def test_metrics_and_traces_of_a_known_workload(
-    redis_server: EmbeddedRedis, tmp_path: Path
-) -> None:
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
+    """A Redis of this test's own: the session's worker (started by other tests) consumes
+    the default queue of the shared one, and its attempts would not be counted here."""
+    with EmbeddedRedis(tmp_path / "redis") as server:
+        yield server
+
+
+def test_metrics_and_traces_of_a_known_workload(own_redis: EmbeddedRedis, tmp_path: Path) -> None:
+    redis_server = own_redis
     port = free_port()
     spans = tmp_path / "spans.jsonl"
     w = make_worker(
