@@ -21,6 +21,7 @@ stopAfter, disabled, executionId, updatedDate, evaluateRunningDate, ...}``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -237,6 +238,15 @@ def _now_iso() -> str:
     return datetime.now(UTC).isoformat()
 
 
+async def _on_backfill(
+    api: ApiDep, request: Request, action: Callable[[str, str, str], object]
+) -> JSONResponse:
+    """Apply ``action`` to the backfill of the trigger the body names; the trigger."""
+    ids = _ids(await _body(request))
+    await run_in_threadpool(action, *ids)
+    return JSONResponse(await run_in_threadpool(api.client.trigger, *ids))
+
+
 @router.put(
     "/triggers/backfill/pause",
     summary="Pause a backfill",
@@ -244,9 +254,7 @@ def _now_iso() -> str:
     openapi_extra=_json_body(_REF),
 )
 async def pause_backfill(api: ApiDep, request: Request) -> JSONResponse:
-    ids = _ids(await _body(request))
-    await run_in_threadpool(api.client.pause_backfill, *ids)
-    return JSONResponse(await run_in_threadpool(api.client.trigger, *ids))
+    return await _on_backfill(api, request, api.client.pause_backfill)
 
 
 @router.put(
@@ -256,9 +264,7 @@ async def pause_backfill(api: ApiDep, request: Request) -> JSONResponse:
     openapi_extra=_json_body(_REF),
 )
 async def unpause_backfill(api: ApiDep, request: Request) -> JSONResponse:
-    ids = _ids(await _body(request))
-    await run_in_threadpool(api.client.resume_backfill, *ids)
-    return JSONResponse(await run_in_threadpool(api.client.trigger, *ids))
+    return await _on_backfill(api, request, api.client.resume_backfill)
 
 
 @router.post(
@@ -268,9 +274,7 @@ async def unpause_backfill(api: ApiDep, request: Request) -> JSONResponse:
     openapi_extra=_json_body(_REF),
 )
 async def delete_backfill(api: ApiDep, request: Request) -> JSONResponse:
-    ids = _ids(await _body(request))
-    await run_in_threadpool(api.client.cancel_backfill, *ids)
-    return JSONResponse(await run_in_threadpool(api.client.trigger, *ids))
+    return await _on_backfill(api, request, api.client.cancel_backfill)
 
 
 @router.post(
