@@ -186,15 +186,18 @@ def lazy_trigger(store: Store, eid: str) -> Deferred:
     schedule's ``date``, a webhook's ``body``...), read on first use; empty when the
     execution was not started by a trigger."""
 
-    def load() -> dict[str, Any]:
-        try:
-            raw = store.execution_field(eid, "trig")
-        except ExecutionNotFound:
-            return {}
-        variables = raw.get("variables") if isinstance(raw, dict) else None
-        return variables if isinstance(variables, dict) else {}
+    return Deferred(lambda: trigger_variables(store, eid) or {})
 
-    return Deferred(load)
+
+def trigger_variables(store: Store, eid: str) -> dict[str, Any] | None:
+    """The variables of the trigger that started execution ``eid`` (its ``trig``
+    field), None if nothing did."""
+    try:
+        raw = store.execution_field(eid, "trig")
+    except ExecutionNotFound:
+        return None
+    variables = raw.get("variables") if isinstance(raw, dict) else None
+    return variables if isinstance(variables, dict) else None
 
 
 class RunContext(dict[str, Any]):
@@ -208,14 +211,8 @@ class RunContext(dict[str, Any]):
         self._store, self._eid = store, eid
 
     def __missing__(self, key: str) -> Any:
-        if key != "trigger":
-            raise KeyError(key)
-        try:
-            raw = self._store.execution_field(self._eid, "trig")
-        except ExecutionNotFound:
-            raw = None
-        variables = raw.get("variables") if isinstance(raw, dict) else None
-        if not isinstance(variables, dict):
+        variables = trigger_variables(self._store, self._eid) if key == "trigger" else None
+        if variables is None:
             raise KeyError(key)
         self[key] = variables
         return variables
