@@ -27,34 +27,51 @@ fork: a batch processor's thread does not survive one), and flush before they ex
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import logging
 import os
+import random
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-    from opentelemetry.trace import Span, Tracer
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
+    from opentelemetry.sdk.trace.sampling import Sampler
+    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 log = logging.getLogger(__name__)
 
 _OFF = {"", "none"}
+_ERROR_STATES = ("FAILED", "KILLED")
 _lock = threading.Lock()
-_provider: TracerProvider | None = None
-_tracer: Tracer | None = None
-_pid = 0
-# Span and trace ids the next span gets (derived spans), else random (see _Ids).
-_forced: ContextVar[tuple[int, int] | None] = ContextVar("ostra_otel_ids", default=None)
+
+
+@dataclass(frozen=True)
+class _Process:
+    """This process's tracing: where its spans go, and what says which traces are kept."""
+
+    processor: SpanProcessor | None  # None: tracing could not start (an error was logged)
+    sampler: Sampler | None
+    resource: Resource | None
+    scope: InstrumentationScope | None
+    pid: int
+
+
+_process: _Process | None = None
+_atexit_registered = False
 
 
 def exporter_name(env: Mapping[str, str] | None = None) -> str:
     """The exporter the environment asks for (``""`` when tracing is off)."""
     env = os.environ if env is None else env
+    if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return ""
     name = env.get("OTEL_TRACES_EXPORTER", "").strip().lower()
     if not name and env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip():
         name = "otlp"
@@ -87,27 +104,42 @@ def task_run_span_id(eid: str, trid: str) -> int:
 
 def traceparent(eid: str, trid: str | None = None) -> str:
     """The W3C ``traceparent`` of execution ``eid`` (of its task run ``trid``: the
-    parent its attempts' spans take)."""
+    parent its attempts' spans take). Its flags say whether the trace is sampled."""
     span = task_run_span_id(eid, trid) if trid else execution_span_id(eid)
-    return f"00-{trace_id(eid):032x}-{span:016x}-01"
+    tid = trace_id(eid)
+    return f"00-{tid:032x}-{span:016x}-{'01' if _sampled(tid) else '00'}"
 
 
-def _file_exporter(path: str) -> Any:
+class _FileExporter:
     """Ostra's ``file`` exporter: one JSON object per span, appended to ``path`` (so a
-    test or a shell reads what several processes exported)."""
-    from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+    test or a shell reads what several processes exported). Each batch is one write of
+    whole lines to a file opened in append mode, so the lines of several processes do
+    not interleave."""
 
-    class FileExporter(SpanExporter):
-        def __init__(self) -> None:
-            self._lock = threading.Lock()
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._lock = threading.Lock()
+        self._file: IO[str] | None = None
 
-        def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-            lines = [json.dumps(_span_record(span), default=str) + "\n" for span in spans]
-            with self._lock, open(path, "a", encoding="utf-8") as f:
-                f.write("".join(lines))
-            return SpanExportResult.SUCCESS
+    def export(self, spans: Sequence[ReadableSpan]) -> Any:
+        from opentelemetry.sdk.trace.export import SpanExportResult
 
-    return FileExporter()
+        text = "".join(json.dumps(_span_record(span), default=str) + "\n" for span in spans)
+        with self._lock:
+            if self._file is None:
+                self._file = open(self._path, "a", encoding="utf-8")
+            self._file.write(text)
+            self._file.flush()
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
 
 
 def _span_record(span: ReadableSpan) -> dict[str, Any]:
@@ -120,6 +152,7 @@ def _span_record(span: ReadableSpan) -> dict[str, Any]:
         "parent_id": f"{span.parent.span_id:016x}" if span.parent else None,
         "start": span.start_time,
         "end": span.end_time,
+        "status": span.status.status_code.name,
         "attributes": dict(span.attributes or {}),
         "pid": os.getpid(),
     }
@@ -134,7 +167,7 @@ def _exporter(name: str) -> Any:
         path = os.environ.get("OSTRA_OTEL_FILE", "")
         if not path:
             raise ValueError("OTEL_TRACES_EXPORTER=file needs OSTRA_OTEL_FILE (a file path)")
-        return _file_exporter(path)
+        return _FileExporter(path)
     if name == "otlp":
         try:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # type: ignore[import-not-found]
@@ -149,132 +182,142 @@ def _exporter(name: str) -> Any:
     raise ValueError(f"OTEL_TRACES_EXPORTER={name!r}: Ostra knows otlp, console, file, none")
 
 
-def _setup() -> Tracer | None:
-    """This process's tracer (made once per process: after a fork, again)."""
-    global _provider, _tracer, _pid
+def _setup() -> _Process:
+    """This process's tracing (made once per process: after a fork, again, as a batch
+    processor's thread does not survive one). Every exporter is fed by a
+    ``BatchSpanProcessor`` (``OTEL_BSP_*``): spans are exported by its thread, off the
+    path of the attempt that made them."""
+    global _process, _atexit_registered
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
-    from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 
-    class _Ids(RandomIdGenerator):
-        """Random ids, unless a derived span is being made (``_forced``)."""
-
-        def generate_span_id(self) -> int:
-            forced = _forced.get()
-            return forced[1] if forced else super().generate_span_id()
-
-        def generate_trace_id(self) -> int:
-            forced = _forced.get()
-            return forced[0] if forced else super().generate_trace_id()
-
-    name = exporter_name()
     try:
-        exporter = _exporter(name)
+        exporter = _exporter(exporter_name())
     except ValueError as exc:
         log.error("tracing off: %s", exc)
-        _pid, _tracer = os.getpid(), None
-        return None
+        _process = _Process(None, None, None, None, os.getpid())
+        return _process
     service = os.environ.get("OTEL_SERVICE_NAME") or "ostra"
+    # The provider is kept for what it reads from the standard variables (the sampler,
+    # OTEL_TRACES_SAMPLER; the resource, OTEL_RESOURCE_ATTRIBUTES) and for its tracer's
+    # instrumentation scope. Spans are made here, not by its tracer: their ids are
+    # derived, and an ended span needs none of a live span's bookkeeping.
     provider = TracerProvider(
-        resource=Resource.create({"service.name": service}),
-        id_generator=_Ids(),
-        shutdown_on_exit=True,
+        resource=Resource.create({"service.name": service}), shutdown_on_exit=False
     )
-    if name == "file":
-        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    processor = BatchSpanProcessor(exporter)
+    if not _atexit_registered:
+        _atexit_registered = True
+        atexit.register(shutdown)  # the API's, the executor's, a client's last spans
+    tracer = provider.get_tracer("ostra")
+    scope = getattr(tracer, "_instrumentation_scope", None)
+    _process = _Process(processor, provider.sampler, provider.resource, scope, os.getpid())
+    return _process
 
-        provider.add_span_processor(SimpleSpanProcessor(exporter))
-    else:
-        provider.add_span_processor(BatchSpanProcessor(exporter))
-    _provider, _pid = provider, os.getpid()
-    _tracer = provider.get_tracer("ostra")
-    return _tracer
 
-
-def tracer() -> Tracer | None:
-    """This process's tracer, None when tracing is off."""
+def _current() -> _Process | None:
+    """This process's tracing, None when tracing is off."""
     if not ENABLED:
         return None
-    if _pid != os.getpid():
+    p = _process
+    if p is None or p.pid != os.getpid():
         with _lock:
-            if _pid != os.getpid():
-                return _setup()
-    return _tracer
+            p = _process
+            if p is None or p.pid != os.getpid():
+                p = _setup()
+    return p if p.processor is not None else None
+
+
+def _sampled(tid: int) -> bool:
+    """Whether the trace ``tid`` is kept. The sampler decides as for the trace's root:
+    with a ratio sampler (``OTEL_TRACES_SAMPLER=traceidratio`` or
+    ``parentbased_traceidratio``) the decision depends on the trace id alone, so every
+    process keeps or drops an execution's spans alike, and a trace is whole or absent."""
+    p = _current()
+    if p is None or p.sampler is None:
+        return False
+    from opentelemetry.context import Context
+    from opentelemetry.sdk.trace.sampling import Decision
+
+    # An empty context: the decision of a root, whatever span is current here.
+    decision = p.sampler.should_sample(Context(), tid, "execution").decision
+    return decision is Decision.RECORD_AND_SAMPLE
 
 
 def shutdown() -> None:
     """Flush and stop this process's tracing (a pool process about to exit)."""
-    global _provider, _tracer, _pid
+    global _process
     with _lock:
-        provider, pid = _provider, _pid
-        _provider, _tracer, _pid = None, None, 0
-    if provider is not None and pid == os.getpid():
-        provider.shutdown()
+        p, _process = _process, None
+    if p is not None and p.processor is not None and p.pid == os.getpid():
+        p.processor.shutdown()
 
 
-def _parent(trace: int, span: int) -> Any:
-    from opentelemetry import trace as api
-
-    ctx = api.SpanContext(trace, span, is_remote=True, trace_flags=api.TraceFlags(1))
-    return api.set_span_in_context(api.NonRecordingSpan(ctx))
-
-
-def _derived(
+def _export(
+    p: _Process,
     name: str,
     ids: tuple[int, int],
-    parent: tuple[int, int] | None,
-    start_s: float,
-    end_s: float,
+    parent: int | None,
+    start_ns: int,
+    end_ns: int,
     attributes: Mapping[str, Any],
-    kind: Any = None,
+    kind: Any,
     error: str = "",
 ) -> None:
-    t = tracer()
-    if t is None:
-        return
-    from opentelemetry import context as otel_context
+    """Hand one ended span to the processor (its thread exports it)."""
     from opentelemetry import trace as api
+    from opentelemetry.sdk.trace import ReadableSpan
 
-    token = _forced.set(ids)
-    try:
-        ctx = _parent(*parent) if parent else otel_context.Context()
-        span = t.start_span(
-            name,
-            context=ctx,
-            kind=kind or api.SpanKind.INTERNAL,
-            attributes=dict(attributes),
-            start_time=int(start_s * 1e9),
+    sampled = api.TraceFlags(api.TraceFlags.SAMPLED)
+    trace, span_id = ids
+    status = api.Status(api.StatusCode.ERROR, error[:500]) if error else api.Status()
+    assert p.processor is not None
+    p.processor.on_end(
+        ReadableSpan(
+            name=name,
+            context=api.SpanContext(trace, span_id, is_remote=False, trace_flags=sampled),
+            parent=(
+                api.SpanContext(trace, parent, is_remote=True, trace_flags=sampled)
+                if parent
+                else None
+            ),
+            resource=p.resource,
+            attributes=attributes,
+            kind=kind,
+            status=status,
+            start_time=start_ns,
+            end_time=end_ns,
+            instrumentation_scope=p.scope,
         )
-    finally:
-        _forced.reset(token)
-    if error:
-        span.set_status(api.Status(api.StatusCode.ERROR, error[:500]))
-    span.end(end_time=int(end_s * 1e9))
+    )
 
 
 def execution_ended(
     eid: str, namespace: str, flow_id: str, state: str, created_s: float, end_s: float
 ) -> None:
     """Export execution ``eid``'s span (it ended in ``state`` at ``end_s``)."""
-    if not ENABLED:
+    p = _current()
+    tid = trace_id(eid) if p is not None else 0
+    if p is None or not _sampled(tid):
         return
     from opentelemetry.trace import SpanKind
 
-    _derived(
+    _export(
+        p,
         f"execution {namespace}.{flow_id}",
-        (trace_id(eid), execution_span_id(eid)),
+        (tid, execution_span_id(eid)),
         None,
-        created_s,
-        end_s,
+        int(created_s * 1e9),
+        int(end_s * 1e9),
         {
             "ostra.execution.id": eid,
             "ostra.namespace": namespace,
             "ostra.flow.id": flow_id,
             "ostra.state": state,
         },
-        kind=SpanKind.SERVER,
-        error=state if state in ("FAILED", "KILLED") else "",
+        SpanKind.SERVER,
+        error=state if state in _ERROR_STATES else "",
     )
 
 
@@ -289,14 +332,19 @@ def task_run_ended(
     attempts: int,
 ) -> None:
     """Export task run ``trid``'s span (it ended in ``state`` after ``attempts``)."""
-    if not ENABLED:
+    p = _current()
+    tid = trace_id(eid) if p is not None else 0
+    if p is None or not _sampled(tid):
         return
-    _derived(
+    from opentelemetry.trace import SpanKind
+
+    _export(
+        p,
         f"task run {task_id}",
-        (trace_id(eid), task_run_span_id(eid, trid)),
-        (trace_id(eid), execution_span_id(eid)),
-        start_s,
-        end_s,
+        (tid, task_run_span_id(eid, trid)),
+        execution_span_id(eid),
+        int(start_s * 1e9),
+        int(end_s * 1e9),
         {
             "ostra.execution.id": eid,
             "ostra.task_run.id": trid,
@@ -305,37 +353,75 @@ def task_run_ended(
             "ostra.state": state,
             "ostra.attempts": attempts,
         },
-        error=state if state in ("FAILED", "KILLED") else "",
+        SpanKind.INTERNAL,
+        error=state if state in _ERROR_STATES else "",
     )
+
+
+class AttemptSpan:
+    """The span of one running attempt. Its context is the current one while the attempt
+    runs, so log lines carry its ids and spans the task makes (with its own tracer) are
+    its children; it is exported when the attempt ends, with the attributes set on it
+    (``ostra.state`` FAILED or KILLED marks it as an error)."""
+
+    __slots__ = ("attributes", "span_id")
+
+    def __init__(self, span_id: int, attributes: dict[str, Any]) -> None:
+        self.span_id = span_id
+        self.attributes = attributes
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        """Set one attribute of the span."""
+        self.attributes[key] = value
 
 
 @contextmanager
 def attempt_span(
     eid: str, trid: str, task_id: str, task_type: str, attempt: int
-) -> Iterator[Span | None]:
-    """The span of one attempt, current while it runs (None when tracing is off)."""
-    t = tracer() if ENABLED else None
-    if t is None:
+) -> Iterator[AttemptSpan | None]:
+    """The span of one attempt, current while it runs (None when tracing is off or the
+    execution's trace is not sampled)."""
+    import time
+
+    p = _current()
+    tid = trace_id(eid) if p is not None else 0
+    if p is None or not _sampled(tid):
         yield None
         return
+    from opentelemetry import context as otel_context
     from opentelemetry import trace as api
 
-    parent = _parent(trace_id(eid), task_run_span_id(eid, trid))
-    with t.start_as_current_span(
-        f"attempt {attempt} {task_id}",
-        context=parent,
-        kind=api.SpanKind.CONSUMER,
-        attributes={
+    span = AttemptSpan(
+        random.getrandbits(64) or 1,
+        {
             "ostra.execution.id": eid,
             "ostra.task_run.id": trid,
             "ostra.task.id": task_id,
             "ostra.task.type": task_type,
             "ostra.attempt": attempt,
         },
-        record_exception=False,
-        set_status_on_exception=False,
-    ) as span:
+    )
+    live = api.SpanContext(
+        tid, span.span_id, is_remote=False, trace_flags=api.TraceFlags(api.TraceFlags.SAMPLED)
+    )
+    start = time.time_ns()
+    token = otel_context.attach(api.set_span_in_context(api.NonRecordingSpan(live)))
+    try:
         yield span
+    finally:
+        otel_context.detach(token)
+        state = str(span.attributes.get("ostra.state", ""))
+        _export(
+            p,
+            f"attempt {attempt} {task_id}",
+            (tid, span.span_id),
+            task_run_span_id(eid, trid),
+            start,
+            time.time_ns(),
+            span.attributes,
+            api.SpanKind.CONSUMER,
+            error=state if state in _ERROR_STATES else "",
+        )
 
 
 _factory_installed = False
