@@ -181,14 +181,6 @@ def lazy_field(store: Store, eid: str, name: str) -> Deferred:
     return Deferred(load)
 
 
-def lazy_trigger(store: Store, eid: str) -> Deferred:
-    """``trigger``: the variables of the trigger that started the execution (a
-    schedule's ``date``, a webhook's ``body``...), read on first use; empty when the
-    execution was not started by a trigger."""
-
-    return Deferred(lambda: trigger_variables(store, eid) or {})
-
-
 def trigger_variables(store: Store, eid: str) -> dict[str, Any] | None:
     """The variables of the trigger that started execution ``eid`` (its ``trig``
     field), None if nothing did."""
@@ -201,10 +193,9 @@ def trigger_variables(store: Store, eid: str) -> dict[str, Any] | None:
 
 
 class RunContext(dict[str, Any]):
-    """A render context that finds ``trigger`` on first use when it was not put in up
-    front (a flow without ``triggers``, whose execution a Subflow task may have started):
-    one read of the execution's ``trig`` field then, only by a template that names
-    ``trigger``; absent (an undefined name, as in Kestra) when nothing started it."""
+    """A render context that finds ``trigger`` on first use: one read of the execution's
+    ``trig`` field, only by a template that names ``trigger``; absent (an undefined
+    name, as in Kestra) when nothing started the execution (a user, the API)."""
 
     def __init__(self, data: Mapping[str, Any], store: Store, eid: str) -> None:
         super().__init__(data)
@@ -421,9 +412,9 @@ def build_context(
         "inputs": lazy_field(store, eid, "inputs"),
         "labels": lazy_field(store, eid, "labels"),
     }
+    # ``trigger`` is found on first use (RunContext): undefined when nothing started the
+    # execution, whether or not its flow has ``triggers`` (Kestra's RunVariables).
     context = RunContext(values, store, eid)
-    if flow.triggers:  # an execution of a flow with triggers always has ``trigger``
-        context["trigger"] = lazy_trigger(store, eid)
     if task is not None:
         context["task"] = {"id": task.id, "type": task.type}
     if task_run_id:

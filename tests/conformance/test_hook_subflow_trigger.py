@@ -82,3 +82,27 @@ def test_the_same_flow_run_directly_has_no_trigger(run, client: Client) -> None:
     fallback = run(CHILD.format(ns=ns, who=WHO).split("  - id: who")[0] + MAYBE_ONLY)
     assert fallback.state.current == StateType.SUCCESS
     assert fallback.task_run("maybe").outputs["value"] == "direct"
+
+
+SCHEDULED = """
+id: scheduled
+namespace: {ns}
+triggers:
+  - id: yearly
+    type: io.kestra.plugin.core.trigger.Schedule
+    cron: "0 3 1 1 *"
+tasks:
+  - id: how
+    type: Return
+    format: "{{ trigger is defined }}|{{ trigger.date ?? 'manual' }}"
+"""
+
+
+def test_a_flow_with_triggers_run_by_hand_has_no_trigger(run) -> None:  # type: ignore[no-untyped-def]
+    # RunVariables.java: ``trigger`` is put only when ``execution.getTrigger() != null``;
+    # a flow's ``triggers`` do not make it defined for an execution none of them started.
+    ns = f"tests.hook.sched{uuid.uuid4().hex[:8]}"
+    by_hand = run(SCHEDULED.replace("{ns}", ns))
+    assert by_hand.trigger is None
+    assert by_hand.state.current == StateType.SUCCESS
+    assert by_hand.task_run("how").outputs["value"] == "false|manual"
