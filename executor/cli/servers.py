@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from executor.cli.common import close, connect, ping_redis, redact, store_of
+from executor.cli.common import UsageError, close, connect, ping_redis, redact, store_of
 from executor.cli.output import err
 from executor.cli.processes import forcible, interruptible, kill_tree, print_tail
 from executor.client import Client
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from executor.embedded import LocalWorker
     from executor.reconciler import Reconciler
+    from executor.settings import Settings
 
 log = logging.getLogger("ostra.cli")
 
@@ -174,6 +175,16 @@ def executor(
             help="Also run the trigger loop (schedules, Flow triggers).",
         ),
     ] = True,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port",
+            min=1,
+            max=65535,
+            help="Serve Prometheus metrics (sweeps, recoveries, trigger fires, queue "
+            "depth) on this port (host OSTRA_METRICS_HOST, default 127.0.0.1).",
+        ),
+    ] = None,
 ) -> None:
     """Run the reconciler: re-send lost task runs, advance stuck executions; and the
     trigger loop: fire schedules when due, start flows when the executions they listen
@@ -207,6 +218,8 @@ def executor(
         ping_redis(store, settings.url)
         orchestrator = Orchestrator(store, Dispatcher(celery_app), settings)
         reconciler = Reconciler(orchestrator)
+        if metrics_port is not None:  # first: a port in use stops it before it starts work
+            _serve_executor_metrics(metrics_port, settings)
         if triggers:
             from executor.triggers.runner import start_thread
 
@@ -224,6 +237,24 @@ def executor(
             signal.signal(s, handler)
         celery_app.close()
         store.close()
+
+
+def _serve_executor_metrics(port: int, settings: Settings) -> None:
+    """Serve this process's metrics and the queue depth (read at each scrape) on
+    ``OSTRA_METRICS_HOST`` (127.0.0.1) : ``port``, from a daemon thread; a port in use
+    is a usage error."""
+    from prometheus_client import REGISTRY, start_http_server
+
+    from executor.observability.queues import QueueCollector
+
+    host = os.environ.get("OSTRA_METRICS_HOST", "127.0.0.1")
+    client = Client(settings.url, prefix=settings.prefix)
+    REGISTRY.register(QueueCollector(client.queue_stats))  # type: ignore[arg-type]
+    try:
+        start_http_server(port, addr=host)
+    except OSError as exc:
+        raise UsageError(f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}") from exc
+    log.info("executor: metrics on http://%s:%d/metrics", host, port)
 
 
 # ---------------------------------------------------------------- server

@@ -422,6 +422,57 @@ def test_worker_command_serves_its_group(redis_server: EmbeddedRedis, tmp_path: 
     assert f"ostra worker: queue '{group}', redis redis://127.0.0.1:" in text
 
 
+def test_executor_serves_its_metrics_and_the_queue_depth(
+    redis_server: EmbeddedRedis, tmp_path: Path
+) -> None:
+    import httpx
+
+    port = free_port()
+    log_path = tmp_path / "executor.log"
+    argv = [sys.executable, "-m", "executor.cli", "executor", "--interval", "0.2"]
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [*argv, "--metrics-port", str(port)],
+            cwd=ROOT,
+            env=_env(redis_server.url),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 20
+            while "metrics on" not in log_path.read_text():
+                assert proc.poll() is None, log_path.read_text()
+                assert time.monotonic() < deadline, log_path.read_text()
+                time.sleep(0.1)
+            time.sleep(0.5)  # a few sweeps
+            text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+            # A second executor on the same port: one line, exit 2, nothing else started.
+            taken = subprocess.run(
+                [*argv, "--metrics-port", str(port)],
+                cwd=ROOT,
+                env=_env(redis_server.url),
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(15) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(5)
+    sweeps = [
+        float(line.split()[-1])
+        for line in text.splitlines()
+        if line.startswith("ostra_reconciler_sweeps_total ")
+    ]
+    assert sweeps and sweeps[0] >= 2
+    assert 'ostra_queue_depth{queue="ostra"' in text
+    assert taken.returncode == 2, taken.stderr
+    assert f"cannot serve metrics on 127.0.0.1:{port}" in taken.stderr
+    assert "Traceback" not in taken.stderr
+
+
 def test_executor_command_runs_until_sigterm(redis_server: EmbeddedRedis, tmp_path: Path) -> None:
     log_path = tmp_path / "executor.log"
     with log_path.open("w") as log:
