@@ -14,7 +14,7 @@ import threading
 import time
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -45,6 +45,19 @@ LogLevelOption = Annotated[str, typer.Option("--loglevel", "-l")]
 AccessLogOption = Annotated[
     bool, typer.Option("--access-log/--no-access-log", help="Log one line per request.")
 ]
+
+
+def _metrics_port_option(what: str) -> Any:
+    """The ``--metrics-port`` option of a command that serves ``what``."""
+    return typer.Option(
+        "--metrics-port",
+        min=1,
+        max=65535,
+        help=f"Serve Prometheus metrics ({what}) on this port "
+        "(host OSTRA_METRICS_HOST, default 127.0.0.1).",
+    )
+
+
 #: the embedded Redis port of `ostra server standalone` (the next free one if taken)
 DEFAULT_REDIS_PORT = 6390
 
@@ -89,14 +102,7 @@ def worker(
         typer.Option("--name", "-n", help="Celery node name (default: ostra-<queue>-<pid>@%h)."),
     ] = None,
     metrics_port: Annotated[
-        int | None,
-        typer.Option(
-            "--metrics-port",
-            min=1,
-            max=65535,
-            help="Serve Prometheus metrics (all pool processes) on this port "
-            "(OSTRA_METRICS_PORT; host OSTRA_METRICS_HOST, default 127.0.0.1).",
-        ),
+        int | None, _metrics_port_option("all pool processes; OSTRA_METRICS_PORT")
     ] = None,
 ) -> None:
     """Run a Celery worker for Ostra's task runs (replaces this process).
@@ -176,14 +182,7 @@ def executor(
         ),
     ] = True,
     metrics_port: Annotated[
-        int | None,
-        typer.Option(
-            "--metrics-port",
-            min=1,
-            max=65535,
-            help="Serve Prometheus metrics (sweeps, recoveries, trigger fires, queue "
-            "depth) on this port (host OSTRA_METRICS_HOST, default 127.0.0.1).",
-        ),
+        int | None, _metrics_port_option("sweeps, recoveries, trigger fires, queue depth")
     ] = None,
 ) -> None:
     """Run the reconciler: re-send lost task runs, advance stuck executions; and the

@@ -7,12 +7,14 @@ the session's ``redis_server`` and ``worker`` fixtures.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -422,45 +424,54 @@ def test_worker_command_serves_its_group(redis_server: EmbeddedRedis, tmp_path: 
     assert f"ostra worker: queue '{group}', redis redis://127.0.0.1:" in text
 
 
-def test_executor_serves_its_metrics_and_the_queue_depth(
-    redis_server: EmbeddedRedis, tmp_path: Path
-) -> None:
-    import httpx
+EXECUTOR = [sys.executable, "-m", "executor.cli", "executor", "--interval", "0.2"]
 
-    port = free_port()
-    log_path = tmp_path / "executor.log"
-    argv = [sys.executable, "-m", "executor.cli", "executor", "--interval", "0.2"]
+
+@contextlib.contextmanager
+def _executor(redis_url: str, log_path: Path, *extra: str) -> Iterator[subprocess.Popen[bytes]]:
+    """``ostra executor`` running (it said so in its log) until the block ends, then
+    stopped with SIGTERM, which it must answer with exit code 0."""
     with log_path.open("w") as log:
         proc = subprocess.Popen(
-            [*argv, "--metrics-port", str(port)],
+            [*EXECUTOR, *extra],
             cwd=ROOT,
-            env=_env(redis_server.url),
+            env=_env(redis_url),
             stdout=log,
             stderr=subprocess.STDOUT,
         )
         try:
             deadline = time.monotonic() + 20
-            while "metrics on" not in log_path.read_text():
+            while "reconciling every" not in log_path.read_text():
                 assert proc.poll() is None, log_path.read_text()
                 assert time.monotonic() < deadline, log_path.read_text()
                 time.sleep(0.1)
-            time.sleep(0.5)  # a few sweeps
-            text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-            # A second executor on the same port: one line, exit 2, nothing else started.
-            taken = subprocess.run(
-                [*argv, "--metrics-port", str(port)],
-                cwd=ROOT,
-                env=_env(redis_server.url),
-                capture_output=True,
-                text=True,
-                timeout=30,
-            )
+            yield proc
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(15) == 0
         finally:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait(5)
+
+
+def test_executor_serves_its_metrics_and_the_queue_depth(
+    redis_server: EmbeddedRedis, tmp_path: Path
+) -> None:
+    import httpx
+
+    port = free_port()
+    with _executor(redis_server.url, tmp_path / "executor.log", "--metrics-port", str(port)):
+        time.sleep(0.5)  # a few sweeps
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        # A second executor on the same port: one line, exit 2, nothing else started.
+        taken = subprocess.run(
+            [*EXECUTOR, "--metrics-port", str(port)],
+            cwd=ROOT,
+            env=_env(redis_server.url),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     sweeps = [
         float(line.split()[-1])
         for line in text.splitlines()
@@ -475,27 +486,8 @@ def test_executor_serves_its_metrics_and_the_queue_depth(
 
 def test_executor_command_runs_until_sigterm(redis_server: EmbeddedRedis, tmp_path: Path) -> None:
     log_path = tmp_path / "executor.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "executor.cli", "executor", "--interval", "0.2"],
-            cwd=ROOT,
-            env=_env(redis_server.url),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + 20
-            while "reconciling every" not in log_path.read_text():
-                assert proc.poll() is None, log_path.read_text()
-                assert time.monotonic() < deadline, log_path.read_text()
-                time.sleep(0.1)
-            time.sleep(0.5)  # a few sweeps
-            proc.send_signal(signal.SIGTERM)
-            assert proc.wait(15) == 0
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(5)
+    with _executor(redis_server.url, log_path):
+        time.sleep(0.5)  # a few sweeps
     text = log_path.read_text()
     assert "executor: reconciling every 0.2s, redis redis://127.0.0.1:" in text
     assert "executor: stopped" in text
