@@ -336,11 +336,14 @@ class Client:
         offset: int = 0,
         namespace_prefix: str | None = None,
         labels: Mapping[str, str] | None = None,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
     ) -> list[Execution]:
         """Executions, newest first, filtered by namespace (exactly), flow, current
-        state, namespace prefix (it and its sub-namespaces) and labels."""
+        state, namespace prefix (it and its sub-namespaces), labels and creation time
+        (``created_from``/``created_to``, inclusive; a naive datetime is UTC)."""
         st = StateType(state) if state is not None else None
-        ids = self.store.search(
+        ids, _ = self.store.search_page(
             namespace=namespace,
             flow_id=flow_id,
             state=st,
@@ -348,6 +351,8 @@ class Client:
             labels=labels,
             limit=limit,
             offset=offset,
+            created_from=_epoch(created_from),
+            created_to=_epoch(created_to),
         )
         return [self.get(eid) for eid in ids]
 
@@ -361,6 +366,8 @@ class Client:
         size: int = 25,
         namespace_prefix: str | None = None,
         labels: Mapping[str, str] | None = None,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
     ) -> ExecutionPage:
         """Page ``page`` (1-based) of ``size`` executions, newest first, filtered as
         ``search`` does, with how many match in all (the API's ``/executions/search``).
@@ -379,6 +386,8 @@ class Client:
             labels=labels,
             limit=size,
             offset=(page - 1) * size,
+            created_from=_epoch(created_from),
+            created_to=_epoch(created_to),
         )
         results = []
         for eid in ids:
@@ -636,3 +645,10 @@ def execution_labels(
         raise InputValidationError(problems)
     merged.setdefault("system.correlationId", eid)
     return [Label(key=k, value=v) for k, v in merged.items()]
+
+
+def _epoch(when: datetime | None) -> float | None:
+    """``when`` in epoch seconds (a naive datetime is UTC), None for None."""
+    if when is None:
+        return None
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()

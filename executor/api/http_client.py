@@ -26,7 +26,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, cast
@@ -115,9 +115,14 @@ def _search_params(
     state: StateType | str | None,
     namespace_prefix: str | None,
     labels: Mapping[str, str] | None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
 ) -> dict[str, Any]:
     """The query parameters of ``/executions/search`` for these filters."""
     params: dict[str, Any] = {}
+    for name, when in (("startDate", created_from), ("endDate", created_to)):
+        if when is not None:
+            params[name] = (when if when.tzinfo else when.replace(tzinfo=UTC)).isoformat()
     if namespace is not None:
         params["namespace"] = namespace
     if flow_id is not None:
@@ -372,10 +377,15 @@ class HttpClient:
         offset: int = 0,
         namespace_prefix: str | None = None,
         labels: Mapping[str, str] | None = None,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
     ) -> list[Execution]:
         """Executions, newest first, filtered by namespace (exactly), flow, current
-        state, namespace prefix (it and its sub-namespaces) and labels."""
-        base = _search_params(namespace, flow_id, state, namespace_prefix, labels)
+        state, namespace prefix (it and its sub-namespaces), labels and creation time
+        (``created_from``/``created_to``, inclusive; a naive datetime is UTC)."""
+        base = _search_params(
+            namespace, flow_id, state, namespace_prefix, labels, created_from, created_to
+        )
         if limit <= 0:
             return []
         if limit <= MAX_PAGE_SIZE and offset % limit == 0:
@@ -405,6 +415,8 @@ class HttpClient:
         size: int = 25,
         namespace_prefix: str | None = None,
         labels: Mapping[str, str] | None = None,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
     ) -> ExecutionPage:
         """Page ``page`` (1-based) of ``size`` executions (at most ``MAX_PAGE_SIZE``), newest
         first, filtered as ``search`` does, with how many match in all."""
@@ -413,7 +425,9 @@ class HttpClient:
         params: dict[str, Any] = {
             "page": page,
             "size": size,
-            **_search_params(namespace, flow_id, state, namespace_prefix, labels),
+            **_search_params(
+                namespace, flow_id, state, namespace_prefix, labels, created_from, created_to
+            ),
         }
         return ExecutionPage.model_validate(self._json("GET", "/executions/search", params=params))
 

@@ -16,6 +16,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Mapping
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -90,6 +91,8 @@ class Api:
         *,
         namespace_prefix: str | None = None,
         labels: Mapping[str, str] | None = None,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
     ) -> dict[str, Any]:
         """A page of a search as the API answers it (``PagedExecutions``)."""
         found = self.client.search_page(
@@ -100,6 +103,8 @@ class Api:
             size=size,
             namespace_prefix=namespace_prefix,
             labels=labels,
+            created_from=created_from,
+            created_to=created_to,
         )
         return {"results": [self.present(e) for e in found.results], "total": found.total}
 

@@ -691,12 +691,15 @@ class Store(Protocol):
         labels: Mapping[str, str] | None = None,
         limit: int = 50,
         offset: int = 0,
+        created_from: float | None = None,
+        created_to: float | None = None,
     ) -> tuple[list[str], int]:
         """Up to ``limit`` execution ids from ``offset`` (from 0; ``ValueError`` if
         negative), newest first (by creation), and how many match in all. Filters, each
         when given: ``namespace`` exactly, ``flow_id``, the current ``state``,
         ``namespace_prefix`` (that namespace and its sub-namespaces, Kestra's ``a.b``
-        under ``a``; not ``a.bc``), ``labels`` (every key with that value). In
+        under ``a``; not ``a.bc``), ``labels`` (every key with that value), created at or
+        after ``created_from`` and at or before ``created_to`` (epoch seconds). In
         ``RedisStore`` a page costs the same at 1 M executions as at 1k, but for labels
         with another filter and a flow id under a prefix (an intersection, linear in the
         smallest set)."""

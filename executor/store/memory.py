@@ -1744,6 +1744,8 @@ class MemoryStore:
         labels: Mapping[str, str] | None = None,
         limit: int = 50,
         offset: int = 0,
+        created_from: float | None = None,
+        created_to: float | None = None,
     ) -> tuple[list[str], int]:
         """A page of execution ids, newest first, and how many match in all: every
         execution checked (the twin keeps no search indexes)."""
@@ -1768,8 +1770,14 @@ class MemoryStore:
                 return all(pair in have for pair in wanted.items())
             return True
 
+        low = float("-inf") if created_from is None else created_from
+        high = float("inf") if created_to is None else created_to
         with self._lock:
-            ids = [e for e in _zsorted(self._idx_all, reverse=True) if matches(self._xhash(e))]
+            ids = [
+                e
+                for e in _zsorted(self._idx_all, reverse=True)
+                if low <= self._idx_all[e] <= high and matches(self._xhash(e))
+            ]
             return (ids[offset : offset + limit] if limit > 0 else []), len(ids)
 
     # ------------------------------------------------------------------ KV store

@@ -1690,6 +1690,8 @@ class RedisStore:
         labels: Mapping[str, str] | None = None,
         limit: int = 50,
         offset: int = 0,
+        created_from: float | None = None,
+        created_to: float | None = None,
     ) -> tuple[list[str], int]:
         """A page of execution ids, newest first, and how many match in all.
 
@@ -1698,7 +1700,8 @@ class RedisStore:
         total its ``ZCARD``, whatever the number of executions; so is one label alone.
         Labels with other filters (or more than one), and a flow id with a namespace
         prefix, intersect sets (``ZINTERSTORE``, linear in the smallest set) into a key
-        deleted in the same transaction.
+        deleted in the same transaction. A creation range reads the same sets by score
+        (their creation times): ``ZCOUNT`` and ``ZREVRANGEBYSCORE``.
         """
         if offset < 0:
             raise ValueError(f"a search's offset starts at 0, got {offset}")
@@ -1731,18 +1734,32 @@ class RedisStore:
             keys = keys[1:]  # every execution: no filter of its own (a label alone: one set)
         base = keys[0]
         start, stop = (offset, offset + limit - 1) if limit > 0 else (1, 0)  # 1 > 0: none
+        ranged = created_from is not None or created_to is not None
+        low = "-inf" if created_from is None else repr(float(created_from))
+        high = "+inf" if created_to is None else repr(float(created_to))
+
+        def page(pipe: Any, key: str) -> None:
+            if not ranged:
+                pipe.zcard(key)
+                pipe.zrevrange(key, start, stop)
+            else:
+                pipe.zcount(key, low, high)
+                if limit > 0:
+                    pipe.zrevrangebyscore(key, high, low, start=offset, num=limit)
+                else:
+                    pipe.zrevrange(key, 1, 0)  # nothing, in the same shape
+
         if len(keys) == 1:
             with self.r.pipeline(transaction=False) as pipe:
-                pipe.zcard(base)
-                pipe.zrevrange(base, start, stop)
+                page(pipe, base)
                 total, found = pipe.execute()
         else:
             tmp = k.search_temp(uuid.uuid4().hex)
             with self.r.pipeline(transaction=True) as pipe:
                 pipe.zinterstore(tmp, keys, aggregate="MAX")  # every score: the creation
-                pipe.zrevrange(tmp, start, stop)
+                page(pipe, tmp)
                 pipe.unlink(tmp)
-                total, found, _ = pipe.execute()
+                _, total, found, _ = pipe.execute()
         ids = [_s(e) for e in found]
         alive = self._exists(ids)
         return [e for e, a in zip(ids, alive, strict=True) if a], int(total)

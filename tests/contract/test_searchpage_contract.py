@@ -112,6 +112,35 @@ def test_searchpage_paging_edges(store: Store) -> None:
         store.search_page(offset=-1)
 
 
+def test_searchpage_by_creation_range(store: Store) -> None:
+    x = _world(store)
+    order = [x[n] for n in ("z_g", "abc2_f", "abc_f", "ab_g", "ab_f", "a_f")]
+
+    def created(name: str) -> float:
+        origin = store.execution_origin(x[name])
+        assert origin is not None
+        return origin[2]
+
+    # Bounds are inclusive: from ab_g's creation to abc2_f's.
+    low, high = created("ab_g"), created("abc2_f")
+    assert _page(store, created_from=low) == (order[:4], 4)
+    assert _page(store, created_to=high) == (order[1:], 5)
+    assert _page(store, created_from=low, created_to=high) == (order[1:4], 3)
+    assert _page(store, created_from=low, created_to=high, limit=2, offset=1) == (order[2:4], 3)
+    assert _page(store, created_from=low, created_to=high, limit=0) == ([], 3)
+    assert _page(store, created_from=high + 3600) == ([], 0)
+    # with the other filters: one set, and an intersection
+    assert _page(store, created_from=low, state=S.RUNNING) == ([x["abc_f"], x["ab_g"]], 2)
+    assert _page(store, created_to=high, labels={"env": "prod"}) == (
+        [x["abc2_f"], x["ab_g"], x["a_f"]],
+        3,
+    )
+    assert _page(store, created_from=low, labels={"team": "x"}, namespace_prefix="a") == (
+        [x["ab_g"]],
+        1,
+    )
+
+
 def test_searchpage_follows_state_moves(store: Store) -> None:
     """Every step that moves an execution keeps each filter's index: start, finish,
     kill, restart, the end."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -252,6 +253,9 @@ def test_openapi_declares_every_route_body_and_error(http: TestClient) -> None:
         "labels",
         "page",
         "size",
+        "startDate",
+        "endDate",
+        "timeRange",
     }
     for path, methods in paths.items():
         for method, op in methods.items():
@@ -552,6 +556,50 @@ def test_search_filters_and_pages(
     assert everything["total"] == 6 and everything["results"][0]["id"] == other
     for bad in ({"page": 0}, {"size": 0}, {"size": 10_001}, {"state": "NOPE"}):
         assert_problem(http.get("/api/v1/executions/search", params=bad), 422, "invalid-request")
+
+
+def test_search_by_creation_time(http: TestClient, ns: str) -> None:
+    # ExecutionController.find: startDate, endDate, timeRange (now minus it, not with
+    # startDate); DateUtils.validateTimeline: the start may not follow the end.
+    deploy(http, TYPED.format(ns=ns))
+    ids, gaps = [], []
+    for i in range(3):
+        if i:
+            gaps.append(datetime.now(UTC))  # between two creations
+            time.sleep(0.02)
+        ids.append(http.post(f"/api/v1/executions/{ns}/typed", json={"n": i}).json()["id"])
+        time.sleep(0.02)
+
+    def found(**params: Any) -> list[str]:
+        response = http.get("/api/v1/executions/search", params={"namespace": ns, **params})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["total"] == len(body["results"])
+        return [x["id"] for x in body["results"]]
+
+    first, second = (g.isoformat() for g in gaps)
+    newest_first = list(reversed(ids))
+    assert found(startDate=first) == newest_first[:2]
+    assert found(endDate=second) == newest_first[1:]
+    assert found(startDate=first, endDate=second) == [ids[1]]
+    assert found(timeRange="PT1H") == newest_first
+    assert found(timeRange="PT1H", endDate=gaps[0].isoformat()) == [ids[0]]
+    # a naive date is UTC
+    assert found(startDate=gaps[1].replace(tzinfo=None).isoformat()) == [ids[2]]
+    # Kestra's filters[...] form, as kestrapy sends it
+    assert found(**{"filters[startDate][GREATER_THAN_OR_EQUAL_TO]": first}) == newest_first[:2]
+    assert found(**{"filters[endDate][LESS_THAN_OR_EQUAL_TO]": first}) == [ids[0]]
+    assert found(**{"filters[timeRange][EQUALS]": "P1D"}) == newest_first
+    for bad, field in (
+        ({"timeRange": "PT1H", "startDate": first}, "timeRange"),
+        ({"startDate": second, "endDate": first}, "startDate"),
+        ({"timeRange": "soon"}, "timeRange"),
+        ({"filters[startDate][GREATER_THAN_OR_EQUAL_TO]": "yesterday"}, "filters[startDate]"),
+        ({"filters[startDate][GREATER_THAN]": first}, "filters[startDate][GREATER_THAN]"),
+    ):
+        response = http.get("/api/v1/executions/search", params={"namespace": ns, **bad})
+        assert_problem(response, 422)
+        assert field in response.text, response.text
 
 
 # ---------------------------------------------------------------- follow and wait (live)

@@ -7,6 +7,7 @@ import inspect
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -350,7 +351,12 @@ def test_facade_methods_of_both_transports(
     with Client(local.settings.url) as fresh:  # closed on leaving
         fresh.ping()
     remote.deploy(FLOW.format(ns=ns, duration="PT0.01S"))
-    ids = [remote.submit((ns, "remote"), inputs={"a": i}).id for i in range(3)]
+    ids, gaps = [], []
+    for i in range(3):
+        ids.append(remote.submit((ns, "remote"), inputs={"a": i}).id)
+        time.sleep(0.02)
+        gaps.append(datetime.now(UTC))
+        time.sleep(0.02)
     for eid in ids:
         remote.wait(eid, timeout=60)
     newest_first = list(reversed(ids))
@@ -359,6 +365,12 @@ def test_facade_methods_of_both_transports(
         assert page.total == 3
         assert [x.id for x in page.results] == newest_first[2:]
         assert client.search_page(namespace=ns, state="FAILED").total == 0
+        # by creation time: a naive datetime is UTC on both transports
+        middle = client.search_page(
+            namespace=ns, created_from=gaps[0], created_to=gaps[1].replace(tzinfo=None)
+        )
+        assert [x.id for x in middle.results] == [ids[1]] and middle.total == 1
+        assert [x.id for x in client.search(namespace=ns, created_to=gaps[0])] == [ids[0]]
     events = local.events(ids[0])
     assert events and events[-1][1].state == StateType.SUCCESS
     after = local.events(ids[0], events[0][0])

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -224,6 +225,25 @@ def test_deploy_run_with_inputs_and_wait_then_read_everything(
         )["total"]
         == 0
     )
+
+    def within(*extra: QueryFilter) -> int:
+        by_ns = QueryFilter(
+            field=QueryFilterField.NAMESPACE, operation=QueryFilterOp.EQUALS, value=ns
+        )
+        total: int = kestra.executions.search_executions(TENANT, filters=[by_ns, *extra])["total"]
+        return total
+
+    hour = QueryFilter(
+        field=QueryFilterField.TIME_RANGE, operation=QueryFilterOp.EQUALS, value="PT1H"
+    )
+    assert within(hour) == 1
+    later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    after = QueryFilter(
+        field=QueryFilterField.START_DATE,
+        operation=QueryFilterOp.GREATER_THAN_OR_EQUAL_TO,
+        value=later,
+    )
+    assert within(after) == 0
 
     flows = kestra.flows.search_flows(
         TENANT,

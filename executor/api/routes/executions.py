@@ -12,6 +12,7 @@ before ``/executions/{namespace}/{flowId}``, which they take precedence over.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
@@ -30,6 +31,7 @@ from executor.api.schemas import (
     error_responses,
 )
 from executor.api.service import ApiDep
+from executor.durations import DurationError, parse_duration
 from executor.errors import BadRequest, ExecutionNotFound, Problem
 from executor.models import Execution
 from executor.state import StateType
@@ -76,6 +78,9 @@ SEARCH_FILTERS = {
     "namespace": ("EQUALS", "PREFIX"),
     "flowId": ("EQUALS",),
     "state": ("EQUALS", "IN"),
+    "startDate": ("GREATER_THAN_OR_EQUAL_TO",),
+    "endDate": ("LESS_THAN_OR_EQUAL_TO",),
+    "timeRange": ("EQUALS",),
 }
 
 
@@ -88,8 +93,23 @@ def _search(
     page: int,
     size: int,
     labels: list[str] | None = None,
+    start_date: datetime | None = None,
+    end_date: datetime | None = None,
+    time_range: str | None = None,
 ) -> Response:
     given = K.filters(request.query_params, SEARCH_FILTERS)
+    for field in ("startDate", "endDate"):
+        if field in given:
+            try:
+                when = datetime.fromisoformat(given[field][1])
+            except ValueError:
+                raise BadRequest(
+                    [Problem(f"filters[{field}]", f"not an ISO-8601 date: {given[field][1]!r}")]
+                ) from None
+            start_date, end_date = (when, end_date) if field == "startDate" else (start_date, when)
+    if "timeRange" in given:
+        time_range = given["timeRange"][1]
+    created_from, created_to = creation_range(start_date, end_date, time_range, datetime.now(UTC))
     label_map = parse_labels(labels)
     if len(label_map) < len(labels or []):  # one value per key: a label has one
         keys = [item.partition(":")[0] for item in labels or []]
@@ -119,8 +139,47 @@ def _search(
             )
         state = states[0]
     return JSONResponse(
-        api.search(namespace, flow_id, state, page, size, namespace_prefix=prefix, labels=label_map)
+        api.search(
+            namespace,
+            flow_id,
+            state,
+            page,
+            size,
+            namespace_prefix=prefix,
+            labels=label_map,
+            created_from=created_from,
+            created_to=created_to,
+        )
     )
+
+
+def creation_range(
+    start_date: datetime | None, end_date: datetime | None, time_range: str | None, now: datetime
+) -> tuple[datetime | None, datetime | None]:
+    """The creation times a search keeps, from Kestra's ``startDate``, ``endDate`` and
+    ``timeRange`` (``ExecutionController.resolveAbsoluteDateTime``: ``timeRange`` is
+    ``now`` minus its absolute value, and excludes ``startDate``; ``DateUtils.
+    validateTimeline``: the start may not follow the end). A naive datetime is UTC.
+    ``BadRequest`` naming the parameter otherwise."""
+    start, end = (
+        d if d is None or d.tzinfo else d.replace(tzinfo=UTC) for d in (start_date, end_date)
+    )
+    if time_range is not None:
+        if start is not None:
+            raise BadRequest(
+                [
+                    Problem(
+                        "timeRange", "Parameters 'startDate' and 'timeRange' are mutually exclusive"
+                    )
+                ]
+            )
+        try:
+            start = now - abs(parse_duration(time_range))
+        except DurationError as exc:
+            raise BadRequest([Problem("timeRange", str(exc))]) from None
+    if start is not None and end is not None and start > end:
+        raise BadRequest([Problem("startDate", "Start date must be before End Date")])
+    return start, end
 
 
 @router.get(
@@ -130,7 +189,10 @@ def _search(
     description="Filters as parameters (``namespace``, ``flowId``, ``state``, ``labels`` as "
     "``key:value``, repeatable) or as Kestra's ``filters[namespace][EQUALS|PREFIX]`` (PREFIX: "
     "the namespace and its sub-namespaces), ``filters[flowId][EQUALS]``, "
-    "``filters[state][EQUALS|IN]`` (one state).",
+    "``filters[state][EQUALS|IN]`` (one state); the creation time as ``startDate``, "
+    "``endDate`` (ISO-8601) or ``timeRange`` (an ISO-8601 duration back from now), or "
+    "``filters[startDate][GREATER_THAN_OR_EQUAL_TO]``, "
+    "``filters[endDate][LESS_THAN_OR_EQUAL_TO]``, ``filters[timeRange][EQUALS]``.",
     responses=error_responses(422),
 )
 def search_executions(
@@ -144,8 +206,36 @@ def search_executions(
     labels: Annotated[
         list[str] | None, Query(description="A label as key:value (repeatable): all must match")
     ] = None,
+    start_date: Annotated[
+        datetime | None,
+        Query(alias="startDate", description="Created at or after (ISO-8601; no zone: UTC)"),
+    ] = None,
+    end_date: Annotated[
+        datetime | None,
+        Query(alias="endDate", description="Created at or before (ISO-8601; no zone: UTC)"),
+    ] = None,
+    time_range: Annotated[
+        str | None,
+        Query(
+            alias="timeRange",
+            description="Created within this ISO-8601 duration of now (PT5M, P1D); "
+            "not with startDate",
+        ),
+    ] = None,
 ) -> Response:
-    return _search(request, api, namespace, flow_id, state, page, size, labels)
+    return _search(
+        request,
+        api,
+        namespace,
+        flow_id,
+        state,
+        page,
+        size,
+        labels,
+        start_date,
+        end_date,
+        time_range,
+    )
 
 
 @router.get(
