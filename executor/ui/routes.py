@@ -40,6 +40,7 @@ from executor.api import problems as P
 from executor.api.followers import FollowResponse
 from executor.api.routes.executions import SSE_HEADERS
 from executor.api.service import Api, ApiDep
+from executor.durations import DurationError, parse_duration
 from executor.encryption import MASK
 from executor.errors import (
     ExecutionNotFound,
@@ -62,6 +63,16 @@ TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 TENANT = "main"
 #: executions on one page of the list
 PAGE_SIZES = (25, 50, 100)
+#: the time ranges the executions list offers (Kestra's UI offers the same kind of
+#: choice, sent as the API's ``timeRange``): value, label
+TIME_RANGES = (
+    ("", "any time"),
+    ("PT5M", "last 5 minutes"),
+    ("PT1H", "last hour"),
+    ("P1D", "last 24 hours"),
+    ("P7D", "last 7 days"),
+    ("P30D", "last 30 days"),
+)
 #: log lines shown at most (the last ones matching)
 LOG_LINES = 500
 #: log lines read at most for one view of the logs
@@ -225,7 +236,15 @@ def build_router(sessions: Sessions) -> APIRouter:
         labels: str,
         page: int,
         size: int,
+        time_range: str = "",
     ) -> dict[str, Any]:
+        created_from = None
+        if time_range:
+            try:
+                created_from = time.time() - abs(parse_duration(time_range)).total_seconds()
+            except DurationError:
+                message = f"a time range is an ISO-8601 duration, got {time_range!r}"
+                raise UIError(422, message) from None
         label_map: dict[str, str] = {}
         for item in re.split(r"[,\s]+", labels.strip()) if labels.strip() else []:
             key, sep, value = item.partition(":")
@@ -248,6 +267,7 @@ def build_router(sessions: Sessions) -> APIRouter:
             labels=label_map or None,
             limit=size,
             offset=(page - 1) * size,
+            created_from=created_from,
         )
         # A row needs the execution's own fields, not its task runs: an execution of
         # 10,000 task runs on the page costs what a small one does.
@@ -268,16 +288,18 @@ def build_router(sessions: Sessions) -> APIRouter:
         page: int,
         size: int,
         selected: list[str],
+        time_range: str = "",
     ) -> dict[str, Any]:
         size = size if size in PAGE_SIZES else PAGE_SIZES[0]
         page = max(1, page)
-        found = _search(api, namespace, flow_id, state, labels, page, size)
+        found = _search(api, namespace, flow_id, state, labels, page, size, time_range)
         pages = max(1, -(-found["total"] // size))
         filters = {
             "namespace": namespace,
             "flowId": flow_id,
             "state": state,
             "labels": labels,
+            "timeRange": time_range,
             "size": str(size),
         }
         query = urlencode({k: v for k, v in filters.items() if v})
@@ -301,6 +323,7 @@ def build_router(sessions: Sessions) -> APIRouter:
             "states": [s.value for s in StateType],
             "selected": set(selected),
             "sizes": PAGE_SIZES,
+            "ranges": TIME_RANGES,
         }
 
     @router.get(f"/{TENANT}/executions", response_class=HTMLResponse)
@@ -314,9 +337,10 @@ def build_router(sessions: Sessions) -> APIRouter:
         labels: str = "",
         page: int = 1,
         size: int = PAGE_SIZES[0],
+        time_range: Annotated[str, Query(alias="timeRange")] = "",
     ) -> HTMLResponse:
         ctx = await run_in_threadpool(
-            _list_context, api, namespace, flow_id, state, labels, page, size, []
+            _list_context, api, namespace, flow_id, state, labels, page, size, [], time_range
         )
         return render(request, "executions.html", session, ctx)
 
@@ -332,9 +356,10 @@ def build_router(sessions: Sessions) -> APIRouter:
         page: int = 1,
         size: int = PAGE_SIZES[0],
         ids: Annotated[list[str] | None, Query()] = None,
+        time_range: Annotated[str, Query(alias="timeRange")] = "",
     ) -> HTMLResponse:
         ctx = await run_in_threadpool(
-            _list_context, api, namespace, flow_id, state, labels, page, size, ids or []
+            _list_context, api, namespace, flow_id, state, labels, page, size, ids or [], time_range
         )
         return render(request, "_rows.html", session, {**ctx, "oob": True})
 

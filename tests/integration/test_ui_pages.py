@@ -5,6 +5,7 @@ person sees."""
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -87,6 +88,31 @@ def test_without_tokens_pages_open_and_actions_still_need_the_csrf_token(
         assert ui_client.get(execution.id).state.current in (StateType.KILLING, StateType.KILLED)
         # an execution of another flow is not found under this path
         assert http.get(f"/ui/main/executions/{ns}/other/{execution.id}").status_code == 404
+
+
+def test_the_executions_list_filters_by_creation_time(ui_client: Client, ns: str) -> None:
+    ui_client.deploy(
+        f"id: quick\nnamespace: {ns}\ntasks:\n  - {{id: r, type: Return, format: x}}\n"
+    )
+    old = ui_client.submit((ns, "quick"))
+    time.sleep(1.2)
+    new = ui_client.submit((ns, "quick"))
+    with TestClient(create_app(ui_client, token="")) as http:
+        everything = http.get(f"/ui/main/executions?namespace={ns}")
+        assert old.id in everything.text and new.id in everything.text
+        recent = http.get(f"/ui/main/executions?namespace={ns}&timeRange=PT1S")
+        assert recent.status_code == 200
+        assert new.id in recent.text and old.id not in recent.text
+        assert ">1 execution<" in recent.text
+        # the choice is kept: selected in the form, and in the rows' refresh
+        assert '<option value="PT1S" selected>within PT1S</option>' in recent.text
+        assert "timeRange=PT1S" in recent.text
+        day = http.get(f"/ui/main/executions?namespace={ns}&timeRange=P1D")
+        assert '<option value="P1D" selected>last 24 hours</option>' in day.text
+        rows = http.get(f"/ui/main/executions/rows?namespace={ns}&timeRange=PT1S")
+        assert new.id in rows.text and old.id not in rows.text
+        bad = http.get(f"/ui/main/executions?namespace={ns}&timeRange=soon")
+        assert bad.status_code == 422 and "ISO-8601 duration" in bad.text
 
 
 def test_with_a_token_every_page_asks_for_it(ui_client: Client, ns: str) -> None:
