@@ -165,6 +165,13 @@ def test_list_shows_the_execution_and_its_state_changes_live(
     # the state filter keeps it out of the FAILED ones
     page.goto(f"{server.url}/ui/main/executions?namespace={NS}&state=FAILED")
     assert page.locator(row).count() == 0
+    # a person picks a creation time range and filters: it is kept in the URL and form
+    page.goto(f"{server.url}/ui/main/executions?namespace={NS}&flowId=slow")
+    page.select_option("select[name=timeRange]", label="last hour")
+    page.click("form.filters button[type=submit]")
+    page.wait_for_url("**timeRange=PT1H**")
+    assert page.locator(row).count() == 1
+    assert page.input_value("select[name=timeRange]") == "PT1H"
 
 
 def test_bulk_kill_of_the_selected_executions(
