@@ -30,6 +30,7 @@ from starlette.datastructures import QueryParams
 
 from executor.durations import format_duration
 from executor.errors import BadRequest, NotFoundError, Problem
+from executor.observability import tracing
 from executor.state import StateType
 
 #: the one tenant of Ostra (Kestra OSS's default tenant)
@@ -79,6 +80,9 @@ def execution_json(data: dict[str, Any]) -> dict[str, Any]:
     # Kestra's restart adds one more attempt to it (ExecutionService.restart).
     metadata = data["metadata"]
     metadata["attemptNumber"] = int(metadata["attemptNumber"]) + restarts
+    if tracing.ENABLED:
+        # Kestra's Execution.traceParent: where to find the execution's trace.
+        data["traceParent"] = tracing.traceparent(data["id"])
     return data
 
 

@@ -52,6 +52,7 @@ from executor.flow import Flow
 from executor.inputs import masked_inputs
 from executor.loglimits import LogQuery
 from executor.models import Execution
+from executor.observability import tracing
 from executor.state import StateType
 from executor.ui import views
 from executor.ui import workers as W
@@ -415,6 +416,8 @@ def build_router(sessions: Sessions) -> APIRouter:
             "levels": LEVELS,
             "task_ids": view.task_ids,
             "tree_page": tree_page,
+            # Where to find it in a tracing backend: the trace id is derived from the id.
+            "trace_id": f"{tracing.trace_id(execution.id):032x}" if tracing.ENABLED else None,
         }
 
     @router.get(f"/{TENANT}/executions/{{namespace}}/{{flow_id}}/{{execution_id}}")

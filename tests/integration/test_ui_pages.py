@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from fastapi.testclient import TestClient
 from executor import Client
 from executor.api.app import create_app
 from executor.embedded import EmbeddedRedis
+from executor.observability import tracing
 from executor.state import StateType
 from executor.ui import views
 from executor.ui.reading import read_view
@@ -113,6 +115,25 @@ def test_the_executions_list_filters_by_creation_time(ui_client: Client, ns: str
         assert new.id in rows.text and old.id not in rows.text
         bad = http.get(f"/ui/main/executions?namespace={ns}&timeRange=soon")
         assert bad.status_code == 422 and "ISO-8601 duration" in bad.text
+
+
+def test_with_tracing_on_an_execution_shows_where_its_trace_is(
+    ui_client: Client, ns: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "file")
+    monkeypatch.setenv("OSTRA_OTEL_FILE", str(tmp_path / "spans.jsonl"))
+    monkeypatch.setattr(tracing, "ENABLED", True)
+    ui_client.deploy(f"id: traced\nnamespace: {ns}\ntasks:\n  - {{id: r, type: Return, format: x}}")
+    execution = ui_client.submit((ns, "traced"))
+    try:
+        with TestClient(create_app(ui_client, token="")) as http:
+            page = http.get(f"/ui/main/executions/{ns}/traced/{execution.id}")
+            api = http.get(f"/api/v1/executions/{execution.id}").json()
+    finally:
+        tracing.shutdown()
+    trace = f"{tracing.trace_id(execution.id):032x}"
+    assert f'<code id="trace-id">{trace}</code>' in page.text
+    assert api["traceParent"].split("-")[1] == trace
 
 
 def test_with_a_token_every_page_asks_for_it(ui_client: Client, ns: str) -> None:

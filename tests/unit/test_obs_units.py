@@ -11,6 +11,7 @@ import pytest
 from opentelemetry import trace as otel_trace
 from prometheus_client import REGISTRY
 
+from executor.api import kestra as K
 from executor.observability import health, metrics, queues, tracing
 from executor.pebble.budget import Budget, BudgetExceeded
 from executor.store.memory import MemoryStore
@@ -124,6 +125,22 @@ def test_a_ratio_sampler_keeps_or_drops_each_execution_whole(
     for eid in eids:  # the traceparent every process sends says the same
         flags = tracing.traceparent(eid).split("-")[3]
         assert flags == ("01" if eid in per_execution else "00")
+
+
+def test_the_api_gives_an_execution_its_trace_parent_when_tracing_is_on(
+    traced: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Kestra's Execution.traceParent (kestrapy's Execution.trace_parent).
+    def dump() -> dict[str, Any]:
+        return {
+            "id": "e1",
+            "state": {"current": "CREATED", "histories": []},
+            "metadata": {"attemptNumber": 1},
+        }
+
+    assert K.execution_json(dump())["traceParent"] == tracing.traceparent("e1")
+    monkeypatch.setattr(tracing, "ENABLED", False)
+    assert "traceParent" not in K.execution_json(dump())
 
 
 def test_exporter_name_reads_the_standard_variables() -> None:
