@@ -303,7 +303,7 @@ def test_multiple_condition(client: Client, worker: LocalWorker) -> None:
 @pytest.mark.parametrize(
     ("trigger", "path"),
     [
-        ({"states": ["RUNNING"]}, "triggers[0].states[0]"),
+        ({"states": ["CREATED"]}, "triggers[0].states[0]: a Flow trigger cannot react to CREATED"),
         ({"states": ["NOPE"]}, "triggers[0].states[0]"),
         ({"preconditions": {"id": "p", "flows": [{"flowId": "x"}]}}, "namespace"),
         (
