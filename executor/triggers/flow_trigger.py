@@ -15,7 +15,7 @@ How a state change reaches a trigger, exactly once:
    listening to PAUSED and SUCCESS two fires, as in Kestra.
 2. ``FlowEndsPoller`` (registered in ``runner.default_pollers``) reads the stream as one
    consumer of one consumer group (``XREADGROUP``), evaluates every listening flow's
-   Flow triggers on each end (``executor.engine.flow_conditions``) and fires each match
+   Flow triggers on each entry (``executor.engine.flow_conditions``) and fires each match
    with ``fire()``, its execution id derived from (trigger, stream entry), then
    acknowledges the entry (``XACK``). Several processes share the entries.
 3. An entry a process read and never acknowledged (it died, or hangs) is claimed by
