@@ -1,10 +1,14 @@
-"""Does an ended execution match a Flow trigger (Kestra's ``io.kestra.plugin.core.trigger.
-Flow``)? Pure: the trigger's properties parsed and checked, its conditions tested on one
-end, and the time window of a multiple condition; no I/O, the clock passed in.
+"""Does an execution's state change match a Flow trigger (Kestra's ``io.kestra.plugin.
+core.trigger.Flow``)? Pure: the trigger's properties parsed and checked, its conditions
+tested on one state change (an end, or a move to a state a trigger lists, PAUSED...),
+and the time window of a multiple condition; no I/O, the clock passed in.
 
-Kestra's semantics (``FlowTriggerService.computeExecutionsFromFlowTriggers``):
+Kestra's semantics (``FlowTriggerService.computeExecutionsFromFlowTriggers``, called by
+the executor on every change of an execution's state):
 
-* the end's state must be one of the trigger's ``states`` (default: the end states);
+* the new state must be one of the trigger's ``states`` (default: the end states; any
+  other state but CREATED may be listed, and each move to it is one evaluation: an
+  execution paused twice is evaluated twice);
 * every plain condition of ``conditions`` must hold (``ExecutionFlow``,
   ``ExecutionStatus``, ``ExecutionNamespace``, ``ExecutionLabels``);
 * each multiple condition (``preconditions``, and ``MultipleCondition`` entries of
@@ -32,6 +36,14 @@ if TYPE_CHECKING:
 
 #: Kestra's ``State.Type.terminatedTypes()``, the default of ``states``.
 DEFAULT_STATES: tuple[str, ...] = tuple(sorted(s.value for s in TERMINAL))
+
+#: The states other than ends a trigger's ``states`` may list: every one but CREATED
+#: (Kestra's Flow.states: "a Flow trigger cannot react to the CREATED state", an
+#: execution's first state is not a change). The store keeps, per such state, which
+#: flows listen to it (``listened_states``), and streams moves to it only then.
+OTHER_STATES: tuple[str, ...] = tuple(
+    sorted(s.value for s in StateType if s not in TERMINAL and s is not StateType.CREATED)
+)
 
 _ID = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]*$")
 
@@ -84,7 +96,8 @@ WINDOW_TYPES = ("DURATION_WINDOW", "SLIDING_WINDOW", "DAILY_TIME_DEADLINE", "DAI
 
 @dataclass(frozen=True)
 class FlowEnd:
-    """One execution that ended: what the conditions read of it."""
+    """One state change of an execution (an end, or a move to a listened state such as
+    PAUSED): what the conditions read of it, ``state`` being the new state."""
 
     execution_id: str
     namespace: str
@@ -300,6 +313,21 @@ def flow_listens(flow: Flow, names: tuple[str, ...]) -> bool:
     return not flow.disabled and any(not t.get("disabled") for t in flow_triggers(flow, names))
 
 
+def listened_states(flow: Flow, names: tuple[str, ...]) -> frozenset[str]:
+    """The states other than ends (``OTHER_STATES``) that the enabled Flow triggers of
+    ``flow`` list in ``states`` (none for a disabled flow): the store streams an
+    execution's move to one of them only while some flow listens to it."""
+    if flow.disabled:
+        return frozenset()
+    out: set[str] = set()
+    for entry in flow_triggers(flow, names):
+        states = entry.get("states")
+        if entry.get("disabled") or not isinstance(states, list):
+            continue
+        out.update(str(s) for s in states if str(s) in OTHER_STATES)
+    return frozenset(out)
+
+
 # ---------------------------------------------------------------- parsing and checks
 
 
@@ -374,10 +402,11 @@ def parse(entry: Mapping[str, Any], path: str) -> tuple[FlowTrigger | None, list
     stop_after = c.states(entry.get("stopAfter"), f"{path}.stopAfter")
     states = c.states(entry.get("states"), f"{path}.states")
     for i, s in enumerate(states or ()):
-        if StateType(s) not in TERMINAL:
+        if s == StateType.CREATED:
             c.add(
                 f"{path}.states[{i}]",
-                f"{s} is not an end state: Ostra's Flow triggers listen to ends only",
+                "a Flow trigger cannot react to CREATED: it is an execution's first state, "
+                "not a change of state",
             )
     inputs = c.mapping(entry.get("inputs"), f"{path}.inputs")
     disabled = entry.get("disabled", False)

@@ -115,9 +115,11 @@ end
 -- sx (the same per scope of the execution: a list, one {state -> SCOPE:state:STATE} per
 -- scope of executor.store.keys.Keys.scopes, which the search pages), and, for a move
 -- that ends an execution of a flow with a concurrency limit, conc and concq
--- (P:conc:NS:FLOW, P:concq:NS:FLOW): its slot is freed in the same step; fends and
--- flisten (Python passes them with idx): a move to an end state appends the end to the
--- stream of ends of Flow triggers while some flow listens. Promoting the
+-- (P:conc:NS:FLOW, P:concq:NS:FLOW): its slot is freed in the same step; fends, flisten
+-- and fstates (Python passes them with idx): a move to an end state appends the end to
+-- the stream of Flow triggers (P:flowtrig:ends) while some flow listens
+-- (P:flowtrig:listeners), a move to another state appends it while some flow lists that
+-- state (P:flowtrig:states, see streamed()). Promoting the
 -- next queued execution is a step of its own (promote.lua): the step that frees a slot
 -- cannot know, without a read, whose keys that takes.
 
@@ -147,6 +149,16 @@ local function xcheck(X, to, K)
     return 'OK'
 end
 
+-- Does a move to `to` go to the stream of Flow triggers? An end while some flow has a
+-- Flow trigger (one EXISTS); a move to another state while some flow's Flow trigger lists
+-- it in `states` (one ZRANGEBYLEX on members STATE|NS:ID: '|' sorts before '}').
+local function streamed(to, K)
+    if not K.fends then return false end
+    if TERMINAL[to] then return redis.call('EXISTS', K.flisten) == 1 end
+    return K.fstates ~= nil and #redis.call('ZRANGEBYLEX', K.fstates, '[' .. to .. '|',
+        '(' .. to .. '}', 'LIMIT', 0, 1) > 0
+end
+
 -- Apply a move xcheck() returned 'OK' for; `fields` (a flat list) are written with it.
 -- X is updated, so a second move in the same step starts from here.
 local function xapply(X, eid, to, date, K, fields)
@@ -168,10 +180,10 @@ local function xapply(X, eid, to, date, K, fields)
         redis.call('SREM', K.conc, eid)
         redis.call('LREM', K.concq, 0, eid)
     end
-    -- Flow triggers: the end is appended to the stream of ends in the same step, so no
-    -- end is lost between it and its evaluation; only while some flow listens (fends,
-    -- flisten: P:flowtrig:ends, P:flowtrig:listeners), so an end costs one EXISTS else.
-    if TERMINAL[to] and K.fends and redis.call('EXISTS', K.flisten) == 1 then
+    -- Flow triggers: the change is appended to their stream in the same step, so none
+    -- is lost between it and its evaluation; only while some flow listens to it
+    -- (streamed()), so a move costs one read else.
+    if streamed(to, K) then
         local f = redis.call('HMGET', K.exec, 'namespace', 'flowId', 'flowRevision')
         redis.call('XADD', K.fends, 'MAXLEN', '~', FLOW_ENDS_MAXLEN, '*', 'eid', eid,
             'ns', f[1] or '', 'fid', f[2] or '', 'rev', f[3] or '', 's', to, 'd', date)

@@ -233,8 +233,9 @@ FLOW_ENDS_MAXLEN = 100_000
 
 
 class FlowEndEntry(NamedTuple):
-    """One entry of the stream of ends (an execution reached an end state while some
-    flow listened): its stream id and what ended."""
+    """One entry of the stream of ends: an execution reached an end state while some
+    flow listened, or moved to another state (PAUSED, RUNNING...) while some flow's Flow
+    trigger listed it; its stream id, the execution and its new ``state``."""
 
     entry_id: str
     execution_id: str
@@ -756,7 +757,9 @@ class Store(Protocol):
     def flow_listeners(self) -> list[tuple[str, str]]:
         """(namespace, flow id) of every deployed flow with an enabled Flow trigger (kept
         by ``deploy_flow``, ``deploy_flow_source`` and ``delete_flow``); while there is
-        none, ends are not appended to the stream of ends."""
+        none, ends are not appended to the stream of ends. A move to a state other than
+        an end is appended only while an enabled Flow trigger of an enabled flow lists
+        that state in ``states`` (kept by the same calls)."""
 
     def read_flow_ends(
         self, consumer: str, count: int, claim_idle: float | None = None

@@ -69,7 +69,15 @@ P:trig:NS|FLOW|TRIGGER          hash    a trigger's state: ``type``, ``date``/``
 P:trigs                         set     uids (``NS|FLOW|TRIGGER``) of triggers with a state
 P:flowtrig:listeners            set     ``NS:ID`` of flows with an enabled Flow trigger (kept
                                         by deploy and delete, ``flow_listens``)
-P:flowtrig:ends                 stream  ends of executions while some flow listens: ``eid``,
+P:flowtrig:states               zset    ``STATE|NS:ID`` (score 0) for each state other
+                                        than ends (PAUSED, RUNNING...) that an enabled Flow
+                                        trigger of flow NS:ID lists in ``states`` (kept by
+                                        deploy and delete, ``listened_states``); a step
+                                        asks "does any flow listen to STATE?" with one
+                                        ZRANGEBYLEX ``[STATE|`` .. ``(STATE}``
+P:flowtrig:ends                 stream  state changes Flow triggers may react to: ends of
+                                        executions while some flow listens, moves to
+                                        another state while some flow lists it: ``eid``,
                                         ``ns``, ``fid``, ``rev``, ``s`` (state), ``d``; read by
                                         the consumer group ``flowtrig``, MAXLEN ~ 100000
 P:flowtrig:win:UID|MID          hash    a multiple condition's window (``start``, ``end``,
@@ -266,6 +274,10 @@ class Keys:
     @property
     def flow_listeners(self) -> str:
         return f"{self.prefix}:flowtrig:listeners"
+
+    @property
+    def flow_state_listeners(self) -> str:
+        return f"{self.prefix}:flowtrig:states"
 
     @property
     def flow_ends(self) -> str:

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from executor.engine.flow_conditions import OTHER_STATES
 from executor.engine.flowables import merged_labels, walk_successors
 from executor.errors import ExecutionNotFound, FlowNotFound, KVConflict, StateConflict, StoreError
 from executor.flow import Flow
@@ -95,7 +96,7 @@ from executor.store.records import (
     task_run_of,
     trigger_state_of,
 )
-from executor.triggers.types import listens
+from executor.triggers.types import listened_states, listens
 
 #: Entries kept per events stream and per execution-events stream (the Lua's MAXLEN).
 EVENTS_MAXLEN = 100_000
@@ -210,6 +211,8 @@ class MemoryStore:
         self._kv: dict[tuple[str, str], dict[str, KVRecord]] = {}  # (tenant, ns) -> entries
         self._triggers: dict[str, dict[str, str]] = {}  # trigger uid -> its state's fields
         self._flow_listeners: set[str] = set()  # ``NS:ID``
+        # state other than an end -> ``NS:ID`` of flows whose Flow triggers list it
+        self._flow_state_listeners: dict[str, set[str]] = {}
         #: The stream of ends: (entry id, fields), oldest first; pending: entry id ->
         #: (consumer, delivery time); windows of multiple conditions and their answers.
         self._flow_ends: list[tuple[str, dict[str, str]]] = []
@@ -296,7 +299,7 @@ class MemoryStore:
         limit = int(x.get("concLimit") or 0)
         if _terminal(to) and limit > 0:
             self._release(x["namespace"], x["flowId"], eid, limit, date)
-        if _terminal(to) and self._flow_listeners:
+        if self._flow_listeners if _terminal(to) else self._flow_state_listeners.get(to):
             self._flow_ends.append(
                 (
                     self._next_id(),
@@ -530,6 +533,8 @@ class MemoryStore:
             self._deleted_flows[(namespace, flow_id)] = latest[0] + 1  # Kestra: toDeleted
             self._flow_index.pop(f"{namespace}:{flow_id}", None)
             self._flow_listeners.discard(f"{namespace}:{flow_id}")
+            for members in self._flow_state_listeners.values():
+                members.discard(f"{namespace}:{flow_id}")
         schedule_deleted(self, namespace, flow_id, latest[0])
         return True
 
@@ -539,6 +544,13 @@ class MemoryStore:
             self._flow_listeners.add(member)
         else:
             self._flow_listeners.discard(member)
+        states = listened_states(flow)
+        for state in OTHER_STATES:
+            members = self._flow_state_listeners.setdefault(state, set())
+            if state in states:
+                members.add(member)
+            else:
+                members.discard(member)
 
     # ------------------------------------------------------------------ executions
 

@@ -21,6 +21,7 @@ from typing import Any, TypeVar, cast
 import redis
 from redis.commands.core import Script
 
+from executor.engine.flow_conditions import OTHER_STATES
 from executor.engine.outcomes import lua_constants
 from executor.errors import (
     ExecutionNotFound,
@@ -91,7 +92,7 @@ from executor.store.records import (
     task_run_of,
     trigger_state_of,
 )
-from executor.triggers.types import listens
+from executor.triggers.types import listened_states, listens
 
 _HERE = Path(__file__).parent
 F = TypeVar("F", bound=Callable[..., Any])
@@ -216,8 +217,9 @@ class _Step:
         each of the execution's ``scopes`` (``Keys.scopes``; none for no execution)."""
         names = [str(s) for s in states]
         self.group("idx", {n: k.index_state(n) for n in names})
-        # Every step that may move an execution gets these: xapply() appends ends there.
-        self.key(fends=k.flow_ends, flisten=k.flow_listeners)
+        # Every step that may move an execution gets these: xapply() appends the state
+        # changes Flow triggers listen to there.
+        self.key(fends=k.flow_ends, flisten=k.flow_listeners, fstates=k.flow_state_listeners)
         self.layout["sx"] = [
             {n: self.index(k.index_scoped_state(scope, n)) for n in names} for scope in scopes
         ]
@@ -443,13 +445,20 @@ class RedisStore:
                     continue  # another deploy of the same flow won the race; look again
 
     def _listen(self, pipe: Any, flow: Flow) -> None:
-        """Keep ``flow`` in the set of flows with a Flow trigger (or out of it), in the
-        deploy's transaction."""
+        """Keep ``flow`` in the set of flows with a Flow trigger (or out of it), and in
+        the listeners of each state other than ends its triggers list (and out of the
+        others), in the deploy's transaction."""
         member = f"{flow.namespace}:{flow.id}"
         if listens(flow):
             pipe.sadd(self.k.flow_listeners, member)
         else:
             pipe.srem(self.k.flow_listeners, member)
+        states = listened_states(flow)
+        if states:
+            pipe.zadd(self.k.flow_state_listeners, {f"{s}|{member}": 0 for s in states})
+        others = [f"{s}|{member}" for s in OTHER_STATES if s not in states]
+        if others:
+            pipe.zrem(self.k.flow_state_listeners, *others)
 
     @_translate
     def flow_source(self, namespace: str, flow_id: str, revision: int) -> str | None:
@@ -475,6 +484,10 @@ class RedisStore:
                     pipe.hset(key, "deleted", int(latest) + 1)
                     pipe.zrem(self.k.flows, f"{namespace}:{flow_id}")
                     pipe.srem(self.k.flow_listeners, f"{namespace}:{flow_id}")
+                    pipe.zrem(
+                        self.k.flow_state_listeners,
+                        *(f"{s}|{namespace}:{flow_id}" for s in OTHER_STATES),
+                    )
                     pipe.execute()
                     schedule_deleted(self, namespace, flow_id, int(latest))
                     return True

@@ -1,16 +1,21 @@
 """Flow triggers (Kestra's ``io.kestra.plugin.core.trigger.Flow``): start a flow when
-executions of other flows end.
+executions of other flows end, or move to another state a trigger lists in ``states``
+(PAUSED, RUNNING...; Kestra evaluates them on every change of an execution's state).
 
-How an end reaches a trigger, exactly once:
+How a state change reaches a trigger, exactly once:
 
 1. The store step that ends an execution (any of them: a worker's last task run, the
    orchestrator's end, a kill, a retry, an end after a restart) appends the end to the
    stream of ends (``Keys.flow_ends``) in the same atomic step, while some flow listens
    (``Keys.flow_listeners``, kept by deploy and delete). Nobody listening, an end costs
-   one ``EXISTS``.
+   one ``EXISTS``. A step that moves an execution to another state appends the move the
+   same way, only while some flow's enabled Flow trigger lists that state
+   (``Keys.flow_state_listeners``): none does, a move costs one ``ZRANGEBYLEX``. Each
+   move is its own entry: an execution paused, resumed and ended gives a trigger
+   listening to PAUSED and SUCCESS two fires, as in Kestra.
 2. ``FlowEndsPoller`` (registered in ``runner.default_pollers``) reads the stream as one
    consumer of one consumer group (``XREADGROUP``), evaluates every listening flow's
-   Flow triggers on each end (``executor.engine.flow_conditions``) and fires each match
+   Flow triggers on each entry (``executor.engine.flow_conditions``) and fires each match
    with ``fire()``, its execution id derived from (trigger, stream entry), then
    acknowledges the entry (``XACK``). Several processes share the entries.
 3. An entry a process read and never acknowledged (it died, or hangs) is claimed by
@@ -38,6 +43,7 @@ from executor.flow import Flow
 from executor.ids import derived_id
 from executor.models import Execution, ExecutionTrigger
 from executor.orchestrator import Orchestrator
+from executor.state import TERMINAL, StateType
 from executor.store.base import FlowEndEntry, TriggerRef
 from executor.templating import render, render_value
 from executor.triggers import record
@@ -97,13 +103,16 @@ class _Upstream:
         """``trigger.*`` of the execution it starts (Kestra's ``Flow.Output``, and the
         upstream flow's ``outputs``)."""
         e, ex = self.entry, self.execution
+        # A flow's outputs exist once it ended (Kestra sets them at the end); a move to
+        # another state has none, even if the execution ended since.
+        ended = StateType(e.state) in TERMINAL
         return {
             "executionId": e.execution_id,
             "namespace": e.namespace,
             "flowId": e.flow_id,
             "flowRevision": e.flow_revision,
             "state": e.state,
-            "outputs": dict(ex.outputs) if ex else {},
+            "outputs": dict(ex.outputs) if ex and ended else {},
         }
 
     def context(self, flow: Flow) -> dict[str, Any]:
@@ -242,8 +251,9 @@ def _stop_after(
     entry: FlowEndEntry,
 ) -> None:
     """An execution of a listening flow ended: disable the trigger that started it if
-    its ``stopAfter`` names the end state."""
-    if not any(t.stop_after for t in triggers):
+    its ``stopAfter`` names the end state (Kestra's ``Trigger.resetExecution`` reads the
+    execution's end state only: a move to PAUSED disables nothing)."""
+    if not any(t.stop_after for t in triggers) or StateType(entry.state) not in TERMINAL:
         return
     ex = up.execution
     origin = ex.trigger.id if ex is not None and ex.trigger is not None else None

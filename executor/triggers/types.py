@@ -70,6 +70,15 @@ def listens(flow: Flow) -> bool:
     return flow_listens(flow, KINDS["flow"])
 
 
+def listened_states(flow: Flow) -> frozenset[str]:
+    """The states other than ends that the enabled Flow triggers of ``flow`` list (the
+    store keeps, per such state, the flows listening to it: a move to it is streamed
+    only while one does)."""
+    from executor.engine import flow_conditions
+
+    return flow_conditions.listened_states(flow, KINDS["flow"])
+
+
 def kind_of(type_: str) -> str | None:
     """``schedule``, ``flow``, ``webhook`` (None for a type Ostra does not run)."""
     for kind, names in KINDS.items():

@@ -1,6 +1,7 @@
 """Kestra's Flow trigger (``io.kestra.plugin.core.trigger.Flow``): plain conditions,
 ``inputs`` rendered in the ended execution's context, ``preconditions`` with ``flows`` and
-``where``, the legacy ``MultipleCondition``, and invalid inputs.
+``where``, the legacy ``MultipleCondition``, invalid inputs, and ``states`` listing
+states other than ends (RUNNING, PAUSED: every state change is evaluated).
 
 Flows follow Kestra's test flows (``core/src/test/resources/flows/valids/trigger-flow*.yaml``,
 ``flow-trigger-preconditions-*.yaml``, ``trigger-multiplecondition-*.yaml``), each in a
@@ -198,6 +199,43 @@ triggers:
 """
 
 
+WITH_PAUSE = """
+id: trigger-flow-with-pause
+namespace: NS
+tasks:
+  - id: hello
+    type: io.kestra.plugin.core.log.Log
+    message: Hello World!
+  - id: pause
+    type: io.kestra.plugin.core.flow.Pause
+    delay: PT0.5S
+  - id: hello_again
+    type: io.kestra.plugin.core.log.Log
+    message: I'm restarted
+"""
+
+LISTENER_WITH_PAUSE = """
+id: trigger-flow-listener-with-pause
+namespace: NS
+outputs:
+  - id: status
+    type: STRING
+    value: "{{trigger.state}}"
+tasks:
+  - id: hello
+    type: io.kestra.plugin.core.log.Log
+    message: Hello {{trigger.executionId}} you're in {{trigger.state}}
+triggers:
+  - id: listen-flow
+    type: io.kestra.plugin.core.trigger.Flow
+    states: [RUNNING, PAUSED, SUCCESS, WARNING, FAILED]
+    conditions:
+      - type: io.kestra.plugin.core.condition.ExecutionFlow
+        namespace: NS
+        flowId: trigger-flow-with-pause
+"""
+
+
 def flow(text: str, ns: str) -> Flow:
     return Flow.from_yaml(text.replace("NSTAIL", ns.rsplit(".", 1)[-1]).replace("NS", ns))
 
@@ -300,10 +338,41 @@ def test_multiple_condition(client: Client, worker: LocalWorker) -> None:
     assert listener.trigger.variables["flowId"] == "trigger-multiplecondition-flow-b"
 
 
+def test_flow_trigger_with_pause(client: Client, worker: LocalWorker) -> None:
+    """FlowTriggerCaseTest.triggerWithPause (core/src/test/java/io/kestra/core/runners/
+    FlowTriggerCaseTest.java) with trigger-flow-with-pause.yaml and
+    trigger-flow-listener-with-pause.yaml: a trigger listening to RUNNING, PAUSED and the
+    ends is evaluated on every state change of the upstream execution, so it starts four
+    executions, whose ``status`` output (``trigger.state``) is RUNNING, PAUSED, RUNNING,
+    SUCCESS, in that order."""
+    ns = space()
+    listener = client.deploy(flow(LISTENER_WITH_PAUSE, ns))
+    try:
+        up = client.submit(client.deploy(flow(WITH_PAUSE, ns)))
+        up = client.wait(up.id, timeout=60)
+        assert up.state.current == StateType.SUCCESS
+        assert len(up.task_run_list) == 3
+        poller = FlowEndsPoller(client.orchestrator, claim_idle=30)
+        settle(client, poller)
+        runs = [client.get(e.id) for e in started(client, ns, listener.id)]
+        runs.sort(key=lambda e: e.state.histories[0].date)
+        assert [e.state.current for e in runs] == [StateType.SUCCESS] * 4
+        assert [e.outputs.get("status") for e in runs] == [
+            "RUNNING",
+            "PAUSED",
+            "RUNNING",
+            "SUCCESS",
+        ]
+        assert {e.trigger.variables["executionId"] for e in runs if e.trigger} == {up.id}
+    finally:
+        # Listening to RUNNING streams every execution's start on the shared Redis.
+        client.store.delete_flow(ns, listener.id)
+
+
 @pytest.mark.parametrize(
     ("trigger", "path"),
     [
-        ({"states": ["RUNNING"]}, "triggers[0].states[0]"),
+        ({"states": ["CREATED"]}, "triggers[0].states[0]: a Flow trigger cannot react to CREATED"),
         ({"states": ["NOPE"]}, "triggers[0].states[0]"),
         ({"preconditions": {"id": "p", "flows": [{"flowId": "x"}]}}, "namespace"),
         (

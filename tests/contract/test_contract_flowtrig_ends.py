@@ -137,3 +137,69 @@ def test_without_reset_a_complete_window_stays_complete(store: Store) -> None:
     bounds = (0.0, 1000.0)
     assert store.flow_window("t|m", "1-0", bounds, ["a"], 1, False, 10.0)
     assert store.flow_window("t|m", "2-0", bounds, [], 1, False, 11.0)
+
+
+def paused_listener(
+    fid: str = "listener", states: tuple[str, ...] = ("PAUSED",), disabled: bool = False
+) -> Flow:
+    trigger = {"id": "on-pause", "type": "io.kestra.plugin.core.trigger.Flow"}
+    return make_flow(
+        fid, "other", triggers=[{**trigger, "states": list(states), "disabled": disabled}]
+    )
+
+
+def test_a_move_to_a_state_a_trigger_lists_is_appended_each_time(store: Store) -> None:
+    """Kestra evaluates Flow triggers on every state change: a trigger listing PAUSED
+    sees each pause (two pauses, two entries), RUNNING (listed by none) is not
+    appended, the end still is."""
+    store.deploy_flow(paused_listener())
+    eid = submit(store)
+    store.transition_execution(eid, StateType.RUNNING)
+    assert store.read_flow_ends("c1", 10) == []
+    store.transition_execution(eid, StateType.PAUSED)
+    store.transition_execution(eid, StateType.RUNNING)
+    store.transition_execution(eid, StateType.PAUSED)
+    store.transition_execution(eid, StateType.RUNNING)
+    store.transition_execution(eid, StateType.SUCCESS)
+    entries = store.read_flow_ends("c1", 10)
+    assert [(e.execution_id, e.state) for e in entries] == [
+        (eid, "PAUSED"),
+        (eid, "PAUSED"),
+        (eid, "SUCCESS"),
+    ]
+    assert len({e.entry_id for e in entries}) == 3
+    assert (entries[0].namespace, entries[0].flow_id, entries[0].flow_revision) == ("ns", "f", 1)
+
+
+def test_without_a_trigger_listing_it_a_pause_is_not_appended(store: Store) -> None:
+    store.deploy_flow(listener())  # default states: the ends
+    eid = submit(store)
+    store.transition_execution(eid, StateType.RUNNING)
+    store.transition_execution(eid, StateType.PAUSED)
+    store.transition_execution(eid, StateType.RUNNING)
+    assert store.read_flow_ends("c1", 10) == []
+
+
+def test_redeploying_disabling_or_deleting_stops_the_listened_state(store: Store) -> None:
+    """The flows listening to a state are kept per flow: another flow still listening
+    keeps it appended; once none does (listed no more, disabled, deleted), it is not."""
+    store.deploy_flow(paused_listener("l1"))
+    store.deploy_flow(paused_listener("l2", ("PAUSED", "RUNNING")))
+
+    def moves() -> list[str]:
+        eid = submit(store)
+        for state in (StateType.RUNNING, StateType.PAUSED):
+            store.transition_execution(eid, state)
+        entries = store.read_flow_ends("c1", 10)
+        store.ack_flow_ends([e.entry_id for e in entries])
+        return [e.state for e in entries]
+
+    assert moves() == ["RUNNING", "PAUSED"]
+    store.deploy_flow(paused_listener("l2", ("SUCCESS",)))
+    assert moves() == ["PAUSED"]  # l1 still lists it
+    store.delete_flow("other", "l1")
+    assert moves() == []
+    store.deploy_flow_source(paused_listener("l1"), "src")
+    assert moves() == ["PAUSED"]
+    store.deploy_flow(paused_listener("l1", disabled=True))
+    assert moves() == []

@@ -1,5 +1,6 @@
 """Flow triggers end to end: real Redis, a real Celery worker, the poller of the trigger
-loop evaluating the stream of ends (``executor.triggers.flow_trigger``)."""
+loop evaluating the stream of ends and of the other state changes triggers list
+(``executor.triggers.flow_trigger``)."""
 
 from __future__ import annotations
 
@@ -128,6 +129,58 @@ def test_fires_once_per_matching_end_with_trigger_variables_and_outputs(
     assert len(started_by(client, n, "transform")) == 2
     state = client.store.trigger_state(TriggerRef(n, "transform", "after"))
     assert state is not None and state.fired == 2
+
+
+def test_a_trigger_listening_to_paused_fires_once_when_a_pause_task_pauses_the_upstream(
+    client: Client, worker: LocalWorker
+) -> None:
+    """A Pause task pauses the upstream execution: a trigger with ``states: [PAUSED]``
+    starts one execution, whose ``trigger.state`` is PAUSED and ``trigger.outputs`` empty
+    (an execution has flow outputs once it ended); the resume and the end, not listed,
+    start nothing, however many times the poller runs."""
+    n = ns()
+    client.deploy(listener(n, {"states": ["PAUSED"], "inputs": {"source": "{{ trigger.state }}"}}))
+    try:
+        up = client.deploy(
+            Flow.from_dict(
+                {
+                    "id": "waits",
+                    "namespace": n,
+                    "tasks": [
+                        {"id": "hold", "type": "io.kestra.plugin.core.flow.Pause"},
+                        {"id": "after", "type": "Return", "format": "done"},
+                    ],
+                    "outputs": [
+                        {"id": "out", "type": "STRING", "value": "{{ outputs.after.value }}"}
+                    ],
+                }
+            )
+        )
+        eid = client.submit(up).id
+        deadline = time.monotonic() + 30
+        while client.state(eid) != StateType.PAUSED:
+            assert time.monotonic() < deadline, "never paused"
+            time.sleep(0.05)
+        poller = pump(client, lambda: len(started_by(client, n, "transform")) == 1)
+        (child,) = started_by(client, n, "transform")
+        child = client.wait(child.id, timeout=60)
+        assert child.state.current == StateType.SUCCESS
+        assert child.inputs["source"] == "PAUSED"
+        assert child.trigger is not None
+        assert child.trigger.variables["executionId"] == eid
+        assert child.trigger.variables["state"] == "PAUSED"
+        assert child.trigger.variables["outputs"] == {}
+        client.resume(eid)
+        assert client.wait(eid, timeout=60).state.current == StateType.SUCCESS
+        for _ in range(20):
+            poller(time.time())
+            time.sleep(0.02)
+        assert len(started_by(client, n, "transform")) == 1
+        state = client.store.trigger_state(TriggerRef(n, "transform", "after"))
+        assert state is not None and state.fired == 1
+    finally:
+        # Listening to PAUSED streams every pause on the shared Redis: stop it.
+        client.store.delete_flow(n, "transform")
 
 
 def test_several_flows_must_all_end_within_the_window(client: Client, worker: LocalWorker) -> None:

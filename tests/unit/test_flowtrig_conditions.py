@@ -9,7 +9,17 @@ from typing import Any
 
 import pytest
 
-from executor.engine.flow_conditions import FlowEnd, FlowTrigger, TimeWindow, parse
+from executor.engine.flow_conditions import (
+    DEFAULT_STATES,
+    OTHER_STATES,
+    FlowEnd,
+    FlowTrigger,
+    TimeWindow,
+    listened_states,
+    parse,
+)
+from executor.flow import Flow
+from executor.triggers.types import KINDS
 
 TYPE = "io.kestra.plugin.core.trigger.Flow"
 
@@ -38,6 +48,41 @@ def test_default_states_are_the_end_states() -> None:
     t = trigger()
     assert t.plain_match(end("FAILED"), no_render) and t.plain_match(end("KILLED"), no_render)
     assert not trigger(states=["SUCCESS"]).plain_match(end("FAILED"), no_render)
+
+
+def test_states_other_than_ends_are_accepted_and_matched() -> None:
+    """Kestra's Flow.states takes any State.Type (the executor offers every state
+    change); only CREATED, an execution's first state, is no change to react to."""
+    t = trigger(states=["PAUSED", "RUNNING", "SUCCESS"])
+    assert t.plain_match(end("PAUSED"), no_render) and t.plain_match(end("RUNNING"), no_render)
+    assert not t.plain_match(end("FAILED"), no_render)
+    assert not trigger().plain_match(end("PAUSED"), no_render)  # default: ends only
+    assert "CREATED" not in OTHER_STATES and "PAUSED" in OTHER_STATES
+    assert not set(OTHER_STATES) & set(DEFAULT_STATES)
+    _, problems = parse({"id": "t", "type": TYPE, "states": ["PAUSED", "CREATED"]}, "tr")
+    assert [(p.path, p.message.split(":")[0]) for p in problems] == [
+        ("tr.states[1]", "a Flow trigger cannot react to CREATED")
+    ]
+
+
+def test_listened_states_are_those_enabled_triggers_list_beyond_ends() -> None:
+    def flow(*triggers: dict[str, Any], disabled: bool = False) -> Flow:
+        return Flow.from_dict(
+            {
+                "id": "l",
+                "namespace": "n",
+                "disabled": disabled,
+                "tasks": [{"id": "t", "type": "Log", "message": "m"}],
+                "triggers": [{"type": TYPE, **t} for t in triggers],
+            }
+        )
+
+    names = KINDS["flow"]
+    on = {"id": "a", "states": ["PAUSED", "SUCCESS"]}
+    off = {"id": "b", "states": ["RUNNING"], "disabled": True}
+    assert listened_states(flow(on, off), names) == {"PAUSED"}
+    assert listened_states(flow({"id": "c"}), names) == frozenset()
+    assert listened_states(flow(on, disabled=True), names) == frozenset()
 
 
 def test_plain_conditions() -> None:

@@ -134,3 +134,56 @@ def test_stop_after_disables_the_trigger_once_its_execution_ends_so(
     assert poller(0.0) == 0  # the child's end disabled it, before the next end came
     state = store.trigger_state(TriggerRef(NS, "listener", "after"))
     assert state is not None and state.disabled
+
+
+def test_a_trigger_listing_paused_fires_once_per_pause_and_per_end(
+    orchestrator: Orchestrator,
+) -> None:
+    """Kestra's FlowTriggerService filters each state change by ``states``: a trigger
+    listing PAUSED and SUCCESS fires for the pause and for the end of one execution
+    (two executions, ``trigger.state`` PAUSED then SUCCESS); one with the default
+    states fires for the end only; evaluating the same entries again starts nothing."""
+    deploy(orchestrator, "listener", states=["PAUSED", "SUCCESS"])
+    deploy(orchestrator, "ends", disabled=False)  # default states: the ends
+    up = deploy(orchestrator, "up")
+    store = orchestrator.store
+    store.create_execution("e1", up, {}, [], [], 0.0)
+    for state in ("RUNNING", "PAUSED", "RUNNING", "SUCCESS"):
+        store.transition_execution("e1", StateType(state))
+    entries = store.read_flow_ends("first", 10)
+    poller = FlowEndsPoller(orchestrator, claim_idle=30)
+    assert poller.evaluate(entries, 0.0) == 3
+    assert poller.evaluate(entries, 0.0) == 0  # a crash before the ack: evaluated again
+    found = [store.get_execution(e) for e in store.search(flow_id="listener", limit=10)]
+    assert sorted(str(e.trigger.variables["state"]) for e in found if e.trigger) == [
+        "PAUSED",
+        "SUCCESS",
+    ]
+    assert fired(orchestrator, "ends") == ["e1"]
+
+
+def test_a_pause_has_no_flow_outputs_and_stops_nothing(orchestrator: Orchestrator) -> None:
+    """Kestra sets a flow's outputs when the execution ends (ExecutorService.onEnd): a
+    fire on PAUSED sees ``trigger.outputs`` empty; ``stopAfter`` reads end states only
+    (Trigger.resetExecution), so a child pausing does not disable its trigger."""
+    listener = deploy(orchestrator, "listener", states=["PAUSED"], stopAfter=["PAUSED"])
+    other = Flow.from_dict(
+        {
+            "id": "other",
+            "namespace": NS,
+            "tasks": [{"id": "t", "type": "Log", "message": "m"}],
+            "triggers": [{"id": "watch", "type": "Flow", "states": ["PAUSED"]}],
+        }
+    )
+    orchestrator.store.deploy_flow(other)
+    store = orchestrator.store
+    store.create_execution("u1", listener, {}, [], [], 0.0)
+    store.transition_execution("u1", StateType.RUNNING)
+    store.transition_execution("u1", StateType.PAUSED)
+    poller = FlowEndsPoller(orchestrator, claim_idle=30)
+    assert poller(0.0) == 1  # "other" fired on the listener's pause
+    (child,) = store.search(flow_id="other", limit=10)
+    trigger = store.get_execution(child).trigger
+    assert trigger is not None and trigger.variables["outputs"] == {}
+    state = store.trigger_state(TriggerRef(NS, "listener", "after"))
+    assert state is None or not state.disabled
