@@ -52,7 +52,7 @@ from executor.observability.queues import QueueStats
 from executor.orchestrator import Orchestrator
 from executor.python_modules import check_flow
 from executor.settings import Settings, get_settings, split_patterns
-from executor.state import StateType
+from executor.state import StateType, search_states
 from executor.store import RedisStore
 from executor.store.base import WORKER_MEMORY_S
 
@@ -331,7 +331,7 @@ class Client:
         *,
         namespace: str | None = None,
         flow_id: str | None = None,
-        state: StateType | str | None = None,
+        state: StateType | str | Iterable[StateType | str] | None = None,
         limit: int = 50,
         offset: int = 0,
         namespace_prefix: str | None = None,
@@ -340,9 +340,10 @@ class Client:
         created_to: datetime | None = None,
     ) -> list[Execution]:
         """Executions, newest first, filtered by namespace (exactly), flow, current
-        state, namespace prefix (it and its sub-namespaces), labels and creation time
+        state (one, or any of several), namespace prefix (it and its sub-namespaces),
+        labels and creation time
         (``created_from``/``created_to``, inclusive; a naive datetime is UTC)."""
-        st = StateType(state) if state is not None else None
+        st = search_states(state)
         ids, _ = self.store.search_page(
             namespace=namespace,
             flow_id=flow_id,
@@ -361,7 +362,7 @@ class Client:
         *,
         namespace: str | None = None,
         flow_id: str | None = None,
-        state: StateType | str | None = None,
+        state: StateType | str | Iterable[StateType | str] | None = None,
         page: int = 1,
         size: int = 25,
         namespace_prefix: str | None = None,
@@ -377,7 +378,7 @@ class Client:
         """
         if page < 1 or size < 1:
             raise ValueError(f"page and size start at 1, got page={page}, size={size}")
-        st = StateType(state) if state is not None else None
+        st = search_states(state)
         ids, total = self.store.search_page(
             namespace=namespace,
             flow_id=flow_id,

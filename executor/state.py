@@ -8,6 +8,7 @@ and the README's state table is generated from it (``markdown_table``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 
 
@@ -128,3 +129,15 @@ def markdown_table() -> str:
         targets = ", ".join(t.value for t in StateType if t in TRANSITIONS[state]) or "—"
         lines.append(f"| `{state.value}` | {targets} | {'yes' if state in TERMINAL else 'no'} |")
     return "\n".join(lines)
+
+
+def search_states(
+    state: StateType | str | Iterable[StateType | str] | None,
+) -> StateType | list[StateType] | None:
+    """A search's ``state`` filter (a state, its name, or several) as the store takes
+    it; ``ValueError`` for a name that is not a state."""
+    if state is None or isinstance(state, StateType):
+        return state
+    if isinstance(state, str):
+        return StateType(state)
+    return [StateType(s) for s in state]

@@ -65,7 +65,7 @@ from executor.models import (
     MetricEntry,
     StateEvent,
 )
-from executor.state import StateType
+from executor.state import StateType, search_states
 
 FlowRef = Flow | tuple[str, str] | str | Path
 #: the largest page the API serves
@@ -112,7 +112,7 @@ def _inputs_body(inputs: Mapping[str, Any]) -> Any:
 def _search_params(
     namespace: str | None,
     flow_id: str | None,
-    state: StateType | str | None,
+    state: StateType | str | Iterable[StateType | str] | None,
     namespace_prefix: str | None,
     labels: Mapping[str, str] | None,
     created_from: datetime | None = None,
@@ -128,7 +128,11 @@ def _search_params(
     if flow_id is not None:
         params["flowId"] = flow_id
     if state is not None:
-        params["state"] = StateType(state).value
+        wanted = search_states(state)
+        if isinstance(wanted, list):
+            params["state"] = [s.value for s in wanted]
+        elif wanted is not None:
+            params["state"] = wanted.value
     if namespace_prefix is not None:
         params["filters[namespace][PREFIX]"] = namespace_prefix
     if labels:
@@ -372,7 +376,7 @@ class HttpClient:
         *,
         namespace: str | None = None,
         flow_id: str | None = None,
-        state: StateType | str | None = None,
+        state: StateType | str | Iterable[StateType | str] | None = None,
         limit: int = 50,
         offset: int = 0,
         namespace_prefix: str | None = None,
@@ -410,7 +414,7 @@ class HttpClient:
         *,
         namespace: str | None = None,
         flow_id: str | None = None,
-        state: StateType | str | None = None,
+        state: StateType | str | Iterable[StateType | str] | None = None,
         page: int = 1,
         size: int = 25,
         namespace_prefix: str | None = None,

@@ -85,7 +85,7 @@ class Api:
         self,
         namespace: str | None,
         flow_id: str | None,
-        state: StateType | None,
+        state: StateType | list[StateType] | None,
         page: int,
         size: int,
         *,

@@ -286,6 +286,15 @@ class DueStep(NamedTuple):
     keep: int = 0
 
 
+def states_of(state: StateType | Iterable[StateType] | None) -> list[StateType]:
+    """The states a search's ``state`` filter names (none: any state), each once."""
+    if state is None:
+        return []
+    if isinstance(state, StateType):
+        return [state]
+    return list(dict.fromkeys(StateType(s) for s in state))
+
+
 #: The due queues (``due_*`` methods): schedules' next ticks, backfills' next steps.
 DUE_QUEUES = ("sched", "backfill")
 
@@ -687,7 +696,7 @@ class Store(Protocol):
         *,
         namespace: str | None = None,
         flow_id: str | None = None,
-        state: StateType | None = None,
+        state: StateType | Iterable[StateType] | None = None,
         namespace_prefix: str | None = None,
         labels: Mapping[str, str] | None = None,
         limit: int = 50,
@@ -697,7 +706,8 @@ class Store(Protocol):
     ) -> tuple[list[str], int]:
         """Up to ``limit`` execution ids from ``offset`` (from 0; ``ValueError`` if
         negative), newest first (by creation), and how many match in all. Filters, each
-        when given: ``namespace`` exactly, ``flow_id``, the current ``state``,
+        when given: ``namespace`` exactly, ``flow_id``, the current ``state`` (one, or any
+        of several),
         ``namespace_prefix`` (that namespace and its sub-namespaces, Kestra's ``a.b``
         under ``a``; not ``a.bc``), ``labels`` (every key with that value), created at or
         after ``created_from`` and at or before ``created_to`` (epoch seconds). In

@@ -81,6 +81,7 @@ from executor.store.base import (
     lease_holder,
     schedule_deleted,
     schedule_sync,
+    states_of,
 )
 from executor.store.keys import identity
 from executor.store.records import (
@@ -1751,7 +1752,7 @@ class MemoryStore:
         *,
         namespace: str | None = None,
         flow_id: str | None = None,
-        state: StateType | None = None,
+        state: StateType | Iterable[StateType] | None = None,
         namespace_prefix: str | None = None,
         labels: Mapping[str, str] | None = None,
         limit: int = 50,
@@ -1764,6 +1765,7 @@ class MemoryStore:
         if offset < 0:
             raise ValueError(f"a search's offset starts at 0, got {offset}")
         wanted = dict(labels or {})
+        states = {s.value for s in states_of(state)}
 
         def matches(x: Hash) -> bool:
             ns = x.get("namespace", "")
@@ -1771,7 +1773,7 @@ class MemoryStore:
                 return False
             if flow_id and x.get("flowId") != flow_id:
                 return False
-            if state is not None and x.get("state") != state.value:
+            if states and x.get("state") not in states:
                 return False
             if namespace_prefix and not (
                 ns == namespace_prefix or ns.startswith(namespace_prefix + ".")

@@ -79,6 +79,7 @@ from executor.store.base import (
     lease_holder,
     schedule_deleted,
     schedule_sync,
+    states_of,
 )
 from executor.store.keys import Keys, active_member, identity, label_id
 from executor.store.records import (
@@ -1698,7 +1699,7 @@ class RedisStore:
         *,
         namespace: str | None = None,
         flow_id: str | None = None,
-        state: StateType | None = None,
+        state: StateType | Iterable[StateType] | None = None,
         namespace_prefix: str | None = None,
         labels: Mapping[str, str] | None = None,
         limit: int = 50,
@@ -1714,7 +1715,9 @@ class RedisStore:
         Labels with other filters (or more than one), and a flow id with a namespace
         prefix, intersect sets (``ZINTERSTORE``, linear in the smallest set) into a key
         deleted in the same transaction. A creation range reads the same sets by score
-        (their creation times): ``ZCOUNT`` and ``ZREVRANGEBYSCORE``.
+        (their creation times): ``ZCOUNT`` and ``ZREVRANGEBYSCORE``. Several states are
+        the union of their indexes (``ZUNIONSTORE``, linear in their sizes), in the same
+        transaction.
         """
         if offset < 0:
             raise ValueError(f"a search's offset starts at 0, got {offset}")
@@ -1738,8 +1741,16 @@ class RedisStore:
                     return [], 0
             else:
                 extra.append(k.index_under(prefix))
-        if state is not None:
-            base = k.index_scoped_state(scope, state.value) if scope else k.index_state(state.value)
+        states = states_of(state)
+        by_state = [
+            k.index_scoped_state(scope, st.value) if scope else k.index_state(st.value)
+            for st in states
+        ]
+        union = k.search_temp(uuid.uuid4().hex) if len(by_state) > 1 else None
+        if union is not None:
+            base = union
+        elif by_state:
+            base = by_state[0]
         else:
             base = scope or k.index_all
         keys = [base, *extra, *(k.index_label(a, b) for a, b in (labels or {}).items())]
@@ -1762,17 +1773,25 @@ class RedisStore:
                 else:
                     pipe.zrevrange(key, 1, 0)  # nothing, in the same shape
 
-        if len(keys) == 1:
+        if len(keys) == 1 and union is None:
             with self.r.pipeline(transaction=False) as pipe:
                 page(pipe, base)
                 total, found = pipe.execute()
         else:
-            tmp = k.search_temp(uuid.uuid4().hex)
+            # Temporary sets, made and deleted in one transaction: no other client sees them.
+            temps = [union] if union is not None else []
+            target = base
+            if len(keys) > 1:
+                target = k.search_temp(uuid.uuid4().hex)
+                temps.append(target)
             with self.r.pipeline(transaction=True) as pipe:
-                pipe.zinterstore(tmp, keys, aggregate="MAX")  # every score: the creation
-                page(pipe, tmp)
-                pipe.unlink(tmp)
-                _, total, found, _ = pipe.execute()
+                if union is not None:
+                    pipe.zunionstore(union, by_state, aggregate="MAX")  # scores: the creation
+                if len(keys) > 1:
+                    pipe.zinterstore(target, keys, aggregate="MAX")
+                page(pipe, target)
+                pipe.unlink(*temps)
+                total, found = pipe.execute()[-3:-1]
         ids = [_s(e) for e in found]
         alive = self._exists(ids)
         return [e for e, a in zip(ids, alive, strict=True) if a], int(total)

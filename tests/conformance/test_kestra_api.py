@@ -252,6 +252,17 @@ def test_search_with_kestra_filters(http: TestClient, ns: str) -> None:
     assert both["total"] == 2 and [x["id"] for x in both["results"]] == [failed["id"], ok["id"]]
     only = search(**{"filters[namespace][EQUALS]": ns, "filters[state][IN]": "FAILED"})
     assert [x["id"] for x in only["results"]] == [failed["id"]]
+    # IN: any of the states (the SDK joins a list with commas); Kestra's state=A&state=B
+    either = {"filters[namespace][EQUALS]": ns, "filters[state][IN]": "FAILED,SUCCESS"}
+    assert search(**either)["total"] == 2
+    repeated = http.get(
+        "/api/v1/main/executions/search",
+        params=[("namespace", ns), ("state", "FAILED"), ("state", "SUCCESS")],
+    ).json()
+    assert [x["id"] for x in repeated["results"]] == [failed["id"], ok["id"]]
+    two = {"filters[namespace][EQUALS]": ns, "filters[state][EQUALS]": "FAILED,SUCCESS"}
+    refused_two = http.get("/api/v1/main/executions/search", params=two)
+    assert refused_two.status_code == 422 and "IN takes several" in refused_two.text
     by_flow = search(**{"filters[namespace][EQUALS]": ns, "filters[flowId][EQUALS]": "hello"})
     assert [x["id"] for x in by_flow["results"]] == [ok["id"]]
     listed = http.get("/api/v1/main/executions", params={"namespace": ns, "flowId": "flaky"})

@@ -141,6 +141,39 @@ def test_searchpage_by_creation_range(store: Store) -> None:
     )
 
 
+def test_searchpage_by_any_of_several_states(store: Store) -> None:
+    x = _world(store)
+    # z_g SUCCESS; ab_g, abc_f RUNNING; the rest CREATED
+    assert _page(store, state=[S.SUCCESS, S.RUNNING]) == ([x["z_g"], x["abc_f"], x["ab_g"]], 3)
+    assert _page(store, state=[S.RUNNING]) == ([x["abc_f"], x["ab_g"]], 2)
+    assert _page(store, state=[S.SUCCESS, S.SUCCESS]) == ([x["z_g"]], 1)
+    assert _page(store, state=[S.FAILED, S.KILLED]) == ([], 0)
+    assert _page(store, state=[]) == _page(store)  # no state named: any state
+    # with a scope, labels, paging and a creation range
+    assert _page(store, state=[S.CREATED, S.RUNNING], namespace_prefix="a.b") == (
+        [x["abc_f"], x["ab_g"], x["ab_f"]],
+        3,
+    )
+    assert _page(store, state=[S.SUCCESS, S.CREATED], labels={"env": "prod"}) == (
+        [x["z_g"], x["abc2_f"], x["a_f"]],
+        3,
+    )
+    assert _page(store, state=[S.SUCCESS, S.CREATED], limit=2, offset=1) == (
+        [x["abc2_f"], x["ab_f"]],
+        4,
+    )
+    origin = store.execution_origin(x["ab_g"])
+    assert origin is not None
+    assert _page(store, state=[S.SUCCESS, S.RUNNING], created_from=origin[2]) == (
+        [x["z_g"], x["abc_f"], x["ab_g"]],
+        3,
+    )
+    assert _page(store, state=[S.CREATED, S.RUNNING], created_to=origin[2]) == (
+        [x["ab_g"], x["ab_f"], x["a_f"]],
+        3,
+    )
+
+
 def test_searchpage_follows_state_moves(store: Store) -> None:
     """Every step that moves an execution keeps each filter's index: start, finish,
     kill, restart, the end."""

@@ -365,6 +365,7 @@ def test_facade_methods_of_both_transports(
         assert page.total == 3
         assert [x.id for x in page.results] == newest_first[2:]
         assert client.search_page(namespace=ns, state="FAILED").total == 0
+        assert client.search_page(namespace=ns, state=["FAILED", StateType.SUCCESS]).total == 3
         # by creation time: a naive datetime is UTC on both transports
         middle = client.search_page(
             namespace=ns, created_from=gaps[0], created_to=gaps[1].replace(tzinfo=None)

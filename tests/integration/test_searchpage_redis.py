@@ -79,6 +79,12 @@ def test_searchpage_a_page_reads_the_page_not_the_index(own_redis: EmbeddedRedis
         page = client.search_page(labels={"env": "prod"}, state=S.SUCCESS, size=5)
         assert page.total == len([i for i in range(N) if i % 2 and i % 3 == 0])
         assert all(x.labels == [Label(key="env", value="prod")] for x in page.results)
+        # any of several states: a union made and dropped in one transaction
+        for filters in ({}, {"labels": {"env": "prod"}}, {"namespace": "s.a"}):
+            page = client.search_page(state=[S.SUCCESS, S.CREATED], size=5, **filters)  # type: ignore[arg-type]
+            alone = [client.search_page(state=st, **filters).total for st in (S.SUCCESS, S.CREATED)]  # type: ignore[arg-type]
+            assert page.total == sum(alone) and len(page.results) == 5
+        assert list(client.store.r.scan_iter("sp:tmp:*")) == []
     finally:
         client.store.close()
 

@@ -89,7 +89,7 @@ def _search(
     api: ApiDep,
     namespace: str | None,
     flow_id: str | None,
-    state: StateType | None,
+    state: list[StateType] | None,
     page: int,
     size: int,
     labels: list[str] | None = None,
@@ -133,11 +133,11 @@ def _search(
             raise BadRequest(
                 [Problem("filters[state]", f"not a state: {given['state'][1]!r}")]
             ) from None
-        if len(states) != 1:
-            raise BadRequest(
-                [Problem("filters[state]", "exactly one state is supported in a filter")]
-            )
-        state = states[0]
+        if given["state"][0] == "EQUALS" and len(states) != 1:
+            raise BadRequest([Problem("filters[state][EQUALS]", "one state; IN takes several")])
+        if not states:
+            raise BadRequest([Problem("filters[state]", "no state given")])
+        state = states
     return JSONResponse(
         api.search(
             namespace,
@@ -186,10 +186,12 @@ def creation_range(
     "/executions/search",
     response_model=PagedExecutions,
     summary="Search executions, newest first",
-    description="Filters as parameters (``namespace``, ``flowId``, ``state``, ``labels`` as "
+    description="Filters as parameters (``namespace``, ``flowId``, ``state`` (repeatable: any "
+    "of them), ``labels`` as "
     "``key:value``, repeatable) or as Kestra's ``filters[namespace][EQUALS|PREFIX]`` (PREFIX: "
     "the namespace and its sub-namespaces), ``filters[flowId][EQUALS]``, "
-    "``filters[state][EQUALS|IN]`` (one state); the creation time as ``startDate``, "
+    "``filters[state][EQUALS|IN]`` (IN: comma-separated, any of them); the creation time "
+    "as ``startDate``, "
     "``endDate`` (ISO-8601) or ``timeRange`` (an ISO-8601 duration back from now), or "
     "``filters[startDate][GREATER_THAN_OR_EQUAL_TO]``, "
     "``filters[endDate][LESS_THAN_OR_EQUAL_TO]``, ``filters[timeRange][EQUALS]``.",
@@ -200,7 +202,10 @@ def search_executions(
     api: ApiDep,
     namespace: str | None = None,
     flow_id: Annotated[str | None, Query(alias="flowId")] = None,
-    state: StateType | None = None,
+    state: Annotated[
+        list[StateType] | None,
+        Query(description="A state (repeatable: any of them)"),
+    ] = None,
     page: Annotated[int, Query(ge=1, le=2**31)] = 1,
     size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 25,
     labels: Annotated[
