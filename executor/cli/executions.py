@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -18,6 +19,7 @@ from executor.cli.common import (
     LogLevelOption,
     QuietOption,
     TimeoutOption,
+    UsageError,
     check_level,
     connect,
     error,
@@ -41,6 +43,7 @@ from executor.cli.output import (
 )
 from executor.cli.processes import interruptible
 from executor.cli.progress import Progress, watch
+from executor.durations import DurationError, parse_duration
 from executor.errors import InputValidationError, OstraError, WaitTimeout
 from executor.flow import Flow
 from executor.loglimits import LEVELS
@@ -144,15 +147,40 @@ def execution_list(
     namespace: Annotated[str | None, typer.Option("--namespace", "-n")] = None,
     flow_id: Annotated[str | None, typer.Option("--flow", "-f", metavar="FLOW_ID")] = None,
     state: Annotated[
-        StateType | None,
-        typer.Option("--state", "-s", case_sensitive=False, help="Only executions in this state."),
+        list[StateType] | None,
+        typer.Option(
+            "--state",
+            "-s",
+            case_sensitive=False,
+            help="Only executions in this state (repeat it: in any of them).",
+        ),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            metavar="DURATION",
+            help="Only executions created within this ISO-8601 duration (PT1H, P7D).",
+        ),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1)] = 20,
     as_json: JsonOption = False,
 ) -> None:
     """Executions, newest first."""
+    created_from = None
+    if since is not None:
+        try:
+            created_from = datetime.now(UTC) - abs(parse_duration(since))
+        except DurationError as exc:
+            raise UsageError(f"--since: {exc}") from None
     with connect() as client:
-        found = client.search(namespace=namespace, flow_id=flow_id, state=state, limit=limit)
+        found = client.search(
+            namespace=namespace,
+            flow_id=flow_id,
+            state=state or None,
+            limit=limit,
+            created_from=created_from,
+        )
     if as_json:
         print_json([x.model_dump(mode="json", by_alias=True) for x in found])
         return

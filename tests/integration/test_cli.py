@@ -253,6 +253,15 @@ def test_run_with_redis_url_uses_real_workers(
     listed = ostra("execution", "list", "--state", "success", redis_url=url)
     assert listed.returncode == 0, listed.stderr
     assert eid in listed.stdout
+    either = ostra(
+        "execution", "list", "-s", "failed", "-s", "success", "--since", "PT1H", redis_url=url
+    )
+    assert either.returncode == 0 and eid in either.stdout, either.stderr
+    time.sleep(1.1)
+    recent = ostra("execution", "list", "--since", "PT1S", "--json", redis_url=url)
+    assert recent.returncode == 0 and eid not in [x["id"] for x in _json(recent)]
+    bad = ostra("execution", "list", "--since", "lately", redis_url=url)
+    assert bad.returncode == 2 and "--since" in bad.stderr and "Traceback" not in bad.stderr
 
     logs = ostra("execution", "logs", eid, redis_url=url)
     assert logs.returncode == 0, logs.stderr
