@@ -575,7 +575,7 @@ class ExecutorTasks:
             self.store.transition_task_run(eid, trid, state, StateType.RUNNING, active="-")
             found = self.store.task_run_row(eid, trid)
             trid = found.parent_task_run_id if found else None
-        self.o.end_now(eid, state)
+        self.o.end_now(eid, state, flow)
 
     def _labels(self, eid: str, flow: Flow, row: TaskRunRow, task: TaskDef) -> None:
         """Add the task's ``labels`` to the execution (Kestra's ``Labels.update``)."""

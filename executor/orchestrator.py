@@ -333,11 +333,11 @@ class Orchestrator:
                 )
         moved = self.store.end_execution(eid, final, current, rows, outputs)
         if moved.status == Status.OK:
-            self.ended(eid, final)
+            self.ended(eid, final, flow)
             self.after_end(eid, final)
         return moved.state
 
-    def end_now(self, eid: str, state: StateType) -> StateType | None:
+    def end_now(self, eid: str, state: StateType, flow: Flow | None = None) -> StateType | None:
         """End execution ``eid`` in ``state`` now, its task runs ended already (an Exit
         task, a violated SLA): a compare-and-set on its snapshot, read again if a task
         run moved meanwhile. The state it ended in, None if it ended otherwise (or is
@@ -348,15 +348,19 @@ class Orchestrator:
                 return None
             moved = self.store.end_execution(eid, state, current, self.store.task_run_rows(eid))
             if moved.status == Status.OK:
-                self.ended(eid, state)
+                self.ended(eid, state, flow)
                 self.after_end(eid, state)
                 return state
         return None
 
-    def ended(self, eid: str, final: StateType) -> None:
-        """Say that an execution ended (here, or in a worker's finish step: ``plan_next``)."""
+    def ended(self, eid: str, final: StateType, flow: Flow | None = None) -> None:
+        """Say that an execution ended (here, or in a worker's finish step: ``plan_next``);
+        with its ``flow``, the deadlines of its SLAs are dropped (without, they are
+        dropped when they come due)."""
         log.info("execution %s ended %s", eid, final.value)
         events.execution_ended(self.store, eid, final)
+        if flow is not None and flow.sla:
+            self.sla.ended(eid, flow)
 
     def after_end(self, eid: str, final: StateType) -> None:
         """After an execution ended: queued executions, a waiting parent."""
@@ -393,7 +397,7 @@ class Orchestrator:
         moved = self.store.transition_execution(eid, StateType.RETRIED)
         if moved.status == Status.OK:
             self.store.mark_ended(eid)
-            self.ended(eid, StateType.RETRIED)
+            self.ended(eid, StateType.RETRIED, flow)
             if self.store.execution_meta(eid).get("concLimit"):
                 self.promote()
         elif moved.state != StateType.RETRIED:

@@ -6,7 +6,8 @@
   one process's only, for a lease; the member leaves the queue once handled, and a
   claim whose holder died goes back to the queue, so each deadline acts once (acting
   twice would change nothing: every write below is a compare-and-set). A deadline
-  whose execution ended meanwhile is dropped when it comes due.
+  whose execution ended is dropped then (``Orchestrator.ended`` with the flow), or
+  when it comes due.
 * EXECUTION_ASSERTION entries are rendered at the start and after each task run's end
   (``Orchestrator.advance``; a flow with one has its successors decided there, not in
   the worker's finish step).
@@ -61,6 +62,12 @@ class Slas:
         now = time.time() if now is None else now
         for index, deadline in rules.deadlines(rules.parse(flow.sla), now):
             self.store.due_set(rules.QUEUE, rules.monitor_uid(eid, index), "0", deadline)
+
+    def ended(self, eid: str, flow: Flow) -> None:
+        """Execution ``eid`` ended: its MAX_DURATION deadlines leave the queue (Kestra's
+        ``slaMonitorStorage.purge``)."""
+        for index, _ in rules.deadlines(rules.parse(flow.sla), 0.0):
+            self.store.due_set(rules.QUEUE, rules.monitor_uid(eid, index), None)
 
     def sweep(self, now: float | None = None, limit: int = 100) -> int:
         """Handle the deadlines due at ``now``; how many were violated."""
@@ -158,7 +165,7 @@ class Slas:
             moved = self.store.transition_task_run(eid, row.id, effect.end, row.state, active="-")
             if moved.status == Status.OK and row.state == StateType.RUNNING:
                 self.store.drop_lease(eid, row.id)
-        return self.o.end_now(eid, effect.end)
+        return self.o.end_now(eid, effect.end, flow)
 
     def _log(self, eid: str, level: Literal["WARN", "ERROR"], message: str) -> None:
         self.store.append_log(LogEntry(level=level, execution_id=eid, message=message))

@@ -78,7 +78,7 @@ def _labels(ex) -> dict[str, str]:  # type: ignore[no-untyped-def]
     return {lb.key: lb.value for lb in ex.labels}
 
 
-def test_max_duration_fail_ends_the_execution_failed_at_the_deadline(run) -> None:  # type: ignore[no-untyped-def]
+def test_max_duration_fail_ends_the_execution_failed_at_the_deadline(run, client) -> None:  # type: ignore[no-untyped-def]
     # SLATestCase.maxDurationSLAShouldFail; processViolation FAIL: markAs(FAILED) + kill
     begun = time.monotonic()
     ex = run(MAX_DURATION.replace("BEHAVIOR", "FAIL"), timeout=30)
@@ -87,6 +87,9 @@ def test_max_duration_fail_ends_the_execution_failed_at_the_deadline(run) -> Non
     assert took < 6, f"ended {took:.1f}s after submit, the Sleep lasts 8s"
     assert ex.task_run("sleep").state.current == S.FAILED
     assert _labels(ex)["sla"] == "missed"
+    messages = [(e.level, e.message) for e in client.logs(ex.id)]
+    assert ("WARN", "SLA 'maxDuration' violated") in [(lv, m.split(":")[0]) for lv, m in messages]
+    assert any(lv == "ERROR" and m.startswith("Execution failed due to SLA") for lv, m in messages)
 
 
 def test_max_duration_cancel_ends_the_execution_cancelled(run) -> None:  # type: ignore[no-untyped-def]
@@ -107,12 +110,19 @@ def test_max_duration_none_only_adds_labels(run) -> None:  # type: ignore[no-unt
     assert _labels(ex)["sla"] == "missed"
 
 
-def test_max_duration_not_reached_passes(run) -> None:  # type: ignore[no-untyped-def]
-    # SLATestCase.maxDurationSLAShouldPass (sla-max-duration-ok.yaml)
+def test_max_duration_not_reached_passes(run, client) -> None:  # type: ignore[no-untyped-def]
+    # SLATestCase.maxDurationSLAShouldPass (sla-max-duration-ok.yaml); the end purges
+    # the monitor (JdbcExecutor: slaMonitorStorage.purge)
     flow = MAX_DURATION.replace("BEHAVIOR", "FAIL").replace("PT1S", "PT10S")
     ex = run(flow.replace("PT8S", "PT0.5S"), timeout=30)
     assert ex.state.current == S.SUCCESS
     assert "sla" not in _labels(ex)
+    # (the worker purges it just after the end it recorded, which wait() may see first)
+    for _ in range(50):
+        if client.store.due_position("sla", f"{ex.id}|0") is None:
+            break
+        time.sleep(0.1)
+    assert client.store.due_position("sla", f"{ex.id}|0") is None
 
 
 def test_assertion_passes(run) -> None:  # type: ignore[no-untyped-def]
