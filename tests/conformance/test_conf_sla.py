@@ -34,6 +34,10 @@ tasks:
   - id: sleep
     type: io.kestra.plugin.core.flow.Sleep
     duration: PT8S
+errors:
+  - id: onError
+    type: io.kestra.plugin.core.log.Log
+    message: failed
 """
 
 # sla-execution-condition.yaml as Kestra has it (two SLAs both named "condition").
@@ -86,6 +90,7 @@ def test_max_duration_fail_ends_the_execution_failed_at_the_deadline(run, client
     assert ex.state.current == S.FAILED
     assert took < 6, f"ended {took:.1f}s after submit, the Sleep lasts 8s"
     assert ex.task_run("sleep").state.current == S.FAILED
+    assert ex.task_runs("onError") == []  # the execution ended: nothing follows
     assert _labels(ex)["sla"] == "missed"
     messages = [(e.level, e.message) for e in client.logs(ex.id)]
     assert ("WARN", "SLA 'maxDuration' violated") in [(lv, m.split(":")[0]) for lv, m in messages]

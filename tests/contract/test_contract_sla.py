@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from executor.engine import sla as rules
 from executor.store.base import DUE_QUEUES, Store
+from tests.contract.support import row, submit
 
 
 def test_sla_deadline_is_claimed_once_then_gone(store: Store) -> None:
@@ -35,3 +36,16 @@ def test_sla_queue_is_apart_from_schedules(store: Store) -> None:
 def test_drop_lease_of_no_attempt_is_harmless(store: Store) -> None:
     store.drop_lease("nope", "nothing")
     assert not store.lease_alive("nope", "nothing")
+
+
+def test_drop_lease_makes_the_running_attempt_lose_its_renewal(store: Store) -> None:
+    rows = [row("a")]
+    eid = submit(store, first=rows)
+    trid = rows[0].id
+    assert store.start_attempt(eid, trid, "h:1", 30.0, token="t").status == "START"
+    assert store.lease_alive(eid, trid)
+    store.drop_lease(eid, trid)
+    assert not store.lease_alive(eid, trid)
+    # its worker's next renewal fails: the attempt stops (and renews nothing)
+    assert store.renew_leases({(eid, trid): 30.0}, {(eid, trid): "h:1:t"}) == {(eid, trid)}
+    assert not store.lease_alive(eid, trid)
