@@ -187,3 +187,41 @@ def test_deploy_refuses_bad_sla(client, entry: str, path: str, message: str) -> 
         client.deploy(Flow.from_yaml(text))
     found = {p.path: p.message for p in info.value.problems}
     assert path in found and message in found[path], found
+
+
+PARALLEL = """
+id: sla-parallel
+namespace: io.kestra.tests
+sla:
+  - id: maxDuration
+    type: MAX_DURATION
+    behavior: FAIL
+    duration: PT1S
+tasks:
+  - id: parallel
+    type: io.kestra.plugin.core.flow.Parallel
+    tasks:
+      - id: a
+        type: io.kestra.plugin.core.flow.Sleep
+        duration: PT8S
+      - id: b
+        type: io.kestra.plugin.core.flow.Sleep
+        duration: PT8S
+  - id: after
+    type: io.kestra.plugin.core.log.Log
+    message: never
+"""
+
+
+def test_max_duration_fail_inside_a_flowable_ends_everything(run, client) -> None:  # type: ignore[no-untyped-def]
+    # markAs(FAILED) + kill: running task runs are stopped, nothing after them runs
+    ex = run(PARALLEL, timeout=30)
+    assert ex.state.current == S.FAILED
+    time.sleep(2)  # the stopped attempts and their messages change nothing afterwards
+    ex = client.get(ex.id)
+    assert ex.state.current == S.FAILED
+    assert {tr.task_id: tr.state.current for tr in ex.task_run_list} == {
+        "parallel": S.FAILED,
+        "a": S.FAILED,
+        "b": S.FAILED,
+    }
