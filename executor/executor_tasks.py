@@ -575,15 +575,7 @@ class ExecutorTasks:
             self.store.transition_task_run(eid, trid, state, StateType.RUNNING, active="-")
             found = self.store.task_run_row(eid, trid)
             trid = found.parent_task_run_id if found else None
-        for _ in range(5):  # the snapshot moves if a sibling ends meanwhile: read again
-            current = self.store.execution_state(eid)
-            if current is None or current.is_terminated() or current == StateType.KILLING:
-                return
-            moved = self.store.end_execution(eid, state, current, self.store.task_run_rows(eid))
-            if moved.status == Status.OK:
-                self.o.ended(eid, state)
-                self.o.after_end(eid, state)
-                return
+        self.o.end_now(eid, state, flow)
 
     def _labels(self, eid: str, flow: Flow, row: TaskRunRow, task: TaskDef) -> None:
         """Add the task's ``labels`` to the execution (Kestra's ``Labels.update``)."""

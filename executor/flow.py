@@ -973,7 +973,9 @@ def _plugin_list_problems(value: Any, key: str) -> list[Problem]:
             if not isinstance(entry.get(prop), str) or not entry[prop]:
                 problems.append(Problem(f"{path}.{prop}", f"missing required property {prop!r}"))
         tid = entry.get("id")
-        if isinstance(tid, str):
+        # Kestra checks trigger ids for duplicates, not SLA ids (its own
+        # sla-execution-condition.yaml has two SLAs named "condition").
+        if isinstance(tid, str) and key == "triggers":
             if tid in ids:
                 problems.append(Problem(f"{path}.id", f"duplicate id {tid!r} in {key}"))
             ids[tid] = i
@@ -981,4 +983,8 @@ def _plugin_list_problems(value: Any, key: str) -> list[Problem]:
             from executor.triggers.types import trigger_problems
 
             problems += trigger_problems(entry, path)
+        if key == "sla":
+            from executor.engine.sla import sla_problems
+
+            problems += [Problem(where, what) for where, what in sla_problems(entry, path)]
     return problems

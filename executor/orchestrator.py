@@ -38,6 +38,7 @@ from executor.pebble.budget import render_budget
 from executor.pebble.runtime import RenderRuntime, using
 from executor.render_context import build_context
 from executor.settings import Settings, get_settings
+from executor.sla import has_assertions
 from executor.state import StateType
 from executor.store.base import ChildEnd, NewRow, Resent, Status, Store, Then
 from executor.templating import render
@@ -65,12 +66,14 @@ class Orchestrator:
         self, store: Store, dispatcher: Dispatcher | None = None, settings: Settings | None = None
     ) -> None:
         from executor.control import Control
+        from executor.sla import Slas
 
         self.store = store
         self.dispatcher = dispatcher or Dispatcher()
         self.settings = settings or get_settings()
         self.tasks = ExecutorTasks(self)
         self.control = Control(self)
+        self.sla = Slas(self)
 
     # ------------------------------------------------------------------ advancing
 
@@ -104,6 +107,9 @@ class Orchestrator:
             return
         if ended.state == StateType.RETRIED:
             self.retried(eid, flow, trid, ended)
+            return
+        if flow.sla and has_assertions(flow) and self.sla.changed(eid, flow):
+            self.settled(eid, trid)  # an EXECUTION_ASSERTION ended the execution
             return
         if ended.parent_task_run_id is None:
             self.apply(eid, flow, sequencing.after(flow, ended), ended=trid)
@@ -212,6 +218,8 @@ class Orchestrator:
     def plan_next(self, eid: str, flow: Flow, ended: Ended) -> Then | None:
         """What follows top-level task run ``ended``, for its worker to apply in the step
         that records the end (``sequencing.successor_in_step``); None otherwise."""
+        if flow.sla and has_assertions(flow):
+            return None  # assertions are checked on each change, in ``advance``
         decision = sequencing.successor_in_step(flow, ended)
         if decision is None:
             return None
@@ -325,14 +333,34 @@ class Orchestrator:
                 )
         moved = self.store.end_execution(eid, final, current, rows, outputs)
         if moved.status == Status.OK:
-            self.ended(eid, final)
+            self.ended(eid, final, flow)
             self.after_end(eid, final)
         return moved.state
 
-    def ended(self, eid: str, final: StateType) -> None:
-        """Say that an execution ended (here, or in a worker's finish step: ``plan_next``)."""
+    def end_now(self, eid: str, state: StateType, flow: Flow | None = None) -> StateType | None:
+        """End execution ``eid`` in ``state`` now, its task runs ended already (an Exit
+        task, a violated SLA): a compare-and-set on its snapshot, read again if a task
+        run moved meanwhile. The state it ended in, None if it ended otherwise (or is
+        being killed)."""
+        for _ in range(5):
+            current = self.store.execution_state(eid)
+            if current is None or current.is_terminated() or current == StateType.KILLING:
+                return None
+            moved = self.store.end_execution(eid, state, current, self.store.task_run_rows(eid))
+            if moved.status == Status.OK:
+                self.ended(eid, state, flow)
+                self.after_end(eid, state)
+                return state
+        return None
+
+    def ended(self, eid: str, final: StateType, flow: Flow | None = None) -> None:
+        """Say that an execution ended (here, or in a worker's finish step: ``plan_next``);
+        with its ``flow``, the deadlines of its SLAs are dropped (without, they are
+        dropped when they come due)."""
         log.info("execution %s ended %s", eid, final.value)
         events.execution_ended(self.store, eid, final)
+        if flow is not None and flow.sla:
+            self.sla.ended(eid, flow)
 
     def after_end(self, eid: str, final: StateType) -> None:
         """After an execution ended: queued executions, a waiting parent."""
@@ -369,7 +397,7 @@ class Orchestrator:
         moved = self.store.transition_execution(eid, StateType.RETRIED)
         if moved.status == Status.OK:
             self.store.mark_ended(eid)
-            self.ended(eid, StateType.RETRIED)
+            self.ended(eid, StateType.RETRIED, flow)
             if self.store.execution_meta(eid).get("concLimit"):
                 self.promote()
         elif moved.state != StateType.RETRIED:
@@ -445,6 +473,8 @@ class Orchestrator:
         """Start a created execution: take a concurrency slot if the flow has a limit
         (or queue, cancel or fail it), then start its first task runs (those not sent
         when they were created)."""
+        if flow.sla:
+            self.sla.started(eid, flow)
         if flow.concurrency is not None:
             admitted = self.store.admit(eid, flow)
             if admitted != Status.RUN:
@@ -452,6 +482,8 @@ class Orchestrator:
                 if state.is_terminated():
                     self.store.mark_ended(eid)
                 return state
+        if flow.sla and has_assertions(flow) and self.sla.changed(eid, flow):
+            return self.store.execution_state(eid) or StateType.CREATED
         for row in first:
             if row.message is None:
                 self.start(

@@ -12,6 +12,8 @@ and the orchestrator's advance. ``sweep`` looks at the entries past their deadli
   worker group nobody consumes holds one copy, and they show as waiting for it;
 * Pause task runs whose ``pauseDuration`` is over are resumed (so a pause ends within
   one sweep interval of its duration);
+* executions past the deadline of a MAX_DURATION ``sla`` meet it (``executor/sla.py``;
+  a due queue claimed atomically, so once whichever process sweeps);
 * executions that ended more than the retention (``OSTRA_RETENTION``) ago are deleted.
 
 Any number of processes may run it (each worker's main process does); a lock in Redis
@@ -81,6 +83,7 @@ class Reconciler:
             self.recovered["slot_freed"] += freed
             acted += freed
             self._phase("promotions", self.orchestrator.promote, None)
+            self._phase("sla deadlines", lambda: self.orchestrator.sla.sweep(now), 0)
             self._phase("retention", lambda: self.purge(now), None)
             self._phase("last sweep", lambda: self.store.record_sweep(time.time()), None)
         finally:

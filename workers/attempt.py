@@ -482,7 +482,8 @@ class AttemptRunner:
             if done.next_state is not None:
                 return Outcome(attempt=n)  # what follows was created and sent in that step
             if done.ended is not None:
-                self.orchestrator.ended(eid, done.ended)  # the execution ended in that step
+                # the execution ended in that step
+                self.orchestrator.ended(eid, done.ended, flow)
                 return Outcome(attempt=n)
             assert final is not None
             self.orchestrator.advance(

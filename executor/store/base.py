@@ -295,8 +295,9 @@ def states_of(state: StateType | Iterable[StateType] | None) -> list[StateType]:
     return list(dict.fromkeys(StateType(s) for s in state))
 
 
-#: The due queues (``due_*`` methods): schedules' next ticks, backfills' next steps.
-DUE_QUEUES = ("sched", "backfill")
+#: The due queues (``due_*`` methods): schedules' next ticks, backfills' next steps,
+#: the deadlines of executions' MAX_DURATION SLAs (``executor/sla.py``).
+DUE_QUEUES = ("sched", "backfill", "sla")
 
 
 @runtime_checkable
@@ -500,6 +501,11 @@ class Store(Protocol):
         """Extend the leases of running attempts (the heartbeat). A lease given a holder
         in ``holders`` is extended only while it holds that holder; returns those that
         did not (lapsed, or another attempt's): their attempts must stop."""
+
+    def drop_lease(self, eid: str, trid: str) -> None:
+        """Take the lease of task run ``trid``'s running attempt away (the task run was
+        ended by its execution's SLA): its worker's next renewal fails, so the attempt
+        stops and records nothing."""
 
     def lease_alive(self, eid: str, trid: str) -> bool:
         """True while the attempt's lease holds."""

@@ -87,7 +87,8 @@ P:flowtrig:seen:UID|MID:ENTRY   string  what stream entry ENTRY made of that win
                                         complete), so an entry evaluated again after a crash
                                         gives the same answer; a TTL of a day
 P:{due:Q}                       zset    due queue Q (``sched``: schedules' next ticks,
-                                        ``backfill``: backfills' next steps): trigger
+                                        ``backfill``: backfills' next steps, ``sla``:
+                                        MAX_DURATION deadlines, ``EID|INDEX``): trigger
                                         uid -> when it is due (epoch s)
 P:{due:Q}:tick                  hash    uid -> the tick (epoch s) it is at
 P:{due:Q}:claimed               zset    uid -> lease deadline (epoch s) of the process

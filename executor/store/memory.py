@@ -1233,6 +1233,13 @@ class MemoryStore:
                 self._active[f"{eid}|{trid}"] = now + lease_s
         return lost
 
+    def drop_lease(self, eid: str, trid: str) -> None:
+        """The attempt's lease is gone: its next renewal fails."""
+        with self._lock:
+            e = self._x.get(eid)
+            if e is not None:
+                e.leases.pop(trid, None)
+
     def lease_alive(self, eid: str, trid: str) -> bool:
         """True while the attempt's lease holds."""
         with self._lock:

@@ -1364,6 +1364,10 @@ class RedisStore:
         return [(_s(name), float(at)) for name, at in rows]
 
     @_translate
+    def drop_lease(self, eid: str, trid: str) -> None:
+        self.r.delete(self.k.lease(eid, trid))
+
+    @_translate
     def lease_alive(self, eid: str, trid: str) -> bool:
         return bool(self.r.exists(self.k.lease(eid, trid)))
 
