@@ -24,25 +24,26 @@ from executor.state import StateType
 S = StateType
 
 
-def settled(client: Client, eid: str, timeout: float = 30) -> Execution:
-    """The execution once every task run of it ended (afterExecution included)."""
+def settled(client: Client, eid: str, last: str, timeout: float = 30) -> Execution:
+    """The execution once task run ``last`` exists and every task run ended (the
+    execution's end comes first: its afterExecution task runs follow)."""
     deadline = time.monotonic() + timeout
     while True:
         ex = client.get(eid)
-        done = ex.state.current.is_terminated() and all(
-            tr.state.current.is_terminated() for tr in ex.task_run_list
+        done = (
+            ex.state.current.is_terminated()
+            and any(tr.task_id == last for tr in ex.task_run_list)
+            and all(tr.state.current.is_terminated() for tr in ex.task_run_list)
         )
         if done or time.monotonic() > deadline:
             return ex
         time.sleep(0.05)
 
 
-def run_all(client: Client, yaml_text: str) -> Execution:
+def run_all(client: Client, yaml_text: str, last: str = "end") -> Execution:
     ex = client.submit(Flow.from_yaml(yaml_text))
     client.wait(ex.id, timeout=60)
-    # the last afterExecution task run may still be starting: give it the time to exist
-    time.sleep(0.3)
-    return settled(client, ex.id)
+    return settled(client, ex.id, last)
 
 
 # after-execution.yaml, with a Return whose output the afterExecution task reads
@@ -154,7 +155,7 @@ afterExecution:
 def test_a_failing_after_execution_task_leaves_the_execution_state(client: Client, worker) -> None:  # type: ignore[no-untyped-def]
     # ExecutorService: the execution is terminated, handleEnd never runs again; the
     # sequential resolution over afterExecution stops at the failed task run.
-    ex = run_all(client, FAILING_AFTER)
+    ex = run_all(client, FAILING_AFTER, last="first")
     assert ex.state.current == S.SUCCESS
     assert [tr.task_id for tr in ex.task_run_list] == ["hello", "first"]
     assert ex.task_run("first").state.current == S.FAILED
@@ -178,7 +179,7 @@ afterExecution:
 
 
 def test_after_execution_tasks_run_in_order_and_see_each_other(client: Client, worker) -> None:  # type: ignore[no-untyped-def]
-    ex = run_all(client, SEQUENCE)
+    ex = run_all(client, SEQUENCE, last="two")
     assert ex.state.current == S.SUCCESS
     assert [tr.task_id for tr in ex.task_run_list] == ["hello", "one", "two"]
     one, two = ex.task_run("one"), ex.task_run("two")
@@ -212,8 +213,7 @@ def test_after_execution_runs_after_a_kill(client: Client, worker) -> None:  # t
         time.sleep(0.05)
     client.kill(ex.id)
     client.wait(ex.id, timeout=30)
-    time.sleep(0.3)
-    done = settled(client, ex.id)
+    done = settled(client, ex.id, "end")
     assert done.state.current == S.KILLED
     end = done.task_run("end")
     assert end.state.current == S.SUCCESS
@@ -238,3 +238,21 @@ afterExecution:
 """)
     assert "afterExecution[0].type" in str(err.value)
     assert "not supported yet" in str(err.value)
+
+
+def test_a_restart_drops_after_execution_task_runs_and_they_run_again(
+    client: Client, worker
+) -> None:  # type: ignore[no-untyped-def]
+    # ExecutionService.restart: "We need to remove afterExecution tasks"
+    first = run_all(client, ERROR_FLOW)
+    assert first.state.current == S.FAILED
+    before = first.task_run("end")
+    client.restart(first.id)
+    client.wait(first.id, timeout=60)
+    again = settled(client, first.id, "end")
+    assert again.state.current == S.FAILED
+    ends = [tr for tr in again.task_run_list if tr.task_id == "end"]
+    assert len(ends) == 1
+    assert ends[0].state.current == S.SUCCESS
+    assert ends[0].state.start_date > before.state.end_date
+    assert ends[0].outputs["values"]["state"] == "FAILED"
