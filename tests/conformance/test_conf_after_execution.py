@@ -24,26 +24,11 @@ from executor.state import StateType
 S = StateType
 
 
-def settled(client: Client, eid: str, last: str, timeout: float = 30) -> Execution:
-    """The execution once task run ``last`` exists and every task run ended (the
-    execution's end comes first: its afterExecution task runs follow)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        ex = client.get(eid)
-        done = (
-            ex.state.current.is_terminated()
-            and any(tr.task_id == last for tr in ex.task_run_list)
-            and all(tr.state.current.is_terminated() for tr in ex.task_run_list)
-        )
-        if done or time.monotonic() > deadline:
-            return ex
-        time.sleep(0.05)
-
-
-def run_all(client: Client, yaml_text: str, last: str = "end") -> Execution:
+def run_all(client: Client, yaml_text: str) -> Execution:
+    """Run a flow; ``wait`` returns once the afterExecution task runs ended too
+    (ExecutionService.isTerminated: "including listeners and afterExecution tasks")."""
     ex = client.submit(Flow.from_yaml(yaml_text))
-    client.wait(ex.id, timeout=60)
-    return settled(client, ex.id, last)
+    return client.wait(ex.id, timeout=60)
 
 
 # after-execution.yaml, with a Return whose output the afterExecution task reads
@@ -155,7 +140,7 @@ afterExecution:
 def test_a_failing_after_execution_task_leaves_the_execution_state(client: Client, worker) -> None:  # type: ignore[no-untyped-def]
     # ExecutorService: the execution is terminated, handleEnd never runs again; the
     # sequential resolution over afterExecution stops at the failed task run.
-    ex = run_all(client, FAILING_AFTER, last="first")
+    ex = run_all(client, FAILING_AFTER)
     assert ex.state.current == S.SUCCESS
     assert [tr.task_id for tr in ex.task_run_list] == ["hello", "first"]
     assert ex.task_run("first").state.current == S.FAILED
@@ -179,7 +164,7 @@ afterExecution:
 
 
 def test_after_execution_tasks_run_in_order_and_see_each_other(client: Client, worker) -> None:  # type: ignore[no-untyped-def]
-    ex = run_all(client, SEQUENCE, last="two")
+    ex = run_all(client, SEQUENCE)
     assert ex.state.current == S.SUCCESS
     assert [tr.task_id for tr in ex.task_run_list] == ["hello", "one", "two"]
     one, two = ex.task_run("one"), ex.task_run("two")
@@ -212,8 +197,7 @@ def test_after_execution_runs_after_a_kill(client: Client, worker) -> None:  # t
             break
         time.sleep(0.05)
     client.kill(ex.id)
-    client.wait(ex.id, timeout=30)
-    done = settled(client, ex.id, "end")
+    done = client.wait(ex.id, timeout=30)
     assert done.state.current == S.KILLED
     end = done.task_run("end")
     assert end.state.current == S.SUCCESS
@@ -248,8 +232,7 @@ def test_a_restart_drops_after_execution_task_runs_and_they_run_again(
     assert first.state.current == S.FAILED
     before = first.task_run("end")
     client.restart(first.id)
-    client.wait(first.id, timeout=60)
-    again = settled(client, first.id, "end")
+    again = client.wait(first.id, timeout=60)
     assert again.state.current == S.FAILED
     ends = [tr for tr in again.task_run_list if tr.task_id == "end"]
     assert len(ends) == 1
