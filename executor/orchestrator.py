@@ -122,7 +122,13 @@ class Orchestrator:
             self.create(eid, flow, decision.create, ended=ended)
             return
         if decision.end:
-            self.finish(eid, flow)
+            final = self.finish(eid, flow)
+            if flow.after_execution and final is not None and final.is_terminated():
+                # Again if the end was applied before (a re-advance after a crash between
+                # the end and afterExecution's start): created once by identity.
+                first = sequencing.after_end(flow).create
+                if first and final != StateType.RETRIED:
+                    self.create(eid, flow, first)
         self.settled(eid, ended)
 
     def settled(self, eid: str, trid: str) -> None:
