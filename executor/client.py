@@ -22,8 +22,10 @@ from typing import Any
 
 from executor.bounds import MAX_JSON_DEPTH, TooDeep, check_depth
 from executor.dispatch import Dispatcher, make_app
+from executor.engine import sequencing
 from executor.errors import (
     ExecutionNotFound,
+    FlowNotFound,
     InputValidationError,
     KVNotFound,
     Problem,
@@ -227,7 +229,9 @@ class Client:
         return state
 
     def wait(self, execution_id: str, timeout: float | None = None) -> Execution:
-        """Block until the execution ends, then return it. Raises ``WaitTimeout``."""
+        """Block until the execution ends, then return it; with ``afterExecution`` tasks,
+        once they ended too (Kestra's ``ExecutionService.isTerminated``). Raises
+        ``WaitTimeout``."""
         deadline = None if timeout is None else time.monotonic() + timeout
         # Read the position first, then the state: an end after this read is in the stream.
         last = self.store.last_execution_event_id(execution_id)
@@ -244,7 +248,32 @@ class Client:
                 last, state = events[-1]
             else:
                 state = self.state(execution_id)
-        return self.get(execution_id)
+        rest = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+        return self.after_execution(self.get(execution_id), rest)
+
+    def after_execution(self, execution: Execution, timeout: float | None = None) -> Execution:
+        """``execution`` (ended) again once its afterExecution task runs ended too (as
+        is, without any). Raises ``WaitTimeout``."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            flow = self.store.get_flow(
+                execution.namespace, execution.flow_id, execution.flow_revision
+            )  # cached: immutable
+        except FlowNotFound:
+            return execution
+        first = sequencing.after_end(flow).create
+        if not first or execution.state.current == StateType.RETRIED:
+            return execution  # nothing runs after this end
+        while not (
+            execution.state.current.is_terminated()
+            and any(tr.task_id == first[0].task_id for tr in execution.task_run_list)
+            and all(tr.state.current.is_terminated() for tr in execution.task_run_list)
+        ):
+            if deadline is not None and time.monotonic() > deadline:
+                raise WaitTimeout(execution.id, timeout or 0, execution.state.current)
+            time.sleep(0.05)
+            execution = self.get(execution.id)
+        return execution
 
     def follow(self, execution_id: str, timeout: float | None = None) -> Iterator[StateEvent]:
         """Every state change of the execution, its task runs and attempts, from the

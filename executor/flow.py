@@ -412,7 +412,8 @@ class Flow(OstraModel):
     triggers: list[Trigger] = Field(default_factory=list)
     plugin_defaults: list[PluginDefault] = Field(default_factory=list)
     sla: list[dict[str, Any]] = Field(default_factory=list)
-    #: Tasks Kestra runs after the execution ended: accepted and stored, not run yet.
+    #: Tasks run one after the other once the execution ended (Kestra's
+    #: ``afterExecution``): they see its final state and cannot change it.
     after_execution: list[TaskDef] = Field(default_factory=list)
     #: The branches as written, before ``pluginDefaults`` were merged in (what is shown
     #: and stored: merging again on load gives the same tasks).
@@ -502,7 +503,10 @@ class Flow(OstraModel):
     # -- navigation
 
     def branch(self, name: str) -> list[TaskDef]:
-        """The task list of branch ``tasks``, ``errors`` or ``finally``."""
+        """The task list of branch ``tasks``, ``errors``, ``finally`` or
+        ``afterExecution``."""
+        if name == "afterExecution":
+            return self.after_execution
         return {"tasks": self.tasks, "errors": self.errors, "finally": self.finally_}[name]
 
     def all_tasks(self) -> Iterator[tuple[Location, TaskDef]]:
@@ -518,7 +522,7 @@ class Flow(OstraModel):
                     for name, raw in child_lists(tt.name, task.properties):
                         yield from walk([TaskDef.model_validate(r) for r in raw], name, task.id)
 
-        for name in BRANCHES:
+        for name in (*BRANCHES, "afterExecution"):
             yield from walk(self.branch(name), name, None)
 
     def _index(self) -> dict[str, tuple[Location, TaskDef]]:
@@ -863,6 +867,30 @@ def flow_warnings(data: Any) -> list[Problem]:
     return _check(data)[2]
 
 
+def _after_execution_problems(task: Any, where: str) -> list[Problem]:
+    """What Ostra cannot run yet in ``afterExecution``: it runs there only tasks a worker
+    runs (Kestra also runs flowables, Pause, Subflow and ``runIf`` there)."""
+    from executor.engine.flowables import started_by_executor
+
+    if not isinstance(task, dict):
+        return []
+    try:
+        td = TaskDef.model_validate(task)
+    except (ValidationError, ValueError):
+        return []  # reported with the task's own problems
+    if started_by_executor(td):
+        return [
+            Problem(
+                f"{where}.type",
+                f"{td.type} in afterExecution is not supported yet: only tasks a worker "
+                "runs (not flowables, Pause or Subflow)",
+            )
+        ]
+    if td.run_if is not None:
+        return [Problem(f"{where}.runIf", "runIf in afterExecution is not supported yet")]
+    return []
+
+
 def _check(data: Any) -> tuple[dict[str, Any] | None, list[Problem], list[Problem]]:
     """The normalized flow (None if it cannot be built), its problems and warnings."""
     if not isinstance(data, dict):
@@ -904,6 +932,10 @@ def _check(data: Any) -> tuple[dict[str, Any] | None, list[Problem], list[Proble
         items = data.get(branch)
         for i, task in enumerate(items if isinstance(items, list) else []):
             problems += _task_problems(task, f"{branch}[{i}]", seen, warnings)
+    after = data.get("afterExecution")
+    if not problems and isinstance(after, list):
+        for i, task in enumerate(after):
+            problems += _after_execution_problems(task, f"afterExecution[{i}]")
     if data.get("inputs") is not None:
         problems += input_def_problems(data["inputs"], "inputs")
     for key, kind in (("variables", dict), ("labels", (dict, list))):

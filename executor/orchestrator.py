@@ -28,7 +28,7 @@ from executor.engine.flowables import (
 )
 from executor.engine.outputs import typed_output
 from executor.engine.vocabulary import Decision, Ended, NewTaskRun
-from executor.errors import TemplateError
+from executor.errors import OstraError, TemplateError
 from executor.executor_tasks import ExecutorTasks, ended_of
 from executor.flow import Flow
 from executor.ids import derived_id, new_id
@@ -122,7 +122,13 @@ class Orchestrator:
             self.create(eid, flow, decision.create, ended=ended)
             return
         if decision.end:
-            self.finish(eid, flow)
+            final = self.finish(eid, flow)
+            if flow.after_execution and final is not None and final.is_terminated():
+                # Again if the end was applied before (a re-advance after a crash between
+                # the end and afterExecution's start): created once by identity.
+                first = sequencing.after_end(flow).create
+                if first and final != StateType.RETRIED:
+                    self.create(eid, flow, first)
         self.settled(eid, ended)
 
     def settled(self, eid: str, trid: str) -> None:
@@ -192,8 +198,10 @@ class Orchestrator:
                 message = self.dispatcher.message(
                     eid, trid, queue=task.worker_group, label=self._label(eid, flow, c.task_id)
                 )
+            # afterExecution runs although the execution ended (Kestra's forceExecution)
+            force = bool(flow.after_execution) and sequencing.is_after_execution(flow, c.task_id)
             rows.append(
-                NewRow(trid, c.task_id, c.parent_task_run_id, c.value, c.iteration, message)
+                NewRow(trid, c.task_id, c.parent_task_run_id, c.value, c.iteration, message, force)
             )
         return rows
 
@@ -334,7 +342,7 @@ class Orchestrator:
         moved = self.store.end_execution(eid, final, current, rows, outputs)
         if moved.status == Status.OK:
             self.ended(eid, final, flow)
-            self.after_end(eid, final)
+            self.after_end(eid, final, flow)
         return moved.state
 
     def end_now(self, eid: str, state: StateType, flow: Flow | None = None) -> StateType | None:
@@ -349,7 +357,7 @@ class Orchestrator:
             moved = self.store.end_execution(eid, state, current, self.store.task_run_rows(eid))
             if moved.status == Status.OK:
                 self.ended(eid, state, flow)
-                self.after_end(eid, state)
+                self.after_end(eid, state, flow)
                 return state
         return None
 
@@ -362,9 +370,21 @@ class Orchestrator:
         if flow is not None and flow.sla:
             self.sla.ended(eid, flow)
 
-    def after_end(self, eid: str, final: StateType) -> None:
-        """After an execution ended: queued executions, a waiting parent."""
+    def after_end(self, eid: str, final: StateType, flow: Flow | None = None) -> None:
+        """After an execution ended: queued executions, a waiting parent, then the
+        flow's ``afterExecution`` tasks (``flow``: the revision it ran, if known)."""
         meta = self.store.execution_meta(eid)
+        if flow is None and meta.get("namespace"):
+            try:  # the revision is cached in-process: usually no read
+                flow = self.store.get_flow(
+                    meta["namespace"], meta.get("flowId", ""), int(meta.get("flowRevision") or 1)
+                )
+            except OstraError:
+                flow = None
+        if flow is not None and flow.after_execution:
+            first = sequencing.after_end(flow)
+            if first.create:
+                self.create(eid, flow, first.create)
         if meta.get("concLimit"):
             self.promote()
         if meta.get("triggerExecutionId"):

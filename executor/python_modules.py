@@ -70,7 +70,7 @@ def _tasks(flow: Flow) -> Iterator[tuple[str, TaskDef]]:
                 for name, raw in child_lists(tt.name, task.properties):
                     yield from walk([TaskDef.model_validate(r) for r in raw], f"{here}.{name}")
 
-    for name in BRANCHES:
+    for name in (*BRANCHES, "afterExecution"):
         yield from walk(flow.branch(name), name)
 
 

@@ -1,8 +1,8 @@
 """The variables a template sees: Kestra's (``RunVariables.java``), whole.
 
 ``taskrun`` (``id``, ``startDate``, ``attemptsCount``, and ``parentId``, ``value``,
-``iteration`` when set), ``execution`` (``id``, ``startDate``, ``originalId``), ``flow``
-(``id``, ``namespace``, ``revision``, ``tenantId`` when set), ``task`` (``id``,
+``iteration`` when set), ``execution`` (``id``, ``startDate``, ``originalId``,
+``state``), ``flow`` (``id``, ``namespace``, ``revision``, ``tenantId`` when set), ``task`` (``id``,
 ``type``), ``parent``/``parents`` (the ancestors with a loop value or outputs, nearest
 first), ``outputs.<taskId>.<key>``, ``inputs``, ``vars``, ``labels`` (a map; the
 ``system.`` labels under ``labels.system``), ``envs``, ``globals`` and
@@ -405,6 +405,9 @@ def build_context(
             {
                 "startDate": execution_field("startDate"),
                 "originalId": execution_field("originalId"),
+                # Kestra's RunContextVariables: the execution's current state (its end
+                # state for afterExecution tasks)
+                "state": execution_field("state"),
             },
         ),
         "outputs": LazyOutputs(store, eid, flow),

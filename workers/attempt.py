@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from executor.context import RunContext
 from executor.encryption import encryption_key
+from executor.engine import sequencing
 from executor.engine.outcomes import attempt_outcome, retry_of
 from executor.engine.vocabulary import Ended
 from executor.errors import (
@@ -188,10 +189,16 @@ class AttemptRunner:
             span.set_attribute("ostra.task.type", _type_name(task))
         timeout = task.timeout.total_seconds() if task.timeout else None
         killed_cache: list[float] = [0.0, 0.0]  # (checked at, killed?)
+        # An afterExecution task run runs on whatever its (ended) execution's state.
+        forced = bool(flow.after_execution) and sequencing.is_after_execution(flow, task.id)
+        if forced:
+            self.heartbeat.force(token)
 
         def is_killed() -> bool:
             if self.heartbeat.lost(token):
                 return True  # its lease lapsed: stop before another worker takes over
+            if forced:
+                return False
             now = time.monotonic()
             if now - killed_cache[0] > 0.5:
                 state = self.store.execution_state(eid)

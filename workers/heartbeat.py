@@ -67,6 +67,8 @@ class _Running:
     killed_at: float | None = None
     lost: bool = False
     done: bool = False  # its own code returned
+    #: An afterExecution task run: it runs on once its execution ended KILLED.
+    forced: bool = False
 
 
 class Heartbeat:
@@ -102,6 +104,14 @@ class Heartbeat:
                 stop = r.lost
         if r is not None and stop and interrupt is not None:
             interrupt()
+
+    def force(self, token: str) -> None:
+        """The attempt of ``token`` runs an afterExecution task (Kestra's
+        ``forceExecution``): its execution's kill does not interrupt it."""
+        with self._lock:
+            r = self._running.get(token)
+            if r is not None:
+                r.forced = True
 
     def ended(self, token: str) -> None:
         """The attempt's own code returned: nothing to interrupt any more (its lease is
@@ -196,7 +206,7 @@ class Heartbeat:
         now = time.monotonic()
         with self._lock:
             for r in running.values():
-                if states[r.eid] not in (StateType.KILLING, StateType.KILLED, None):
+                if r.forced or states[r.eid] not in (StateType.KILLING, StateType.KILLED, None):
                     continue
                 if r.killed_at is None:
                     r.killed_at = now

@@ -146,6 +146,8 @@ def _run_embedded(
                     progress.status.update(f"{progress.title}: waiting for the worker")
                 try:
                     done = watch(client, execution.id, progress, timeout=timeout, check=alive)
+                    # the local worker runs the afterExecution tasks before it stops
+                    done = client.after_execution(done, timeout)
                 except WaitTimeout:
                     if as_json:
                         sys.stdout.write(execution_json(client.get(execution.id)) + "\n")
@@ -211,6 +213,8 @@ def _run_remote(
                     hint=hint,
                     consumers=None if http else lambda: worker_queues(client),
                 )
+                if not http:
+                    done = client.after_execution(done, timeout)  # type: ignore[attr-defined]
         except WaitTimeout:
             if as_json:
                 sys.stdout.write(execution_json(client.get(execution.id)) + "\n")

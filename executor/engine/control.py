@@ -37,8 +37,10 @@ def kill_refused(state: StateType) -> bool:
 
 
 def restart_dropped(flow: Flow) -> list[str]:
-    """The tasks whose task runs a restart drops: every ``errors`` and ``finally``."""
-    return [t.id for loc, t in flow.all_tasks() if loc.branch in ("errors", "finally")]
+    """The tasks whose task runs a restart drops: every ``errors``, ``finally`` and
+    ``afterExecution`` one (Kestra's ``ExecutionService.restart``)."""
+    dropped = ("errors", "finally", "afterExecution")
+    return [t.id for loc, t in flow.all_tasks() if loc.branch in dropped]
 
 
 def restart_roots(restarted: Sequence[str], parent_of: dict[str, str | None]) -> list[str]:

@@ -2,8 +2,12 @@
 
 Branches run as Kestra runs them (``ExecutorService`` / ``FlowableUtils``): ``tasks``
 one after the other; once a task run of ``tasks`` fails for good, ``errors``; then,
-always, ``finally``. Disabled tasks are passed over. What follows inside a flowable
-(Sequential, Parallel, ForEach, ...) is decided in ``executor/engine/flowables.py``.
+always, ``finally``. Disabled tasks are passed over. Once the execution has ended (in
+whatever state, KILLED included), ``afterExecution`` runs one task after the other
+(Kestra's ``handleAfterExecution``: ``resolveSequentialNexts`` over that list, each task
+run forced), a failure stopping the rest; the execution's state no longer changes.
+What follows inside a flowable (Sequential, Parallel, ForEach, ...) is decided in
+``executor/engine/flowables.py``.
 """
 
 from __future__ import annotations
@@ -36,6 +40,19 @@ def start(flow: Flow) -> Decision:
     return enter(flow, "tasks", "finally")
 
 
+def after_end(flow: Flow) -> Decision:
+    """What follows the end of the execution itself: the first enabled task of
+    ``afterExecution`` (an empty decision when there is none)."""
+    task = first_enabled(flow.after_execution)
+    return Decision(create=(NewTaskRun(task.id),)) if task is not None else Decision()
+
+
+def is_after_execution(flow: Flow, task_id: str) -> bool:
+    """True if ``task_id`` is a top-level task of ``afterExecution``."""
+    loc = flow.locate(task_id)
+    return loc.parent is None and loc.branch == "afterExecution"
+
+
 def after(flow: Flow, ended: Ended) -> Decision:
     """What follows the end of top-level task run ``ended``."""
     loc = flow.locate(ended.task_id)
@@ -48,6 +65,8 @@ def after(flow: Flow, ended: Ended) -> Decision:
         return enter(flow, "errors", "finally") if failed else enter(flow, "finally")
     if loc.branch == "errors":
         return enter(flow, "finally")
+    # The end of finally (the execution ends), or of afterExecution (it has ended: a
+    # failure there leaves the rest of afterExecution and the execution's state alone).
     return END
 
 
@@ -61,11 +80,13 @@ def goes_to_worker(task: TaskDef) -> bool:
 def ends_in_one_step(flow: Flow) -> bool:
     """True if the end of an execution of ``flow`` needs nothing but the worst state of
     its top-level task runs (no flow outputs to render, no concurrency slot to free, no
-    flowable whose children a worker cannot see), so that the worker recording the last
-    task run's end may end the execution in the same step."""
+    flowable whose children a worker cannot see, no afterExecution to start), so that
+    the worker recording the last task run's end may end the execution in the same
+    step."""
     return (
         not flow.outputs
         and flow.concurrency is None
+        and not flow.after_execution
         and not any(t.task_type.flowable for _, t in flow.all_tasks())
     )
 
@@ -77,6 +98,8 @@ def successor_in_step(flow: Flow, ended: Ended) -> Decision | None:
     None when an orchestrator must decide after the end is recorded."""
     if ended.parent_task_run_id is not None or not ended.state.is_terminated():
         return None
+    if flow.after_execution and is_after_execution(flow, ended.task_id):
+        return None  # the execution has ended: the finish step would create nothing
     decision = after(flow, ended)
     if decision.end:
         return decision if ends_in_one_step(flow) else None

@@ -308,6 +308,8 @@ local function create_runs(xstate, eid, date, deadline, K, rows, keys)
                 redis.call('HSET', k.tr, 'id', trid, 'taskId', task, 'parentTaskRunId', parent,
                     'value', value, 'state', 'CREATED', 'attempts', 0, 'h', hist('CREATED', date))
             end
+            -- Kestra's forceExecution (afterExecution): runs although the execution ended.
+            if row.force == '1' then redis.call('HSET', k.tr, 'force', '1') end
             if parent ~= '' or value ~= '' then
                 redis.call('HSET', K.tv, task .. '|' .. value, trid)
             end

@@ -100,6 +100,9 @@ class NewRow:
     value: str | None = None
     iteration: int | None = None
     message: Outgoing | None = None
+    #: Kestra's ``forceExecution``: created, started and ended even once the execution
+    #: has ended (an ``afterExecution`` task run): the execution's end does not kill it.
+    force: bool = False
 
 
 @dataclass(frozen=True)
@@ -381,7 +384,8 @@ class Store(Protocol):
         self, eid: str, items: list[NewRow], pending_deadline: float, ended: str = ""
     ) -> Created:
         """Create task runs once each by identity, pushing their messages (held while
-        the execution is PAUSED or QUEUED); ``ended`` leaves the active set. Raises
+        the execution is PAUSED or QUEUED); ``ended`` leaves the active set. An ended
+        execution takes new task runs only if every one of them is ``force``. Raises
         ``QueueKeyConflict``, with nothing written, as ``create_execution`` does."""
 
     def transition_execution(

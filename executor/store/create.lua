@@ -11,7 +11,8 @@
 --   rows    [{tr = task run hash, queue = its queue's list (with a message)}, ...]
 -- ARGV[1] = {eid, date, deadline (pending, epoch s, string), ended (member of the active
 --            zset to remove: the task run that just ended, or ""), rows = [{ident, id,
---            task, parent, value, iteration ("" outside loops), message ("" for none)}]}
+--            task, parent, value, iteration ("" outside loops), message ("" for none), force ("1" for a
+--            task run of afterExecution, created although the execution ended)}]}
 --
 -- Reply: {status = REFUSED, state} (state MISSING, KILLING or an end state: nothing
 -- written; with queue and type when a new task run's queue key holds a value of another
@@ -21,7 +22,12 @@ local A, K = args()
 local xstate = redis.call('HGET', K.exec, 'state')
 if not xstate then return reply({status = 'REFUSED', state = 'MISSING'}) end
 if xstate == 'KILLING' or TERMINAL[xstate] then
-    return reply({status = 'REFUSED', state = xstate})
+    -- An ended execution takes only forced task runs (its afterExecution tasks).
+    local forced = TERMINAL[xstate] and A.rows and #A.rows > 0
+    for _, row in ipairs(A.rows or {}) do
+        if row.force ~= '1' then forced = false end
+    end
+    if not forced then return reply({status = 'REFUSED', state = xstate}) end
 end
 if not rows_ok(A.rows, K.rows) then error('create: a new task run has no keys') end
 local badq, badt = bad_queue(A.rows, K.rows)

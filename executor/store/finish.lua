@@ -52,7 +52,8 @@
 -- ended = its state.
 local A, K = args()
 local n = A.n
-local t = redis.call('HMGET', K.tr, 'state', 'taskId', 'attempts', 'a' .. n .. ':state', 'h')
+local t = redis.call('HMGET', K.tr, 'state', 'taskId', 'attempts', 'a' .. n .. ':state', 'h',
+    'force')
 local st, task, astate, h = t[1], t[2], t[4], t[5]
 if not st then return reply({status = 'STALE', state = ''}) end
 if st ~= 'RUNNING' or t[3] ~= n then
@@ -70,7 +71,7 @@ end
 local X = xread(K.exec, 'triggerExecutionId')
 local xstate = X.state
 local aend, trend = A.aend, A.trend
-if xstate == 'KILLING' or xstate == 'KILLED' then
+if (xstate == 'KILLING' or xstate == 'KILLED') and t[6] ~= '1' then
     aend, trend = 'KILLED', 'KILLED'
 end
 if not allowed(st, trend) or not allowed(astate, aend) then

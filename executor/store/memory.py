@@ -365,6 +365,8 @@ class MemoryStore:
             )
             if row.iteration is not None:
                 t["iteration"] = str(row.iteration)
+            if row.force:
+                t["force"] = "1"
             if parent != "" or value != "":
                 e.tv[f"{row.task_id}|{value}"] = row.id
             e.trs.append(row.id)
@@ -718,7 +720,8 @@ class MemoryStore:
             if xstate is None:
                 return Created(StateType.FAILED, [])
             if xstate == "KILLING" or _terminal(xstate):
-                return Created(StateType(xstate), [])
+                if not (_terminal(xstate) and items and all(r.force for r in items)):
+                    return Created(StateType(xstate), [])
             if ended:
                 self._active.pop(f"{eid}|{ended}", None)
             runs = self._create_runs(xstate, eid, self._iso(), pending_deadline, items)
@@ -1005,7 +1008,7 @@ class MemoryStore:
                 return StartResult(Status.DONE, state=StateType(st))
             n = int(t.get("attempts") or 0)
             holder, pttl = self._lease(eid, trid)
-            if xstate == "KILLING" or _terminal(xstate):
+            if (xstate == "KILLING" or _terminal(xstate)) and t.get("force") != "1":
                 # A task run of a killed execution never starts (nor is a lost one resumed).
                 if st == "RUNNING" and (n == 0 or (not force and holder is not None)):
                     return StartResult(Status.BUSY, wait_ms=max(pttl, 0), holder=holder or "")
@@ -1133,7 +1136,7 @@ class MemoryStore:
             xstate = x.get("state")
             task = t.get("taskId", "")
             aend, trend = attempt_state.value, task_run_state.value
-            if xstate in ("KILLING", "KILLED"):
+            if xstate in ("KILLING", "KILLED") and t.get("force") != "1":
                 aend, trend = "KILLED", "KILLED"
             t[f"a{n}:state"] = aend
             t["state"] = trend

@@ -247,6 +247,7 @@ class _Step:
                     "value": row.value if row.value is not None else "",
                     "iteration": "" if row.iteration is None else str(row.iteration),
                     "message": row.message.payload if row.message else "",
+                    **({"force": "1"} if row.force else {}),
                 }
             )
         self.layout["rows"] = layout

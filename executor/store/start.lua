@@ -34,7 +34,7 @@
 local A, K = args()
 local X = xread(K.exec, 'namespace', 'flowId', 'flowRevision')
 local t = redis.call('HMGET', K.tr, 'state', 'taskId', 'attempts', 'parentTaskRunId',
-    'value', 'firstStart', 'iteration', 'retryAt', 'h', 'lost')
+    'value', 'firstStart', 'iteration', 'retryAt', 'h', 'lost', 'force')
 local xstate, st = X.state, t[1]
 if not xstate or not st then return reply({status = 'MISSING'}) end
 local trid, date, now = A.trid, A.date, tonumber(A.now)
@@ -43,7 +43,7 @@ if TERMINAL[st] then return reply({status = 'DONE', state = st}) end
 
 local n = tonumber(t[3] or '0')
 
-if xstate == 'KILLING' or TERMINAL[xstate] then
+if (xstate == 'KILLING' or TERMINAL[xstate]) and t[11] ~= '1' then
     -- A task run of a killed execution never starts (and a lost one is not resumed).
     if st == 'RUNNING' and (n == 0 or (not A.force and redis.call('GET', K.lease))) then
         return reply({status = 'BUSY', ms = redis.call('PTTL', K.lease),
