@@ -93,19 +93,16 @@ def _search(
     page: int,
     size: int,
     labels: list[str] | None = None,
-    start_date: datetime | None = None,
-    end_date: datetime | None = None,
+    start_text: str | None = None,
+    end_text: str | None = None,
     time_range: str | None = None,
 ) -> Response:
     given = K.filters(request.query_params, SEARCH_FILTERS)
+    start_date = _date("startDate", start_text)
+    end_date = _date("endDate", end_text)
     for field in ("startDate", "endDate"):
         if field in given:
-            try:
-                when = datetime.fromisoformat(given[field][1])
-            except ValueError:
-                raise BadRequest(
-                    [Problem(f"filters[{field}]", f"not an ISO-8601 date: {given[field][1]!r}")]
-                ) from None
+            when = _date(f"filters[{field}]", given[field][1])
             start_date, end_date = (when, end_date) if field == "startDate" else (start_date, when)
     if "timeRange" in given:
         time_range = given["timeRange"][1]
@@ -151,6 +148,17 @@ def _search(
             created_to=created_to,
         )
     )
+
+
+def _date(name: str, text: str | None) -> datetime | None:
+    """Query parameter ``name``, an ISO-8601 date and time (``BadRequest`` otherwise:
+    a number is not taken for one)."""
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise BadRequest([Problem(name, f"not an ISO-8601 date: {text!r}")]) from None
 
 
 def creation_range(
@@ -212,12 +220,20 @@ def search_executions(
         list[str] | None, Query(description="A label as key:value (repeatable): all must match")
     ] = None,
     start_date: Annotated[
-        datetime | None,
-        Query(alias="startDate", description="Created at or after (ISO-8601; no zone: UTC)"),
+        str | None,
+        Query(
+            alias="startDate",
+            description="Created at or after (ISO-8601; no zone: UTC)",
+            json_schema_extra={"format": "date-time"},
+        ),
     ] = None,
     end_date: Annotated[
-        datetime | None,
-        Query(alias="endDate", description="Created at or before (ISO-8601; no zone: UTC)"),
+        str | None,
+        Query(
+            alias="endDate",
+            description="Created at or before (ISO-8601; no zone: UTC)",
+            json_schema_extra={"format": "date-time"},
+        ),
     ] = None,
     time_range: Annotated[
         str | None,
