@@ -679,6 +679,4 @@ def execution_labels(
 
 def _epoch(when: datetime | None) -> float | None:
     """``when`` in epoch seconds (a naive datetime is UTC), None for None."""
-    if when is None:
-        return None
-    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+    return None if when is None else _aware(when).timestamp()
