@@ -191,6 +191,7 @@ def _setup() -> _Process:
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
     try:
         exporter = _exporter(exporter_name())
@@ -200,9 +201,9 @@ def _setup() -> _Process:
         return _process
     service = os.environ.get("OTEL_SERVICE_NAME") or "ostra"
     # The provider is kept for what it reads from the standard variables (the sampler,
-    # OTEL_TRACES_SAMPLER; the resource, OTEL_RESOURCE_ATTRIBUTES) and for its tracer's
-    # instrumentation scope. Spans are made here, not by its tracer: their ids are
-    # derived, and an ended span needs none of a live span's bookkeeping.
+    # OTEL_TRACES_SAMPLER; the resource, OTEL_RESOURCE_ATTRIBUTES). Spans are made here,
+    # not by its tracer: their ids are derived, and an ended span needs none of a live
+    # span's bookkeeping.
     provider = TracerProvider(
         resource=Resource.create({"service.name": service}), shutdown_on_exit=False
     )
@@ -210,8 +211,7 @@ def _setup() -> _Process:
     if not _atexit_registered:
         _atexit_registered = True
         atexit.register(shutdown)  # the API's, the executor's, a client's last spans
-    tracer = provider.get_tracer("ostra")
-    scope = getattr(tracer, "_instrumentation_scope", None)
+    scope = InstrumentationScope("ostra")
     _process = _Process(processor, provider.sampler, provider.resource, scope, os.getpid())
     return _process
 
