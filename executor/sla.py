@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from executor.engine import sla as rules
 from executor.errors import OstraError, TemplateError
@@ -109,18 +109,20 @@ class Slas:
         state = self.store.execution_state(eid)
         if state is None or state.is_terminated() or state == StateType.KILLING:
             return False
+        from executor.orchestrator import render_text
+
         violations = []
+        runtime = RenderRuntime(
+            store=self.store, namespace=flow.namespace, flow_id=flow.id, execution_id=eid
+        )
+        ctx: dict[str, Any] | None = None  # one for every assertion, made at the first
         for s in rules.parse(flow.sla):
             if s.type != rules.EXECUTION_ASSERTION:
                 continue
             try:
-                ctx = build_context(self.store, eid, flow, None, task_run_id="")
-                runtime = RenderRuntime(
-                    store=self.store, namespace=flow.namespace, flow_id=flow.id, execution_id=eid
-                )
+                if ctx is None:
+                    ctx = build_context(self.store, eid, flow, None, task_run_id="")
                 with using(runtime), render_budget():
-                    from executor.orchestrator import render_text
-
                     rendered = render_text(s.assertion, ctx)
             except (TemplateError, OstraError, ValueError) as exc:
                 self._log(eid, "ERROR", f"Ignoring SLA '{s.id}' because of the error: {exc}")
