@@ -43,7 +43,7 @@ from executor.flow import Flow
 from executor.ids import derived_id
 from executor.models import Execution, ExecutionTrigger
 from executor.orchestrator import Orchestrator
-from executor.state import TERMINAL, StateType
+from executor.state import StateType
 from executor.store.base import FlowEndEntry, TriggerRef
 from executor.templating import render, render_value
 from executor.triggers import record
@@ -105,7 +105,7 @@ class _Upstream:
         e, ex = self.entry, self.execution
         # A flow's outputs exist once it ended (Kestra sets them at the end); a move to
         # another state has none, even if the execution ended since.
-        ended = StateType(e.state) in TERMINAL
+        ended = StateType(e.state).is_terminated()
         return {
             "executionId": e.execution_id,
             "namespace": e.namespace,
@@ -253,7 +253,7 @@ def _stop_after(
     """An execution of a listening flow ended: disable the trigger that started it if
     its ``stopAfter`` names the end state (Kestra's ``Trigger.resetExecution`` reads the
     execution's end state only: a move to PAUSED disables nothing)."""
-    if not any(t.stop_after for t in triggers) or StateType(entry.state) not in TERMINAL:
+    if not any(t.stop_after for t in triggers) or not StateType(entry.state).is_terminated():
         return
     ex = up.execution
     origin = ex.trigger.id if ex is not None and ex.trigger is not None else None
